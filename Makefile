@@ -1,0 +1,60 @@
+# The Multi-Agency Safeguarding Hub. A newcomer needs two commands: `make run`, `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+
+.PHONY: help setup run test test-fast lint format bench demo clean
+
+help:
+	@echo "make run    start Kafka and the four services on loopback (Ctrl-C stops them)"
+	@echo "make test   the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), e2e"
+	@echo "make setup  create .venv and fetch the broker (run and test do this themselves)"
+	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
+
+setup: .venv/.synced .data/kafka-libs/.complete .env
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
+
+.venv/.synced: $(PY_PROJECTS) | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+.data/kafka-libs/.complete: deploy/pom.xml
+	bash deploy/kafka.sh fetch
+
+# fresh signing and pseudonym secrets for this checkout, never committed
+.env:
+	@python3 -c "import secrets; print(f'MASH_JWT_SECRET={secrets.token_urlsafe(32)}'); \
+	  print(f'MASH_PSEUDONYM_KEY={secrets.token_urlsafe(32)}')" > $@
+	@echo "wrote .env with fresh secrets"
+
+run: setup
+	.venv/bin/mash run
+
+test: setup
+	bash deploy/test.sh
+
+test-fast: setup
+	.venv/bin/pytest tests/unit -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check shared services tests deploy
+	.venv/bin/mypy
+
+format: setup
+	.venv/bin/ruff format shared services tests deploy
+	.venv/bin/ruff check --fix .
+
+bench: setup
+	.venv/bin/python deploy/bench.py
+
+demo: setup
+	.venv/bin/mash demo
+
+clean:
+	rm -rf .data/*.db .data/kafka .data/traces

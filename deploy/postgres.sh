@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server on loopback, for the test suite.
+#
+#   deploy/postgres.sh install          install Debian's postgresql when missing
+#   deploy/postgres.sh start DIR PORT   initdb DIR once and start a server on 127.0.0.1:PORT
+#   deploy/postgres.sh stop DIR         stop it
+#
+# The superuser is `postgres` with trust auth on loopback only.
+set -euo pipefail
+
+bindir() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -x "$d/initdb" ]; then echo "$d"; return; fi
+  done
+  return 1
+}
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+install() {
+  if bindir >/dev/null; then return; fi
+  echo "installing PostgreSQL from Debian's packages..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq postgresql >/dev/null
+  # we run our own servers; the distribution's default cluster is not needed
+  if command -v pg_ctlcluster >/dev/null; then
+    for c in /etc/postgresql/*/main; do
+      [ -d "$c" ] && pg_ctlcluster "$(basename "$(dirname "$c")")" main stop 2>/dev/null || true
+    done
+  fi
+}
+
+start() {
+  local dir=$1 port=$2 bin
+  install
+  bin=$(bindir)
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then
+    chmod a+x "$(dirname "$dir")"  # the server runs as postgres and must reach its dir
+    chown postgres "$dir"; chmod 700 "$dir"
+  fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 >/dev/null
+  fi
+  as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+}
+
+stop() {
+  local dir=$1
+  as_owner "$(bindir)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start "$2" "$3" ;;
+  stop) stop "$2" ;;
+  *) echo "usage: $0 install | start DIR PORT | stop DIR" >&2; exit 2 ;;
+esac

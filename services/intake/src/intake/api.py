@@ -1,0 +1,130 @@
+"""Intake's HTTP API (contract section 3): thin, parse -> handler -> answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import BaseModel, Field
+
+from intake import handlers, store
+from intake.config import Settings
+from shared.auth import Principal, require
+from shared.schemas import Dash, IncidentReport
+from shared.service import PlatformDep
+
+router = APIRouter(prefix="/v1", tags=["incidents"])
+Writer = Annotated[Principal, Depends(require("incidents:write"))]
+Reader = Annotated[Principal, Depends(require("incidents:read"))]
+PROBLEMS: dict[int | str, dict[str, str]] = {
+    401: {"description": "No token, or not a valid one"},
+    403: {"description": "The token lacks the scope"},
+    413: {"description": "Body over 1 MiB"},
+    422: {"description": "Problem details naming every bad field"},
+}
+
+
+class IncidentAccepted(BaseModel):
+    incident_id: UUID
+    control_room_ref: str = Field(examples=["HC-20261121-0042"])
+    status: Literal["accepted"] = "accepted"
+
+
+class AssessmentAccepted(BaseModel):
+    incident_id: UUID
+    assessment_id: UUID
+    status: Literal["accepted"] = "accepted"
+
+
+class IncidentStatus(BaseModel):
+    incident_id: UUID
+    control_room_ref: str
+    force: str
+    area: str
+    status: Literal["accepted", "published"] = Field(
+        description="accepted: committed, not yet on Kafka; published: on mash.incidents.v1"
+    )
+    received_at: datetime
+
+
+def _settings(platform: PlatformDep) -> Settings:
+    settings = platform.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@router.post(
+    "/incidents",
+    status_code=202,
+    response_model=IncidentAccepted,
+    summary="Report a domestic abuse incident",
+    responses={
+        200: {
+            "description": "Already accepted: the same body for the same reference",
+            "model": IncidentAccepted,
+        },
+        409: {"description": "The reference is already used by a different incident"},
+        **PROBLEMS,
+    },
+)
+async def report_incident(
+    report: IncidentReport, platform: PlatformDep, _: Writer, response: Response
+) -> IncidentAccepted:
+    """Accept an incident. It is committed with its event before this answers 202; the same
+    `(force, control_room_ref)` again answers 200 with the same id (identical body) or 409."""
+    try:
+        accepted = await handlers.report_incident(
+            platform, _settings(platform), report, datetime.now(UTC)
+        )
+    except handlers.ReferenceConflict:
+        raise HTTPException(
+            409, "This control_room_ref was already reported with a different body."
+        ) from None
+    if not accepted.created:
+        response.status_code = 200
+    return IncidentAccepted(
+        incident_id=accepted.incident_id, control_room_ref=report.control_room_ref
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/risk-assessments",
+    status_code=202,
+    response_model=AssessmentAccepted,
+    summary="Add a DASH completed after the report",
+    responses={404: {"description": "Unknown incident"}, **PROBLEMS},
+)
+async def submit_risk_assessment(
+    incident_id: UUID, dash: Dash, platform: PlatformDep, _: Writer
+) -> AssessmentAccepted:
+    """Accept a later DASH; triage decides again with it."""
+    try:
+        assessment_id = await handlers.submit_risk_assessment(
+            platform, incident_id, dash, datetime.now(UTC)
+        )
+    except handlers.UnknownIncident:
+        raise HTTPException(404, "No incident has this id.") from None
+    return AssessmentAccepted(incident_id=incident_id, assessment_id=assessment_id)
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    response_model=IncidentStatus,
+    summary="An incident's status",
+    responses={404: {"description": "Unknown incident"}, **PROBLEMS},
+)
+async def get_incident(incident_id: UUID, platform: PlatformDep, _: Reader) -> IncidentStatus:
+    async with platform.sessions() as session:
+        row = await store.find(session, incident_id)
+    if row is None:
+        raise HTTPException(404, "No incident has this id.")
+    return IncidentStatus(
+        incident_id=UUID(row.incident_id),
+        control_room_ref=row.control_room_ref,
+        force=row.force,
+        area=row.area,
+        received_at=row.received_at,
+        status="published" if row.published_at else "accepted",
+    )

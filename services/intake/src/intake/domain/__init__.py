@@ -1,0 +1,1 @@
+"""Intake's rules: what makes a report acceptable, and what identifies it."""

@@ -1,0 +1,125 @@
+"""Intake's commands: accept an incident, accept a later DASH. Each commits its state and
+its outgoing event together (the outbox) before anyone is told it was accepted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from sqlalchemy.exc import IntegrityError
+
+from intake import store
+from intake.config import Settings
+from intake.domain.rules import fingerprint, timing_errors, victim_key
+from shared.envelope import CloudEvent
+from shared.errors import FieldErrors
+from shared.schemas import Dash, IncidentReport, IncidentReported, RiskAssessmentSubmitted
+from shared.service import Platform
+from shared.topics import INCIDENT_REPORTED, INCIDENTS, RISK_ASSESSMENT_SUBMITTED
+
+SOURCE = "/mash/intake"
+
+
+class ReferenceConflict(Exception):
+    """The control room reused a reference for a different incident."""
+
+
+class UnknownIncident(Exception):
+    """No incident has this id."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    incident_id: UUID
+    created: bool
+
+
+async def report_incident(
+    platform: Platform, settings: Settings, report: IncidentReport, now: datetime
+) -> Accepted:
+    """Record an incident and its `mash.incident.reported` event, once per reference."""
+    errors = timing_errors(report, now, timedelta(seconds=settings.clock_skew_seconds))
+    if errors:
+        raise FieldErrors(errors)
+    digest = fingerprint(report)
+    try:
+        async with platform.uow() as session:
+            existing = await store.find_by_reference(session, report.force, report.control_room_ref)
+            if existing is None:
+                incident_id, event_id = uuid4(), uuid4()
+                key = victim_key(settings.platform.pseudonym_key, report, incident_id)
+                await session.execute(
+                    store.incidents.insert().values(
+                        incident_id=str(incident_id),
+                        force=report.force,
+                        control_room_ref=report.control_room_ref,
+                        area=report.area,
+                        victim_key=key,
+                        fingerprint=digest,
+                        event_id=str(event_id),
+                        received_at=now,
+                    )
+                )
+                data = IncidentReported(
+                    **report.model_dump(), incident_id=incident_id, received_at=now
+                )
+                await platform.outbox.add(
+                    session,
+                    INCIDENTS,
+                    key,
+                    CloudEvent(
+                        id=str(event_id),
+                        source=SOURCE,
+                        type=INCIDENT_REPORTED,
+                        subject=str(incident_id),
+                        data=data.model_dump(mode="json"),
+                        time=now,
+                    ),
+                )
+                return Accepted(incident_id, created=True)
+    except IntegrityError:
+        # a concurrent post of the same reference won the unique constraint
+        async with platform.sessions() as session:
+            existing = await store.find_by_reference(session, report.force, report.control_room_ref)
+        if existing is None:
+            raise
+    if existing.fingerprint != digest:
+        raise ReferenceConflict(report.control_room_ref)
+    return Accepted(UUID(existing.incident_id), created=False)
+
+
+async def submit_risk_assessment(
+    platform: Platform, incident_id: UUID, dash: Dash, now: datetime
+) -> UUID:
+    """Record a DASH completed after the report and publish it on the incident's key."""
+    async with platform.uow() as session:
+        incident = await store.find(session, incident_id)
+        if incident is None:
+            raise UnknownIncident(str(incident_id))
+        event_id = uuid4()
+        await session.execute(
+            store.risk_assessments.insert().values(
+                event_id=str(event_id),
+                incident_id=str(incident_id),
+                fingerprint=fingerprint(dash),
+                submitted_at=now,
+            )
+        )
+        data = RiskAssessmentSubmitted(
+            **dash.model_dump(), incident_id=incident_id, submitted_at=now
+        )
+        await platform.outbox.add(
+            session,
+            INCIDENTS,
+            incident.victim_key,
+            CloudEvent(
+                id=str(event_id),
+                source=SOURCE,
+                type=RISK_ASSESSMENT_SUBMITTED,
+                subject=str(incident_id),
+                data=data.model_dump(mode="json"),
+                time=now,
+            ),
+        )
+    return event_id

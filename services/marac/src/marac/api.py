@@ -1,0 +1,7 @@
+"""Marac's HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1")

@@ -1,0 +1,1 @@
+"""Marac's pure rules: no I/O, no framework, no clock."""

@@ -1,0 +1,13 @@
+"""Notify's settings (prefix `NOTIFY_`)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ENV_FILE, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", env_file=ENV_FILE, extra="ignore")
+
+    port: int = 8003

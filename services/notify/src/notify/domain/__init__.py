@@ -1,0 +1,1 @@
+"""Notify's pure rules: no I/O, no framework, no clock."""

@@ -1,0 +1,1 @@
+"""Triage's pure rules: no I/O, no framework, no clock."""

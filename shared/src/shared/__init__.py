@@ -1,0 +1,1 @@
+"""The MASH platform library shared by the four services."""

@@ -1,0 +1,315 @@
+"""Kafka: an idempotent producer and a consumer loop that never loses or repeats work.
+
+The loop processes each message inside the service's own transaction, records its
+`ce_id` in the inbox in that same transaction (so a redelivery is skipped), commits
+the offset only afterwards, and sends a message it cannot decode or process, after
+bounded retries, to the dead-letter topic with its origin and error in headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry.trace import SpanKind, Tracer
+from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import envelope
+from shared.envelope import CloudEvent, EnvelopeError
+from shared.metrics import Metrics
+from shared.tables import PlatformTables
+from shared.telemetry import extract_context
+from shared.topics import DEADLETTER
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+UnitOfWork = Callable[[], Any]  # () -> async context manager yielding a session
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed: dead-letter it at once, no retries."""
+
+
+class EventProducer:
+    """aiokafka's producer, idempotent with acks=all, recreated when it gets stuck."""
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=15000,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer:
+            await self._producer.stop()
+            self._producer = None
+
+    async def restart(self) -> None:
+        """Replace the producer (aiokafka's idempotent producer can stick after a broker blip)."""
+        try:
+            await self.stop()
+        except Exception:
+            self._producer = None
+        await self.start()
+
+    async def send(
+        self, topic: str, value: bytes, key: str | None, headers: dict[str, str]
+    ) -> asyncio.Future[Any]:
+        """Queue one message; await the returned future for the broker's acknowledgement."""
+        if self._producer is None:
+            raise KafkaError("producer not started")
+        return await self._producer.send(  # type: ignore[no-any-return]
+            topic,
+            value=value,
+            key=key.encode() if key else None,
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+
+    async def send_raw(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        if self._producer is None:
+            raise KafkaError("producer not started")
+        await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+
+    async def ping(self) -> bool:
+        """True when the broker answers a metadata request."""
+        if self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 3)
+        except Exception:
+            return False
+        return True
+
+
+async def claim(
+    session: AsyncSession, tables: PlatformTables, event: CloudEvent, topic: str
+) -> bool:
+    """Record `event` in the inbox; False when it was processed before (a redelivery)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = await session.execute(
+        insert(tables.inbox)
+        .values(event_id=event.id, topic=topic, processed_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def describe(exc: BaseException) -> str:
+    """An error description safe for headers and logs: never the offending values."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()[:10]]
+        return f"ValidationError: {'; '.join(parts)}"
+    if isinstance(exc, (EnvelopeError, PoisonMessage)):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
+TRANSIENT = (OperationalError, DBAPIError, ConnectionError, OSError, KafkaError)
+
+
+class ConsumerLoop:
+    """Consumes `topics` as `group_id`, one message at a time, in order per partition."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: Sequence[str],
+        group_id: str,
+        bootstrap: str,
+        handler: Handler,
+        unit_of_work: UnitOfWork,
+        tables: PlatformTables,
+        producer: EventProducer,
+        metrics: Metrics,
+        tracer: Tracer,
+        max_attempts: int = 3,
+        retry_seconds: float = 0.2,
+        offset_reset: str = "earliest",
+    ) -> None:
+        self.name = name
+        self._topics = list(topics)
+        self._group = group_id
+        self._bootstrap = bootstrap
+        self._handler = handler
+        self._uow = unit_of_work
+        self._tables = tables
+        self._producer = producer
+        self._metrics = metrics
+        self._tracer = tracer
+        self._max_attempts = max_attempts
+        self._retry = retry_seconds
+        self._offset_reset = offset_reset
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.processed = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            client_id=f"{self._group}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset=self._offset_reset,
+            fetch_max_wait_ms=100,
+            max_poll_interval_ms=600000,
+        )
+        await self._consumer.start()
+        await self._await_assignment(self._consumer)
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+
+    @staticmethod
+    async def _await_assignment(consumer: AIOKafkaConsumer, timeout: float = 60) -> None:
+        """Wait until the group has given us partitions and our positions are fixed."""
+        async with asyncio.timeout(timeout):
+            while not consumer.assignment():
+                await asyncio.sleep(0.05)
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+            except KafkaError as exc:
+                log.warning("%s: fetch failed: %s", self.name, type(exc).__name__)
+                await asyncio.sleep(1)
+                continue
+            for tp, records in batches.items():
+                await self._consume_partition(consumer, tp, records)
+            await self._measure_lag(consumer)
+
+    async def _consume_partition(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        for record in records:
+            try:
+                await self.process(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # nothing was committed: rewind so this message is fetched again
+                log.warning("%s: %s; will retry offset %d", self.name, describe(exc), record.offset)
+                consumer.seek(tp, record.offset)
+                await asyncio.sleep(1)
+                return
+            try:
+                await consumer.commit({tp: record.offset + 1})
+            except CommitFailedError:
+                # a rebalance took the partition; its new owner re-reads, the inbox dedupes
+                log.info("%s: commit lost to a rebalance at offset %d", self.name, record.offset)
+                return
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Process one record exactly once in effect, or dead-letter it."""
+        try:
+            event = envelope.parse(record.headers, record.value)
+        except EnvelopeError as exc:
+            await self.dead_letter(record, exc)
+            return
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.kafka.destination.partition": record.partition,
+            "messaging.kafka.message.offset": record.offset,
+            "messaging.consumer.group.name": self._group,
+            "messaging.message.id": event.id,
+            "cloudevents.event_type": event.type,
+        }
+        with self._tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=extract_context(event.trace_headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            for attempt in range(1, self._max_attempts + 1):
+                try:
+                    async with self._uow() as session:
+                        if not await claim(session, self._tables, event, record.topic):
+                            self._metrics.duplicates.labels(record.topic).inc()
+                            span.set_attribute("mash.duplicate", True)
+                            return
+                        await self._handler(session, event)
+                    self._metrics.consumed.labels(record.topic, event.type).inc()
+                    self.processed += 1
+                    return
+                except TRANSIENT:
+                    raise
+                except (ValidationError, PoisonMessage) as exc:
+                    await self.dead_letter(record, exc)
+                    return
+                except Exception as exc:
+                    if attempt == self._max_attempts:
+                        await self.dead_letter(record, exc)
+                        return
+                    log.info("%s: attempt %d failed: %s", self.name, attempt, describe(exc))
+                    await asyncio.sleep(self._retry * attempt)
+
+    async def dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
+        """Send the original message to the dead-letter topic, naming its origin and error."""
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("mash_dlq_")]
+        headers += [
+            ("mash_dlq_error", describe(exc).encode()),
+            ("mash_dlq_origin_topic", record.topic.encode()),
+            ("mash_dlq_origin_partition", str(record.partition).encode()),
+            ("mash_dlq_origin_offset", str(record.offset).encode()),
+            ("mash_dlq_consumer_group", self._group.encode()),
+            ("mash_dlq_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._producer.send_raw(DEADLETTER, record.value, record.key, headers)
+        self._metrics.deadlettered.labels(record.topic).inc()
+        log.warning(
+            "%s: dead-lettered %s[%d]@%d: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            describe(exc),
+        )
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            position = await consumer.position(tp)
+            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                max(0, high - position)
+            )

@@ -1,0 +1,187 @@
+"""The transactional outbox: state and outgoing events in one transaction, then a relay.
+
+A service writes its events into the `outbox` table in the same transaction as its
+state. The relay publishes committed rows in order and marks them sent. A crash
+between publish and mark re-publishes on restart; consumers dedupe on `ce_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import SpanKind, Tracer
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import SessionFactory, unit_of_work
+from shared.envelope import CloudEvent
+from shared.kafka import EventProducer
+from shared.metrics import Metrics
+from shared.tables import PlatformTables
+from shared.telemetry import extract_context, inject_headers
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Where handlers put the events they emit, inside their own transaction."""
+
+    def __init__(self, tables: PlatformTables) -> None:
+        self._table = tables.outbox
+
+    async def add(
+        self, session: AsyncSession, topic: str, key: str | None, event: CloudEvent
+    ) -> None:
+        """Stage `event` for `topic`; it is published only if the transaction commits."""
+        headers = {k: v.decode() for k, v in event.headers()}
+        # the event belongs to the trace it was caused in: the one current now
+        headers.update(dict(event.trace_headers) or inject_headers())
+        await session.execute(
+            self._table.insert().values(
+                event_id=event.id,
+                topic=topic,
+                key=key,
+                headers=headers,
+                payload=event.value().decode(),
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to Kafka, oldest first, and marks them sent."""
+
+    def __init__(
+        self,
+        tables: PlatformTables,
+        sessions: SessionFactory,
+        producer: EventProducer,
+        metrics: Metrics,
+        tracer: Tracer,
+        poll_seconds: float = 0.2,
+        batch_size: int = 200,
+    ) -> None:
+        self._table = tables.outbox
+        self._sessions = sessions
+        self._producer = producer
+        self._metrics = metrics
+        self._tracer = tracer
+        self._poll = poll_seconds
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Tell the relay that something was committed (it also polls)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                published = await self.publish_pending()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as exc:
+                failures += 1
+                log.warning("outbox relay: kafka error %s; recreating producer", type(exc).__name__)
+                await self._producer.restart()
+                published = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("outbox relay: %s", type(exc).__name__)
+                published = 0
+            if failures:
+                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+            elif not published:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; the number published."""
+        # the polling itself is not part of any incident's trace: only the publish is
+        with suppress_instrumentation():
+            rows = await self.fetch_batch()
+        if not rows:
+            with suppress_instrumentation():
+                await self.measure_backlog()
+            return 0
+        await self.publish(rows)
+        with suppress_instrumentation():
+            await self.mark_published([row.id for row in rows])
+        for row in rows:
+            self._metrics.produced.labels(row.topic).inc()
+        return len(rows)
+
+    async def fetch_batch(self) -> list[Any]:
+        stmt = (
+            select(self._table)
+            .where(self._table.c.published_at.is_(None))
+            .order_by(self._table.c.id)
+            .limit(self._batch)
+        )
+        async with self._sessions() as session:
+            return list((await session.execute(stmt)).all())
+
+    async def publish(self, rows: list[Any]) -> None:
+        """Send every row and wait until the broker has them all (acks=all)."""
+        waiting = []
+        for row in rows:
+            headers: dict[str, str] = dict(row.headers)
+            parent = extract_context(headers)
+            with self._tracer.start_as_current_span(
+                f"{row.topic} publish",
+                context=parent,
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation": "publish",
+                    "messaging.destination.name": row.topic,
+                    "messaging.message.id": row.event_id,
+                },
+            ):
+                headers.update(inject_headers())
+                waiting.append(
+                    await self._producer.send(row.topic, row.payload.encode(), row.key, headers)
+                )
+        await asyncio.gather(*waiting)
+
+    async def mark_published(self, ids: list[int]) -> None:
+        async with unit_of_work(self._sessions) as session:
+            await session.execute(
+                update(self._table)
+                .where(self._table.c.id.in_(ids))
+                .values(published_at=datetime.now(UTC))
+            )
+
+    async def measure_backlog(self) -> int:
+        async with self._sessions() as session:
+            backlog = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(self._table)
+                    .where(self._table.c.published_at.is_(None))
+                )
+            ).scalar_one()
+        self._metrics.outbox_backlog.set(backlog)
+        return int(backlog)

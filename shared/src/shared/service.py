@@ -1,0 +1,251 @@
+"""The platform every service runs on, and the FastAPI app around it.
+
+`Platform` owns the database engine, the producer, the outbox relay and the
+consumers; it is created in the app's lifespan, never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.trace.export import SpanExporter
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.config import ServiceSettings
+from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
+from shared.errors import BodyLimit, install_problem_handlers
+from shared.kafka import ConsumerLoop, EventProducer, Handler
+from shared.metrics import Metrics
+from shared.outbox import Outbox, OutboxRelay
+from shared.tables import PlatformTables
+from shared.telemetry import tracer_provider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer: its name, the topics it reads, and the handler for each event."""
+
+    name: str
+    topics: Sequence[str]
+    handler: Handler
+
+
+@dataclass
+class Platform:
+    """Database, producer, outbox relay, consumers and telemetry of one service."""
+
+    name: str
+    settings: ServiceSettings
+    tables: PlatformTables
+    migrations_dir: Path
+    exporters: Sequence[SpanExporter] = ()
+    consumers: list[ConsumerLoop] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.provider = tracer_provider(self.name, self.exporters)
+        self.tracer = self.provider.get_tracer(f"mash.{self.name}")
+        self.metrics = Metrics(self.name)
+        self.outbox = Outbox(self.tables)
+        self.database_url = self.settings.database_url or self.settings.sqlite_default(self.name)
+        self._engine: AsyncEngine | None = None
+        self._sessions: SessionFactory | None = None
+        self._producer: EventProducer | None = None
+        self._relay: OutboxRelay | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "platform not started"
+        return self._engine
+
+    @property
+    def sessions(self) -> SessionFactory:
+        assert self._sessions is not None, "platform not started"
+        return self._sessions
+
+    @property
+    def producer(self) -> EventProducer:
+        assert self._producer is not None, "platform not started"
+        return self._producer
+
+    @property
+    def relay(self) -> OutboxRelay:
+        assert self._relay is not None, "platform not started"
+        return self._relay
+
+    async def start_storage(self) -> None:
+        """Migrate and connect the database (no Kafka)."""
+        await asyncio.to_thread(migrate, self.database_url, self.migrations_dir)
+        self._engine = create_engine(self.database_url)
+        SQLAlchemyInstrumentor().instrument(
+            engine=self._engine.sync_engine,
+            tracer_provider=self.provider,
+            enable_commenter=False,
+        )
+        self._sessions = session_factory(self._engine)
+
+    async def start(self, specs: Sequence[ConsumerSpec], *, relay: bool = True) -> None:
+        """Start everything: storage, producer, relay, consumers."""
+        await self.start_storage()
+        platform = self.settings.platform
+        self._producer = EventProducer(platform.kafka_bootstrap, f"mash-{self.name}")
+        await _retry(self._producer.start, "kafka producer")
+        self._relay = OutboxRelay(
+            self.tables,
+            self.sessions,
+            self._producer,
+            self.metrics,
+            self.tracer,
+            poll_seconds=self.settings.outbox_poll_seconds,
+        )
+        if relay:
+            self._relay.start()
+        group = self.settings.consumer_group or f"mash-{self.name}"
+        for spec in specs:
+            loop = ConsumerLoop(
+                name=spec.name,
+                topics=spec.topics,
+                group_id=group,
+                bootstrap=platform.kafka_bootstrap,
+                handler=spec.handler,
+                unit_of_work=self.uow,
+                tables=self.tables,
+                producer=self._producer,
+                metrics=self.metrics,
+                tracer=self.tracer,
+                max_attempts=self.settings.max_attempts,
+                offset_reset=self.settings.consumer_offset_reset,
+            )
+            await _retry(loop.start, f"kafka consumer {spec.name}")
+            self.consumers.append(loop)
+
+    async def stop(self) -> None:
+        for loop in self.consumers:
+            await loop.stop()
+        self.consumers.clear()
+        if self._relay:
+            await self._relay.stop()
+        if self._producer:
+            await self._producer.stop()
+        if self._engine:
+            await self._engine.dispose()
+        self.provider.force_flush()
+
+    @asynccontextmanager
+    async def uow(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; the relay is woken once it has committed."""
+        async with unit_of_work(self.sessions) as session:
+            yield session
+        if self._relay:
+            self._relay.wake()
+
+    async def readiness(self) -> dict[str, bool]:
+        return {
+            "database": self._engine is not None and await ping(self._engine),
+            "kafka": self._producer is not None and await self._producer.ping(),
+            "outbox_relay": self._relay is not None and self._relay.running,
+            "consumers": all(loop.running for loop in self.consumers),
+        }
+
+
+async def _retry(start: Any, what: str, attempts: int = 30) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            await start()
+            return
+        except Exception as exc:
+            if attempt == attempts:
+                raise
+            log.warning("%s not reachable (%s); retrying", what, type(exc).__name__)
+            await asyncio.sleep(min(2.0, 0.2 * attempt))
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def create_app(
+    platform: Platform,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    consumers: Sequence[ConsumerSpec] = (),
+    extra_start: Any = None,
+    extra_stop: Any = None,
+) -> FastAPI:
+    """A service's FastAPI app: its routers, probes, problem details, metrics and traces."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await platform.start(consumers)
+        if extra_start:
+            await extra_start(platform)
+        try:
+            yield
+        finally:
+            if extra_stop:
+                await extra_stop(platform)
+            await platform.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.platform = platform
+    app.state.platform_settings = platform.settings.platform
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(_probes())
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        platform.metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        platform.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    app.add_middleware(BodyLimit)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=platform.provider, excluded_urls="healthz,readyz,metrics"
+    )
+    return app
+
+
+def _probes() -> APIRouter:
+    router = APIRouter(tags=["probes"])
+
+    @router.get("/healthz", summary="Liveness: 200 while the process lives")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database, Kafka and consumers")
+    async def readyz(platform: PlatformDep) -> JSONResponse:
+        checks = await platform.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics")
+    async def metrics(platform: PlatformDep) -> Response:
+        return Response(platform.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return router

@@ -1,0 +1,191 @@
+"""Test support: the real broker and PostgreSQL started for a test session, services run
+in-process against them, tokens, and a reader for what landed on a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
+
+from shared.auth import mint
+from shared.config import ROOT, PlatformSettings
+
+TEST_SECRET = "test-secret-for-the-suite-only-0123456789"  # noqa: S105
+TEST_PSEUDONYM_KEY = "test-pseudonym-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def kafka_broker(workdir: Path) -> Iterator[str]:
+    """Start the real broker with `deploy/kafka.sh up` on free ports; yield its bootstrap."""
+    port, controller = free_port(), free_port()
+    data = workdir / "kafka"
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "KAFKA_DATA_DIR": str(data),
+        "KAFKA_PARTITIONS": "3",
+    }
+    log = (workdir / "kafka.out").open("wb")
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "deploy" / "kafka.sh"), "up"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (data / "ready").exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"kafka did not start: see {workdir / 'kafka.out'}")
+            time.sleep(0.3)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@contextmanager
+def postgres_server(workdir: Path) -> Iterator[str]:
+    """Start a real PostgreSQL (installed from Debian's packages when missing)."""
+    port = free_port()
+    data = workdir / "pg" / "data"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    script = str(ROOT / "deploy" / "postgres.sh")
+    subprocess.run(["bash", script, "start", str(data), str(port)], check=True)
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", script, "stop", str(data)], check=False)
+
+
+async def create_database(server_url: str) -> str:
+    """A fresh, empty database on the server; its SQLAlchemy URL."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    dsn = server_url.replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(f"{dsn}/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{server_url}/{name}"
+
+
+def platform_settings(bootstrap: str) -> PlatformSettings:
+    return PlatformSettings(
+        env="test",
+        kafka_bootstrap=bootstrap,
+        jwt_secret=TEST_SECRET,
+        pseudonym_key=TEST_PSEUDONYM_KEY,
+    )
+
+
+def token(*scopes: str, subject: str = "tester", ttl: timedelta = timedelta(hours=1)) -> str:
+    return mint(TEST_SECRET, subject, scopes, ttl)
+
+
+def bearer(*scopes: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*scopes)}"}
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (platform, relay, consumers) and give a client for it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.1) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+class TopicReader:
+    """Reads a topic from its end at creation: what tests look for after acting."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap = bootstrap
+        self.topic = topic
+        self.records: list[Any] = []
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False
+        )
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(self.topic)
+        if partitions is None:
+            await self._consumer._client.force_metadata_update()
+            partitions = self._consumer.partitions_for_topic(self.topic) or set()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self._consumer.position(tp)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def poll(self) -> list[Any]:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            self.records.extend(records)
+        return self.records
+
+    async def wait_for(self, match: Callable[[Any], bool], timeout: float = 30) -> Any:
+        """The first record matching `match`, waiting for it to arrive."""
+
+        async def found() -> Any:
+            await self.poll()
+            return next((r for r in self.records if match(r)), None)
+
+        return await eventually(found, timeout)
+
+
+def headers_of(record: Any) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers or ()}
+
+
+def data_of(record: Any) -> Any:
+    return json.loads(record.value)
