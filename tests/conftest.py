@@ -33,11 +33,11 @@ def kafka_bootstrap(workdir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(workdir: Path) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     if reuse := os.environ.get("MASH_TEST_POSTGRES_URL"):
         yield reuse
         return
-    with testing.postgres_server(workdir) as url:
+    with testing.postgres_server() as url:
         yield url
 
 

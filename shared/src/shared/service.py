@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.config import ServiceSettings
@@ -50,7 +51,8 @@ class Platform:
     name: str
     settings: ServiceSettings
     tables: PlatformTables
-    migrations_dir: Path
+    migrations_dir: Path | MetaData
+    """A service's Alembic scripts; or, for tools and tests, the metadata to create as is."""
     exporters: Sequence[SpanExporter] = ()
     consumers: list[ConsumerLoop] = field(default_factory=list)
 
@@ -87,8 +89,12 @@ class Platform:
 
     async def start_storage(self) -> None:
         """Migrate and connect the database (no Kafka)."""
-        await asyncio.to_thread(migrate, self.database_url, self.migrations_dir)
+        if isinstance(self.migrations_dir, Path):
+            await asyncio.to_thread(migrate, self.database_url, self.migrations_dir)
         self._engine = create_engine(self.database_url)
+        if isinstance(self.migrations_dir, MetaData):
+            async with self._engine.begin() as conn:
+                await conn.run_sync(self.migrations_dir.create_all)
         SQLAlchemyInstrumentor().instrument(
             engine=self._engine.sync_engine,
             tracer_provider=self.provider,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -70,17 +72,20 @@ def kafka_broker(workdir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def postgres_server(workdir: Path) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """Start a real PostgreSQL (installed from Debian's packages when missing)."""
     port = free_port()
-    data = workdir / "pg" / "data"
-    data.parent.mkdir(parents=True, exist_ok=True)
+    # the server runs as the `postgres` user, who must be able to reach its directory
+    home = Path(tempfile.mkdtemp(prefix="mash-pg-"))
+    home.chmod(0o755)
+    data = home / "data"
     script = str(ROOT / "deploy" / "postgres.sh")
     subprocess.run(["bash", script, "start", str(data), str(port)], check=True)
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}"
     finally:
         subprocess.run(["bash", script, "stop", str(data)], check=False)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 async def create_database(server_url: str) -> str:

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from marac import api, store
 from marac.config import Settings
 from marac.consumer import consumers
+from marac.scheduler import ScheduleKeeper
 from shared.service import Platform
 from shared.service import create_app as build
 
@@ -19,11 +20,16 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """MARAC: meeting lists of high-risk victims per area."""
-    platform = Platform("marac", settings or Settings(), store.platform, MIGRATIONS, exporters)
+    settings = settings or Settings()
+    platform = Platform("marac", settings, store.platform, MIGRATIONS, exporters)
+    keeper = ScheduleKeeper(settings.schedule_interval_seconds)
     return build(
         platform,
         title="MASH marac",
-        description="MARAC: meeting lists of high-risk victims per area.",
+        description="MARAC: each area's meetings and their lists of high-risk victims, in "
+        "SafeLives' agenda order, never over capacity and with no victim twice.",
         routers=[api.router],
-        consumers=consumers(),
+        consumers=consumers(platform),
+        extra_start=keeper.start,
+        extra_stop=keeper.stop,
     )

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from notify import api, store
 from notify.config import Settings
 from notify.consumer import consumers
+from notify.worker import DeliveryWorker
 from shared.service import Platform
 from shared.service import create_app as build
 
@@ -19,12 +20,19 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """Notify: referrals to partner agencies, minimised per agency, delivered and acknowledged."""
-    platform = Platform("notify", settings or Settings(), store.platform, MIGRATIONS, exporters)
-    return build(
+    settings = settings or Settings()
+    platform = Platform("notify", settings, store.platform, MIGRATIONS, exporters)
+    worker = DeliveryWorker(platform, settings)
+    app = build(
         platform,
         title="MASH notify",
         description="Notify: referrals to partner agencies, minimised per agency, delivered "
-        "and acknowledged.",
+        "and acknowledged. Each agency's referrals are on `mash.referrals.<agency>.v1` and, "
+        "for an agency that subscribes, POSTed to its webhook, signed.",
         routers=[api.router],
-        consumers=consumers(),
+        consumers=consumers(platform, settings),
+        extra_start=worker.start,
+        extra_stop=worker.stop,
     )
+    app.state.delivery_worker = worker
+    return app

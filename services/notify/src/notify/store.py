@@ -1,10 +1,26 @@
-"""Notify's tables."""
+"""Notify's tables: the referral ledger, its deliveries and every attempt, subscriptions.
+
+Every timestamp is stored in UTC (SQLite keeps no offset): see `utc`.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from datetime import UTC, datetime
 
-from shared.tables import platform_tables
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from shared.tables import BigId, platform_tables
 
 metadata = MetaData()
 platform = platform_tables(metadata)
@@ -17,3 +33,74 @@ received = Table(
     Column("subject", String(64), nullable=False, index=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", String(36), primary_key=True),
+    Column("incident_id", String(36), nullable=False),
+    Column("agency", String(32), nullable=False),
+    Column("subject", String(16), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("risk_level", String(16), nullable=False),
+    Column("decision_id", String(36), nullable=False),
+    Column("victim_key", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("review_due_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("incident_id", "agency", "subject", name="uq_referral_once"),
+    Index("ix_referrals_agency_created", "agency", "created_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("referral_id", String(36), ForeignKey("referrals.referral_id"), primary_key=True),
+    Column("agency", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),  # webhook | topic
+    Column("status", String(16), nullable=False),  # pending | failed | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("deliver_after", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("version", Integer, nullable=False, default=0),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("trace", JSON, nullable=False),
+    Index("ix_deliveries_due", "agency", "status", "due_at"),
+)
+
+attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "referral_id", String(36), ForeignKey("referrals.referral_id"), nullable=False, index=True
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("verdict", String(16), nullable=False),  # delivered | retry | dead
+    Column("http_status", Integer, nullable=True),
+    Column("error", String(200), nullable=True),
+    UniqueConstraint("referral_id", "attempt", name="uq_attempt_number"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("agency", String(32), primary_key=True),
+    Column("webhook_url", String(2048), nullable=False),
+    Column("secret", String(256), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def utc(moment: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands them back naive)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def stored(moment: datetime) -> datetime:
+    """A timestamp as it must be written: in UTC, whatever zone it was computed in."""
+    return moment.astimezone(UTC)

@@ -13,6 +13,7 @@ from shared.service import create_app as build
 from triage import api, store
 from triage.config import Settings
 from triage.consumer import consumers
+from triage.deciding import Triage
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -20,10 +21,15 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """Triage: risk assessment, flags, MARAC eligibility and referral decisions."""
     platform = Platform("triage", settings or Settings(), store.platform, MIGRATIONS, exporters)
-    return build(
+    triage = Triage.on(platform)
+    app = build(
         platform,
         title="MASH triage",
-        description="Triage: risk assessment, flags, MARAC eligibility and referral decisions.",
+        description="The central referral unit in software: for every incident and every "
+        "later DASH, the risk level, flags, MARAC eligibility and referrals, published on "
+        "mash.triage.decisions.v1.",
         routers=[api.router],
-        consumers=consumers(),
+        consumers=consumers(triage),
     )
+    app.state.triage = triage
+    return app

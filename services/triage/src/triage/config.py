@@ -1,13 +1,23 @@
-"""Triage's settings (prefix `TRIAGE_`)."""
+"""Triage's settings (prefix `TRIAGE_`), the policy among them.
+
+The policy is set as one JSON value (`TRIAGE_POLICY='{"version": "hants-2", ...}'`) or
+field by field (`TRIAGE_POLICY__DIP_SAMPLE_SHARE=0.2`); whoever changes a value changes
+`version` too, since every decision records it.
+"""
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ENV_FILE, ServiceSettings
+from triage.domain.policy import DEFAULT_POLICY, Policy
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", env_file=ENV_FILE, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TRIAGE_", env_file=ENV_FILE, extra="ignore", env_nested_delimiter="__"
+    )
 
     port: int = 8002
+    policy: Policy = Field(default=DEFAULT_POLICY, description="thresholds, windows, routing")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -84,6 +85,13 @@ def _iso_date_text(value: Any) -> Any:
     return value
 
 
+def _plain_text(value: str) -> str:
+    # NUL and lone surrogates break PostgreSQL and UTF-8 hashing downstream: refuse them here
+    if any((ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("must not contain control characters or unpaired surrogates")
+    return value
+
+
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
 Slug = Annotated[
@@ -91,9 +99,14 @@ Slug = Annotated[
 ]
 Reference = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_/-]{1,64}$")]
 Name = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_plain_text),
 ]
-ShortText = Annotated[str, StringConstraints(strict=True, max_length=200)]
+ShortText = Annotated[
+    str, StringConstraints(strict=True, max_length=200), AfterValidator(_plain_text)
+]
+Notes = Annotated[str, StringConstraints(strict=True, max_length=4000), AfterValidator(_plain_text)]
 
 
 class Strict(BaseModel):
@@ -102,56 +115,107 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Phone = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9+() -]{3,32}$")]
+Email = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}$")
+]
+PersonId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_/-]{1,32}$")]
+SchoolUrn = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{6}$")]
+_ADDRESS = {"lines": ["1 Example Street", "Southampton"], "postcode": "SO14 7DU"}
+_CONTACT = {"phone": "07700 900123", "email": "alex@example.org", "safe_to_contact": False}
+_DASH_EXAMPLE = {
+    "checklist": DASH_CHECKLIST,
+    "answers": {"q1": True, "q2": False, "q9": True},
+    "professional_judgement": "high",
+    "completed_by": "PC 1234",
+}
+
+
 class Address(Strict):
+    """A postal address."""
+
     lines: list[ShortText] = Field(
-        default_factory=list, max_length=6, examples=[["1 Example Street", "Southampton"]]
+        default_factory=list,
+        max_length=6,
+        description="Up to 6 lines of up to 200 characters.",
+        examples=[_ADDRESS["lines"]],
     )
     postcode: Annotated[str, StringConstraints(strict=True, max_length=10)] | None = Field(
-        default=None, examples=["SO14 7DU"]
+        default=None, description="The postcode.", examples=["SO14 7DU"]
     )
 
 
 class Contact(Strict):
-    phone: Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9+() -]{3,32}$")] | None = (
-        Field(default=None, examples=["07700 900123"])
+    """How to reach a person, and whether it is safe to."""
+
+    phone: Phone | None = Field(
+        default=None,
+        description="Digits, spaces, +, ( ) and -; 3 to 32.",
+        examples=["07700 900123"],
     )
-    email: (
-        Annotated[str, StringConstraints(strict=True, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}$")]
-        | None
-    ) = Field(default=None, examples=["person@example.org"])
+    email: Email | None = Field(
+        default=None, description="An e-mail address.", examples=["alex@example.org"]
+    )
     safe_to_contact: StrictBool = Field(
-        default=False, description="Whether agencies may use these details without risk."
+        default=False,
+        description="Whether agencies may use these details without risk (the abuser may see "
+        "the phone). Defaults to false.",
+        examples=[False],
     )
 
 
 class Person(Strict):
-    person_id: (
-        Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_/-]{1,32}$")] | None
-    ) = Field(default=None, description="The force's nominal id, when known.", examples=["N123456"])
-    given_name: Name = Field(examples=["Alex"])
-    family_name: Name = Field(examples=["Example"])
-    date_of_birth: CalendarDate | None = Field(default=None, examples=["1990-04-01"])
-    address: Address | None = None
-    contact: Contact | None = None
+    """A victim or suspect."""
+
+    person_id: PersonId | None = Field(
+        default=None,
+        description="The force's nominal id, when known (1-32 of [A-Za-z0-9_/-]).",
+        examples=["N123456"],
+    )
+    given_name: Name = Field(description="Given name, 1-100 characters.", examples=["Alex"])
+    family_name: Name = Field(description="Family name, 1-100 characters.", examples=["Example"])
+    date_of_birth: CalendarDate | None = Field(
+        default=None, description="YYYY-MM-DD, not in the future.", examples=["1990-04-01"]
+    )
+    address: Address | None = Field(default=None, description="Home address.", examples=[_ADDRESS])
+    contact: Contact | None = Field(
+        default=None, description="Phone and e-mail.", examples=[_CONTACT]
+    )
 
 
 class Child(Person):
-    present_at_incident: StrictBool | None = Field(default=None, examples=[True])
-    school_urn: Annotated[str, StringConstraints(strict=True, pattern=r"^\d{6}$")] | None = Field(
-        default=None, description="The school's unique reference number.", examples=["123456"]
+    """A child of the household."""
+
+    present_at_incident: StrictBool | None = Field(
+        default=None,
+        description="Whether the child was present at the incident.",
+        examples=[True],
+    )
+    school_urn: SchoolUrn | None = Field(
+        default=None,
+        description="The school's unique reference number (6 digits): the school "
+        "is told under Operation Encompass.",
+        examples=["123456"],
     )
 
 
 class Dash(Strict):
     """A SafeLives DASH risk identification checklist (24 yes/no questions)."""
 
-    checklist: Literal["safelives-dash-ric-24"] = Field(examples=[DASH_CHECKLIST])
+    checklist: Literal["safelives-dash-ric-24"] = Field(
+        description="The checklist used; only safelives-dash-ric-24 today.",
+        examples=[DASH_CHECKLIST],
+    )
     answers: dict[DashQuestion, StrictBool] = Field(
-        description="q1..q24: true = yes, false = no; absent = not known.",
+        description="Keys q1..q24: true = yes, false = no; a question left out = not known.",
         examples=[{"q1": True, "q2": False, "q9": True}],
     )
-    professional_judgement: RiskLevel | None = Field(default=None, examples=["high"])
-    completed_by: Name = Field(examples=["PC 1234"])
+    professional_judgement: RiskLevel | None = Field(
+        default=None,
+        description="The officer's own view of the risk: it can raise the level, never lower it.",
+        examples=["high"],
+    )
+    completed_by: Name = Field(description="The officer who completed it.", examples=["PC 1234"])
 
     @property
     def score(self) -> int:
@@ -162,20 +226,70 @@ class Dash(Strict):
 class IncidentReport(Strict):
     """One domestic abuse incident, as the control room reports it."""
 
-    control_room_ref: Reference = Field(examples=["HC-20261121-0042"])
-    force: Slug = Field(examples=["hampshire"])
-    area: Slug = Field(description="The MARAC area.", examples=["southampton"])
-    reported_at: Timestamp = Field(examples=["2026-11-21T09:30:00Z"])
-    abuse_types: list[AbuseType] = Field(
-        default_factory=list, max_length=11, examples=[["physical", "coercive_control"]]
+    control_room_ref: Reference = Field(
+        description="The control room's own reference, 1-64 of [A-Za-z0-9_/-]; with `force` it "
+        "identifies the report (posting it again is safe).",
+        examples=["HC-20261121-0042"],
     )
-    relationship: Relationship = Field(examples=["ex_partner"])
-    victim: Person
-    suspect: Person | None = None
-    children: list[Child] = Field(default_factory=list, max_length=20)
-    dash: Dash | None = None
-    notes: Annotated[str, StringConstraints(strict=True, max_length=4000)] | None = Field(
-        default=None, examples=["Neighbour called; victim had visible injuries."]
+    force: Slug = Field(description="The police force (a lowercase slug).", examples=["hampshire"])
+    area: Slug = Field(description="The MARAC area (a lowercase slug).", examples=["southampton"])
+    reported_at: Timestamp = Field(
+        description="When it was reported: RFC 3339 with an offset, not in the future.",
+        examples=["2026-11-21T09:30:00Z"],
+    )
+    abuse_types: list[AbuseType] = Field(
+        default_factory=list,
+        max_length=11,
+        description="Kinds of abuse reported.",
+        examples=[["physical", "coercive_control"]],
+    )
+    relationship: Relationship = Field(
+        description="The suspect's relationship to the victim.", examples=["ex_partner"]
+    )
+    victim: Person = Field(
+        description="The victim.",
+        examples=[
+            {
+                "person_id": "N123456",
+                "given_name": "Alex",
+                "family_name": "Example",
+                "date_of_birth": "1990-04-01",
+                "address": _ADDRESS,
+                "contact": _CONTACT,
+            }
+        ],
+    )
+    suspect: Person | None = Field(
+        default=None,
+        description="The suspect, when known.",
+        examples=[{"given_name": "Sam", "family_name": "Example", "date_of_birth": "1988-02-02"}],
+    )
+    children: list[Child] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Children of the household (up to 20).",
+        examples=[
+            [
+                {
+                    "given_name": "Jo",
+                    "family_name": "Example",
+                    "date_of_birth": "2016-05-10",
+                    "present_at_incident": True,
+                    "school_urn": "123456",
+                }
+            ]
+        ],
+    )
+    dash: Dash | None = Field(
+        default=None,
+        description="The DASH checklist, if completed at the scene (it may come "
+        "later through /risk-assessments).",
+        examples=[_DASH_EXAMPLE],
+    )
+    notes: Notes | None = Field(
+        default=None,
+        description="The officer's notes (up to 4000 characters).",
+        examples=["Neighbour called; victim had visible injuries."],
     )
 
 
@@ -244,6 +358,10 @@ class ReferralCreated(Strict):
     data: dict[str, Any]
     delivery: dict[str, Any]
     acknowledged_at: AwareDatetime | None = None
+    subject: str = Field(default="victim", description="'victim', or 'child:<n>' for schools")
+    review_due_at: AwareDatetime | None = Field(
+        default=None, description="Safeguarding team, high risk: when its review is due"
+    )
 
 
 class CasePerson(Strict):

@@ -1,0 +1,127 @@
+"""A MARAC case: one victim at one meeting, the incidents it gathers, and its priority."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+RiskLevel = Literal["standard", "medium", "high"]
+CRITERIA_ORDER = (
+    "visible_high_risk",
+    "professional_judgement",
+    "potential_escalation",
+    "repeat_marac",
+)
+CRITERION_POINTS = {
+    "visible_high_risk": 30,
+    "professional_judgement": 20,
+    "potential_escalation": 15,
+}
+REPEAT_POINTS = 15
+FURTHER_INCIDENT_POINTS, FURTHER_INCIDENTS_CAP = 5, 10
+PRIORITY_CAP = 100
+_LEVELS: dict[str, int] = {"standard": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True)
+class CasePerson:
+    given_name: str
+    family_name: str
+    date_of_birth: date | None = None
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What a case needs from one incident's latest eligible decision."""
+
+    incident_id: str
+    reported_at: datetime
+    decided_at: datetime
+    criteria: tuple[str, ...]
+    risk_level: RiskLevel
+    dash_score: int | None
+    children_count: int
+    victim: CasePerson
+    suspect: CasePerson | None
+    victim_person_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """The facts a meeting list shows for a case, derived from its incidents."""
+
+    incident_ids: tuple[str, ...]
+    criteria: tuple[str, ...]
+    risk_level: RiskLevel
+    dash_score: int | None
+    children_count: int
+    repeat: bool
+    priority: int
+    victim: CasePerson
+    suspect: CasePerson | None
+    victim_person_id: str | None = field(default=None)
+
+
+def priority(criteria: Iterable[str], dash_score: int | None, repeat: bool, incidents: int) -> int:
+    """The case's place within its group on the list: higher is discussed earlier.
+
+    `priority = min(100, criteria points + DASH score + repeat points + further incidents)`:
+
+    - criteria: `visible_high_risk` 30, `professional_judgement` 20, `potential_escalation` 15;
+    - the DASH score itself, 0-24 (none yet counts 0), so a fuller picture of risk ranks higher;
+    - 15 for a repeat: the victim was on a MARAC list in the 365 days before (our own
+      `repeat`, or triage's `repeat_marac` criterion; counted once);
+    - 5 for each further incident gathered into the case, at most 10.
+
+    A visible-high-risk case with 17 yeses that is also a repeat scores 30 + 17 + 15 = 62.
+    """
+    found = set(criteria)
+    points = sum(CRITERION_POINTS.get(c, 0) for c in found)
+    points += dash_score or 0
+    if repeat or "repeat_marac" in found:
+        points += REPEAT_POINTS
+    points += min(FURTHER_INCIDENTS_CAP, FURTHER_INCIDENT_POINTS * max(0, incidents - 1))
+    return min(PRIORITY_CAP, points)
+
+
+def is_repeat(listed_on: Iterable[date], decided_on: date, window_days: int = 365) -> bool:
+    """True when the victim was listed at a MARAC in the `window_days` before the decision."""
+    start = decided_on - timedelta(days=window_days)
+    return any(start <= day <= decided_on for day in listed_on)
+
+
+def merge(facts: Sequence[IncidentFacts], new: IncidentFacts) -> list[IncidentFacts]:
+    """The case's incidents with `new` added, or replacing an older decision on it."""
+    kept = [f for f in facts if f.incident_id != new.incident_id]
+    return sorted([*kept, new], key=lambda f: (f.reported_at, f.incident_id))
+
+
+def summarise(facts: Sequence[IncidentFacts], repeat: bool) -> CaseSummary:
+    """A case's list entry: every incident, the union of criteria, the highest risk and
+    DASH score, and the latest incident's people."""
+    if not facts:
+        raise ValueError("a case has at least one incident")
+    ordered = sorted(facts, key=lambda f: (f.reported_at, f.incident_id))
+    latest = ordered[-1]
+    found = {c for f in ordered for c in f.criteria}
+    criteria = tuple(c for c in CRITERIA_ORDER if c in found) + tuple(
+        sorted(found - set(CRITERIA_ORDER))
+    )
+    scores = [f.dash_score for f in ordered if f.dash_score is not None]
+    dash_score = max(scores) if scores else None
+    suspects = [f.suspect for f in ordered if f.suspect is not None]
+    person_ids = [f.victim_person_id for f in ordered if f.victim_person_id]
+    return CaseSummary(
+        incident_ids=tuple(f.incident_id for f in ordered),
+        criteria=criteria,
+        risk_level=max((f.risk_level for f in ordered), key=_LEVELS.__getitem__),
+        dash_score=dash_score,
+        children_count=max(f.children_count for f in ordered),
+        repeat=repeat,
+        priority=priority(criteria, dash_score, repeat, len(ordered)),
+        victim=latest.victim,
+        suspect=suspects[-1] if suspects else None,
+        victim_person_id=person_ids[-1] if person_ids else None,
+    )

@@ -1,0 +1,125 @@
+"""Where an eligible decision goes: an open case of the victim, a meeting with room, or
+the waiting list; and the order of a meeting's list (SafeLives' suggested agenda)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from marac.domain.cases import CaseSummary, IncidentFacts, is_repeat, summarise
+
+CaseStatus = Literal["listed", "awaiting_meeting"]
+
+
+@dataclass(frozen=True)
+class Meeting:
+    meeting_id: str
+    area: str
+    date: date
+    capacity: int
+    listed: int
+
+    @property
+    def has_room(self) -> bool:
+        return self.listed < self.capacity
+
+
+@dataclass(frozen=True)
+class MaracCase:
+    """One victim at one meeting (or waiting for one), with the incidents it gathers."""
+
+    case_id: str
+    victim_ref: str
+    area: str
+    status: CaseStatus
+    meeting_id: str | None
+    meeting_date: date | None
+    earliest_date: date
+    awaiting_since: datetime
+    listed_at: datetime | None
+    repeat: bool
+    incidents: tuple[IncidentFacts, ...]
+
+    @property
+    def summary(self) -> CaseSummary:
+        return summarise(self.incidents, self.repeat)
+
+
+def earliest_date(decided_on: date, research_days: int, today: date) -> date:
+    """The first meeting date that leaves agencies the research period, and is not past."""
+    return max(decided_on + timedelta(days=research_days), today)
+
+
+def case_to_join(cases: Iterable[MaracCase], today: date) -> MaracCase | None:
+    """The victim's open case a new incident joins: one listed on an upcoming meeting
+    (today or later; the earliest), else one still awaiting a meeting."""
+    upcoming = [
+        c
+        for c in cases
+        if c.status == "listed" and c.meeting_date is not None and c.meeting_date >= today
+    ]
+    if upcoming:
+        return min(upcoming, key=lambda c: (c.meeting_date or today, c.case_id))
+    return next((c for c in cases if c.status == "awaiting_meeting"), None)
+
+
+def meetings_to_try(meetings: Iterable[Meeting], area: str, earliest: date) -> list[Meeting]:
+    """The area's meetings a new case may go on, earliest first: far enough out, with room."""
+    found = [m for m in meetings if m.area == area and m.date >= earliest and m.has_room]
+    return sorted(found, key=lambda m: (m.date, m.meeting_id))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an eligible decision goes: into `join`, else onto the first of `meetings`
+    that still has room when asked (the database has the last word), else it waits."""
+
+    join: MaracCase | None
+    meetings: list[Meeting]
+    earliest: date
+    repeat: bool
+
+
+def place(
+    victim_cases: Sequence[MaracCase],
+    meetings: Iterable[Meeting],
+    area: str,
+    decided_on: date,
+    today: date,
+    research_days: int = 5,
+    repeat_days: int = 365,
+) -> Placement:
+    """The listing rule of domain.md for one eligible decision about a victim."""
+    earliest = earliest_date(decided_on, research_days, today)
+    joined = case_to_join(victim_cases, today)
+    history = [c.meeting_date for c in victim_cases if c.status == "listed" and c.meeting_date]
+    return Placement(
+        join=joined,
+        meetings=[] if joined else meetings_to_try(meetings, area, earliest),
+        earliest=earliest,
+        repeat=is_repeat(history, decided_on, repeat_days),
+    )
+
+
+def agenda(cases: Iterable[MaracCase]) -> list[MaracCase]:
+    """A meeting's list: cases with children first (children's services can then leave),
+    then adult-only cases; within each, highest priority first, then the earliest listed."""
+
+    def key(case: MaracCase) -> tuple[bool, int, datetime, str]:
+        summary = case.summary
+        return (
+            summary.children_count == 0,
+            -summary.priority,
+            case.listed_at or case.awaiting_since,
+            case.case_id,
+        )
+
+    return sorted(cases, key=key)
+
+
+def waiting_queue(cases: Sequence[MaracCase]) -> list[MaracCase]:
+    """Cases awaiting a meeting in the order they get places: priority, then time waited."""
+    waiting = [c for c in cases if c.status == "awaiting_meeting"]
+    return sorted(waiting, key=lambda c: (-c.summary.priority, c.awaiting_since, c.case_id))

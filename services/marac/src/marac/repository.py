@@ -1,0 +1,206 @@
+"""The queries marac needs, returning domain objects (rows never leave this module)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marac import store
+from marac.codec import facts_from_json, facts_to_json
+from marac.domain.cases import IncidentFacts
+from marac.domain.listing import CaseStatus, MaracCase, Meeting
+
+_case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def resolve_victim(
+    session: AsyncSession, keys: list[str], fallback: str, now: datetime
+) -> str:
+    """The victim's reference: the one already known for any of their identity keys
+    (strongest first), else a new one; every key is recorded against it."""
+    if not keys:
+        return fallback
+    for _ in range(2):
+        rows = (
+            await session.execute(
+                select(store.identities).where(store.identities.c.identity.in_(keys))
+            )
+        ).all()
+        known = {row.identity: row.victim_ref for row in rows}
+        ref = next((known[k] for k in keys if k in known), keys[0])
+        missing = [k for k in keys if k not in known]
+        if not missing:
+            return ref
+        stmt = _insert(session, store.identities).values(
+            [{"identity": k, "victim_ref": ref, "created_at": now} for k in missing]
+        )
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["identity"]))
+    return ref
+
+
+async def victim_cases(session: AsyncSession, victim_ref: str) -> list[MaracCase]:
+    stmt = _cases_query().where(store.cases.c.victim_ref == victim_ref)
+    return [_case(row) for row in (await session.execute(stmt)).all()]
+
+
+async def lock_case(session: AsyncSession, case_id: str) -> MaracCase:
+    """The case, locked until the transaction ends (two joins never lose an incident)."""
+    stmt = _cases_query().where(store.cases.c.case_id == case_id).with_for_update(of=store.cases)
+    return _case((await session.execute(stmt)).one())
+
+
+async def cases_on(session: AsyncSession, meeting_id: str) -> list[MaracCase]:
+    stmt = _cases_query().where(store.cases.c.meeting_id == meeting_id)
+    return [_case(row) for row in (await session.execute(stmt)).all()]
+
+
+async def find_cases(
+    session: AsyncSession, area: str | None, status: CaseStatus | None
+) -> list[MaracCase]:
+    stmt = _cases_query()
+    if area is not None:
+        stmt = stmt.where(store.cases.c.area == area)
+    if status is not None:
+        stmt = stmt.where(store.cases.c.status == status)
+    return [_case(row) for row in (await session.execute(stmt)).all()]
+
+
+async def waiting_areas(session: AsyncSession) -> list[str]:
+    stmt = select(store.cases.c.area).where(store.cases.c.status == "awaiting_meeting").distinct()
+    return sorted((await session.execute(stmt)).scalars())
+
+
+async def insert_case(session: AsyncSession, case: MaracCase, victim_key: str) -> None:
+    await session.execute(
+        store.cases.insert().values(
+            case_id=case.case_id,
+            victim_ref=case.victim_ref,
+            victim_key=victim_key,
+            area=case.area,
+            status=case.status,
+            meeting_id=case.meeting_id,
+            earliest_date=case.earliest_date,
+            awaiting_since=case.awaiting_since,
+            listed_at=case.listed_at,
+            repeat=case.repeat,
+            incidents=[facts_to_json(f) for f in case.incidents],
+        )
+    )
+
+
+async def save_incidents(
+    session: AsyncSession, case_id: str, incidents: tuple[IncidentFacts, ...], victim_key: str
+) -> None:
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(incidents=[facts_to_json(f) for f in incidents], victim_key=victim_key)
+    )
+
+
+async def place_waiting_case(
+    session: AsyncSession, case_id: str, meeting_id: str, now: datetime
+) -> bool:
+    """Move a waiting case onto a meeting; False when it no longer waits."""
+    result = await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id, store.cases.c.status == "awaiting_meeting")
+        .values(status="listed", meeting_id=meeting_id, listed_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+async def victim_key_of(session: AsyncSession, case_id: str) -> str:
+    stmt = select(store.cases.c.victim_key).where(store.cases.c.case_id == case_id)
+    return str((await session.execute(stmt)).scalar_one())
+
+
+async def meetings_of(
+    session: AsyncSession, area: str | None, from_date: date | None = None
+) -> list[Meeting]:
+    stmt = select(store.meetings).order_by(store.meetings.c.date, store.meetings.c.area)
+    if area is not None:
+        stmt = stmt.where(store.meetings.c.area == area)
+    if from_date is not None:
+        stmt = stmt.where(store.meetings.c.date >= from_date)
+    return [_meeting(row) for row in (await session.execute(stmt)).all()]
+
+
+async def find_meeting(session: AsyncSession, meeting_id: str) -> Meeting | None:
+    stmt = select(store.meetings).where(store.meetings.c.meeting_id == meeting_id)
+    row = (await session.execute(stmt)).first()
+    return _meeting(row) if row else None
+
+
+async def add_meeting(session: AsyncSession, meeting: Meeting, source: str, now: datetime) -> bool:
+    """Record a meeting; False when the area already meets that day."""
+    stmt = _insert(session, store.meetings).values(
+        meeting_id=meeting.meeting_id,
+        area=meeting.area,
+        date=meeting.date,
+        capacity=meeting.capacity,
+        listed=0,
+        source=source,
+        created_at=now,
+    )
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["area", "date"]))
+    return _rowcount(result) == 1
+
+
+async def take_place(session: AsyncSession, meeting_id: str) -> bool:
+    """Take one place on the meeting if it has room: the database decides, so two
+    writers can never both take the last place."""
+    result = await session.execute(
+        update(store.meetings)
+        .where(
+            store.meetings.c.meeting_id == meeting_id,
+            store.meetings.c.listed < store.meetings.c.capacity,
+        )
+        .values(listed=store.meetings.c.listed + 1)
+    )
+    return _rowcount(result) == 1
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0))
+
+
+def _cases_query() -> Any:
+    joined = store.cases.outerjoin(
+        store.meetings, store.meetings.c.meeting_id == store.cases.c.meeting_id
+    )
+    return select(*_case_columns).select_from(joined)
+
+
+def _meeting(row: Any) -> Meeting:
+    return Meeting(row.meeting_id, row.area, row.date, row.capacity, row.listed)
+
+
+def _case(row: Any) -> MaracCase:
+    return MaracCase(
+        case_id=row.case_id,
+        victim_ref=row.victim_ref,
+        area=row.area,
+        status=cast(CaseStatus, row.status),
+        meeting_id=row.meeting_id,
+        meeting_date=row.meeting_date,
+        earliest_date=row.earliest_date,
+        awaiting_since=_aware(row.awaiting_since),
+        listed_at=_aware(row.listed_at) if row.listed_at else None,
+        repeat=row.repeat,
+        incidents=tuple(facts_from_json(f) for f in row.incidents),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes: every one we store is UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,158 @@
+"""What the API answers: meetings and cases as contract section 6 shows them, and the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from marac.domain.cases import CasePerson
+from marac.domain.listing import MaracCase, Meeting
+from shared.schemas.v1 import CalendarDate, Slug, Strict
+
+
+class MeetingRequest(Strict):
+    area: Slug = Field(description="The MARAC area.", examples=["southampton"])
+    date: CalendarDate = Field(examples=["2026-12-08"])
+    capacity: Annotated[int, Field(strict=True, ge=1, le=200)] = Field(
+        description="How many cases the meeting can discuss (SafeLives: about 16).",
+        examples=[20],
+    )
+
+
+class MeetingView(BaseModel):
+    meeting_id: UUID
+    area: str
+    date: date
+    capacity: int
+    listed: int
+
+    @classmethod
+    def of(cls, meeting: Meeting) -> MeetingView:
+        return cls(
+            meeting_id=UUID(meeting.meeting_id),
+            area=meeting.area,
+            date=meeting.date,
+            capacity=meeting.capacity,
+            listed=meeting.listed,
+        )
+
+
+class PersonView(BaseModel):
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+
+    @classmethod
+    def of(cls, person: CasePerson) -> PersonView:
+        return cls(
+            given_name=person.given_name,
+            family_name=person.family_name,
+            date_of_birth=person.date_of_birth,
+        )
+
+
+class CaseView(BaseModel):
+    case_id: UUID
+    meeting_id: UUID | None
+    area: str
+    status: Literal["listed", "awaiting_meeting"]
+    incident_ids: list[UUID]
+    criteria: list[str] = Field(examples=[["visible_high_risk"]])
+    risk_level: Literal["standard", "medium", "high"]
+    dash_score: int | None
+    repeat: bool
+    priority: int = Field(description="Higher is discussed earlier within its group.")
+    victim: PersonView
+    suspect: PersonView | None
+    children_count: int
+    listed_at: datetime | None
+
+    @classmethod
+    def of(cls, case: MaracCase) -> CaseView:
+        summary = case.summary
+        return cls(
+            case_id=UUID(case.case_id),
+            meeting_id=UUID(case.meeting_id) if case.meeting_id else None,
+            area=case.area,
+            status=case.status,
+            incident_ids=[UUID(i) for i in summary.incident_ids],
+            criteria=list(summary.criteria),
+            risk_level=summary.risk_level,
+            dash_score=summary.dash_score,
+            repeat=summary.repeat,
+            priority=summary.priority,
+            victim=PersonView.of(summary.victim),
+            suspect=PersonView.of(summary.suspect) if summary.suspect else None,
+            children_count=summary.children_count,
+            listed_at=case.listed_at,
+        )
+
+
+CSV_COLUMNS = (
+    "position",
+    "case_id",
+    "meeting_id",
+    "meeting_date",
+    "area",
+    "priority",
+    "risk_level",
+    "dash_score",
+    "repeat",
+    "criteria",
+    "children_count",
+    "victim_given_name",
+    "victim_family_name",
+    "victim_date_of_birth",
+    "suspect_given_name",
+    "suspect_family_name",
+    "suspect_date_of_birth",
+    "incident_ids",
+    "listed_at",
+)
+
+
+def as_csv(meeting: Meeting, cases: list[CaseView]) -> str:
+    """The list as CSV, one row per case in agenda order (lists joined with ';')."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for position, case in enumerate(cases, start=1):
+        suspect = case.suspect
+        writer.writerow(
+            [
+                position,
+                case.case_id,
+                case.meeting_id,
+                meeting.date.isoformat(),
+                _cell(case.area),
+                case.priority,
+                case.risk_level,
+                "" if case.dash_score is None else case.dash_score,
+                str(case.repeat).lower(),
+                ";".join(case.criteria),
+                case.children_count,
+                _cell(case.victim.given_name),
+                _cell(case.victim.family_name),
+                _date(case.victim.date_of_birth),
+                _cell(suspect.given_name) if suspect else "",
+                _cell(suspect.family_name) if suspect else "",
+                _date(suspect.date_of_birth) if suspect else "",
+                ";".join(str(i) for i in case.incident_ids),
+                case.listed_at.isoformat() if case.listed_at else "",
+            ]
+        )
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    # a name like "=cmd|..." must not become a formula when the list is opened in a spreadsheet
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _date(day: date | None) -> str:
+    return day.isoformat() if day else ""

@@ -1,0 +1,146 @@
+"""The delivery worker: one loop per agency, so a slow or dead agency holds up no other.
+
+Each loop takes its agency's delivery that fell due first, claims it in the ledger (a
+lease: no second instance and no restart tries it meanwhile), POSTs it, and records the
+attempt. Everything it needs is in the ledger, so a restart resumes where it stopped;
+a delivery that got a 2xx is never due again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.trace import SpanKind
+
+from notify import ledger
+from notify.attempts import record_attempt
+from notify.config import Settings
+from notify.domain.delivery import Policy
+from notify.store import utc
+from notify.webhooks import WebhookChannel
+from shared.service import Platform
+from shared.telemetry import extract_context
+from shared.topics import AGENCIES
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    """Delivers referrals to the agencies' webhooks, with retries, across restarts."""
+
+    def __init__(
+        self, platform: Platform, settings: Settings, jitter: Callable[[], float] = random.random
+    ) -> None:
+        self._platform = platform
+        self._settings = settings
+        self._jitter = jitter
+        self._policy = Policy(
+            max_attempts=settings.delivery_max_attempts,
+            base_seconds=settings.delivery_retry_base_seconds,
+            max_seconds=settings.delivery_retry_max_seconds,
+        )
+        self._lease = timedelta(seconds=settings.delivery_timeout_seconds + 5)
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self._channel: WebhookChannel | None = None
+
+    async def start(self, _: Platform | None = None) -> None:
+        """Start one delivery loop per agency (the app's `extra_start`)."""
+        self._stopping.clear()
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self._settings.delivery_timeout_seconds), follow_redirects=False
+        )
+        HTTPXClientInstrumentor.instrument_client(
+            self._client, tracer_provider=self._platform.provider
+        )
+        self._channel = WebhookChannel(self._client, self._settings.source)
+        self._tasks = [
+            asyncio.create_task(self._loop(agency), name=f"deliveries-{agency}")
+            for agency in AGENCIES
+        ]
+
+    async def stop(self, _: Platform | None = None) -> None:
+        """Let attempts in flight finish (briefly), then stop (the app's `extra_stop`)."""
+        self._stopping.set()
+        if self._tasks:
+            grace = min(self._settings.delivery_timeout_seconds, 5.0)
+            _done, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._client:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and all(not task.done() for task in self._tasks)
+
+    async def _loop(self, agency: str) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                worked = await self.deliver_next(agency)
+                failures = 0
+            except Exception as exc:  # the database blinked: never let the loop die
+                failures += 1
+                log.warning("deliveries %s: %s", agency, type(exc).__name__)
+                await self._pause(min(5.0, 0.2 * 2**failures))
+                continue
+            if not worked:
+                await self._idle(agency)
+
+    async def deliver_next(self, agency: str) -> bool:
+        """Make one attempt at the agency's delivery that fell due first; False if none."""
+        assert self._channel is not None, "worker not started"
+        platform, now = self._platform, datetime.now(UTC)
+        async with platform.sessions() as session:
+            due = await ledger.next_due(session, agency, now)
+        if due is None:
+            return False
+        async with platform.uow() as session:
+            if not await ledger.claim(session, due.referral_id, due.version, now + self._lease):
+                return True  # another instance took it
+            referral = await ledger.record(session, due.referral_id)
+        with platform.tracer.start_as_current_span(
+            f"webhook deliver {agency}",
+            context=extract_context(due.trace or {}),
+            kind=SpanKind.PRODUCER,
+            attributes={"mash.agency": agency, "mash.referral_id": due.referral_id},
+        ) as span:
+            attempt = await self._channel.send(referral, due.webhook_url, due.secret)
+            after = await record_attempt(
+                platform, due, attempt, self._policy, self._jitter(), self._settings.source
+            )
+            span.set_attribute("mash.delivery.status", after.status)
+            span.set_attribute("mash.delivery.attempt", due.attempts + 1)
+        log.info(
+            "referral %s to %s: attempt %d %s",
+            due.referral_id,
+            agency,
+            due.attempts + 1,
+            after.status,
+        )
+        return True
+
+    async def _idle(self, agency: str) -> None:
+        """Wait for the next poll, or less when a delivery falls due sooner."""
+        wait = self._settings.delivery_poll_seconds
+        async with self._platform.sessions() as session:
+            due = await ledger.earliest_due(session, agency)
+        if due is not None:
+            wait = min(wait, max(0.0, (utc(due) - datetime.now(UTC)).total_seconds()))
+        await self._pause(wait)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)

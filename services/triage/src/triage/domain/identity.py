@@ -1,0 +1,56 @@
+"""Who a person is, as pseudonyms: domain.md's identity rule over keyed hashes.
+
+Two records match when both carry a person id and the ids are equal; failing that
+(one or both without a person id), when names and date of birth are equal. Two
+different person ids are two people even if names and date of birth agree, and a
+record with neither matches nobody: a false match is worse than a missed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from shared.identity import identities, pseudonym
+from shared.schemas import Person
+from shared.schemas.v1 import CasePerson
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person's keyed hashes: of the person id, and of names plus date of birth."""
+
+    person_id: str | None = None
+    names_dob: str | None = None
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """The hashes this person can be found by (none for someone unidentifiable)."""
+        return tuple(h for h in (self.person_id, self.names_dob) if h)
+
+
+UNKNOWN = Identity()
+
+
+def identify(secret: str, person: Person | CasePerson, person_id: str | None = None) -> Identity:
+    """The pseudonymous identity of `person` (`person_id` overrides a CasePerson's none)."""
+    pid = person.person_id if isinstance(person, Person) else person_id
+    found = identities(pid, person.given_name, person.family_name, person.date_of_birth)
+    by_id = next((pseudonym(secret, i) for i in found if i.startswith("pid:")), None)
+    by_names = next((pseudonym(secret, i) for i in found if i.startswith("ndob:")), None)
+    return Identity(person_id=by_id, names_dob=by_names)
+
+
+def same_person(a: Identity, b: Identity) -> bool:
+    """domain.md: the same person id; failing that, the same names and date of birth."""
+    if a.person_id and b.person_id:
+        return a.person_id == b.person_id
+    return a.names_dob is not None and a.names_dob == b.names_dob
+
+
+def victim_key(secret: str, victim: Identity, incident_id: UUID | str) -> str:
+    """The Kafka key intake gives the victim's events (its strongest identity's hash).
+
+    An unidentifiable victim is keyed by the incident, as intake keys them.
+    """
+    return victim.person_id or victim.names_dob or pseudonym(secret, f"incident:{incident_id}")

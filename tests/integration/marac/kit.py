@@ -1,0 +1,140 @@
+"""Builders for marac's integration tests: its settings, triage decisions as triage
+publishes them (synthetic people), and a producer to put them on the topic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+import marac.config
+from shared.envelope import CloudEvent
+from shared.identity import identities, pseudonym
+from shared.schemas import TriageDecided
+from shared.testing import TEST_PSEUDONYM_KEY
+from shared.topics import DECISIONS, TRIAGE_DECIDED
+from tests.helpers import settings_for
+
+ADMIN = ("marac:admin",)
+READ = ("marac:read",)
+
+
+def marac_settings(bootstrap: str, database_url: str, group: str, **extra: Any) -> Any:
+    """Marac under test: no standing schedule unless a test gives one."""
+    extra.setdefault("schedule", [])
+    return settings_for(marac.config.Settings, bootstrap, database_url, group, **extra)
+
+
+def new_area() -> str:
+    """An area no other test uses: the decisions topic is shared with other tests."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+def day(offset: int) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
+
+
+def victim(n: int, **overrides: Any) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "person_id": f"T{uuid.uuid4().hex[:10]}-{n}",
+        "given_name": f"Testvictim{n}",
+        "family_name": "Synthetic",
+        "date_of_birth": date(1980 + n % 20, 1 + n % 12, 1 + n % 28).isoformat(),
+    }
+    person.update(overrides)
+    return person
+
+
+def decision(
+    area: str,
+    victim_person: dict[str, Any],
+    *,
+    eligible: bool = True,
+    criteria: tuple[str, ...] = ("visible_high_risk",),
+    dash_score: int | None = 15,
+    risk_level: str = "high",
+    children: int = 0,
+    decided_at: datetime | None = None,
+    incident_id: uuid.UUID | None = None,
+) -> TriageDecided:
+    """A decision as triage publishes it, with its incident."""
+    now = decided_at or datetime.now(UTC)
+    incident_id = incident_id or uuid.uuid4()
+    ref = f"HC-MARAC-{uuid.uuid4().hex[:12]}"
+    incident = {
+        "incident_id": str(incident_id),
+        "received_at": now.isoformat(),
+        "control_room_ref": ref,
+        "force": "hampshire",
+        "area": area,
+        "reported_at": (now - timedelta(minutes=5)).isoformat(),
+        "abuse_types": ["physical"],
+        "relationship": "ex_partner",
+        "victim": victim_person,
+        "suspect": {"given_name": "Testsuspect", "family_name": "Synthetic"},
+        "children": [
+            {"given_name": f"Child{i}", "family_name": "Synthetic", "date_of_birth": "2018-03-03"}
+            for i in range(children)
+        ],
+    }
+    return TriageDecided.model_validate(
+        {
+            "decision_id": str(uuid.uuid4()),
+            "incident_id": str(incident_id),
+            "control_room_ref": ref,
+            "force": "hampshire",
+            "area": area,
+            "decided_at": now.isoformat(),
+            "policy_version": "test",
+            "risk_level": risk_level,
+            "risk_basis": "dash_score",
+            "dash_score": dash_score,
+            "flags": ["children_in_household"] if children else [],
+            "prior_incidents_12m": 0,
+            "marac": {"eligible": eligible, "criteria": list(criteria) if eligible else []},
+            "referrals": [{"agency": "idva", "reason": "marac"}] if eligible else [],
+            "incident": incident,
+        }
+    )
+
+
+def event_of(data: TriageDecided) -> CloudEvent:
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/mash/triage",
+        type=TRIAGE_DECIDED,
+        subject=str(data.incident_id),
+        data=data.model_dump(mode="json"),
+        time=data.decided_at,
+    )
+
+
+def victim_key(person: dict[str, Any], incident_id: uuid.UUID) -> str:
+    """The Kafka key intake gives the victim's events."""
+    born = date.fromisoformat(person["date_of_birth"]) if person.get("date_of_birth") else None
+    found = identities(person.get("person_id"), person["given_name"], person["family_name"], born)
+    return pseudonym(TEST_PSEUDONYM_KEY, found[0] if found else f"incident:{incident_id}")
+
+
+class DecisionPublisher:
+    """Puts decisions on `mash.triage.decisions.v1` as triage would."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+
+    async def __aenter__(self) -> DecisionPublisher:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def publish(self, data: TriageDecided) -> CloudEvent:
+        event = event_of(data)
+        key = victim_key(data.incident.victim.model_dump(mode="json"), data.incident_id)
+        await self._producer.send_and_wait(
+            DECISIONS, value=event.value(), key=key.encode(), headers=event.headers()
+        )
+        return event

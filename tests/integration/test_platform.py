@@ -1,0 +1,241 @@
+"""The platform's promises: nothing lost, nothing done twice, poison set aside, one trace."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from shared.kafka import ConsumerLoop
+from shared.outbox import OutboxRelay
+from shared.testing import TopicReader, eventually, headers_of
+from shared.topics import DEADLETTER, DECISIONS, INCIDENTS
+from tests.integration.platform_kit import Kit, produce, ping_event
+
+pytestmark = pytest.mark.kafka
+
+
+class CrashBeforeMark(OutboxRelay):
+    """A relay that dies after the broker has the events but before marking them sent."""
+
+    async def mark_published(self, ids: list[int]) -> None:
+        raise asyncio.CancelledError("crash between publish and mark")
+
+
+async def test_relay_crash_after_publish_republishes_and_consumer_acts_once(
+    kafka_bootstrap: str, database_url: str, sqlite_url: str, group: str
+) -> None:
+    subject = str(uuid.uuid4())
+    sender = Kit(kafka_bootstrap, database_url, f"{group}-send")
+    receiver = Kit(kafka_bootstrap, sqlite_url, f"{group}-recv")
+    await receiver.platform.start([receiver.spec(INCIDENTS)])
+    await sender.platform.start([], relay=False)
+    try:
+        async with sender.platform.uow() as session:
+            await sender.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+        p = sender.platform
+        crashing = CrashBeforeMark(p.tables, p.sessions, p.producer, p.metrics, p.tracer)
+        with pytest.raises(asyncio.CancelledError):
+            await crashing.publish_pending()
+        await eventually(lambda: receiver.effect_count(subject))
+
+        # restart: a fresh relay finds the row unmarked and publishes it again
+        p.relay.start()
+        await eventually(lambda: _backlog_zero(p))
+        await eventually(lambda: _duplicates(receiver) >= 1)
+        assert await receiver.effect_count(subject) == 1
+    finally:
+        await sender.platform.stop()
+        await receiver.platform.stop()
+
+
+async def _backlog_zero(platform) -> bool:
+    return await platform.relay.measure_backlog() == 0
+
+
+def _duplicates(kit: Kit) -> float:
+    return sum(
+        s.value
+        for m in kit.platform.metrics.duplicates.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    )
+
+
+async def test_committed_event_is_published_when_relay_starts_later(
+    kafka_bootstrap: str, database_url: str, group: str, sqlite_url: str
+) -> None:
+    subject = str(uuid.uuid4())
+    sender = Kit(kafka_bootstrap, database_url, f"{group}-send")
+    receiver = Kit(kafka_bootstrap, sqlite_url, f"{group}-recv")
+    await receiver.platform.start([receiver.spec(INCIDENTS)])
+    await sender.platform.start([], relay=False)
+    try:
+        async with sender.platform.uow() as session:
+            await sender.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+        assert await sender.platform.relay.measure_backlog() == 1
+        sender.platform.relay.start()  # the service came back after dying before publishing
+        await eventually(lambda: receiver.effect_count(subject))
+        assert await receiver.effect_count(subject) == 1
+    finally:
+        await sender.platform.stop()
+        await receiver.platform.stop()
+
+
+class CrashBeforeOffsetCommit(ConsumerLoop):
+    """Dies after the transaction of a `mash.test.crash` event, before its offset commit."""
+
+    async def process(self, record) -> None:  # type: ignore[no-untyped-def]
+        await super().process(record)
+        if headers_of(record).get("ce_type") == "mash.test.crash":
+            raise asyncio.CancelledError("crash before offset commit")
+
+
+async def test_consumer_crash_before_offset_commit_redelivers_without_double_effect(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    subject = str(uuid.uuid4())
+    kit = Kit(kafka_bootstrap, database_url, group)
+    await kit.platform.start([])
+    p = kit.platform
+    common = dict(
+        name="kit",
+        topics=[INCIDENTS],
+        group_id=group,
+        bootstrap=kafka_bootstrap,
+        handler=kit.handle,
+        unit_of_work=p.uow,
+        tables=p.tables,
+        producer=p.producer,
+        metrics=p.metrics,
+        tracer=p.tracer,
+    )
+    crashing = CrashBeforeOffsetCommit(**common, offset_reset="latest")  # type: ignore[arg-type]
+    try:
+        await crashing.start()
+        # an earlier message, processed and committed: where the group will resume
+        warm_up = str(uuid.uuid4())
+        await produce(kafka_bootstrap, INCIDENTS, ping_event(warm_up))
+        await eventually(lambda: kit.effect_count(warm_up))
+        await produce(kafka_bootstrap, INCIDENTS, ping_event(subject, "mash.test.crash"))
+        await eventually(lambda: kit.effect_count(subject))
+        await eventually(lambda: not crashing.running)
+        await crashing.stop()
+
+        # the restarted consumer resumes from the last committed offset: it sees it again
+        restarted = ConsumerLoop(**common, offset_reset="latest")  # type: ignore[arg-type]
+        await restarted.start()
+        try:
+            await eventually(lambda: _duplicates(kit) >= 1)
+        finally:
+            await restarted.stop()
+        assert await kit.effect_count(subject) == 1
+    finally:
+        await p.stop()
+
+
+async def test_poison_message_is_dead_lettered_and_the_next_is_processed(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    subject = str(uuid.uuid4())
+    marker = uuid.uuid4().hex.encode()
+    kit = Kit(kafka_bootstrap, sqlite_url, group)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    try:
+        async with TopicReader(kafka_bootstrap, DEADLETTER) as dlq:
+            await produce(kafka_bootstrap, INCIDENTS, raw=b"\xff not json " + marker)
+            await produce(kafka_bootstrap, INCIDENTS, ping_event(subject))
+            dead = await dlq.wait_for(lambda r: r.value and marker in r.value)
+            await eventually(lambda: kit.effect_count(subject))
+        h = headers_of(dead)
+        assert h["mash_dlq_origin_topic"] == INCIDENTS
+        assert int(h["mash_dlq_origin_offset"]) >= 0
+        assert h["mash_dlq_origin_partition"] in {"0", "1", "2"}
+        assert "EnvelopeError" in h["mash_dlq_error"]
+    finally:
+        await kit.platform.stop()
+
+
+async def test_handler_failing_every_attempt_is_dead_lettered_after_bounded_retries(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    subject = str(uuid.uuid4())
+    kit = Kit(kafka_bootstrap, sqlite_url, group, fail_times=3)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    try:
+        async with TopicReader(kafka_bootstrap, DEADLETTER) as dlq:
+            bad = ping_event(subject)
+            await produce(kafka_bootstrap, INCIDENTS, bad)
+            dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == bad.id)
+            assert headers_of(dead)["mash_dlq_error"] == "RuntimeError"
+            assert kit.failures == 3
+            good = ping_event(subject)
+            await produce(kafka_bootstrap, INCIDENTS, good)
+            await eventually(lambda: kit.effect_count(subject))
+    finally:
+        await kit.platform.stop()
+
+
+async def test_a_handler_that_fails_once_succeeds_on_retry_without_dead_letter(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    subject = str(uuid.uuid4())
+    kit = Kit(kafka_bootstrap, sqlite_url, group, fail_times=1)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    try:
+        await produce(kafka_bootstrap, INCIDENTS, ping_event(subject))
+        await eventually(lambda: kit.effect_count(subject))
+        assert kit.failures == 1
+        assert _deadlettered(kit) == 0
+    finally:
+        await kit.platform.stop()
+
+
+def _deadlettered(kit: Kit) -> float:
+    return sum(
+        s.value
+        for m in kit.platform.metrics.deadlettered.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    )
+
+
+async def test_two_hops_built_from_the_shared_library_keep_one_trace(
+    kafka_bootstrap: str, sqlite_url: str, tmp_path, group: str
+) -> None:
+    subject = str(uuid.uuid4())
+    spans = InMemorySpanExporter()
+    first = Kit(kafka_bootstrap, sqlite_url, f"{group}-1", forward_to=DECISIONS, exporters=[spans])
+    second = Kit(
+        kafka_bootstrap,
+        f"sqlite+aiosqlite:///{tmp_path / 'second.db'}",
+        f"{group}-2",
+        exporters=[spans],
+    )
+    await second.platform.start([second.spec(DECISIONS)])
+    await first.platform.start([first.spec(INCIDENTS)])
+    try:
+        tracer = first.platform.tracer
+        with tracer.start_as_current_span("origin", kind=SpanKind.SERVER) as origin:
+            async with first.platform.uow() as session:
+                await first.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+        await eventually(lambda: second.effect_count(subject))
+        await asyncio.sleep(0)  # let the last span end
+    finally:
+        await first.platform.stop()
+        await second.platform.stop()
+    trace_id = origin.get_span_context().trace_id
+    consumed = [
+        s
+        for s in spans.get_finished_spans()
+        if s.kind == SpanKind.CONSUMER and s.attributes and s.attributes.get("messaging.message.id")
+    ]
+    hops = {
+        s.attributes["messaging.destination.name"]  # type: ignore[index]
+        for s in consumed
+        if s.context.trace_id == trace_id
+    }
+    assert hops == {INCIDENTS, DECISIONS}

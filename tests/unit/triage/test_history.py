@@ -1,0 +1,197 @@
+"""Identity matching and the windows: repeat victims, escalation, serial perpetrators and
+MARAC listings, each on both sides of its boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.schemas import Person
+from shared.schemas.v1 import CasePerson
+from tests.unit.triage.builders import REPORTED_AT, SUSPECT, VICTIM, record
+from triage.domain.history import (
+    History,
+    MaracListing,
+    listed_at_marac,
+    prior_incidents,
+    victims_of_suspect,
+    years_before,
+)
+from triage.domain.identity import Identity, identify, same_person, victim_key
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (Identity("p1", "n1"), Identity("p1", "n2"), True),  # same person id decides
+        (Identity("p1", "n1"), Identity("p2", "n1"), False),  # two ids are two people
+        (Identity("p1", "n1"), Identity(None, "n1"), True),  # one without id: names + dob
+        (Identity(None, "n1"), Identity(None, "n1"), True),
+        (Identity(None, "n1"), Identity(None, "n2"), False),
+        (Identity("p1", None), Identity(None, "n1"), False),
+        (Identity(), Identity(), False),  # nobody matches the unidentifiable
+        (Identity("p1", None), Identity("p1", None), True),
+    ],
+)
+def test_identity_rule(a: Identity, b: Identity, same: bool) -> None:
+    assert same_person(a, b) is same
+    assert same_person(b, a) is same
+
+
+def person(**fields: object) -> Person:
+    return Person.model_validate({"given_name": "Alex", "family_name": "Example", **fields})
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (person(person_id="N1"), person(person_id="n1", given_name="Other"), True),
+        (
+            person(given_name="Zoë", family_name="O'Brien", date_of_birth="1990-01-01"),
+            person(given_name="ZOE", family_name="obrien", date_of_birth="1990-01-01"),
+            True,
+        ),
+        (
+            person(date_of_birth="1990-01-01"),
+            person(date_of_birth="1990-01-02"),
+            False,
+        ),
+        (person(), person(), False),  # names alone match nobody
+    ],
+)
+def test_people_are_matched_by_their_pseudonyms(a: Person, b: Person, same: bool) -> None:
+    assert same_person(identify("k", a), identify("k", b)) is same
+
+
+def test_pseudonyms_hide_the_identity_and_depend_on_the_key() -> None:
+    found = identify("k", person(person_id="N1", date_of_birth="1990-01-01"))
+    assert found.person_id
+    assert "N1" not in found.person_id
+    assert found != identify("other-key", person(person_id="N1", date_of_birth="1990-01-01"))
+
+
+def test_a_marac_case_person_with_a_person_id_matches_the_incident_victim() -> None:
+    listed = CasePerson(given_name="X", family_name="Y")
+    assert same_person(identify("k", listed, "N1"), identify("k", person(person_id="N1")))
+
+
+def test_victim_key_is_the_strongest_identity_or_the_incident() -> None:
+    assert victim_key("k", Identity("p", "n"), "i") == "p"
+    assert victim_key("k", Identity(None, "n"), "i") == "n"
+    assert victim_key("k", Identity(), "i1") != victim_key("k", Identity(), "i2")
+
+
+@pytest.mark.parametrize(
+    ("before", "counted"),
+    [
+        (DAY, 1),
+        (timedelta(days=365), 1),  # exactly 365 days before: inside
+        (timedelta(days=365, seconds=1), 0),
+        (timedelta(days=366), 0),
+        (-DAY, 0),  # reported later (a backfill): not earlier
+    ],
+)
+def test_repeat_victim_window_is_365_days(before: timedelta, counted: int) -> None:
+    here = record()
+    past = record(at=REPORTED_AT - before, seq=1)
+    assert prior_incidents(here, History((here, past)), 365) == counted
+
+
+def test_incidents_reported_at_the_same_instant_are_ordered_by_arrival() -> None:
+    first, second = record(seq=1), record(seq=2)
+    both = History((first, second))
+    assert prior_incidents(first, both, 365) == 0
+    assert prior_incidents(second, both, 365) == 1
+
+
+def test_only_the_same_victim_counts() -> None:
+    here = record()
+    others = [
+        record(at=REPORTED_AT - DAY, seq=1, victim=Identity("other", "other")),
+        record(at=REPORTED_AT - DAY, seq=2, victim=Identity(None, VICTIM.names_dob)),
+    ]
+    assert prior_incidents(here, History((here, *others)), 365) == 1
+
+
+def test_the_incident_itself_never_counts() -> None:
+    here = record()
+    assert prior_incidents(here, History((here,)), 365) == 0
+
+
+def other_victim(n: int) -> Identity:
+    return Identity(f"victim-{n}", None)
+
+
+@pytest.mark.parametrize(
+    ("before", "victims"),
+    [
+        (DAY, 2),
+        (REPORTED_AT - years_before(REPORTED_AT, 3), 2),  # exactly three years: inside
+        (REPORTED_AT - years_before(REPORTED_AT, 3) + timedelta(seconds=1), 1),
+        (timedelta(days=3 * 365 + 2), 1),
+    ],
+)
+def test_serial_perpetrator_window_is_three_years(before: timedelta, victims: int) -> None:
+    here = record()
+    past = record(at=REPORTED_AT - before, seq=1, victim=other_victim(1))
+    assert victims_of_suspect(here, History((here, past)), 3) == victims
+
+
+def test_three_years_before_a_leap_day_is_the_28th_of_february() -> None:
+    assert years_before(datetime(2028, 2, 29, 12, tzinfo=UTC), 3) == datetime(
+        2025, 2, 28, 12, tzinfo=UTC
+    )
+
+
+def test_the_same_victim_twice_is_one_victim() -> None:
+    here = record()
+    again = record(at=REPORTED_AT - DAY, seq=1)
+    assert victims_of_suspect(here, History((here, again)), 3) == 1
+
+
+def test_different_victims_of_the_suspect_are_counted_once_each() -> None:
+    here = record()
+    past = [
+        record(at=REPORTED_AT - DAY * n, seq=n, victim=other_victim(n % 2)) for n in range(1, 5)
+    ]
+    assert victims_of_suspect(here, History((here, *past)), 3) == 3
+
+
+def test_an_unidentifiable_past_victim_is_not_counted_as_another() -> None:
+    here = record()
+    past = record(at=REPORTED_AT - DAY, seq=1, victim=Identity())
+    assert victims_of_suspect(here, History((here, past)), 3) == 1
+
+
+def test_another_suspect_does_not_count() -> None:
+    here = record()
+    past = record(at=REPORTED_AT - DAY, seq=1, victim=other_victim(1), suspect=Identity("x"))
+    assert victims_of_suspect(here, History((here, past)), 3) == 1
+
+
+def test_no_suspect_no_serial_count() -> None:
+    here = record(suspect=None)
+    past = record(at=REPORTED_AT - DAY, seq=1, victim=other_victim(1), suspect=SUSPECT)
+    assert victims_of_suspect(here, History((here, past)), 3) == 0
+
+
+@pytest.mark.parametrize(
+    ("before", "repeat"),
+    [
+        (DAY, True),
+        (timedelta(days=365), True),
+        (timedelta(days=366), False),
+        (-DAY, False),  # a listing after the incident is not before it
+    ],
+)
+def test_repeat_marac_window_is_365_days(before: timedelta, repeat: bool) -> None:
+    listing = MaracListing(VICTIM, (REPORTED_AT - before, 0))
+    assert listed_at_marac(record(), History(listings=(listing,)), 365) is repeat
+
+
+def test_a_listing_of_someone_else_does_not_count() -> None:
+    listing = MaracListing(Identity("someone-else"), (REPORTED_AT - DAY, 0))
+    assert listed_at_marac(record(), History(listings=(listing,)), 365) is False
