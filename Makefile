@@ -51,7 +51,7 @@ format: setup
 	.venv/bin/ruff check --fix .
 
 bench: setup
-	.venv/bin/python deploy/bench.py
+	PYTHONPATH=. .venv/bin/python deploy/bench.py
 
 demo: setup
 	.venv/bin/mash demo

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,13 +24,22 @@ pytestmark = pytest.mark.e2e
 SERVICES = ("intake", "triage", "notify", "marac")
 
 
+@dataclass
+class Stack:
+    ports: dict[str, int]
+    kafka: int
+    tmp: Path
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+
 def listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`mash run` with its own broker, on free ports, state in a temporary directory."""
     tmp = tmp_path_factory.mktemp("stack")
     ports = {name: free_port() for name in SERVICES}
@@ -55,13 +65,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    info: dict[str, object] = {
-        "ports": ports,
-        "kafka": kafka,
-        "tmp": tmp,
-        "process": process,
-        "env": env,
-    }
+    info = Stack(ports, kafka, tmp, process, env)
     try:
         deadline = time.monotonic() + 120  # the issue's promise: ready within two minutes
         while not all(_ready(p) for p in ports.values()):
@@ -86,22 +90,22 @@ def _ready(port: int) -> bool:
         return False
 
 
-def test_the_table_and_the_curl_example_are_printed(stack: dict[str, object]) -> None:
+def test_the_table_and_the_curl_example_are_printed(stack: Stack) -> None:
     deadline = time.monotonic() + 10
     text = ""
     while time.monotonic() < deadline and "Try it" not in text:
-        text = (stack["tmp"] / "run.log").read_text()  # type: ignore[operator]
+        text = (stack.tmp / "run.log").read_text()
         time.sleep(0.2)
     assert "The hub is running" in text
     assert "mash token" in text
-    for port in stack["ports"].values():  # type: ignore[attr-defined]
+    for port in stack.ports.values():
         assert f"http://127.0.0.1:{port}/docs" in text
 
 
 def test_an_incident_posted_with_a_minted_token_reaches_triage_in_one_trace(
-    stack: dict[str, object],
+    stack: Stack,
 ) -> None:
-    ports: dict[str, int] = stack["ports"]  # type: ignore[assignment]
+    ports = stack.ports
     token = subprocess.run(
         [
             str(Path(sys.executable).parent / "mash"),
@@ -111,12 +115,13 @@ def test_an_incident_posted_with_a_minted_token_reaches_triage_in_one_trace(
             "--scope",
             "incidents:write incidents:read",
         ],
-        env=stack["env"],
+        env=stack.env,
         capture_output=True,
         text=True,
-        check=True,  # type: ignore[arg-type]
+        check=True,
     ).stdout.strip()
-    assert token.count(".") == 2 and "\n" not in token
+    assert token.count(".") == 2
+    assert "\n" not in token
     body = json.loads((ROOT / "deploy" / "example-incident.json").read_text())
     body["control_room_ref"] = f"E2E-{time.time_ns()}"
     answer = httpx.post(
@@ -143,7 +148,7 @@ def test_an_incident_posted_with_a_minted_token_reaches_triage_in_one_trace(
     produced = httpx.get(f"http://127.0.0.1:{ports['intake']}/metrics").text
     assert 'mash_events_produced_total{topic="mash.incidents.v1"}' in produced
 
-    traces = stack["tmp"] / "traces"  # type: ignore[operator]
+    traces = stack.tmp / "traces"
 
     def trace_ids(service: str, match: str) -> set[str]:
         path = traces / f"{service}.jsonl"
@@ -169,14 +174,14 @@ def test_an_incident_posted_with_a_minted_token_reaches_triage_in_one_trace(
 
 
 def test_ctrl_c_stops_every_process_and_leaves_nothing_listening(
-    stack: dict[str, object],
+    stack: Stack,
 ) -> None:
-    process: subprocess.Popen[bytes] = stack["process"]  # type: ignore[assignment]
+    process = stack.process
     process.send_signal(signal.SIGINT)
     assert process.wait(90) == 0
-    ports = [*stack["ports"].values(), stack["kafka"]]  # type: ignore[attr-defined]
+    ports = [*stack.ports.values(), stack.kafka]
     assert not [port for port in ports if listening(port)]
-    log = (stack["tmp"] / "run.log").read_text()  # type: ignore[operator]
+    log = (stack.tmp / "run.log").read_text()
     assert "stopped." in log
     for personal in ("Alex", "1990-04-01", "07700", "SO14", "Example Street"):
         assert personal not in log  # no personal data in any service's log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -13,7 +14,7 @@ from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
 from shared.testing import TopicReader, eventually, headers_of
 from shared.topics import DEADLETTER, DECISIONS, INCIDENTS
-from tests.integration.platform_kit import Kit, produce, ping_event
+from tests.integration.platform_kit import Kit, ping_event, produce
 
 pytestmark = pytest.mark.kafka
 
@@ -53,7 +54,7 @@ async def test_relay_crash_after_publish_republishes_and_consumer_acts_once(
 
 
 async def _backlog_zero(platform) -> bool:
-    return await platform.relay.measure_backlog() == 0
+    return bool(await platform.relay.measure_backlog() == 0)
 
 
 def _duplicates(kit: Kit) -> float:
@@ -88,7 +89,7 @@ async def test_committed_event_is_published_when_relay_starts_later(
 class CrashBeforeOffsetCommit(ConsumerLoop):
     """Dies after the transaction of a `mash.test.crash` event, before its offset commit."""
 
-    async def process(self, record) -> None:  # type: ignore[no-untyped-def]
+    async def process(self, record: Any) -> None:
         await super().process(record)
         if headers_of(record).get("ce_type") == "mash.test.crash":
             raise asyncio.CancelledError("crash before offset commit")

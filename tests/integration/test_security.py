@@ -49,7 +49,7 @@ def v1_calls(app: FastAPI) -> list[tuple[str, str]]:
         if isinstance(route, APIRoute) and route.path.startswith("/v1"):
             path = re.sub(r"\{agency\}", "idva", route.path)
             path = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), path)
-            calls += [(method, f"{path}?agency=idva") for method in sorted(route.methods)]
+            calls += [(method, f"{path}?agency=idva") for method in sorted(route.methods or ())]
     return calls
 
 

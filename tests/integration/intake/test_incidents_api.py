@@ -60,7 +60,7 @@ async def test_an_accepted_incident_is_published_with_cloudevents_headers_and_a_
     assert status["received_at"]
 
 
-async def _published(service: Intake, incident_id: str) -> dict | None:
+async def _published(service: Intake, incident_id: str) -> dict[str, str] | None:
     answer = await service.client.get(f"/v1/incidents/{incident_id}", headers=READ)
     assert answer.status_code == 200
     return answer.json() if answer.json()["status"] == "published" else None

@@ -27,7 +27,7 @@ def body(**changes: Any) -> dict[str, Any]:
     }
     b["children"] = [{"given_name": "Jo", "family_name": "Kid", "school_urn": "123456"}]
     for path, value in changes.items():
-        target = b
+        target: Any = b
         keys = path.split("__")
         for k in keys[:-1]:
             target = target[int(k)] if k.isdigit() else target[k]
