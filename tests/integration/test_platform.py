@@ -240,3 +240,44 @@ async def test_two_hops_built_from_the_shared_library_keep_one_trace(
         if s.context.trace_id == trace_id
     }
     assert hops == {INCIDENTS, DECISIONS}
+
+
+async def test_housekeeping_forgets_only_what_no_redelivery_can_need(database_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, insert, select
+
+    kit = Kit("127.0.0.1:1", database_url, "unused")
+    await kit.platform.start_storage()
+    p = kit.platform
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=40), now - timedelta(days=1)
+    try:
+        async with p.uow() as session:
+            for i, (created, published) in enumerate([(old, old), (recent, recent), (old, None)]):
+                await session.execute(
+                    insert(p.tables.outbox).values(
+                        event_id=f"e{i}",
+                        topic="t",
+                        key=None,
+                        headers={},
+                        payload="{}",
+                        created_at=created,
+                        published_at=published,
+                    )
+                )
+            for i, at in enumerate([old, recent]):
+                await session.execute(
+                    insert(p.tables.inbox).values(event_id=f"i{i}", topic="t", processed_at=at)
+                )
+        relay = OutboxRelay(p.tables, p.sessions, None, p.metrics, p.tracer)  # type: ignore[arg-type]
+        await relay.purge(now)
+        async with p.sessions() as session:
+            outbox = (await session.execute(select(p.tables.outbox.c.event_id))).scalars().all()
+            inbox = (
+                await session.execute(select(func.count()).select_from(p.tables.inbox))
+            ).scalar()
+        assert sorted(outbox) == ["e1", "e2"]  # the unpublished one is never purged
+        assert inbox == 1
+    finally:
+        await p.stop()

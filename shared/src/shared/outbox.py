@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka.errors import KafkaError
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, Tracer
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, unit_of_work
@@ -54,6 +56,15 @@ class Outbox:
         )
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long sent events and processed ids are kept. The inbox must outlive the topics'
+    retention (Kafka's default is 7 days), or a very late redelivery could act twice."""
+
+    published_outbox: timedelta = timedelta(days=7)
+    processed_inbox: timedelta = timedelta(days=30)
+
+
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka, oldest first, and marks them sent."""
 
@@ -66,6 +77,7 @@ class OutboxRelay:
         tracer: Tracer,
         poll_seconds: float = 0.2,
         batch_size: int = 200,
+        retention: Retention | None = None,
     ) -> None:
         self._table = tables.outbox
         self._sessions = sessions
@@ -76,6 +88,9 @@ class OutboxRelay:
         self._batch = batch_size
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._inbox = tables.inbox
+        self._retention = retention or Retention()
+        self._next_purge = 0.0
 
     def wake(self) -> None:
         """Tell the relay that something was committed (it also polls)."""
@@ -112,7 +127,12 @@ class OutboxRelay:
                 published = 0
             if failures:
                 await asyncio.sleep(min(5.0, 0.2 * 2**failures))
-            elif not published:
+                continue
+            if time.monotonic() >= self._next_purge:
+                with contextlib.suppress(Exception):
+                    await self.purge(datetime.now(UTC))
+                self._next_purge = time.monotonic() + 600
+            if not published:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
                 self._wake.clear()
@@ -173,6 +193,21 @@ class OutboxRelay:
                 .where(self._table.c.id.in_(ids))
                 .values(published_at=datetime.now(UTC))
             )
+
+    async def purge(self, now: datetime) -> None:
+        """Forget published events and processed ids once no redelivery can need them."""
+        with suppress_instrumentation():
+            async with unit_of_work(self._sessions) as session:
+                await session.execute(
+                    delete(self._table).where(
+                        self._table.c.published_at < now - self._retention.published_outbox
+                    )
+                )
+                await session.execute(
+                    delete(self._inbox).where(
+                        self._inbox.c.processed_at < now - self._retention.processed_inbox
+                    )
+                )
 
     async def measure_backlog(self) -> int:
         async with self._sessions() as session:
