@@ -1,0 +1,170 @@
+"""The shared platform's pure parts: envelope, identity, settings guard, errors, tokens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from shared import envelope
+from shared.auth import mint, verify
+from shared.cli import parse_ttl
+from shared.config import DEVELOPMENT_SECRET, PlatformSettings
+from shared.envelope import CloudEvent, EnvelopeError
+from shared.identity import identities, normalise_name, pseudonym
+from shared.kafka import describe
+from shared.schemas import Person
+from shared.testing import TEST_SECRET
+
+
+def test_a_cloudevent_survives_the_kafka_binary_mode_round_trip() -> None:
+    event = CloudEvent(
+        id="e1",
+        source="/mash/test",
+        type="mash.test",
+        subject="s1",
+        data={"a": [1, 2]},
+        time=datetime(2026, 11, 21, 9, 30, tzinfo=UTC),
+        trace_headers={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"},
+    )
+    headers = event.headers()
+    names = [k for k, _ in headers]
+    assert names[:7] == [
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "ce_subject",
+        "content-type",
+    ]
+    assert dict(headers)["ce_time"] == b"2026-11-21T09:30:00Z"
+    back = envelope.parse(headers, event.value())
+    assert back == event
+
+
+@pytest.mark.parametrize(
+    ("headers", "value", "why"),
+    [
+        ([], b"{}", "not a CloudEvents"),
+        ([("ce_specversion", b"0.3")], b"{}", "not a CloudEvents"),
+        ([("ce_specversion", b"1.0"), ("ce_id", b"x")], b"{}", "missing"),
+        (None, None, "not a CloudEvents"),
+    ],
+)
+def test_messages_that_are_not_our_cloudevents_are_refused(headers, value, why) -> None:
+    with pytest.raises(EnvelopeError, match=why):
+        envelope.parse(headers, value)
+
+
+@pytest.mark.parametrize("value", [b"not json", b"[1]", b"\xff\xfe", b""])
+def test_undecodable_data_is_refused(value: bytes) -> None:
+    ok = CloudEvent(id="e", source="s", type="t", subject="x", data={}).headers()
+    with pytest.raises(EnvelopeError):
+        envelope.parse(ok, value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("O'Brien-Smith", "obriensmith"),
+        ("ZOË", "zoe"),
+        ("  Anne Marie ", "annemarie"),
+        ("Łukasz", "łukasz"),
+        ("123", ""),
+    ],
+)
+def test_names_normalise_to_case_folded_letters(raw: str, normal: str) -> None:
+    assert normalise_name(raw) == normal
+
+
+def test_a_person_is_known_by_id_first_then_names_and_birth_date_else_not_at_all() -> None:
+    dob = date(1990, 4, 1)
+    assert identities("n1", "Al", "Ex", dob) == ["pid:N1", "ndob:al|ex|1990-04-01"]
+    assert identities(None, "Al", "Ex", dob) == ["ndob:al|ex|1990-04-01"]
+    assert identities("n1", "Al", "Ex", None) == ["pid:N1"]
+    assert identities(None, "Al", "Ex", None) == []
+    assert identities(None, "!!", "Ex", dob) == []
+
+
+def test_a_pseudonym_is_stable_keyed_and_reveals_nothing() -> None:
+    key = pseudonym("k1", "ndob:al|ex|1990-04-01")
+    assert key == pseudonym("k1", "ndob:al|ex|1990-04-01")
+    assert key != pseudonym("k2", "ndob:al|ex|1990-04-01")
+    assert len(key) == 64
+    assert "1990" not in key
+
+
+def test_default_secrets_are_refused_outside_development() -> None:
+    PlatformSettings(env="development", jwt_secret=DEVELOPMENT_SECRET)
+    with pytest.raises(ValidationError, match="MASH_JWT_SECRET"):
+        PlatformSettings(env="production", jwt_secret=DEVELOPMENT_SECRET, pseudonym_key="x" * 40)
+    with pytest.raises(ValidationError, match="MASH_PSEUDONYM_KEY"):
+        PlatformSettings(env="test", jwt_secret="y" * 40, pseudonym_key=DEVELOPMENT_SECRET)
+
+
+def test_error_descriptions_never_carry_the_offending_values() -> None:
+    try:
+        Person.model_validate(
+            {"given_name": "Secretname", "family_name": 5, "date_of_birth": "Secretdate"}
+        )
+    except ValidationError as exc:
+        text = describe(exc)
+    assert "family_name" in text
+    assert "date_of_birth" in text
+    assert "Secret" not in text
+    assert describe(RuntimeError("victim Secretname")) == "RuntimeError"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("24h", 86400), ("7d", 604800)]
+)
+def test_token_lifetimes_read_as_people_write_them(text: str, seconds: int) -> None:
+    assert parse_ttl(text) == timedelta(seconds=seconds)
+
+
+def test_tokens_carry_their_scopes_and_expire() -> None:
+    token = mint(
+        TEST_SECRET,
+        "idva-service",
+        ["referrals:read:idva", "referrals:ack:idva"],
+        timedelta(minutes=5),
+    )
+    principal = verify(TEST_SECRET, token)
+    assert principal.subject == "idva-service"
+    assert principal.may("referrals:read:idva")
+    assert not principal.may("referrals:read:school")
+    expired = mint(
+        TEST_SECRET, "x", [], timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1)
+    )
+    with pytest.raises(PermissionError):
+        verify(TEST_SECRET, expired)
+    with pytest.raises(PermissionError):
+        verify("another-secret-another-secret-0123456789", token)
+
+
+def test_mash_token_prints_one_token_and_nothing_else(tmp_path: Path) -> None:
+    env = {"MASH_JWT_SECRET": TEST_SECRET, "PATH": "/usr/bin:/bin", "MASH_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mash"),
+            "token",
+            "--sub",
+            "ops",
+            "--scope",
+            "triage:read marac:read",
+            "--ttl",
+            "2h",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.count("\n") == 1
+    principal = verify(TEST_SECRET, out.strip())
+    assert principal.scopes == {"triage:read", "marac:read"}
