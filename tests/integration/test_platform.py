@@ -281,3 +281,29 @@ async def test_housekeeping_forgets_only_what_no_redelivery_can_need(database_ur
         assert inbox == 1
     finally:
         await p.stop()
+
+
+async def test_a_second_instance_joining_mid_stream_changes_no_effect_count(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    """Partitions move between two instances of one service; each event acts once."""
+    first = Kit(kafka_bootstrap, database_url, group)
+    second = Kit(kafka_bootstrap, database_url, group)
+    await first.platform.start([first.spec(INCIDENTS)])
+    subjects = [str(uuid.uuid4()) for _ in range(30)]
+    try:
+        for i, subject in enumerate(subjects[:15]):
+            await produce(kafka_bootstrap, INCIDENTS, ping_event(subject), key=f"v{i}".encode())
+        await second.platform.start([second.spec(INCIDENTS)])  # a rebalance
+        for i, subject in enumerate(subjects[15:]):
+            await produce(kafka_bootstrap, INCIDENTS, ping_event(subject), key=f"w{i}".encode())
+
+        async def all_done() -> bool:
+            counts = [await first.effect_count(s) for s in subjects]
+            return all(c >= 1 for c in counts)
+
+        await eventually(all_done, timeout=60)
+        assert [await first.effect_count(s) for s in subjects] == [1] * 30
+    finally:
+        await second.platform.stop()
+        await first.platform.stop()

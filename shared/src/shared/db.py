@@ -66,7 +66,7 @@ async def ping(engine: AsyncEngine) -> bool:
         with suppress_instrumentation():
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-    except Exception:
+    except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
         return False
     return True
 

@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
@@ -67,7 +73,7 @@ class EventProducer:
         """Replace the producer (aiokafka's idempotent producer can stick after a broker blip)."""
         try:
             await self.stop()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a stuck producer may fail to stop cleanly
             self._producer = None
         await self.start()
 
@@ -97,7 +103,7 @@ class EventProducer:
             return False
         try:
             await asyncio.wait_for(self._producer.client.fetch_all_metadata(), 3)
-        except Exception:
+        except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
             return False
         return True
 
@@ -127,6 +133,24 @@ def describe(exc: BaseException) -> str:
 
 
 TRANSIENT = (OperationalError, DBAPIError, ConnectionError, OSError, KafkaError)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what was processed before partitions move to another consumer.
+
+    No lock is shared with the loop (aiokafka deadlocks on one): the loop only records
+    processed offsets, and the commit here takes what is recorded.
+    """
+
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if self._loop._consumer is not None:  # noqa: SLF001 - the listener is part of the loop
+            await self._loop._commit(self._loop._consumer, list(revoked))  # noqa: SLF001
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
 
 
 class ConsumerLoop:
@@ -164,6 +188,7 @@ class ConsumerLoop:
         self._offset_reset = offset_reset
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._processed: dict[TopicPartition, int] = {}
         self.processed = 0
 
     @property
@@ -172,7 +197,6 @@ class ConsumerLoop:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=self._bootstrap,
             group_id=self._group,
             client_id=f"{self._group}-{self.name}",
@@ -181,6 +205,7 @@ class ConsumerLoop:
             fetch_max_wait_ms=100,
             max_poll_interval_ms=600000,
         )
+        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
         await self._await_assignment(self._consumer)
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
@@ -218,23 +243,38 @@ class ConsumerLoop:
     async def _consume_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
-        for record in records:
-            try:
-                await self.process(record)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # nothing was committed: rewind so this message is fetched again
-                log.warning("%s: %s; will retry offset %d", self.name, describe(exc), record.offset)
-                consumer.seek(tp, record.offset)
-                await asyncio.sleep(1)
-                return
-            try:
-                await consumer.commit({tp: record.offset + 1})
-            except CommitFailedError:
-                # a rebalance took the partition; its new owner re-reads, the inbox dedupes
-                log.info("%s: commit lost to a rebalance at offset %d", self.name, record.offset)
-                return
+        """Process a partition's records in order, then commit once for all of them.
+
+        Every processed record is already in the inbox, so a crash before the commit
+        only makes the next owner see records it will skip.
+        """
+        try:
+            for record in records:
+                try:
+                    await self.process(record)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - infrastructure down: retry later
+                    # this record's transaction did not commit: fetch it again
+                    log.warning(
+                        "%s: %s; will retry offset %d", self.name, describe(exc), record.offset
+                    )
+                    consumer.seek(tp, record.offset)
+                    await asyncio.sleep(1)
+                    return
+                self._processed[tp] = record.offset + 1
+        finally:
+            await self._commit(consumer, [tp])
+
+    async def _commit(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        offsets = {tp: self._processed.pop(tp) for tp in partitions if tp in self._processed}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # a rebalance took the partition: its new owner re-reads, the inbox dedupes
+            log.info("%s: offset commit failed (%s)", self.name, type(exc).__name__)
 
     async def process(self, record: ConsumerRecord) -> None:
         """Process one record exactly once in effect, or dead-letter it."""
@@ -275,7 +315,7 @@ class ConsumerLoop:
                 except (ValidationError, PoisonMessage) as exc:
                     await self.dead_letter(record, exc)
                     return
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - bounded retries, then dead-letter
                     if attempt == self._max_attempts:
                         await self.dead_letter(record, exc)
                         return

@@ -121,7 +121,7 @@ class OutboxRelay:
                 log.warning("outbox relay: kafka error %s; recreating producer", type(exc).__name__)
                 await self._producer.restart()
                 published = 0
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any fault
                 failures += 1
                 log.warning("outbox relay: %s", type(exc).__name__)
                 published = 0

@@ -158,7 +158,7 @@ class TopicReader:
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self.topic)
         if partitions is None:
-            await self._consumer._client.force_metadata_update()
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001 - no public way to refresh metadata
             partitions = self._consumer.partitions_for_topic(self.topic) or set()
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
