@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -42,7 +43,9 @@ def incident_body(ref: str = "HC-TEST-0001", **overrides: Any) -> dict[str, Any]
             "family_name": "Testperson",
             "date_of_birth": "1990-04-01",
         },
+        # a suspect of this report alone: tests sharing a broker never share a perpetrator
         "suspect": {
+            "person_id": f"S{uuid.uuid4().hex[:12]}",
             "given_name": "Sam",
             "family_name": "Testsuspect",
             "date_of_birth": "1988-02-02",

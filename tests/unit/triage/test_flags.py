@@ -75,7 +75,7 @@ def test_child_present_when_any_listed_child_was_there(
     [({"q9": True}, True), ({"q9": False}, False), ({}, False)],
 )
 def test_pregnancy_is_dash_question_9(answers: dict[str, bool], flagged: bool) -> None:
-    assert pregnancy(dash(0, **answers)) is flagged
+    assert pregnancy(dash(0, None, **answers)) is flagged
 
 
 def test_no_dash_means_no_pregnancy_flag() -> None:

@@ -19,7 +19,7 @@ from shared.schemas import Dash, DecisionReferral, IncidentReported, MaracEligib
 from shared.schemas.v1 import Regrade
 from shared.service import Platform
 from shared.topics import DECISIONS, TRIAGE_DECIDED
-from triage import queries, store
+from triage import histories, queries, store
 from triage.config import Settings
 from triage.domain.decision import Case, Decision, decide
 from triage.domain.policy import Policy
@@ -77,7 +77,7 @@ async def decide_and_publish(
         regrade=Regrade.model_validate(row.regrade) if row.regrade else None,
         referrals=tuple(Referral(**r) for r in queries.referral_rows(previous)),
     )
-    history = await queries.load_history(session, case.record.victim, case.record.suspect)
+    history = await histories.load_history(session, case.record.victim, case.record.suspect)
     data = _published(case, decide(case, history, triage.policy), decision_id(cause), now)
     await session.execute(
         store.decisions.insert().values(

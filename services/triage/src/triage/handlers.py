@@ -65,18 +65,19 @@ async def incident_reported(
     await queries.lock(session, queries.lock_names(incident_id, victim, suspect), now)
     if await queries.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
-    data = incident.model_dump(mode="json")
     key = victim_key(triage.secret, victim, incident_id)
-    await queries.add_incident(session, data, key, victim, suspect, now)
-    if incident.dash is not None:
-        await queries.set_incident(session, incident_id, dash=data["dash"])
+    await queries.add_incident(session, incident, key, victim, suspect, now)
     await decide_and_publish(triage, session, incident_id, event.id, now)
 
 
 async def risk_assessment_submitted(
     triage: Triage, session: AsyncSession, event: CloudEvent, now: datetime
 ) -> None:
-    """A DASH completed after the report: it replaces the incident's DASH; decide again."""
+    """A DASH completed after the report: it replaces the incident's DASH; decide again.
+
+    A CRU re-grade already made stays in force (the level is the CRU's until it re-grades
+    again); the new score still counts for `visible_high_risk` and the flags.
+    """
     submitted = RiskAssessmentSubmitted.model_validate(event.data)
     incident_id = str(submitted.incident_id)
     row = await queries.find_incident(session, incident_id)

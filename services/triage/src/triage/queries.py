@@ -1,4 +1,4 @@
-"""The queries triage needs: locks, incidents, history by pseudonym, decisions."""
+"""The queries triage needs: locks, incidents and decisions (history: `histories`)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, false, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from triage.domain.history import History, MaracListing, Moment, PastIncident
+from shared.schemas import IncidentReported
+from triage.domain.history import PastIncident
 from triage.domain.identity import Identity
-from triage.store import decisions, history, incidents, locks, marac_listings
+from triage.store import decisions, history, incidents, locks
 
 
 def utc(moment: datetime) -> datetime:
@@ -65,23 +66,29 @@ def record_of(row: Any) -> PastIncident:
 
 async def add_incident(
     session: AsyncSession,
-    incident: dict[str, Any],
+    incident: IncidentReported,
     key: str,
     victim: Identity,
     suspect: Identity | None,
     now: datetime,
 ) -> None:
-    """Keep the incident, and its place in the victim's and the suspect's history."""
-    incident_id = str(incident["incident_id"])
+    """Keep the incident (with its DASH, if it came with one), and its place in the
+    victim's and the suspect's history."""
+    incident_id = str(incident.incident_id)
+    data = incident.model_dump(mode="json")
     await session.execute(
         incidents.insert().values(
-            incident_id=incident_id, victim_key=key, incident=incident, received_at=utc(now)
+            incident_id=incident_id,
+            victim_key=key,
+            incident=data,
+            dash=data["dash"],
+            received_at=utc(now),
         )
     )
     await session.execute(
         history.insert().values(
             incident_id=incident_id,
-            reported_at=utc(datetime.fromisoformat(incident["reported_at"])),
+            reported_at=utc(incident.reported_at),
             victim_pid=victim.person_id,
             victim_ndob=victim.names_dob,
             suspect_pid=suspect.person_id if suspect else None,
@@ -94,53 +101,6 @@ async def set_incident(session: AsyncSession, incident_id: str, **values: Any) -
     """Replace the incident's latest DASH or re-grade."""
     stmt = update(incidents).where(incidents.c.incident_id == incident_id).values(**values)
     await session.execute(stmt)
-
-
-def _matching(pid: Column[Any], ndob: Column[Any], person: Identity | None) -> ColumnElement[bool]:
-    conditions = []
-    if person and person.person_id:
-        conditions.append(pid == person.person_id)
-    if person and person.names_dob:
-        conditions.append(ndob == person.names_dob)
-    return or_(*conditions) if conditions else false()
-
-
-async def load_history(
-    session: AsyncSession, victim: Identity, suspect: Identity | None
-) -> History:
-    """Every incident of someone who may be this victim or this suspect, and the victim's
-    MARAC listings (the domain decides who really matches, and what falls in a window)."""
-    c = history.c
-    stmt = select(history).where(
-        or_(
-            _matching(c.victim_pid, c.victim_ndob, victim),
-            _matching(c.suspect_pid, c.suspect_ndob, suspect),
-        )
-    )
-    records = [record_of(row) for row in await session.execute(stmt)]
-    m = marac_listings.c
-    rows = (
-        await session.execute(
-            select(marac_listings).where(_matching(m.victim_pid, m.victim_ndob, victim))
-        )
-    ).all()
-    listed = {str(i) for row in rows for i in row.incident_ids}
-    known: dict[str, Moment] = {}
-    if listed:
-        for row in await session.execute(select(history).where(c.incident_id.in_(listed))):
-            known[row.incident_id] = (utc(row.reported_at), int(row.seq))
-    listings = [
-        MaracListing(Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known))
-        for row in rows
-    ]
-    return History(tuple(records), tuple(listings))
-
-
-def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
-    """A listing counts from the referral it answers: the earliest of its incidents that
-    triage knows, in triage's order; from `listed_at` when it knows none of them."""
-    moments = [known[str(i)] for i in row.incident_ids if str(i) in known]
-    return min(moments) if moments else (utc(row.listed_at), 0)
 
 
 async def latest_decision(session: AsyncSession, incident_id: str) -> Any | None:

@@ -1,0 +1,60 @@
+"""Loading the history of an incident's people: by pseudonym, never by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from triage.domain.history import History, MaracListing, Moment
+from triage.domain.identity import Identity
+from triage.queries import record_of, utc
+from triage.store import history, marac_listings
+
+
+def _matching(pid: Column[Any], ndob: Column[Any], person: Identity | None) -> ColumnElement[bool]:
+    conditions = []
+    if person and person.person_id:
+        conditions.append(pid == person.person_id)
+    if person and person.names_dob:
+        conditions.append(ndob == person.names_dob)
+    return or_(*conditions) if conditions else false()
+
+
+async def load_history(
+    session: AsyncSession, victim: Identity, suspect: Identity | None
+) -> History:
+    """Every incident of someone who may be this victim or this suspect, and the victim's
+    MARAC listings (the domain decides who really matches, and what falls in a window)."""
+    c = history.c
+    stmt = select(history).where(
+        or_(
+            _matching(c.victim_pid, c.victim_ndob, victim),
+            _matching(c.suspect_pid, c.suspect_ndob, suspect),
+        )
+    )
+    records = [record_of(row) for row in await session.execute(stmt)]
+    m = marac_listings.c
+    rows = (
+        await session.execute(
+            select(marac_listings).where(_matching(m.victim_pid, m.victim_ndob, victim))
+        )
+    ).all()
+    listed = {str(i) for row in rows for i in row.incident_ids}
+    known: dict[str, Moment] = {}
+    if listed:
+        for row in await session.execute(select(history).where(c.incident_id.in_(listed))):
+            known[row.incident_id] = (utc(row.reported_at), int(row.seq))
+    listings = [
+        MaracListing(Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known))
+        for row in rows
+    ]
+    return History(tuple(records), tuple(listings))
+
+
+def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
+    """A listing counts from the referral it answers: the earliest of its incidents that
+    triage knows, in triage's order; from `listed_at` when it knows none of them."""
+    moments = [known[str(i)] for i in row.incident_ids if str(i) in known]
+    return min(moments) if moments else (utc(row.listed_at), 0)
