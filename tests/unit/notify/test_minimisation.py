@@ -162,7 +162,8 @@ def test_idva_sees_children_as_count_and_ages_only() -> None:
     assert data["children_count"] == 2
     assert data["children_ages"] == [11, 7]  # on 2026-11-18
     text = json.dumps(data)
-    assert factory.OLDER_CHILD not in text and factory.YOUNGER_CHILD not in text
+    assert factory.OLDER_CHILD not in text
+    assert factory.YOUNGER_CHILD not in text
     assert "111111" not in text  # no school
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from notify import handlers
 from notify.config import Settings
+from notify.metrics import ReferralMetrics
 from shared.service import ConsumerSpec, Platform
 from shared.topics import DECISIONS
 
 
-def consumers(platform: Platform, settings: Settings) -> list[ConsumerSpec]:
-    return [ConsumerSpec("notify", [DECISIONS], handlers.on_decision(platform, settings))]
+def consumers(
+    platform: Platform, settings: Settings, metrics: ReferralMetrics
+) -> list[ConsumerSpec]:
+    handler = handlers.on_decision(platform, settings, metrics)
+    return [ConsumerSpec("notify", [DECISIONS], handler)]

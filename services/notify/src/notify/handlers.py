@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify import ledger, store
 from notify.config import Settings
 from notify.domain.referrals import NewReferral, Policy, not_yet_made, plan, victim_key
+from notify.metrics import ReferralMetrics
 from notify.records import created_record
 from shared.auth import Principal
 from shared.envelope import CloudEvent
@@ -54,7 +55,7 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
-def on_decision(platform: Platform, settings: Settings) -> Handler:
+def on_decision(platform: Platform, settings: Settings, metrics: ReferralMetrics) -> Handler:
     """The handler of `mash.triage.decided`: make the referrals the incident does not have."""
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
@@ -66,15 +67,15 @@ def on_decision(platform: Platform, settings: Settings) -> Handler:
         planned = plan(decision, policy_of(settings), now)
         for rejected in planned.rejected:
             log.warning(
-                "decision %s: no referral for %s/%s (subject fits no listed child)",
+                "decision %s: no referral for %s: its subject or reason is not valid",
                 decision.decision_id,
                 rejected.agency,
-                rejected.subject,
             )
         made = await ledger.made_for(session, str(decision.incident_id))
         key = victim_key(settings.platform.pseudonym_key, decision)
         for referral in not_yet_made(planned.referrals, made):
             await _make_referral(platform, settings, session, decision, referral, key, now)
+            metrics.referrals.labels(referral.agency).inc()
 
     return handle
 

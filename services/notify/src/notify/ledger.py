@@ -14,7 +14,8 @@ WAITING = ("pending", "failed")
 
 
 def _records() -> Any:
-    """Referrals with their delivery, and whether their topic event is out yet."""
+    """Referrals with their delivery, and whether their topic event is out yet (the relay
+    purges published outbox rows after a while: a missing row was published)."""
     outbox = platform.outbox
     return (
         select(
@@ -26,6 +27,7 @@ def _records() -> Any:
             deliveries.c.delivered_at,
             deliveries.c.trace,
             outbox.c.published_at,
+            outbox.c.event_id.label("outbox_event_id"),
         )
         .join(deliveries, deliveries.c.referral_id == referrals.c.referral_id)
         .join(outbox, outbox.c.event_id == referrals.c.referral_id, isouter=True)
@@ -115,3 +117,12 @@ async def claim(
         .values(version=version + 1, due_at=stored(lease_until))
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def release(session: AsyncSession, referral_id: str, version: int, now: datetime) -> None:
+    """Give a claim back without an answer (notify is stopping): the delivery is due again."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.referral_id == referral_id, deliveries.c.version == version)
+        .values(due_at=stored(now))
+    )

@@ -23,7 +23,8 @@ def delivery_of(row: Any) -> dict[str, Any]:
     referral was made): delivered once its event is on the agency's topic.
     """
     if row.channel == "topic":
-        return _delivery(row, "delivered" if row.published_at else "pending", 0)
+        published = row.published_at is not None or row.outbox_event_id is None
+        return _delivery(row, "delivered" if published else "pending", 0)
     return _delivery(row, row.status, row.attempts)
 
 

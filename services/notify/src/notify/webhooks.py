@@ -6,6 +6,7 @@ and `X-Mash-Signature` over the raw body so the receiver knows it came from the 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,9 +49,10 @@ def headers_for(record: dict[str, Any], body: bytes, secret: str, source: str) -
 class WebhookChannel:
     """POSTs referral records to agencies' webhooks with one shared httpx client."""
 
-    def __init__(self, client: httpx.AsyncClient, source: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, source: str, timeout: float) -> None:
         self._client = client
         self._source = source
+        self._timeout = timeout  # for the whole attempt: a slow drip of bytes is no answer
 
     async def send(self, referral: Any, url: str, secret: str) -> Attempt:
         """One attempt to deliver `referral` (a ledger row); never raises for the network."""
@@ -59,7 +61,10 @@ class WebhookChannel:
         headers = headers_for(record, body, secret, self._source)
         started = datetime.now(UTC)
         try:
-            answer = await self._client.post(url, content=body, headers=headers)
+            async with asyncio.timeout(self._timeout):
+                answer = await self._client.post(url, content=body, headers=headers)
+        except TimeoutError:
+            return Attempt("retry", started, datetime.now(UTC), error="Timeout")
         except _HOPELESS as exc:
             return Attempt("dead", started, datetime.now(UTC), error=type(exc).__name__)
         except httpx.HTTPError as exc:  # timeouts, refused or dropped connections

@@ -23,6 +23,7 @@ from notify import ledger
 from notify.attempts import record_attempt
 from notify.config import Settings
 from notify.domain.delivery import Policy
+from notify.metrics import ReferralMetrics
 from notify.store import utc
 from notify.webhooks import WebhookChannel
 from shared.service import Platform
@@ -36,9 +37,14 @@ class DeliveryWorker:
     """Delivers referrals to the agencies' webhooks, with retries, across restarts."""
 
     def __init__(
-        self, platform: Platform, settings: Settings, jitter: Callable[[], float] = random.random
+        self,
+        platform: Platform,
+        settings: Settings,
+        metrics: ReferralMetrics,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._platform = platform
+        self._metrics = metrics
         self._settings = settings
         self._jitter = jitter
         self._policy = Policy(
@@ -61,7 +67,9 @@ class DeliveryWorker:
         HTTPXClientInstrumentor.instrument_client(
             self._client, tracer_provider=self._platform.provider
         )
-        self._channel = WebhookChannel(self._client, self._settings.source)
+        self._channel = WebhookChannel(
+            self._client, self._settings.source, self._settings.delivery_timeout_seconds
+        )
         self._tasks = [
             asyncio.create_task(self._loop(agency), name=f"deliveries-{agency}")
             for agency in AGENCIES
@@ -91,7 +99,7 @@ class DeliveryWorker:
             try:
                 worked = await self.deliver_next(agency)
                 failures = 0
-            except Exception as exc:  # the database blinked: never let the loop die
+            except Exception as exc:  # noqa: BLE001 - the database blinked: the loop lives on
                 failures += 1
                 log.warning("deliveries %s: %s", agency, type(exc).__name__)
                 await self._pause(min(5.0, 0.2 * 2**failures))
@@ -117,12 +125,21 @@ class DeliveryWorker:
             kind=SpanKind.PRODUCER,
             attributes={"mash.agency": agency, "mash.referral_id": due.referral_id},
         ) as span:
-            attempt = await self._channel.send(referral, due.webhook_url, due.secret)
+            try:
+                attempt = await self._channel.send(referral, due.webhook_url, due.secret)
+            except asyncio.CancelledError:
+                # stopped mid-attempt: no answer was had, so let a restart try at once
+                async with platform.uow() as session:
+                    await ledger.release(
+                        session, due.referral_id, due.version + 1, datetime.now(UTC)
+                    )
+                raise
             after = await record_attempt(
                 platform, due, attempt, self._policy, self._jitter(), self._settings.source
             )
-            span.set_attribute("mash.delivery.status", after.status)
             span.set_attribute("mash.delivery.attempt", due.attempts + 1)
+            span.set_attribute("mash.delivery.status", after.status)
+        self._metrics.attempts.labels(agency, after.status).inc()
         log.info(
             "referral %s to %s: attempt %d %s",
             due.referral_id,

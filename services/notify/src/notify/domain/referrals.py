@@ -22,6 +22,7 @@ from shared.schemas import DecisionReferral, TriageDecided
 
 VICTIM = "victim"
 _CHILD = re.compile(r"^child:(0|[1-9][0-9]?)$")
+_REASON = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class NewReferral:
 class Plan:
     referrals: list[NewReferral]
     rejected: list[DecisionReferral]
-    """Referrals naming a subject that does not fit their agency or the incident."""
+    """Referrals whose subject fits neither their agency nor the incident, or whose reason
+    is not a reason (a lowercase word of up to 64 characters)."""
 
 
 def child_index(referral: DecisionReferral, children: int) -> int | None:
@@ -62,7 +64,7 @@ def child_index(referral: DecisionReferral, children: int) -> int | None:
 
 
 def _valid(referral: DecisionReferral, children: int) -> bool:
-    if referral.agency not in VIEWS:
+    if referral.agency not in VIEWS or not _REASON.match(referral.reason):
         return False
     if referral.agency == "school":
         return child_index(referral, children) is not None

@@ -1,0 +1,20 @@
+"""Notify's own Prometheus series, in the service's registry (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class ReferralMetrics:
+    """Referrals made and webhook attempts, per agency: ids and enums only, no people."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.referrals = Counter(
+            "mash_referrals_created", "Referrals made, per agency", ["agency"], registry=registry
+        )
+        self.attempts = Counter(
+            "mash_webhook_attempts",
+            "Webhook delivery attempts, per agency and outcome (delivered, failed, dead)",
+            ["agency", "status"],
+            registry=registry,
+        )

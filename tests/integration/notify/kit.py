@@ -1,0 +1,159 @@
+"""Notify under test: its settings, decisions published as triage would, and a real HTTP
+receiver on 127.0.0.1 standing in for an agency's webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy import select
+
+import notify.app
+from notify import store
+from notify.config import Settings
+from shared.envelope import CloudEvent
+from shared.testing import bearer
+from shared.topics import DECISIONS, TRIAGE_DECIDED
+from tests.helpers import settings_for
+
+FAST = {
+    "delivery_retry_base_seconds": 0.01,
+    "delivery_retry_max_seconds": 0.05,
+    "delivery_poll_seconds": 0.05,
+    "delivery_timeout_seconds": 5,
+    "delivery_max_attempts": 5,
+}
+
+
+def notify_settings(bootstrap: str, database_url: str, group: str, **extra: Any) -> Settings:
+    return settings_for(Settings, bootstrap, database_url, group, **{**FAST, **extra})
+
+
+def notify_app(bootstrap: str, database_url: str, group: str, **extra: Any) -> FastAPI:
+    return notify.app.create_app(notify_settings(bootstrap, database_url, group, **extra))
+
+
+async def publish(
+    bootstrap: str, data: dict[str, Any], *, event_id: str | None = None, key: str = "victim-k"
+) -> str:
+    """Put one `mash.triage.decided` event on the decisions topic; its ce_id."""
+    event = CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source="/mash/triage",
+        type=TRIAGE_DECIDED,
+        subject=str(data["incident_id"]),
+        data=data,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            DECISIONS, value=event.value(), key=key.encode(), headers=event.headers()
+        )
+    finally:
+        await producer.stop()
+    return event.id
+
+
+async def referrals_of(client: Any, agency: str, incident_id: str) -> list[dict[str, Any]]:
+    answer = await client.get(
+        "/v1/referrals",
+        params={"agency": agency, "incident_id": incident_id},
+        headers=bearer("referrals:read:*"),
+    )
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+async def subscribe(client: Any, agency: str, url: str, secret: str = "s3cret") -> None:  # noqa: S107
+    answer = await client.put(
+        f"/v1/subscriptions/{agency}",
+        json={"webhook_url": url, "secret": secret},
+        headers=bearer("subscriptions:write"),
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def attempt_rows(app: FastAPI, referral_id: str) -> list[Any]:
+    async with app.state.platform.sessions() as session:
+        stmt = (
+            select(store.attempts)
+            .where(store.attempts.c.referral_id == referral_id)
+            .order_by(store.attempts.c.attempt)
+        )
+        return list((await session.execute(stmt)).all())
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = None
+
+
+Answer = Callable[[str, int], int | None]
+"""(ce-id, how many times this ce-id has come, this one included) -> status, or None: hang."""
+
+
+@dataclass
+class Receiver:
+    """A real HTTP/1.1 server on a free loopback port that answers as `answer` says."""
+
+    answer: Answer = lambda _id, _n: 200
+    incident_id: str | None = None
+    """Answer only this incident's requests as `answer` says (others: 200 at once), since
+    other tests' decisions reach this notify too."""
+    requests: list[Received] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""
+
+    async def __aenter__(self) -> Receiver:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        self._server.close()
+
+    def of(self, incident_id: str) -> list[Received]:
+        """The requests about one incident (other tests' referrals may arrive too)."""
+        return [r for r in self.requests if r.headers.get("ce-subject") == incident_id]
+
+    def hanging(self, incident_id: str) -> list[Received]:
+        return [r for r in self.of(incident_id) if r.status is None]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")[1:]
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines if line)
+            }
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            request = Received(headers, body)
+            self.requests.append(request)
+            ce_id = headers.get("ce-id", "")
+            seen = sum(1 for r in self.requests if r.headers.get("ce-id") == ce_id)
+            mine = self.incident_id in (None, headers.get("ce-subject"))
+            status = self.answer(ce_id, seen) if mine else 200
+            if status is None:
+                await self.release.wait()
+                status = 200
+            request.status = status
+            writer.write(
+                f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()

@@ -1,0 +1,134 @@
+"""Deliveries survive a notify restart without a duplicate success, and an agency whose
+endpoint hangs holds up no other agency."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from shared.testing import eventually, running
+from tests.integration.notify.kit import (
+    Receiver,
+    attempt_rows,
+    notify_app,
+    publish,
+    referrals_of,
+    subscribe,
+)
+from tests.unit.notify import factory
+
+pytestmark = pytest.mark.kafka
+
+CSC, _, _, IDVA, SAFEGUARDING, _ = factory.ALL_REFERRALS
+
+
+async def status_of(client: Any, agency: str, incident_id: str) -> dict[str, Any] | None:
+    found = await referrals_of(client, agency, incident_id)
+    return found[0] if found else None
+
+
+async def test_stopped_mid_retry_resumes_after_restart_without_a_duplicate_success(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    data = factory.decision_data(referrals=[CSC, IDVA])
+    incident_id = data["incident_id"]
+    outage = True  # the IDVA service answers 503 until it recovers, after the restart
+    # long enough waits that notify is stopped while the IDVA delivery waits to retry
+    slow = {"delivery_retry_base_seconds": 1.0, "delivery_retry_max_seconds": 2.0}
+    async with (
+        Receiver() as social_care,
+        Receiver(answer=lambda _id, _n: 503 if outage else 200, incident_id=incident_id) as idva,
+    ):
+        first = notify_app(kafka_bootstrap, database_url, group, **slow)
+        async with running(first) as client:
+            await subscribe(client, "childrens-social-care", social_care.url)
+            await subscribe(client, "idva", idva.url)
+            await publish(kafka_bootstrap, data)
+
+            async def waiting_to_retry() -> bool:
+                found = await status_of(client, "idva", incident_id)
+                return bool(found and found["delivery"]["status"] == "failed")
+
+            await eventually(waiting_to_retry)
+            await eventually(lambda: status_of(client, "childrens-social-care", incident_id))
+            csc = await eventually(lambda: _delivered(client, "childrens-social-care", incident_id))
+        # notify is down; its IDVA delivery is part-way through its retries
+        assert all(r.status == 503 for r in idva.of(incident_id))
+        tried_before = len(idva.of(incident_id))
+        outage = False
+
+        second = notify_app(kafka_bootstrap, database_url, group)  # same database
+        async with running(second) as client:
+            record = await eventually(lambda: _delivered(client, "idva", incident_id))
+            await asyncio.sleep(0.5)  # many poll cycles: room for a wrong extra send to show
+            rows = await attempt_rows(second, record["referral_id"])
+            (csc_after,) = await referrals_of(client, "childrens-social-care", incident_id)
+
+    assert [r.status for r in idva.of(incident_id)] == [503] * tried_before + [200]
+    assert [r.verdict for r in rows] == ["retry"] * tried_before + ["delivered"]
+    assert record["delivery"]["attempts"] == tried_before + 1
+    # the one delivered before the restart was not sent again
+    assert [r.status for r in social_care.of(incident_id)] == [200]
+    assert csc_after["delivery"] == csc["delivery"]
+
+
+async def _delivered(client: Any, agency: str, incident_id: str) -> dict[str, Any] | None:
+    found = await status_of(client, agency, incident_id)
+    return found if found and found["delivery"]["status"] == "delivered" else None
+
+
+async def test_an_agency_whose_endpoint_hangs_does_not_delay_another(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    data = factory.decision_data(referrals=[IDVA, SAFEGUARDING])
+    incident_id = data["incident_id"]
+    # a timeout longer than the test waits: were deliveries one queue, the team would wait
+    app = notify_app(kafka_bootstrap, sqlite_url, group, delivery_timeout_seconds=120)
+    async with (
+        Receiver(answer=lambda _id, _n: None, incident_id=incident_id) as hanging,
+        Receiver() as team,
+        running(app) as client,
+    ):
+        await subscribe(client, "idva", hanging.url)
+        await subscribe(client, "safeguarding-team", team.url)
+        await publish(kafka_bootstrap, data)
+        await eventually(lambda: hanging.hanging(incident_id))  # the IDVA's POST is stuck
+
+        await eventually(lambda: _delivered(client, "safeguarding-team", incident_id))
+        assert len(hanging.hanging(incident_id)) == 1  # still stuck meanwhile
+        idva = await status_of(client, "idva", incident_id)
+        assert idva is not None
+        assert idva["delivery"]["status"] == "pending"
+
+        hanging.release.set()  # the IDVA's system answers at last
+        await eventually(lambda: _delivered(client, "idva", incident_id))
+    assert [r.status for r in team.of(incident_id)] == [200]
+
+
+async def test_stopped_mid_attempt_is_tried_again_at_once_after_restart(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    data = factory.decision_data(referrals=[IDVA])
+    incident_id = data["incident_id"]
+    hang = True
+    # the claim's lease (timeout + 5 s) outlasts `eventually`: only a released claim passes
+    slow = {"delivery_timeout_seconds": 30}
+    async with Receiver(
+        answer=lambda _id, _n: None if hang else 200, incident_id=incident_id
+    ) as idva:
+        async with running(notify_app(kafka_bootstrap, sqlite_url, group, **slow)) as client:
+            await subscribe(client, "idva", idva.url)
+            await publish(kafka_bootstrap, data)
+            await eventually(lambda: idva.hanging(incident_id))
+        hang = False  # stopped while its POST hung; the IDVA's system is back
+
+        second = notify_app(kafka_bootstrap, sqlite_url, group, **slow)
+        async with running(second) as client:
+            record = await eventually(lambda: _delivered(client, "idva", incident_id))
+            rows = await attempt_rows(second, record["referral_id"])
+
+    assert [r.verdict for r in rows] == ["delivered"]  # the cut-off attempt had no answer
+    assert [r.status for r in idva.of(incident_id)][-1] == 200
+    assert len([r for r in idva.of(incident_id) if r.status == 200]) == 1

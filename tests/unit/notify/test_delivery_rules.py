@@ -1,0 +1,81 @@
+"""Webhook delivery rules: answers, retries with backoff, giving up, the signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notify.domain.delivery import Policy, after_attempt, backoff, signature, verdict_for_status
+
+POLICY = Policy(max_attempts=5, base_seconds=0.5, max_seconds=60)
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        (200, "delivered"),
+        (201, "delivered"),
+        (204, "delivered"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+        (504, "retry"),
+        (408, "retry"),
+        (429, "retry"),
+        (400, "dead"),
+        (401, "dead"),
+        (403, "dead"),
+        (404, "dead"),
+        (410, "dead"),
+        (422, "dead"),
+        (301, "dead"),
+    ],
+)
+def test_what_an_answer_means(status: int, verdict: str) -> None:
+    assert verdict_for_status(status) == verdict
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 0.999])
+def test_the_first_retry_comes_within_a_second(jitter: float) -> None:
+    assert backoff(1, POLICY, jitter) <= timedelta(seconds=1)
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    waits = [backoff(n, POLICY, 0.0).total_seconds() for n in range(1, 10)]
+    assert waits[:5] == [0.5, 1.0, 2.0, 4.0, 8.0]
+    assert max(waits) == 60
+
+
+@pytest.mark.parametrize(("jitter", "seconds"), [(0.0, 4.0), (0.5, 3.0), (1.0, 2.0)])
+def test_jitter_takes_up_to_half_away(jitter: float, seconds: float) -> None:
+    assert backoff(4, POLICY, jitter).total_seconds() == seconds
+
+
+@pytest.mark.parametrize(
+    ("verdict", "attempts", "status", "retries"),
+    [
+        ("delivered", 1, "delivered", False),
+        ("delivered", 5, "delivered", False),
+        ("retry", 1, "failed", True),
+        ("retry", 4, "failed", True),
+        ("retry", 5, "dead", False),
+        ("dead", 1, "dead", False),
+    ],
+)
+def test_state_after_an_attempt(verdict: str, attempts: int, status: str, retries: bool) -> None:
+    after = after_attempt(verdict, attempts, POLICY, NOW, 0.0)  # type: ignore[arg-type]
+    assert after.status == status
+    assert (after.due_at is not None) is retries
+    if after.due_at is not None:
+        assert after.due_at == NOW + backoff(attempts, POLICY, 0.0)
+
+
+def test_signature_is_the_hex_hmac_sha256_of_the_raw_body() -> None:
+    body = b'{"referral_id":"x"}'
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert signature("s3cret", body) == f"sha256={expected}"
+    assert signature("other", body) != signature("s3cret", body)
