@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 import marac.app
+from marac import handlers, repository, store
+from marac.domain.listing import Meeting
 from shared.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from shared.topics import MARAC
 from tests.integration.marac.kit import (
@@ -17,6 +21,7 @@ from tests.integration.marac.kit import (
     DecisionPublisher,
     day,
     decision,
+    event_of,
     marac_settings,
     new_area,
     victim,
@@ -42,6 +47,12 @@ async def cases_on(client: httpx.AsyncClient, meeting_id: str) -> list[dict[str,
     return list(answer.json())
 
 
+async def received(app: Any, incident_id: str) -> bool:
+    async with app.state.platform.sessions() as session:
+        stmt = select(store.received).where(store.received.c.subject == incident_id)
+        return (await session.execute(stmt)).first() is not None
+
+
 async def waiting(client: httpx.AsyncClient, area: str) -> list[dict[str, Any]]:
     answer = await client.get(
         "/v1/cases", params={"area": area, "status": "awaiting_meeting"}, headers=bearer(*READ)
@@ -61,10 +72,13 @@ async def test_an_eligible_decision_is_listed_on_the_earliest_meeting_after_rese
         later = await meeting(client, area, 14)
         person = victim(1)
         high = decision(area, person, dash_score=17, children=2)
-        await triage.publish(decision(area, victim(2), eligible=False, risk_level="medium"))
+        medium = decision(area, victim(2), eligible=False, risk_level="medium")
+        await triage.publish(medium)
         await triage.publish(high)
 
         listed = await eventually(lambda: cases_on(client, first))
+        await eventually(lambda: received(app, str(medium.incident_id)))
+        listed = await cases_on(client, first)
         assert await cases_on(client, too_soon) == []
         assert await cases_on(client, later) == []
         [case] = listed
@@ -150,6 +164,12 @@ async def test_capacity_overflow_goes_to_the_next_meeting(
         assert len(on_next) == 1
         listed = {i for c in on_small + on_next for i in c["incident_ids"]}
         assert listed == {str(d.incident_id) for d in decisions}
+        by_meeting = await client.get(
+            "/v1/cases", params={"area": area, "status": "listed"}, headers=bearer(*READ)
+        )
+        assert [c["case_id"] for c in by_meeting.json()] == [
+            c["case_id"] for c in on_small + on_next
+        ]
 
 
 async def test_a_case_waits_for_a_meeting_with_room_and_is_listed_when_one_is_created(
@@ -174,7 +194,7 @@ async def test_a_case_waits_for_a_meeting_with_room_and_is_listed_when_one_is_cr
             found = await waiting(client, area)
             return found if len(found) == 2 else None
 
-        queue = await both_waiting() or await eventually(both_waiting)
+        queue = await eventually(both_waiting)
         assert [c["incident_ids"] for c in queue] == [
             [str(higher.incident_id)],
             [str(lower.incident_id)],
@@ -272,18 +292,11 @@ async def test_a_victim_listed_in_the_year_before_is_a_repeat(
 
 
 async def _list_in_the_past(platform: Any, area: str, data: Any, then: datetime) -> None:
-    from marac import handlers, repository
-    from marac.domain.listing import Meeting
-
+    held = Meeting(str(uuid.uuid4()), area, then.date() + timedelta(days=7), 16, 0)
     async with platform.uow() as session:
-        held = Meeting(
-            "00000000-0000-4000-8000-" + area[-12:].rjust(12, "0"),
-            area,
-            then.date() + timedelta(days=7),
-            16,
-            0,
-        )
         assert await repository.add_meeting(session, held, "test", then)
     async with platform.uow() as session:
-        event = __import__("tests.integration.marac.kit", fromlist=["event_of"]).event_of(data)
-        await handlers.on_decision(platform, session, event, then)
+        await handlers.on_decision(platform, session, event_of(data), then)
+    async with platform.sessions() as session:
+        [case] = await repository.cases_on(session, held.meeting_id)
+    assert case.incidents[0].incident_id == str(data.incident_id)

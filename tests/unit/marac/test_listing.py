@@ -6,7 +6,15 @@ from datetime import date, timedelta
 
 import pytest
 
-from marac.domain.listing import agenda, case_to_join, earliest_date, place, waiting_queue
+from marac.domain.listing import (
+    MaracCase,
+    agenda,
+    case_to_join,
+    earliest_date,
+    listed_on,
+    place,
+    waiting_queue,
+)
 from tests.unit.marac.builders import NOW, TODAY, case, facts, meeting
 
 D = TODAY  # 2026-11-21
@@ -153,7 +161,7 @@ def test_the_agenda_puts_cases_with_children_first_then_priority_then_time_liste
 
 
 def test_waiting_cases_get_places_by_priority_then_time_waited():
-    def waiting(case_id, dash, minutes):
+    def waiting(case_id: str, dash: int, minutes: int) -> MaracCase:
         return case(
             case_id,
             status="awaiting_meeting",
@@ -173,3 +181,18 @@ def test_waiting_cases_get_places_by_priority_then_time_waited():
         ]
     )
     assert [c.case_id for c in queue] == ["high-early", "high-late", "low"]
+
+
+def test_a_case_listed_on_a_meeting_carries_its_date_and_time():
+    waiting = case(
+        "c1", status="awaiting_meeting", meeting_id=None, meeting_date=None, listed_at=None
+    )
+    later = NOW + timedelta(hours=2)
+    listed = listed_on(waiting, meeting("m7", days(9)), later)
+    assert (listed.status, listed.meeting_id, listed.meeting_date, listed.listed_at) == (
+        "listed",
+        "m7",
+        days(9),
+        later,
+    )
+    assert listed.incidents == waiting.incidents

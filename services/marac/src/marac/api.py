@@ -109,12 +109,13 @@ async def find_cases(
     status: Literal["awaiting_meeting", "listed"] | None = None,
 ) -> list[CaseView]:
     """`status=awaiting_meeting`: eligible cases no meeting has room for yet, in the order
-    they will get places."""
+    they will get places; `status=listed`: cases on meetings, by meeting date and agenda."""
     async with platform.sessions() as session:
         cases = await repository.find_cases(session, area, status)
-    waiting = waiting_queue(cases)
     listed = agenda(c for c in cases if c.status == "listed")
-    return [CaseView.of(c) for c in [*waiting, *listed]]
+    # by meeting, each in agenda order (the sort is stable)
+    listed.sort(key=lambda c: (c.meeting_date or date.min, c.meeting_id or ""))
+    return [CaseView.of(c) for c in [*waiting_queue(cases), *listed]]
 
 
 async def _meeting_list(platform: PlatformDep, meeting_id: UUID) -> tuple[Meeting, list[CaseView]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ENV_FILE, ServiceSettings
@@ -51,3 +52,12 @@ class Settings(ServiceSettings):
     schedule_interval_seconds: float = Field(default=86400, gt=0)
     timezone: str = "Europe/London"
     """Where the meetings are held: decides what 'today' and a decision's date are."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value

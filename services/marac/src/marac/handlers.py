@@ -70,22 +70,19 @@ async def on_decision(
     )
     keys = [pseudonym(secret, identity) for identity in found]
     own = pseudonym(secret, f"incident:{decision.incident_id}")
-    victim_ref = await repository.resolve_victim(session, keys, own, now)
+    eligible = lists.EligibleDecision(
+        victim_ref=await repository.resolve_victim(session, keys, own, now),
+        victim_key=keys[0] if keys else own,
+        area=decision.area,
+        decided_on=local_date(decision.decided_at, settings),
+        facts=facts_of(decision),
+    )
+    today = local_date(now, settings)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             # a concurrent writer may list the same victim first: try again, and join it
             async with session.begin_nested():
-                case = await lists.list_incident(
-                    platform,
-                    session,
-                    settings,
-                    (victim_ref, keys[0] if keys else own),
-                    facts_of(decision),
-                    decision.area,
-                    local_date(now, settings),
-                    local_date(decision.decided_at, settings),
-                    now,
-                )
+                case = await lists.list_incident(platform, session, settings, eligible, today, now)
             log.info("incident %s: case %s %s", decision.incident_id, case.case_id, case.status)
             return
         except IntegrityError:

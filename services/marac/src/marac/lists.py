@@ -4,7 +4,7 @@ waiting cases the places that exist, and announce each listing through the outbo
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import uuid4
 
@@ -16,7 +16,9 @@ from marac.config import Settings
 from marac.domain.cases import CasePerson, IncidentFacts, merge
 from marac.domain.listing import (
     MaracCase,
+    Meeting,
     earliest_date,
+    listed_on,
     meetings_to_try,
     place,
     waiting_queue,
@@ -31,20 +33,30 @@ SOURCE = "/mash/marac"
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EligibleDecision:
+    """A MARAC-eligible decision, as the lists need it."""
+
+    victim_ref: str
+    victim_key: str
+    """The Kafka key of the victim's events (intake's keyed hash of their identity)."""
+    area: str
+    decided_on: date
+    facts: IncidentFacts
+
+
 async def list_incident(
     platform: Platform,
     session: AsyncSession,
     settings: Settings,
-    victim: tuple[str, str],
-    facts: IncidentFacts,
-    area: str,
+    eligible: EligibleDecision,
     today: date,
-    decided_on: date,
     now: datetime,
 ) -> MaracCase:
     """Join the victim's open case, else list a new case on the earliest meeting with
-    room, else leave it waiting. `victim` is (reference, Kafka key)."""
-    victim_ref, victim_key = victim
+    room, else leave it waiting."""
+    victim_ref, victim_key, area = eligible.victim_ref, eligible.victim_key, eligible.area
+    facts, decided_on = eligible.facts, eligible.decided_on
     cases = await repository.victim_cases(session, victim_ref)
     earliest = earliest_date(decided_on, settings.research_days, today)
     meetings = await repository.meetings_of(session, area, earliest)
@@ -71,13 +83,7 @@ async def list_incident(
     )
     for meeting in placement.meetings:
         if await repository.take_place(session, meeting.meeting_id):
-            case = replace(
-                case,
-                status="listed",
-                meeting_id=meeting.meeting_id,
-                meeting_date=meeting.date,
-                listed_at=now,
-            )
+            case = listed_on(case, meeting, now)
             break
     await repository.insert_case(session, case, victim_key)
     if case.status == "listed":
@@ -91,35 +97,34 @@ async def give_places(
     """List the area's waiting cases, highest priority first, on the meetings with room."""
     placed = 0
     for waiting in waiting_queue(await repository.find_cases(session, area, "awaiting_meeting")):
-        meetings = await repository.meetings_of(session, area, max(waiting.earliest_date, today))
-        candidates = meetings_to_try(meetings, area, max(waiting.earliest_date, today))
-        if not candidates:
+        earliest = max(waiting.earliest_date, today)
+        meetings = meetings_to_try(
+            await repository.meetings_of(session, area, earliest), area, earliest
+        )
+        if not meetings:
             continue
         try:
             async with session.begin_nested():
-                case = await repository.lock_case(session, waiting.case_id)
-                if case.status != "awaiting_meeting":
-                    continue
-                for meeting in candidates:
-                    if await repository.take_place(session, meeting.meeting_id):
-                        await repository.place_waiting_case(
-                            session, case.case_id, meeting.meeting_id, now
-                        )
-                        listed = replace(
-                            case,
-                            status="listed",
-                            meeting_id=meeting.meeting_id,
-                            meeting_date=meeting.date,
-                            listed_at=now,
-                        )
-                        key = await repository.victim_key_of(session, case.case_id)
-                        await announce(platform, session, listed, key, now)
-                        placed += 1
-                        break
+                placed += await _place_waiting(platform, session, waiting.case_id, meetings, now)
         except IntegrityError:
             # the victim is already on that meeting through another case: leave it waiting
             log.warning("waiting case %s could not be listed: conflict", waiting.case_id)
     return placed
+
+
+async def _place_waiting(
+    platform: Platform, session: AsyncSession, case_id: str, meetings: list[Meeting], now: datetime
+) -> bool:
+    case = await repository.lock_case(session, case_id)
+    if case.status != "awaiting_meeting":
+        return False  # listed meanwhile by another writer
+    for meeting in meetings:
+        if await repository.take_place(session, meeting.meeting_id):
+            await repository.place_waiting_case(session, case_id, meeting.meeting_id, now)
+            key = await repository.victim_key_of(session, case_id)
+            await announce(platform, session, listed_on(case, meeting, now), key, now)
+            return True
+    return False
 
 
 async def announce(

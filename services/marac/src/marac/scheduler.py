@@ -37,5 +37,5 @@ class ScheduleKeeper:
             try:
                 created = await handlers.keep_schedule(platform, datetime.now(UTC))
                 log.info("schedule: %d meeting(s) created", created)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the daily loop must outlive a bad day
                 log.warning("schedule: %s; will try again", type(exc).__name__)

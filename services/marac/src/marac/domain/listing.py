@@ -4,7 +4,7 @@ the waiting list; and the order of a meeting's list (SafeLives' suggested agenda
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -100,6 +100,17 @@ def place(
         meetings=[] if joined else meetings_to_try(meetings, area, earliest),
         earliest=earliest,
         repeat=is_repeat(history, decided_on, repeat_days),
+    )
+
+
+def listed_on(case: MaracCase, meeting: Meeting, now: datetime) -> MaracCase:
+    """The case once it has a place on the meeting."""
+    return replace(
+        case,
+        status="listed",
+        meeting_id=meeting.meeting_id,
+        meeting_date=meeting.date,
+        listed_at=now,
     )
 
 

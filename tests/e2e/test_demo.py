@@ -1,0 +1,216 @@
+"""`mash demo` against a stack started as `make run` starts it: the synthetic day goes
+through intake, triage, notify and marac, and what the demo reports obeys domain.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.config import ROOT
+from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
+
+pytestmark = pytest.mark.e2e
+SERVICES = ("intake", "triage", "notify", "marac")
+MASH = str(Path(sys.executable).parent / "mash")
+
+
+@dataclass
+class Hub:
+    env: dict[str, str]
+    tmp: Path
+    ports: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Hub]:
+    """`mash run --no-broker` on the test broker, free ports, every database in tmp."""
+    tmp = tmp_path_factory.mktemp("demo")
+    run_id = uuid.uuid4().hex[:8]
+    ports = {name: free_port() for name in SERVICES}
+    env = {
+        **os.environ,
+        "MASH_ENV": "test",
+        "MASH_JWT_SECRET": TEST_SECRET,
+        "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+        "MASH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "MASH_DATA_DIR": str(tmp / "data"),
+        "MASH_TRACES_FILE": str(tmp / "traces/{service}.jsonl"),
+    }
+    for name, port in ports.items():
+        prefix = name.upper()
+        env[f"{prefix}_PORT"] = str(port)
+        env[f"{prefix}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / name}.db"
+        # the broker is shared with other tests: start at the end, in groups of our own
+        env[f"{prefix}_CONSUMER_GROUP"] = f"e2e-demo-{name}-{run_id}"
+        env[f"{prefix}_CONSUMER_OFFSET_RESET"] = "latest"
+    log = (tmp / "run.log").open("w")
+    process = subprocess.Popen(
+        [MASH, "run", "--no-broker"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not all(_ready(port) for port in ports.values()):
+            assert process.poll() is None, (tmp / "run.log").read_text()
+            assert time.monotonic() < deadline, (tmp / "run.log").read_text()
+            time.sleep(0.5)
+        yield Hub(env, tmp, ports)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def demo(hub: Hub, name: str, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Run `mash demo` as a newcomer would; its output and its JSON summary."""
+    summary = hub.tmp / f"{name}.json"
+    done = subprocess.run(
+        [MASH, "demo", *args],
+        env={**hub.env, "MASH_DEMO_SUMMARY": str(summary)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{_tail(hub)}"
+    return done, json.loads(summary.read_text())
+
+
+def _tail(hub: Hub) -> str:
+    return "\n".join((hub.tmp / "run.log").read_text().splitlines()[-40:])
+
+
+def all_meetings(summary: Any) -> list[dict[str, Any]]:
+    return [m for meetings in summary["meetings"].values() for m in meetings]
+
+
+def check_lists(summary: Any) -> None:
+    """The MARAC rules every list must obey, whoever else's cases are on it."""
+    for meeting in all_meetings(summary):
+        cases = meeting["cases"]
+        assert meeting["listed"] == len(cases) <= meeting["capacity"]
+        victims = [tuple(c["victim"].values()) for c in cases]
+        assert len(victims) == len(set(victims)), "a victim twice on one meeting"
+        order = [(c["children_count"] == 0, -c["priority"]) for c in cases]
+        assert order == sorted(order), "not in agenda order"
+        assert all(c["meeting_id"] == meeting["meeting_id"] for c in cases)
+
+
+def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
+    done, summary = demo(hub, "first", "--seed", "7", "--incidents", "30", "--timeout", "240")
+    incidents = {i["incident_id"]: i for i in summary["incidents"]}
+    decisions = summary["decisions"]
+    assert summary["ok"] is True
+    assert len(incidents) == 30
+    assert set(decisions) == set(incidents), "every incident decided"
+
+    levels = Counter(d["risk_level"] for d in decisions.values())
+    assert all(levels[level] for level in ("high", "medium", "standard")), levels
+    by_story = {i["story"]: decisions[i["incident_id"]] for i in summary["incidents"]}
+    assert by_story["re-grade"]["risk_basis"] == "regrade"
+    assert by_story["re-grade"]["risk_level"] == "high"
+    assert by_story["late DASH"]["dash_score"] is not None
+    serial = [decisions[i] for i, x in incidents.items() if x["story"] == "serial"]
+    assert any("serial_perpetrator" in d["flags"] for d in serial)
+    repeats = [decisions[i] for i, x in incidents.items() if x["story"] == "repeat"]
+    assert any("repeat_victim" in d["flags"] for d in repeats)
+    assert any("potential_escalation" in d["flags"] for d in repeats)
+
+    listed: dict[str, dict[str, Any]] = {}
+    for meeting in all_meetings(summary):
+        for case in meeting["cases"]:
+            for incident_id in case["incident_ids"]:
+                assert incident_id not in listed, "an incident in two cases"
+                listed[incident_id] = meeting
+    waiting = {i for cs in summary["awaiting"].values() for c in cs for i in c["incident_ids"]}
+    for incident_id, decision in decisions.items():
+        if decision["risk_level"] == "high":
+            assert decision["marac"]["eligible"], decision
+        if decision["marac"]["eligible"]:
+            assert incident_id in listed or incident_id in waiting, "eligible but not listed"
+        else:
+            assert incident_id not in listed
+        if incident_id in listed:
+            meeting = listed[incident_id]
+            assert meeting["area"] == incidents[incident_id]["area"]
+            decided = datetime.fromisoformat(decision["decided_at"]).astimezone(UTC).date()
+            assert date.fromisoformat(meeting["date"]) >= decided + timedelta(days=5)
+    assert listed
+    check_lists(summary)
+
+    for agency in ("childrens-social-care", "school", "idva", "safeguarding-team"):
+        assert summary["referrals"][agency] > 0, agency
+    assert summary["referrals"]["victim-support"] > 0
+
+    out = done.stdout
+    assert "Posting incidents" in out
+    assert "30/30" in out
+    assert "Decisions by risk level" in out
+    assert "Referrals per agency" in out
+    assert "MARAC southampton" in out
+    assert "MARAC portsmouth" in out
+    assert "next list:" in out
+
+
+def test_a_second_run_works_and_joins_the_same_victims_cases(hub: Hub) -> None:
+    _, first = demo(hub, "again-1", "--seed", "11", "--incidents", "12", "--timeout", "240")
+    _, second = demo(hub, "again-2", "--seed", "11", "--incidents", "12", "--timeout", "240")
+    refs = {i["control_room_ref"] for i in first["incidents"]}
+    assert refs.isdisjoint(i["control_room_ref"] for i in second["incidents"])
+    assert all("repeat_victim" in d["flags"] for d in second["decisions"].values())
+    check_lists(second)
+    # the same victims' new incidents joined their upcoming cases instead of a second listing
+    joined = [
+        c
+        for m in all_meetings(second)
+        for c in m["cases"]
+        if {i["incident_id"] for i in first["incidents"]} & set(c["incident_ids"])
+        and {i["incident_id"] for i in second["incidents"]} & set(c["incident_ids"])
+    ]
+    assert joined
+
+
+def test_the_demo_says_so_when_the_hub_is_not_running(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MASH_ENV": "test",
+        "MASH_JWT_SECRET": TEST_SECRET,
+        "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+    }
+    for name in SERVICES:
+        env[f"{name.upper()}_PORT"] = str(free_port())
+    done = subprocess.run(
+        [MASH, "demo", "--incidents", "3", "--timeout", "5"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "make run" in done.stderr
