@@ -242,3 +242,58 @@ async def test_a_regrade_stays_in_force_when_a_later_dash_arrives(database_url: 
             2,
         )
         assert "not_assessed" not in latest["flags"]
+
+
+async def versions(triage: Triage, incident_id: str) -> int:
+    async with triage.platform.sessions() as session:
+        return int(
+            (
+                await session.execute(
+                    select(func.count())
+                    .select_from(store.decisions)
+                    .where(store.decisions.c.incident_id == incident_id)
+                )
+            ).scalar_one()
+        )
+
+
+async def test_a_serial_perpetrators_earlier_incident_arriving_late_flags_the_later_one(
+    database_url: str,
+) -> None:
+    """Different victims travel on different partitions: the later report may come first."""
+    suspect = unique_victim(given_name="Sus")
+    async with storage_only(database_url) as triage:
+        later = reported_event(T0 + timedelta(days=2), unique_victim(), suspect=suspect)
+        earlier = reported_event(T0, unique_victim(), suspect=suspect)
+        await consume(triage, later)
+        assert "serial_perpetrator" not in (await decision(triage, later.subject))["flags"]
+        await consume(triage, earlier)
+        assert "serial_perpetrator" in (await decision(triage, later.subject))["flags"]
+        assert "serial_perpetrator" not in (await decision(triage, earlier.subject))["flags"]
+        published = await outbox(triage, later.subject)
+        assert len(published) == 2  # the first decision, and the corrected one
+        assert "serial_perpetrator" in json.loads(published[-1].payload)["flags"]
+
+
+async def test_incidents_arriving_in_date_order_are_decided_once_each(database_url: str) -> None:
+    suspect, victim = unique_victim(given_name="Sus"), unique_victim()
+    async with storage_only(database_url) as triage:
+        events = [reported_event(T0 + timedelta(days=d), victim, suspect=suspect) for d in range(4)]
+        for event in events:
+            await consume(triage, event)
+        assert [await versions(triage, e.subject) for e in events] == [1, 1, 1, 1]
+
+
+async def test_a_marac_listing_arriving_after_the_next_incident_makes_it_a_repeat_marac(
+    database_url: str,
+) -> None:
+    victim = unique_victim()
+    async with storage_only(database_url) as triage:
+        first = reported_event(T0, victim)
+        later = reported_event(T0 + timedelta(days=2), victim)
+        await consume(triage, first)
+        await consume(triage, later)
+        assert (await decision(triage, later.subject))["marac"]["criteria"] == []
+        await consume(triage, listing_event(victim, T0 + timedelta(days=9), [first.subject]))
+        assert (await decision(triage, later.subject))["marac"]["criteria"] == ["repeat_marac"]
+        assert (await decision(triage, first.subject))["marac"]["criteria"] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from opentelemetry import trace
@@ -63,10 +64,51 @@ def decision_id(cause: str) -> UUID:
     return uuid5(DECISION_IDS, cause)
 
 
+# what makes two decisions the same, for a re-decision that may change nothing
+_SUBSTANCE = (
+    "policy_version",
+    "risk_level",
+    "risk_basis",
+    "dash_score",
+    "flags",
+    "prior_incidents_12m",
+    "marac",
+    "referrals",
+)
+
+
+def knock_on_cause(event_id: str, incident_id: str) -> str:
+    """The cause of a re-decision that `event_id` set off for another incident: stable, so a
+    replay of the event gives the same decision id."""
+    return str(uuid5(DECISION_IDS, f"{event_id}:{incident_id}"))
+
+
 async def decide_and_publish(
     triage: Triage, session: AsyncSession, incident_id: str, cause: str, now: datetime
 ) -> TriageDecided:
     """A new decision for a known incident, stored and staged on the outbox."""
+    decided = await _decide(triage, session, incident_id, cause, now, only_if_changed=False)
+    assert decided is not None
+    return decided
+
+
+async def redecide_if_changed(
+    triage: Triage, session: AsyncSession, incident_id: str, cause: str, now: datetime
+) -> TriageDecided | None:
+    """Decide again on an incident whose history changed under it (an earlier incident or
+    a MARAC listing that arrived late); publish only if the decision really changes."""
+    return await _decide(triage, session, incident_id, cause, now, only_if_changed=True)
+
+
+async def _decide(
+    triage: Triage,
+    session: AsyncSession,
+    incident_id: str,
+    cause: str,
+    now: datetime,
+    *,
+    only_if_changed: bool,
+) -> TriageDecided | None:
     row = await queries.find_incident(session, incident_id)
     assert row is not None, "decide only on stored incidents"
     previous = await queries.latest_decision(session, incident_id)
@@ -79,6 +121,8 @@ async def decide_and_publish(
     )
     history = await histories.load_history(session, case.record.victim, case.record.suspect)
     data = _published(case, decide(case, history, triage.policy), decision_id(cause), now)
+    if only_if_changed and previous is not None and _same(previous.decision, data):
+        return None
     await session.execute(
         store.decisions.insert().values(
             decision_id=str(data.decision_id),
@@ -100,6 +144,11 @@ async def decide_and_publish(
     await triage.platform.outbox.add(session, DECISIONS, row.victim_key, event)
     _observe(triage, data)
     return data
+
+
+def _same(stored: dict[str, Any], data: TriageDecided) -> bool:
+    fresh = data.model_dump(mode="json", include=set(_SUBSTANCE))
+    return all(stored.get(field) == fresh[field] for field in _SUBSTANCE)
 
 
 def _published(case: Case, decision: Decision, identifier: UUID, now: datetime) -> TriageDecided:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +17,8 @@ from shared.kafka import PoisonMessage
 from shared.schemas import Dash, IncidentReported, MaracCaseListed, RiskAssessmentSubmitted
 from shared.schemas.v1 import Regrade, RiskLevel
 from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
-from triage import queries, store
-from triage.deciding import Triage, decide_and_publish
+from triage import histories, queries, store
+from triage.deciding import Triage, decide_and_publish, knock_on_cause, redecide_if_changed
 from triage.domain.identity import identify, victim_key
 
 
@@ -68,6 +68,13 @@ async def incident_reported(
     key = victim_key(triage.secret, victim, incident_id)
     await queries.add_incident(session, incident, key, victim, suspect, now)
     await decide_and_publish(triage, session, incident_id, event.id, now)
+    # Another victim's incidents travel on another partition: one reported later may have
+    # been decided first. Its windows now hold this one, so decide on it again.
+    later = await histories.later_incidents(
+        session, victim, suspect, incident.reported_at, exclude=[incident_id]
+    )
+    for other in later:
+        await redecide_if_changed(triage, session, other, knock_on_cause(event.id, other), now)
 
 
 async def risk_assessment_submitted(
@@ -110,6 +117,14 @@ async def case_listed(
             incident_ids=[str(i) for i in listing.incident_ids],
         )
     )
+    # the victim's next incident may have been decided before this listing arrived
+    listed = [str(i) for i in listing.incident_ids]
+    since = min(
+        (queries.utc(r.reported_at) for r in await queries.history_of(session, listed)),
+        default=queries.utc(listing.listed_at) - timedelta(days=366),
+    )
+    for other in await histories.later_incidents(session, victim, None, since, exclude=listed):
+        await redecide_if_changed(triage, session, other, knock_on_cause(event.id, other), now)
 
 
 async def regrade(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, false, or_, select
@@ -11,6 +13,9 @@ from triage.domain.history import History, MaracListing, Moment
 from triage.domain.identity import Identity
 from triage.queries import record_of, utc
 from triage.store import history, marac_listings
+
+LONGEST_WINDOW = timedelta(days=3 * 366)  # the serial-perpetrator window, with room to spare
+REDECIDE_AT_MOST = 100
 
 
 def _matching(pid: Column[Any], ndob: Column[Any], person: Identity | None) -> ColumnElement[bool]:
@@ -58,3 +63,30 @@ def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
     triage knows, in triage's order; from `listed_at` when it knows none of them."""
     moments = [known[str(i)] for i in row.incident_ids if str(i) in known]
     return min(moments) if moments else (utc(row.listed_at), 0)
+
+
+async def later_incidents(
+    session: AsyncSession,
+    victim: Identity,
+    suspect: Identity | None,
+    reported_at: datetime,
+    exclude: Iterable[str] = (),
+) -> list[str]:
+    """Incidents of someone who may be this victim or suspect, reported after `reported_at`
+    (within the longest window): the ones whose decisions an earlier arrival can change."""
+    c = history.c
+    stmt = (
+        select(c.incident_id)
+        .where(
+            or_(
+                _matching(c.victim_pid, c.victim_ndob, victim),
+                _matching(c.suspect_pid, c.suspect_ndob, suspect),
+            ),
+            c.reported_at > utc(reported_at),
+            c.reported_at <= utc(reported_at) + LONGEST_WINDOW,
+            c.incident_id.not_in(list(exclude)),
+        )
+        .order_by(c.reported_at, c.seq)
+        .limit(REDECIDE_AT_MOST)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -97,6 +97,14 @@ async def add_incident(
     )
 
 
+async def history_of(session: AsyncSession, incident_ids: Sequence[str]) -> list[Any]:
+    """The history rows of these incidents (those triage knows)."""
+    if not incident_ids:
+        return []
+    stmt = select(history).where(history.c.incident_id.in_(list(incident_ids)))
+    return list((await session.execute(stmt)).all())
+
+
 async def set_incident(session: AsyncSession, incident_id: str, **values: Any) -> None:
     """Replace the incident's latest DASH or re-grade."""
     stmt = update(incidents).where(incidents.c.incident_id == incident_id).values(**values)
