@@ -6,6 +6,9 @@ when `<SERVICE>_DATABASE_URL` says so.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +26,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SessionFactory = async_sessionmaker[AsyncSession]
+# SQLite has one writer at a time. Queueing writers here, in order, spares them the busy
+# handler's sleeps (a process owns its service's SQLite file; PostgreSQL needs no queue).
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+WRITER = "mash_writer"
+"""Execution option marking a connection that will write (SQLite: BEGIN IMMEDIATE)."""
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -32,8 +40,7 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy own the transaction boundaries: BEGIN IMMEDIATE takes the
-            # write lock at the start, so two writers queue instead of deadlocking.
+            # let SQLAlchemy own the transaction boundaries (see `_begin`)
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -43,8 +50,12 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A writer takes the write lock at the start, so two writers queue (busy
+            # timeout) instead of failing on a lock upgrade; a reader never waits in WAL.
+            writer = conn.get_execution_options().get(WRITER, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
+        _SQLITE_WRITERS[engine.sync_engine] = asyncio.Lock()
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -55,8 +66,11 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 @asynccontextmanager
 async def unit_of_work(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    async with sessions() as session, session.begin():
+    """One writing transaction: committed when the block ends, rolled back if it raises."""
+    bind = sessions.kw.get("bind")
+    queue = _SQLITE_WRITERS.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
+    async with queue or contextlib.nullcontext(), sessions() as session, session.begin():
+        await session.connection(execution_options={WRITER: True})
         yield session
 
 

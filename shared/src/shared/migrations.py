@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from shared.db import create_engine
+from shared.db import WRITER, create_engine
 
 
 def run(metadata: MetaData) -> None:
@@ -31,6 +31,7 @@ def run(metadata: MetaData) -> None:
     async def run_async() -> None:
         engine = create_engine(str(url))
         async with engine.connect() as connection:
+            await connection.execution_options(**{WRITER: True})
             await connection.run_sync(do_run)
             await connection.commit()
         await engine.dispose()

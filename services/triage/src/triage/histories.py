@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, false, or_, select
+from sqlalchemy import Column, ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from triage.domain.history import History, MaracListing, Moment
@@ -19,11 +19,14 @@ REDECIDE_AT_MOST = 100
 
 
 def _matching(pid: Column[Any], ndob: Column[Any], person: Identity | None) -> ColumnElement[bool]:
+    """Rows that may be this person: the same person id; or the same names and date of
+    birth where not both carry a person id (two different ids are two people)."""
     conditions = []
     if person and person.person_id:
         conditions.append(pid == person.person_id)
     if person and person.names_dob:
-        conditions.append(ndob == person.names_dob)
+        same_names = ndob == person.names_dob
+        conditions.append(and_(same_names, pid.is_(None)) if person.person_id else same_names)
     return or_(*conditions) if conditions else false()
 
 
