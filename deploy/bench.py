@@ -71,7 +71,7 @@ async def bench(bootstrap: str, workdir: Path, total: int, concurrency: int) -> 
         accepted_in = time.perf_counter() - began
 
         platform = triage_app.state.platform
-        received = triage.store.received
+        received = triage.store.platform.inbox
         while time.perf_counter() - began < 600:
             async with platform.sessions() as session:
                 done = (await session.execute(select(func.count()).select_from(received))).scalar()
@@ -83,7 +83,7 @@ async def bench(bootstrap: str, workdir: Path, total: int, concurrency: int) -> 
             seen = {
                 subject: at.replace(tzinfo=UTC).timestamp() if at.tzinfo is None else at.timestamp()
                 for subject, at in (
-                    await session.execute(select(received.c.subject, received.c.received_at))
+                    await session.execute(select(received.c.subject, received.c.processed_at))
                 ).all()
             }
     flow = [seen[i] - sent_at[i] for i in sent_at if i in seen]

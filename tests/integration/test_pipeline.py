@@ -51,8 +51,8 @@ async def test_incident_reaches_triage_in_the_same_trace(
             async with platform.sessions() as session:
                 rows = (
                     await session.execute(
-                        select(triage.store.received).where(
-                            triage.store.received.c.subject == str(incident_id)
+                        select(triage.store.platform.inbox).where(
+                            triage.store.platform.inbox.c.subject == str(incident_id)
                         )
                     )
                 ).all()

@@ -268,7 +268,9 @@ async def test_housekeeping_forgets_only_what_no_redelivery_can_need(database_ur
                 )
             for i, at in enumerate([old, recent]):
                 await session.execute(
-                    insert(p.tables.inbox).values(event_id=f"i{i}", topic="t", processed_at=at)
+                    insert(p.tables.inbox).values(
+                        event_id=f"i{i}", topic="t", type="x", subject="s", processed_at=at
+                    )
                 )
         relay = OutboxRelay(p.tables, p.sessions, None, p.metrics, p.tracer)  # type: ignore[arg-type]
         await relay.purge(now)

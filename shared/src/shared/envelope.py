@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 SPECVERSION = "1.0"
+# what the inbox stores of an event: longer is not one of ours, and must not reach a column
+ATTRIBUTE_LIMITS = {"ce_id": 64, "ce_type": 100, "ce_subject": 64, "ce_source": 200}
 CONTENT_TYPE = "application/json"
 
 
@@ -64,6 +66,9 @@ def parse(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> C
     missing = [a for a in ("ce_id", "ce_source", "ce_type", "ce_subject") if not h.get(a)]
     if missing:
         raise EnvelopeError(f"missing attributes: {', '.join(missing)}")
+    oversized = [a for a, limit in ATTRIBUTE_LIMITS.items() if len(h.get(a, "")) > limit]
+    if oversized:
+        raise EnvelopeError(f"attributes too long: {', '.join(oversized)}")
     try:
         data = json.loads(value or b"")
         time = datetime.fromisoformat(h.get("ce_time", "").replace("Z", "+00:00"))

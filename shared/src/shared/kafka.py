@@ -25,7 +25,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import envelope
@@ -116,7 +116,10 @@ async def claim(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
         insert(tables.inbox)
-        .values(event_id=event.id, topic=topic, processed_at=datetime.now(UTC))
+        .values(
+            event_id=event.id, topic=topic, type=event.type, subject=event.subject,
+            processed_at=datetime.now(UTC),
+        )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
     return bool(getattr(result, "rowcount", 0))
@@ -132,7 +135,15 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-TRANSIENT = (OperationalError, DBAPIError, ConnectionError, OSError, KafkaError)
+def is_transient(exc: BaseException) -> bool:
+    """An outage (retry the same message until it passes), not a fault of the message.
+
+    A data error from the database (a value too long, a constraint) is the message's
+    fault: it gets bounded retries and the dead-letter topic, never an endless loop.
+    """
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (ConnectionError, TimeoutError, OSError, KafkaError))
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -310,12 +321,12 @@ class ConsumerLoop:
                     self._metrics.consumed.labels(record.topic, event.type).inc()
                     self.processed += 1
                     return
-                except TRANSIENT:
-                    raise
                 except (ValidationError, PoisonMessage) as exc:
                     await self.dead_letter(record, exc)
                     return
-                except Exception as exc:  # noqa: BLE001 - bounded retries, then dead-letter
+                except Exception as exc:  # bounded retries, then dead-letter; outages re-raised
+                    if is_transient(exc):
+                        raise
                     if attempt == self._max_attempts:
                         await self.dead_letter(record, exc)
                         return

@@ -47,6 +47,8 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         metadata,
         Column("event_id", String(64), primary_key=True),
         Column("topic", String(200), nullable=False),
+        Column("type", String(100), nullable=False),
+        Column("subject", String(64), nullable=False, index=True),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     return PlatformTables(outbox=outbox, inbox=inbox)

@@ -46,7 +46,7 @@ class Stack:
     async def received(self, event_id: str) -> bool:
         """Whether triage has processed this event."""
         async with self.triage_app.state.platform.sessions() as session:
-            stmt = select(store.received).where(store.received.c.event_id == event_id)
+            stmt = select(store.platform.inbox).where(store.platform.inbox.c.event_id == event_id)
             return (await session.execute(stmt)).first() is not None
 
 

@@ -168,3 +168,31 @@ def test_mash_token_prints_one_token_and_nothing_else(tmp_path: Path) -> None:
     assert out.count("\n") == 1
     principal = verify(TEST_SECRET, out.strip())
     assert principal.scopes == {"triage:read", "marac:read"}
+
+
+@pytest.mark.parametrize(
+    ("attribute", "limit"),
+    [("ce_id", 64), ("ce_subject", 64), ("ce_type", 100), ("ce_source", 200)],
+)
+def test_attributes_too_long_for_the_inbox_are_refused_not_stored(
+    attribute: str, limit: int
+) -> None:
+    ok = dict(CloudEvent(id="e", source="s", type="t", subject="x", data={}).headers())
+    envelope.parse(list({**ok, attribute: b"x" * limit}.items()), b"{}")
+    with pytest.raises(EnvelopeError, match="too long"):
+        envelope.parse(list({**ok, attribute: b"x" * (limit + 1)}.items()), b"{}")
+
+
+def test_outages_are_retried_forever_but_data_errors_are_the_messages_fault() -> None:
+    from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+
+    from shared.kafka import is_transient
+
+    assert is_transient(OperationalError("x", {}, Exception("database is locked")))
+    assert is_transient(InterfaceError("x", {}, Exception("connection closed")))
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(TimeoutError())
+    assert not is_transient(DataError("x", {}, Exception("value too long")))
+    assert not is_transient(IntegrityError("x", {}, Exception("duplicate")))
+    assert not is_transient(ValueError("a handler bug"))
+    assert not is_transient(KeyError("missing"))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:25:10.950198
+Create Date: 2026-11-21 06:13:07.095245
 """
 
 from collections.abc import Sequence
@@ -22,9 +22,14 @@ def upgrade() -> None:
     op.create_table('inbox',
     sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
+    sa.Column('type', sa.String(length=100), nullable=False),
+    sa.Column('subject', sa.String(length=64), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbox_subject'), ['subject'], unique=False)
+
     op.create_table('incidents',
     sa.Column('incident_id', sa.String(length=36), nullable=False),
     sa.Column('force', sa.String(length=64), nullable=False),
@@ -77,5 +82,8 @@ def downgrade() -> None:
 
     op.drop_table('outbox')
     op.drop_table('incidents')
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbox_subject'))
+
     op.drop_table('inbox')
     # ### end Alembic commands ###

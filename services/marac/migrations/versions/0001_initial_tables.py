@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:34:49.250923
+Create Date: 2026-11-21 06:13:10.257407
 """
 
 from collections.abc import Sequence
@@ -22,9 +22,14 @@ def upgrade() -> None:
     op.create_table('inbox',
     sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
+    sa.Column('type', sa.String(length=100), nullable=False),
+    sa.Column('subject', sa.String(length=64), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbox_subject'), ['subject'], unique=False)
+
     op.create_table('meetings',
     sa.Column('meeting_id', sa.String(length=36), nullable=False),
     sa.Column('area', sa.String(length=64), nullable=False),
@@ -52,16 +57,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_unpublished', ['published_at', 'id'], unique=False)
-
-    op.create_table('received_events',
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('type', sa.String(length=100), nullable=False),
-    sa.Column('subject', sa.String(length=64), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('event_id')
-    )
-    with op.batch_alter_table('received_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_received_events_subject'), ['subject'], unique=False)
 
     op.create_table('victim_identities',
     sa.Column('identity', sa.String(length=64), nullable=False),
@@ -111,14 +106,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_victim_identities_victim_ref'))
 
     op.drop_table('victim_identities')
-    with op.batch_alter_table('received_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_received_events_subject'))
-
-    op.drop_table('received_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unpublished')
 
     op.drop_table('outbox')
     op.drop_table('meetings')
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbox_subject'))
+
     op.drop_table('inbox')
     # ### end Alembic commands ###

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marac import lists, repository, store
+from marac import lists, repository
 from marac.config import Settings
 from marac.domain.cases import CasePerson, IncidentFacts
 from marac.domain.listing import Meeting
@@ -29,18 +29,6 @@ class DuplicateMeeting(Exception):
     """The area already meets that day."""
 
 
-async def record_received(session: AsyncSession, event: CloudEvent) -> None:
-    """Note that an event arrived (its id, type and subject: no personal data)."""
-    await session.execute(
-        store.received.insert().values(
-            event_id=event.id,
-            type=event.type,
-            subject=event.subject,
-            received_at=datetime.now(UTC),
-        )
-    )
-
-
 def settings_of(platform: Platform) -> Settings:
     settings = platform.settings
     assert isinstance(settings, Settings)
@@ -56,7 +44,6 @@ async def on_decision(
     platform: Platform, session: AsyncSession, event: CloudEvent, now: datetime
 ) -> None:
     """A triage decision: a MARAC-eligible one lists its victim (or joins their case)."""
-    await record_received(session, event)
     if event.type != TRIAGE_DECIDED:
         return
     decision = TriageDecided.model_validate(event.data)

@@ -34,18 +34,6 @@ class NotYourReferral(Exception):
     """The referral belongs to an agency the caller may not act for."""
 
 
-async def record_received(session: AsyncSession, event: CloudEvent) -> None:
-    """Note that an event arrived (its id, type and subject: no personal data)."""
-    await session.execute(
-        store.received.insert().values(
-            event_id=event.id,
-            type=event.type,
-            subject=event.subject,
-            received_at=datetime.now(UTC),
-        )
-    )
-
-
 def policy_of(settings: Settings) -> Policy:
     return Policy(
         timezone=ZoneInfo(settings.school_timezone),
@@ -59,7 +47,6 @@ def on_decision(platform: Platform, settings: Settings, metrics: ReferralMetrics
     """The handler of `mash.triage.decided`: make the referrals the incident does not have."""
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        await record_received(session, event)
         if event.type != TRIAGE_DECIDED:
             return
         decision = TriageDecided.model_validate(event.data)  # invalid: dead-lettered at once

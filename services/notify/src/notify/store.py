@@ -25,15 +25,6 @@ from shared.tables import BigId, platform_tables
 metadata = MetaData()
 platform = platform_tables(metadata)
 
-received = Table(
-    "received_events",
-    metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("type", String(100), nullable=False),
-    Column("subject", String(64), nullable=False, index=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-)
-
 referrals = Table(
     "referrals",
     metadata,

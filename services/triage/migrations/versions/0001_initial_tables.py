@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:35:36.573296
+Create Date: 2026-11-21 06:13:08.120486
 """
 
 from collections.abc import Sequence
@@ -40,9 +40,14 @@ def upgrade() -> None:
     op.create_table('inbox',
     sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
+    sa.Column('type', sa.String(length=100), nullable=False),
+    sa.Column('subject', sa.String(length=64), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbox_subject'), ['subject'], unique=False)
+
     op.create_table('incident_history',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('incident_id', sa.String(length=36), nullable=False),
@@ -98,16 +103,6 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_unpublished', ['published_at', 'id'], unique=False)
 
-    op.create_table('received_events',
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('type', sa.String(length=100), nullable=False),
-    sa.Column('subject', sa.String(length=64), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('event_id')
-    )
-    with op.batch_alter_table('received_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_received_events_subject'), ['subject'], unique=False)
-
     op.create_table('regrades',
     sa.Column('regrade_id', sa.String(length=36), nullable=False),
     sa.Column('incident_id', sa.String(length=36), nullable=False),
@@ -130,10 +125,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_regrades_incident_id'))
 
     op.drop_table('regrades')
-    with op.batch_alter_table('received_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_received_events_subject'))
-
-    op.drop_table('received_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unpublished')
 
@@ -152,6 +143,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_incident_history_suspect_ndob'))
 
     op.drop_table('incident_history')
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbox_subject'))
+
     op.drop_table('inbox')
     op.drop_table('identity_locks')
     with op.batch_alter_table('decisions', schema=None) as batch_op:

@@ -17,7 +17,6 @@ def consumers(triage: Triage) -> list[ConsumerSpec]:
     """One consumer for incidents and DASHes (mash.incidents.v1) and MARAC listings."""
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        await handlers.record_received(session, event)
         handler = handlers.EVENT_HANDLERS.get(event.type)
         if handler is not None:  # other types are not triage's business
             await handler(triage, session, event, datetime.now(UTC))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,18 +40,6 @@ class RegradeOrder:
 class Regraded:
     regrade_id: UUID
     decision_id: UUID
-
-
-async def record_received(session: AsyncSession, event: CloudEvent) -> None:
-    """Note that an event arrived (its id, type and subject: no personal data)."""
-    await session.execute(
-        store.received.insert().values(
-            event_id=event.id,
-            type=event.type,
-            subject=event.subject,
-            received_at=datetime.now(UTC),
-        )
-    )
 
 
 async def incident_reported(
