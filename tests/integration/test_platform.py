@@ -309,3 +309,31 @@ async def test_a_second_instance_joining_mid_stream_changes_no_effect_count(
     finally:
         await second.platform.stop()
         await first.platform.stop()
+
+
+async def test_the_relay_always_stops_even_when_woken_as_it_is_cancelled(
+    sqlite_url: str,
+) -> None:
+    """A cancel landing as the relay is woken must not be lost (it hung shutdowns once:
+    on 3.11 `asyncio.wait_for` can swallow it)."""
+    kit = Kit("127.0.0.1:1", sqlite_url, "unused")
+    await kit.platform.start_storage()
+    p = kit.platform
+    try:
+        for attempt in range(1000):
+            relay = OutboxRelay(
+                p.tables,
+                p.sessions,
+                None,  # type: ignore[arg-type]  # polling only: never publishes
+                p.metrics,
+                p.tracer,
+                poll_seconds=0.001,
+            )
+            relay.start()
+            await asyncio.sleep(0.001 * (attempt % 7))
+            relay.wake()  # a commit elsewhere wakes the relay as it is being stopped
+            async with asyncio.timeout(5):
+                await relay.stop()
+            assert not relay.running
+    finally:
+        await p.stop()

@@ -200,6 +200,7 @@ class ConsumerLoop:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._processed: dict[TopicPartition, int] = {}
+        self._stopping = False
         self.processed = 0
 
     @property
@@ -231,6 +232,8 @@ class ConsumerLoop:
             await consumer.position(tp)
 
     async def stop(self) -> None:
+        # the flag ends the loop even if a library swallows the cancellation
+        self._stopping = True
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -240,7 +243,7 @@ class ConsumerLoop:
     async def _run(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
-        while True:
+        while not self._stopping:
             try:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
             except KafkaError as exc:

@@ -91,6 +91,7 @@ class OutboxRelay:
         self._inbox = tables.inbox
         self._retention = retention or Retention()
         self._next_purge = 0.0
+        self._stopping = False
 
     def wake(self) -> None:
         """Tell the relay that something was committed (it also polls)."""
@@ -101,16 +102,19 @@ class OutboxRelay:
         return self._task is not None and not self._task.done()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 published = await self.publish_pending()
                 failures = 0
@@ -133,8 +137,10 @@ class OutboxRelay:
                     await self.purge(datetime.now(UTC))
                 self._next_purge = time.monotonic() + 600
             if not published:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                    async with asyncio.timeout(self._poll):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
