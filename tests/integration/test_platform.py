@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -19,6 +21,25 @@ from tests.integration.platform_kit import Kit, ping_event, produce
 pytestmark = pytest.mark.kafka
 
 
+@asynccontextmanager
+async def committed_but_unpublished(
+    bootstrap: str, sender_url: str, receiver_url: str, group: str, subject: str
+) -> AsyncIterator[tuple[Kit, Kit]]:
+    """A sender whose event is committed to its outbox but whose relay has not run (it
+    died), and a receiver consuming the topic."""
+    sender = Kit(bootstrap, sender_url, f"{group}-send")
+    receiver = Kit(bootstrap, receiver_url, f"{group}-recv")
+    await receiver.platform.start([receiver.spec(INCIDENTS)])
+    await sender.platform.start([], relay=False)
+    try:
+        async with sender.platform.uow() as session:
+            await sender.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+        yield sender, receiver
+    finally:
+        await sender.platform.stop()
+        await receiver.platform.stop()
+
+
 class CrashBeforeMark(OutboxRelay):
     """A relay that dies after the broker has the events but before marking them sent."""
 
@@ -30,13 +51,9 @@ async def test_relay_crash_after_publish_republishes_and_consumer_acts_once(
     kafka_bootstrap: str, database_url: str, sqlite_url: str, group: str
 ) -> None:
     subject = str(uuid.uuid4())
-    sender = Kit(kafka_bootstrap, database_url, f"{group}-send")
-    receiver = Kit(kafka_bootstrap, sqlite_url, f"{group}-recv")
-    await receiver.platform.start([receiver.spec(INCIDENTS)])
-    await sender.platform.start([], relay=False)
-    try:
-        async with sender.platform.uow() as session:
-            await sender.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+    async with committed_but_unpublished(
+        kafka_bootstrap, database_url, sqlite_url, group, subject
+    ) as (sender, receiver):
         p = sender.platform
         crashing = CrashBeforeMark(p.tables, p.sessions, p.producer, p.metrics, p.tracer)
         with pytest.raises(asyncio.CancelledError):
@@ -48,9 +65,6 @@ async def test_relay_crash_after_publish_republishes_and_consumer_acts_once(
         await eventually(lambda: _backlog_zero(p))
         await eventually(lambda: _duplicates(receiver) >= 1)
         assert await receiver.effect_count(subject) == 1
-    finally:
-        await sender.platform.stop()
-        await receiver.platform.stop()
 
 
 async def _backlog_zero(platform) -> bool:
@@ -70,20 +84,13 @@ async def test_committed_event_is_published_when_relay_starts_later(
     kafka_bootstrap: str, database_url: str, group: str, sqlite_url: str
 ) -> None:
     subject = str(uuid.uuid4())
-    sender = Kit(kafka_bootstrap, database_url, f"{group}-send")
-    receiver = Kit(kafka_bootstrap, sqlite_url, f"{group}-recv")
-    await receiver.platform.start([receiver.spec(INCIDENTS)])
-    await sender.platform.start([], relay=False)
-    try:
-        async with sender.platform.uow() as session:
-            await sender.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+    async with committed_but_unpublished(
+        kafka_bootstrap, database_url, sqlite_url, group, subject
+    ) as (sender, receiver):
         assert await sender.platform.relay.measure_backlog() == 1
         sender.platform.relay.start()  # the service came back after dying before publishing
         await eventually(lambda: receiver.effect_count(subject))
         assert await receiver.effect_count(subject) == 1
-    finally:
-        await sender.platform.stop()
-        await receiver.platform.stop()
 
 
 class CrashBeforeOffsetCommit(ConsumerLoop):
