@@ -117,7 +117,10 @@ async def claim(
     result = await session.execute(
         insert(tables.inbox)
         .values(
-            event_id=event.id, topic=topic, type=event.type, subject=event.subject,
+            event_id=event.id,
+            topic=topic,
+            type=event.type,
+            subject=event.subject,
             processed_at=datetime.now(UTC),
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
