@@ -11,7 +11,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from notify import store
 from shared.testing import TopicReader, eventually, headers_of, running
 from shared.topics import DEADLETTER
 from tests.integration.notify.kit import (
@@ -39,10 +41,15 @@ async def test_a_delivery_is_signed_cloudevent_with_the_record_as_body(
 ) -> None:
     data = factory.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
-    async with Receiver() as receiver, running(notify_app(kafka_bootstrap, sqlite_url, group)) as c:
+    app = notify_app(kafka_bootstrap, sqlite_url, group)
+    async with Receiver() as receiver, running(app) as c:
         await subscribe(c, "idva", receiver.url, secret="idva-secret")
         await publish(kafka_bootstrap, data)
         record = await eventually(lambda: delivered(c, "idva", incident_id))
+        async with app.state.platform.sessions() as session:
+            stored = (await session.execute(select(store.subscriptions.c.secret))).scalars().all()
+    assert stored
+    assert all("idva-secret" not in value for value in stored)  # sealed at rest
 
     (request,) = receiver.of(incident_id)
     expected = hmac.new(b"idva-secret", request.body, hashlib.sha256).hexdigest()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:13:09.175687
+Create Date: 2026-11-21 06:32:33.327371
 """
 
 from collections.abc import Sequence
@@ -67,7 +67,7 @@ def upgrade() -> None:
     op.create_table('subscriptions',
     sa.Column('agency', sa.String(length=32), nullable=False),
     sa.Column('webhook_url', sa.String(length=2048), nullable=False),
-    sa.Column('secret', sa.String(length=256), nullable=False),
+    sa.Column('secret', sa.Text(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('agency')
     )

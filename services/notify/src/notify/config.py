@@ -7,6 +7,7 @@ from datetime import time
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from notify.sealing import SecretBox
 from shared.config import ENV_FILE, ServiceSettings
 
 
@@ -14,6 +15,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", env_file=ENV_FILE, extra="ignore")
 
     port: int = 8003
+    webhook_secrets_key: str = ""
+    """Key material sealing the subscriptions' secrets at rest (default: derived from
+    `MASH_PSEUDONYM_KEY`). Changing it makes stored secrets unreadable: PUT them again."""
     source: str = "/mash/notify"
     """`ce_source` of what notify emits, on Kafka and in webhook headers."""
 
@@ -35,3 +39,7 @@ class Settings(ServiceSettings):
     """When held school notices are released on the school day (local time)."""
     review_due_hours: int = Field(default=24, gt=0)
     """The safeguarding team reviews a high-risk referral within this many hours."""
+
+    def secret_box(self) -> SecretBox:
+        """What seals and unseals the webhook secrets."""
+        return SecretBox(self.webhook_secrets_key or self.platform.pseudonym_key)

@@ -15,6 +15,7 @@ from notify.config import Settings
 from notify.domain.referrals import NewReferral, Policy, not_yet_made, plan, victim_key
 from notify.metrics import ReferralMetrics
 from notify.records import created_record
+from notify.sealing import SecretBox
 from shared.auth import Principal
 from shared.envelope import CloudEvent
 from shared.kafka import Handler
@@ -133,6 +134,12 @@ async def acknowledge(
         await ledger.acknowledge(session, referral_id, now)
 
 
+def _box(platform: Platform) -> SecretBox:
+    settings = platform.settings
+    assert isinstance(settings, Settings)
+    return settings.secret_box()
+
+
 async def subscribe(platform: Platform, agency: str, url: str, secret: str, now: datetime) -> None:
     """Set (or replace) the agency's webhook: its new referrals are POSTed there too."""
     async with platform.uow() as session:
@@ -141,7 +148,7 @@ async def subscribe(platform: Platform, agency: str, url: str, secret: str, now:
         )
         await session.execute(
             insert(store.subscriptions).values(
-                agency=agency, webhook_url=url, secret=secret, updated_at=now
+                agency=agency, webhook_url=url, secret=_box(platform).seal(secret), updated_at=now
             )
         )
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -82,7 +83,7 @@ subscriptions = Table(
     metadata,
     Column("agency", String(32), primary_key=True),
     Column("webhook_url", String(2048), nullable=False),
-    Column("secret", String(256), nullable=False),
+    Column("secret", Text, nullable=False),  # sealed (notify.sealing)
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

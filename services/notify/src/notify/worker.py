@@ -57,6 +57,7 @@ class DeliveryWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
         self._channel: WebhookChannel | None = None
+        self._box = settings.secret_box()
 
     async def start(self, _: Platform | None = None) -> None:
         """Start one delivery loop per agency (the app's `extra_start`)."""
@@ -126,7 +127,9 @@ class DeliveryWorker:
             attributes={"mash.agency": agency, "mash.referral_id": due.referral_id},
         ) as span:
             try:
-                attempt = await self._channel.send(referral, due.webhook_url, due.secret)
+                # unsealed only to sign; a changed key leaves it due (retried), not lost
+                secret = self._box.unseal(due.secret)
+                attempt = await self._channel.send(referral, due.webhook_url, secret)
             except asyncio.CancelledError:
                 # stopped mid-attempt: no answer was had, so let a restart try at once
                 async with platform.uow() as session:

@@ -1,0 +1,34 @@
+"""Webhook secrets at rest: sealed, and only the configured key opens them."""
+
+from __future__ import annotations
+
+import pytest
+
+from notify.config import Settings
+from notify.sealing import InvalidToken, SecretBox
+from shared.testing import platform_settings
+
+
+def test_a_sealed_secret_opens_with_the_same_key_only() -> None:
+    box = SecretBox("key material one")
+    sealed = box.seal("idva-webhook-secret")
+    assert "idva-webhook-secret" not in sealed
+    assert box.unseal(sealed) == "idva-webhook-secret"
+    assert SecretBox("key material one").unseal(sealed) == "idva-webhook-secret"
+    with pytest.raises(InvalidToken):
+        SecretBox("key material two").unseal(sealed)
+
+
+def test_sealing_the_same_secret_twice_gives_different_text() -> None:
+    box = SecretBox("k")
+    assert box.seal("s") != box.seal("s")
+
+
+def test_the_key_is_its_own_unless_configured_from_the_pseudonym_key() -> None:
+    default = Settings(platform=platform_settings("127.0.0.1:1"))
+    sealed = default.secret_box().seal("x")
+    # derived, not the pseudonym key itself: a box keyed by another label cannot open it
+    assert SecretBox(default.platform.pseudonym_key).unseal(sealed) == "x"
+    own = Settings(platform=platform_settings("127.0.0.1:1"), webhook_secrets_key="own key")
+    with pytest.raises(InvalidToken):
+        own.secret_box().unseal(sealed)
