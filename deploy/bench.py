@@ -14,7 +14,6 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import triage.app
 import triage.config
 import triage.store
 from shared import testing
+from shared.db import utc
 from tests.helpers import incident_body, settings_for
 
 
@@ -81,7 +81,7 @@ async def bench(bootstrap: str, workdir: Path, total: int, concurrency: int) -> 
         through_in = time.perf_counter() - began
         async with platform.sessions() as session:
             seen = {
-                subject: at.replace(tzinfo=UTC).timestamp() if at.tzinfo is None else at.timestamp()
+                subject: utc(at).timestamp()
                 for subject, at in (
                     await session.execute(select(received.c.subject, received.c.processed_at))
                 ).all()

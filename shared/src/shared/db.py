@@ -11,13 +11,15 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -85,8 +87,15 @@ async def ping(engine: AsyncEngine) -> bool:
     return True
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
+def insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for the session's backend, with its `on_conflict_*` clauses."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def utc(moment: datetime) -> datetime:
+    """An instant in UTC (SQLite hands back times without their offset; we store UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def migrate(url: str, migrations_dir: Path) -> None:

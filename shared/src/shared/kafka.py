@@ -24,11 +24,11 @@ from aiokafka import (
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import envelope
+from shared.db import insert
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.metrics import Metrics
 from shared.tables import PlatformTables
@@ -112,10 +112,8 @@ async def claim(
     session: AsyncSession, tables: PlatformTables, event: CloudEvent, topic: str
 ) -> bool:
     """Record `event` in the inbox; False when it was processed before (a redelivery)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
-        insert(tables.inbox)
+        insert(session, tables.inbox)
         .values(
             event_id=event.id,
             topic=topic,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from notify import ledger, store
 from notify.app import MIGRATIONS
 from notify.config import Settings
+from shared.db import utc
 from shared.service import Platform
 from shared.testing import platform_settings
 
@@ -115,7 +116,7 @@ async def test_due_deliveries_wait_for_their_time_and_a_subscription(platform: P
         assert await ledger.next_due(session, "school", NOW - timedelta(seconds=1)) is None
         earliest = await ledger.earliest_due(session, "school")
     assert earliest is not None
-    assert store.utc(earliest) == NOW
+    assert utc(earliest) == NOW
 
 
 async def test_local_times_are_stored_as_the_same_instant(platform: Platform) -> None:
@@ -124,7 +125,7 @@ async def test_local_times_are_stored_as_the_same_instant(platform: Platform) ->
     async with platform.sessions() as session:
         row = await ledger.record(session, referral_id)
     assert row is not None
-    assert store.utc(row.deliver_after) == datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
+    assert utc(row.deliver_after) == datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
 
 
 async def test_the_first_acknowledgement_counts(platform: Platform) -> None:
@@ -136,4 +137,4 @@ async def test_the_first_acknowledgement_counts(platform: Platform) -> None:
     async with platform.sessions() as session:
         row = await ledger.record(session, referral_id)
     assert row is not None
-    assert store.utc(row.acknowledged_at) == NOW
+    assert utc(row.acknowledged_at) == NOW

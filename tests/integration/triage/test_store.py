@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.kafka import PoisonMessage
 from shared.topics import DECISIONS
@@ -195,7 +196,7 @@ async def test_a_regrade_is_recorded_and_keeps_earlier_referrals(database_url: s
         async with triage.platform.sessions() as session:
             row = (await session.execute(select(store.regrades))).one()
         assert (row.by, row.principal, row.risk_level) == ("DS 7", "cru-user", "standard")
-        assert queries.utc(row.at) == at
+        assert utc(row.at) == at
 
 
 async def test_regrading_an_unknown_incident_is_refused(database_url: str) -> None:

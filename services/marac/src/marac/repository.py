@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
 from marac.codec import facts_from_json, facts_to_json
 from marac.domain.cases import IncidentFacts
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
+from shared.db import insert, utc
 
 _case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def resolve_victim(
@@ -40,7 +35,7 @@ async def resolve_victim(
         missing = [k for k in keys if k not in known]
         if not missing:
             return ref
-        stmt = _insert(session, store.identities).values(
+        stmt = insert(session, store.identities).values(
             [{"identity": k, "victim_ref": ref, "created_at": now} for k in missing]
         )
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["identity"]))
@@ -143,7 +138,7 @@ async def find_meeting(session: AsyncSession, meeting_id: str) -> Meeting | None
 
 async def add_meeting(session: AsyncSession, meeting: Meeting, source: str, now: datetime) -> bool:
     """Record a meeting; False when the area already meets that day."""
-    stmt = _insert(session, store.meetings).values(
+    stmt = insert(session, store.meetings).values(
         meeting_id=meeting.meeting_id,
         area=meeting.area,
         date=meeting.date,
@@ -194,13 +189,8 @@ def _case(row: Any) -> MaracCase:
         meeting_id=row.meeting_id,
         meeting_date=row.meeting_date,
         earliest_date=row.earliest_date,
-        awaiting_since=_aware(row.awaiting_since),
-        listed_at=_aware(row.listed_at) if row.listed_at else None,
+        awaiting_since=utc(row.awaiting_since),
+        listed_at=utc(row.listed_at) if row.listed_at else None,
         repeat=row.repeat,
         incidents=tuple(facts_from_json(f) for f in row.incidents),
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes: every one we store is UTC
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from notify.store import utc
+from shared.db import utc
 from shared.schemas import ReferralCreated
 
 

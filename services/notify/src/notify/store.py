@@ -88,11 +88,6 @@ subscriptions = Table(
 )
 
 
-def utc(moment: datetime) -> datetime:
-    """A stored timestamp as an aware UTC datetime (SQLite hands them back naive)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def stored(moment: datetime) -> datetime:
     """A timestamp as it must be written: in UTC, whatever zone it was computed in."""
     return moment.astimezone(UTC)

@@ -24,8 +24,8 @@ from notify.attempts import record_attempt
 from notify.config import Settings
 from notify.domain.delivery import Policy
 from notify.metrics import ReferralMetrics
-from notify.store import utc
 from notify.webhooks import WebhookChannel
+from shared.db import utc
 from shared.service import Platform
 from shared.telemetry import extract_context
 from shared.topics import AGENCIES

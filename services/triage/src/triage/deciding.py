@@ -15,6 +15,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.schemas import Dash, DecisionReferral, IncidentReported, MaracEligibility, TriageDecided
 from shared.schemas.v1 import Regrade
@@ -129,7 +130,7 @@ async def _decide(
             incident_id=incident_id,
             version=(previous.version + 1) if previous else 1,
             cause=cause,
-            decided_at=queries.utc(now),
+            decided_at=utc(now),
             decision=data.model_dump(mode="json", exclude={"incident"}),
         )
     )

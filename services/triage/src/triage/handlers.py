@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.kafka import PoisonMessage
 from shared.schemas import Dash, IncidentReported, MaracCaseListed, RiskAssessmentSubmitted
@@ -101,15 +102,15 @@ async def case_listed(
             case_id=str(listing.case_id),
             victim_pid=victim.person_id,
             victim_ndob=victim.names_dob,
-            listed_at=queries.utc(listing.listed_at),
+            listed_at=utc(listing.listed_at),
             incident_ids=[str(i) for i in listing.incident_ids],
         )
     )
     # the victim's next incident may have been decided before this listing arrived
     listed = [str(i) for i in listing.incident_ids]
     since = min(
-        (queries.utc(r.reported_at) for r in await queries.history_of(session, listed)),
-        default=queries.utc(listing.listed_at) - timedelta(days=366),
+        (utc(r.reported_at) for r in await queries.history_of(session, listed)),
+        default=utc(listing.listed_at) - timedelta(days=366),
     )
     for other in await histories.later_incidents(session, victim, None, since, exclude=listed):
         await redecide_if_changed(triage, session, other, knock_on_cause(event.id, other), now)
@@ -136,7 +137,7 @@ async def regrade(
                 reason=order.reason,
                 by=order.by,
                 principal=order.principal,
-                at=queries.utc(now),
+                at=utc(now),
             )
         )
         await queries.set_incident(session, key, regrade=grade.model_dump(mode="json"))

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import utc
 from triage.domain.history import History, MaracListing, Moment
 from triage.domain.identity import Identity
-from triage.queries import record_of, utc
+from triage.queries import record_of
 from triage.store import history, marac_listings
 
 LONGEST_WINDOW = timedelta(days=3 * 366)  # the serial-perpetrator window, with room to spare

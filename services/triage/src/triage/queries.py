@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert, utc
 from shared.schemas import IncidentReported
 from triage.domain.history import PastIncident
 from triage.domain.identity import Identity
 from triage.store import decisions, history, incidents, locks
-
-
-def utc(moment: datetime) -> datetime:
-    """An instant in UTC (SQLite keeps no offset, so every stored time is UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def lock(session: AsyncSession, names: Iterable[str], now: datetime) -> None:
@@ -27,9 +22,8 @@ async def lock(session: AsyncSession, names: Iterable[str], now: datetime) -> No
     Two incidents of one person may arrive on different partitions (one with a person
     id, one without): whoever locks second waits, then sees the first one's history.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for name in sorted(set(names)):
-        stmt = insert(locks).values(name=name, touched_at=utc(now))
+        stmt = insert(session, locks).values(name=name, touched_at=utc(now))
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["name"], set_={"touched_at": stmt.excluded.touched_at}
