@@ -202,7 +202,6 @@ class ConsumerLoop:
         self._task: asyncio.Task[None] | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._stopping = False
-        self.processed = 0
 
     @property
     def running(self) -> bool:
@@ -323,7 +322,6 @@ class ConsumerLoop:
                             return
                         await self._handler(session, event)
                     self._metrics.consumed.labels(record.topic, event.type).inc()
-                    self.processed += 1
                     return
                 except (ValidationError, PoisonMessage) as exc:
                     await self.dead_letter(record, exc)

@@ -13,10 +13,8 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -91,16 +89,3 @@ def inject_headers() -> dict[str, str]:
 def extract_context(headers: Mapping[str, str]) -> Context:
     """The trace context carried by a message's headers (an empty one if none)."""
     return propagate.extract(dict(headers))
-
-
-def attach(ctx: Context) -> Any:
-    return otel_context.attach(ctx)
-
-
-def detach(token: Any) -> None:
-    otel_context.detach(token)
-
-
-def current_trace_id() -> str | None:
-    ctx = trace.get_current_span().get_span_context()
-    return f"{ctx.trace_id:032x}" if ctx.is_valid else None
