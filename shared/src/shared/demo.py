@@ -63,9 +63,6 @@ class Planned:
     late_dash: dict[str, Any] | None = None
     regrade: bool = False
     incident_id: str = ""
-    waits_for: Planned | None = None
-    """An incident about another victim that triage must know first (events of different
-    victims travel on different partitions, so only their posting order can keep it)."""
 
 
 @dataclass
@@ -213,9 +210,6 @@ def synthetic_day(seed: int, count: int, now: datetime) -> list[Planned]:
             mine = [i for i, p in enumerate(plans) if p.body[role] is person]
             for i, moment in zip(mine, sorted(moments[i] for i in mine), strict=True):
                 moments[i] = moment
-    serials = [p for p in plans if p.story == "serial"]
-    if len(serials) == 2:
-        serials[1].waits_for = serials[0]
     ordered = sorted(zip(moments, range(len(plans)), plans, strict=True))
     for n, (moment, _, plan) in enumerate(ordered, start=1):
         plan.body["control_room_ref"] = f"DEMO-{day.stamp}-{n:03d}"
@@ -303,10 +297,8 @@ def ensure_meetings(hub: Hub, today: date) -> None:
                 hub.post("marac", "/v1/meetings", body)
 
 
-def post_day(hub: Hub, plans: list[Planned], deadline: float) -> None:
+def post_day(hub: Hub, plans: list[Planned]) -> None:
     for n, plan in enumerate(plans, start=1):
-        if plan.waits_for is not None:
-            wait(partial(decided, hub, plan.waits_for), deadline)
         answer = hub.post("intake", "/v1/incidents", plan.body)
         if answer.status_code not in (200, 202):
             raise DemoError(f"intake answered {answer.status_code}: {answer.text[:300]}")
@@ -482,7 +474,7 @@ def run(args: argparse.Namespace) -> int:
             )
             ensure_meetings(hub, today)
             deadline = time.monotonic() + args.timeout
-            post_day(hub, plans, deadline)
+            post_day(hub, plans)
             ok = follow_up(hub, plans, outcome, today, deadline)
         except (httpx.HTTPError, DemoError) as exc:
             print(f"\nmash demo: {exc}", file=sys.stderr)
