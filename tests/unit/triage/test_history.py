@@ -166,6 +166,29 @@ def test_an_unidentifiable_past_victim_is_not_counted_as_another() -> None:
     assert victims_of_suspect(here, History((here, past)), 3) == 1
 
 
+def test_an_unidentifiable_current_victim_is_not_counted_either() -> None:
+    here = record(victim=Identity())
+    past = record(at=REPORTED_AT - DAY, seq=1, victim=other_victim(1))
+    assert victims_of_suspect(here, History((here, past)), 3) == 1
+
+
+@pytest.mark.parametrize("unidentifiable_first", [True, False])
+def test_an_unidentifiable_victim_gives_the_same_count_in_either_order(
+    unidentifiable_first: bool,
+) -> None:
+    """Two incidents of one suspect, one victim unidentifiable: one victim, either order."""
+    nobody = Identity()
+    first = record(at=REPORTED_AT - DAY, seq=1, victim=nobody if unidentifiable_first else VICTIM)
+    second = record(victim=VICTIM if unidentifiable_first else nobody)
+    assert victims_of_suspect(second, History((first, second)), 3) == 1
+
+
+def test_unidentifiable_victims_alone_count_nobody() -> None:
+    here = record(victim=Identity())
+    past = record(at=REPORTED_AT - DAY, seq=1, victim=Identity())
+    assert victims_of_suspect(here, History((here, past)), 3) == 0
+
+
 def test_another_suspect_does_not_count() -> None:
     here = record()
     past = record(at=REPORTED_AT - DAY, seq=1, victim=other_victim(1), suspect=Identity("x"))

@@ -81,15 +81,17 @@ def prior_incidents(current: PastIncident, history: History, days: int) -> int:
 
 
 def victims_of_suspect(current: PastIncident, history: History, years: int) -> int:
-    """Different victims on record against this incident's suspect, this victim included.
+    """Different identifiable victims on record against this incident's suspect, this
+    victim included.
 
-    A past victim who cannot be identified is not counted as a different one: they may
-    be this victim, and a false "serial perpetrator" is a false match by another name.
+    domain.md: an unidentifiable victim never adds to the count, whichever incident it is
+    on. They may be any of the others, and a false "serial perpetrator" is a false match by
+    another name; counting only one side would make the answer depend on arrival order.
     """
     if current.suspect is None:
         return 0
     start = years_before(current.reported_at, years)
-    victims = [current.victim]
+    victims = [current.victim] if current.victim.hashes else []
     for past in history.incidents:
         if (
             past.incident_id != current.incident_id
