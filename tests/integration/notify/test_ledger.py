@@ -62,8 +62,8 @@ async def add_referral(
                 channel="webhook",
                 status="pending",
                 attempts=0,
-                deliver_after=store.stored(due_at or NOW),
-                due_at=store.stored(due_at) if due_at else None,
+                deliver_after=utc(due_at or NOW),
+                due_at=utc(due_at) if due_at else None,
                 version=0,
                 trace={},
             )

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from notify import store
-from notify.domain.referrals import victim_key
+from shared.identity import victim_key
 from shared.schemas import TriageDecided
 from shared.testing import TEST_PSEUDONYM_KEY, TopicReader, data_of, eventually, headers_of, running
 from shared.topics import referrals_topic
@@ -76,7 +76,8 @@ async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
 
             await eventually(on_its_topic)
 
-        key = victim_key(TEST_PSEUDONYM_KEY, TriageDecided.model_validate(data)).encode()
+        decided = TriageDecided.model_validate(data)
+        key = victim_key(TEST_PSEUDONYM_KEY, decided.incident.victim, incident_id).encode()
 
         async def both_on_topic() -> list[Any] | None:
             await school_topic.poll()

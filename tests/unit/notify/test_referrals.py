@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from intake.domain.rules import victim_key as intakes_victim_key
-from notify.domain.referrals import Policy, not_yet_made, plan, victim_key
-from shared.schemas import IncidentReport
+from notify.domain.referrals import Policy, not_yet_made, plan
 from tests.unit.notify import factory
 
 POLICY = Policy(timezone=ZoneInfo("Europe/London"))
@@ -89,20 +86,3 @@ def test_only_referrals_not_yet_made_are_new() -> None:
     assert {(r.agency, r.subject) for r in new} == {
         (r["agency"], r["subject"]) for r in factory.ALL_REFERRALS
     } - existing
-
-
-@pytest.mark.parametrize(
-    "victim",
-    [
-        {"person_id": "N1", "given_name": "A", "family_name": "B"},
-        {"given_name": "Alex", "family_name": "Smith", "date_of_birth": "1990-01-01"},
-        {"given_name": "Nodob", "family_name": "Nobody"},
-    ],
-)
-def test_the_kafka_key_is_the_victims_key_as_intake_derives_it(victim: dict[str, str]) -> None:
-    decision = factory.decision(victim=victim)
-    report = IncidentReport.model_validate(
-        decision.incident.model_dump(exclude={"incident_id", "received_at"})
-    )
-    expected = intakes_victim_key("secret", report, UUID(str(decision.incident_id)))
-    assert victim_key("secret", decision) == expected

@@ -18,7 +18,7 @@ from triage.domain.history import (
     victims_of_suspect,
     years_before,
 )
-from triage.domain.identity import Identity, identify, same_person, victim_key
+from triage.domain.identity import Identity, identify, same_person
 
 DAY = timedelta(days=1)
 
@@ -76,12 +76,6 @@ def test_pseudonyms_hide_the_identity_and_depend_on_the_key() -> None:
 def test_a_marac_case_person_with_a_person_id_matches_the_incident_victim() -> None:
     listed = CasePerson(given_name="X", family_name="Y")
     assert same_person(identify("k", listed, "N1"), identify("k", person(person_id="N1")))
-
-
-def test_victim_key_is_the_strongest_identity_or_the_incident() -> None:
-    assert victim_key("k", Identity("p", "n"), "i") == "p"
-    assert victim_key("k", Identity(None, "n"), "i") == "n"
-    assert victim_key("k", Identity(), "i1") != victim_key("k", Identity(), "i2")
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from intake import store
 from intake.config import Settings
-from intake.domain.rules import fingerprint, timing_errors, victim_key
+from intake.domain.rules import fingerprint, timing_errors
 from shared.envelope import CloudEvent
 from shared.errors import FieldErrors
+from shared.identity import victim_key
 from shared.schemas import Dash, IncidentReport, IncidentReported, RiskAssessmentSubmitted
 from shared.service import Platform
 from shared.topics import INCIDENT_REPORTED, INCIDENTS, RISK_ASSESSMENT_SUBMITTED
@@ -48,7 +49,7 @@ async def report_incident(
             existing = await store.find_by_reference(session, report.force, report.control_room_ref)
             if existing is None:
                 incident_id, event_id = uuid4(), uuid4()
-                key = victim_key(settings.platform.pseudonym_key, report, incident_id)
+                key = victim_key(settings.platform.pseudonym_key, report.victim, incident_id)
                 await session.execute(
                     store.incidents.insert().values(
                         incident_id=str(incident_id),

@@ -16,7 +16,7 @@ from marac.domain.cases import CasePerson, IncidentFacts
 from marac.domain.listing import Meeting
 from marac.domain.schedule import meeting_dates
 from shared.envelope import CloudEvent
-from shared.identity import identities, pseudonym
+from shared.identity import identities, pseudonym, victim_key
 from shared.schemas import Person, TriageDecided
 from shared.service import Platform
 from shared.topics import TRIAGE_DECIDED
@@ -56,10 +56,10 @@ async def on_decision(
         victim.person_id, victim.given_name, victim.family_name, victim.date_of_birth
     )
     keys = [pseudonym(secret, identity) for identity in found]
-    own = pseudonym(secret, f"incident:{decision.incident_id}")
+    key = victim_key(secret, victim, decision.incident_id)
     eligible = lists.EligibleDecision(
-        victim_ref=await repository.resolve_victim(session, keys, own, now),
-        victim_key=keys[0] if keys else own,
+        victim_ref=await repository.resolve_victim(session, keys, key, now),
+        victim_key=key,
         area=decision.area,
         decided_on=local_date(decision.decided_at, settings),
         facts=facts_of(decision),

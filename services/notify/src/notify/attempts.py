@@ -12,6 +12,7 @@ from notify import ledger, store
 from notify.domain.delivery import Next, Policy, after_attempt
 from notify.records import created_record
 from notify.webhooks import Attempt
+from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.service import Platform
 from shared.telemetry import inject_headers
@@ -34,8 +35,8 @@ async def record_attempt(
             insert(store.attempts).values(
                 referral_id=delivery.referral_id,
                 attempt=number,
-                started_at=store.stored(attempt.started_at),
-                finished_at=store.stored(attempt.finished_at),
+                started_at=utc(attempt.started_at),
+                finished_at=utc(attempt.finished_at),
                 verdict=attempt.verdict,
                 http_status=attempt.http_status,
                 error=attempt.error,
@@ -47,10 +48,8 @@ async def record_attempt(
             .values(
                 status=after.status,
                 attempts=number,
-                due_at=store.stored(after.due_at) if after.due_at else None,
-                delivered_at=(
-                    store.stored(attempt.finished_at) if after.status == "delivered" else None
-                ),
+                due_at=utc(after.due_at) if after.due_at else None,
+                delivered_at=(utc(attempt.finished_at) if after.status == "delivered" else None),
                 last_error=attempt.error,
             )
         )

@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify import ledger, store
 from notify.config import Settings
-from notify.domain.referrals import NewReferral, Policy, not_yet_made, plan, victim_key
+from notify.domain.referrals import NewReferral, Policy, not_yet_made, plan
 from notify.metrics import ReferralMetrics
 from notify.records import created_record
 from notify.sealing import SecretBox
 from shared.auth import Principal
+from shared.db import utc
 from shared.envelope import CloudEvent
+from shared.identity import victim_key
 from shared.kafka import Handler
 from shared.schemas import TriageDecided
 from shared.service import Platform
@@ -60,7 +62,9 @@ def on_decision(platform: Platform, settings: Settings, metrics: ReferralMetrics
                 rejected.agency,
             )
         made = await ledger.made_for(session, str(decision.incident_id))
-        key = victim_key(settings.platform.pseudonym_key, decision)
+        key = victim_key(
+            settings.platform.pseudonym_key, decision.incident.victim, decision.incident_id
+        )
         for referral in not_yet_made(planned.referrals, made):
             await _make_referral(platform, settings, session, decision, referral, key, now)
             metrics.referrals.labels(referral.agency).inc()
@@ -92,7 +96,7 @@ async def _make_referral(
             victim_key=key,
             data=referral.data,
             created_at=now,
-            review_due_at=store.stored(referral.review_due_at) if referral.review_due_at else None,
+            review_due_at=utc(referral.review_due_at) if referral.review_due_at else None,
         )
     )
     await session.execute(
@@ -102,8 +106,8 @@ async def _make_referral(
             channel="webhook" if subscribed else "topic",
             status="pending",
             attempts=0,
-            deliver_after=store.stored(referral.deliver_after),
-            due_at=store.stored(referral.deliver_after) if subscribed else None,
+            deliver_after=utc(referral.deliver_after),
+            due_at=utc(referral.deliver_after) if subscribed else None,
             version=0,
             trace=inject_headers(),
         )

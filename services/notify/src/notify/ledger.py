@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify.store import deliveries, platform, referrals, stored, subscriptions
+from notify.store import deliveries, platform, referrals, subscriptions
+from shared.db import utc
 
 WAITING = ("pending", "failed")
 
@@ -61,7 +62,7 @@ async def acknowledge(session: AsyncSession, referral_id: str, at: datetime) -> 
     await session.execute(
         update(referrals)
         .where(referrals.c.referral_id == referral_id, referrals.c.acknowledged_at.is_(None))
-        .values(acknowledged_at=stored(at))
+        .values(acknowledged_at=utc(at))
     )
 
 
@@ -79,7 +80,7 @@ async def next_due(session: AsyncSession, agency: str, now: datetime) -> Any | N
             deliveries.c.agency == agency,
             deliveries.c.channel == "webhook",
             deliveries.c.status.in_(WAITING),
-            deliveries.c.due_at <= stored(now),
+            deliveries.c.due_at <= utc(now),
         )
         .order_by(deliveries.c.due_at, deliveries.c.referral_id)
         .limit(1)
@@ -114,7 +115,7 @@ async def claim(
             deliveries.c.version == version,
             deliveries.c.status.in_(WAITING),
         )
-        .values(version=version + 1, due_at=stored(lease_until))
+        .values(version=version + 1, due_at=utc(lease_until))
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -124,5 +125,5 @@ async def release(session: AsyncSession, referral_id: str, version: int, now: da
     await session.execute(
         update(deliveries)
         .where(deliveries.c.referral_id == referral_id, deliveries.c.version == version)
-        .values(due_at=stored(now))
+        .values(due_at=utc(now))
     )

@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import utc
 from shared.envelope import CloudEvent
+from shared.identity import victim_key
 from shared.kafka import PoisonMessage
 from shared.schemas import Dash, IncidentReported, MaracCaseListed, RiskAssessmentSubmitted
 from shared.schemas.v1 import Regrade, RiskLevel
 from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
 from triage import histories, queries, store
 from triage.deciding import Triage, decide_and_publish, knock_on_cause, redecide_if_changed
-from triage.domain.identity import identify, victim_key
+from triage.domain.identity import identify
 
 
 class UnknownIncident(Exception):
@@ -54,7 +55,7 @@ async def incident_reported(
     await queries.lock(session, queries.lock_names(incident_id, victim, suspect), now)
     if await queries.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
-    key = victim_key(triage.secret, victim, incident_id)
+    key = victim_key(triage.secret, incident.victim, incident_id)
     await queries.add_incident(session, incident, key, victim, suspect, now)
     await decide_and_publish(triage, session, incident_id, event.id, now)
     # Another victim's incidents travel on another partition: one reported later may have

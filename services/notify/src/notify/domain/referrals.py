@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from notify.domain.projections import Source, minimise
 from notify.domain.schedule import review_due, school_notice_release
 from notify.domain.views import VIEWS
-from shared.identity import identities, pseudonym
 from shared.schemas import DecisionReferral, TriageDecided
 
 VICTIM = "victim"
@@ -119,13 +118,3 @@ def not_yet_made(
 ) -> list[NewReferral]:
     """The planned referrals whose (agency, subject) the incident does not have yet."""
     return [r for r in planned if (r.agency, r.subject) not in existing]
-
-
-def victim_key(secret: str, decision: TriageDecided) -> str:
-    """The victim's pseudonymous Kafka key, derived as intake derives it, so referrals keep
-    their order with every other event about the victim."""
-    victim = decision.incident.victim
-    found = identities(
-        victim.person_id, victim.given_name, victim.family_name, victim.date_of_birth
-    )
-    return pseudonym(secret, found[0] if found else f"incident:{decision.incident_id}")
