@@ -16,7 +16,7 @@ from tests.helpers import dash_body, incident_body
 from triage import store
 from triage.app import MIGRATIONS
 from triage.config import Settings
-from triage.deciding import Triage
+from triage.handlers import Triage
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notify.domain.projections import Source, minimise
-from notify.domain.views import VIEWS
+from notify.domain.sharing import VIEWS
 from tests.unit.notify import factory
 
 LONDON = ZoneInfo("Europe/London")

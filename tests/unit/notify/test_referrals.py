@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notify.domain.referrals import Policy, not_yet_made, plan
+from notify.domain.referrals import ReferralTiming, not_yet_made, plan
 from tests.unit.notify import factory
 
-POLICY = Policy(timezone=ZoneInfo("Europe/London"))
+POLICY = ReferralTiming(timezone=ZoneInfo("Europe/London"))
 NOW = datetime(2026, 11, 18, 21, 30, tzinfo=UTC)
 
 

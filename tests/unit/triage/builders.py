@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 from shared.schemas import Dash, IncidentReported
 from shared.schemas.v1 import Regrade
 from triage.domain.decision import Case
-from triage.domain.history import PastIncident
 from triage.domain.identity import Identity
+from triage.domain.windows import PastIncident
 
 REPORTED_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 VICTIM = Identity(person_id="v-pid", names_dob="v-ndob")

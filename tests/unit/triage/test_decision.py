@@ -17,10 +17,10 @@ from tests.unit.triage.builders import (
     regrade,
 )
 from triage.domain.decision import Decision, decide
-from triage.domain.history import History, MaracListing
 from triage.domain.identity import Identity
-from triage.domain.policy import DEFAULT_POLICY, Policy
+from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 from triage.domain.referrals import Referral
+from triage.domain.windows import MaracListing, OnRecord
 
 NOT_SAMPLED = incident_id_in_dip_sample(False)
 SAMPLED = incident_id_in_dip_sample(True)
@@ -31,7 +31,9 @@ def referrals(decision: Decision) -> set[tuple[str, str, str]]:
     return {(r.agency, r.reason, r.subject) for r in decision.referrals}
 
 
-def decided(history: History = History(), policy: Policy = DEFAULT_POLICY, **kw: Any) -> Decision:
+def decided(
+    history: OnRecord = OnRecord(), policy: TriagePolicy = DEFAULT_POLICY, **kw: Any
+) -> Decision:
     kw.setdefault("incident_id", NOT_SAMPLED)
     return decide(case(**kw), history, policy)
 
@@ -122,7 +124,7 @@ def past(days: int, seq: int, victim: Identity = VICTIM, **kw: Any) -> Any:
 def test_repeats_and_escalation_within_365_days(
     earlier: list[int], flags: list[str], eligible: bool
 ) -> None:
-    history = History(tuple(past(days, n) for n, days in enumerate(earlier, 1)))
+    history = OnRecord(tuple(past(days, n) for n, days in enumerate(earlier, 1)))
     decision = decided(history, dash_=dash(1))
     assert decision.flags == flags
     assert decision.prior_incidents_12m == len([d for d in earlier if d <= 365])
@@ -131,14 +133,14 @@ def test_repeats_and_escalation_within_365_days(
 
 
 def test_escalation_makes_the_victim_marac_eligible_and_refers_to_an_idva() -> None:
-    history = History((past(1, 1), past(2, 2)))
+    history = OnRecord((past(1, 1), past(2, 2)))
     decision = decided(history, dash_=dash(1))
     assert ("idva", "marac", "victim") in referrals(decision)
     assert ("victim-support", "standard_risk", "victim") in referrals(decision)
 
 
 def test_a_suspect_against_another_victim_is_a_serial_perpetrator() -> None:
-    history = History((past(700, 1, victim=Identity("someone-else")),))
+    history = OnRecord((past(700, 1, victim=Identity("someone-else")),))
     assert "serial_perpetrator" in decided(history, dash_=dash(1)).flags
 
 
@@ -164,7 +166,7 @@ def test_marac_criteria_from_score_judgement_and_regrade(
 
 
 def test_a_listing_at_marac_within_a_year_makes_a_repeat_marac() -> None:
-    history = History(listings=(MaracListing(VICTIM, (REPORTED_AT - timedelta(days=200), 0)),))
+    history = OnRecord(listings=(MaracListing(VICTIM, (REPORTED_AT - timedelta(days=200), 0)),))
     decision = decided(history, dash_=dash(1))
     assert decision.marac.criteria == ("repeat_marac",)
     assert ("idva", "marac", "victim") in referrals(decision)
@@ -197,7 +199,7 @@ def test_a_referral_already_made_is_never_made_twice_with_a_new_reason() -> None
 
 
 def test_the_decision_carries_the_policy_version_and_its_routing() -> None:
-    policy = Policy(version="area-7", routes=())
+    policy = TriagePolicy(version="area-7", routes=())
     decision = decided(policy=policy, dash_=dash(20))
     assert decision.policy_version == "area-7"
     assert decision.referrals == []

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared.auth import Principal, require
 from shared.schemas import TriageDecided
 from shared.schemas.v1 import RiskLevel
-from triage import handlers, queries
-from triage.deciding import Triage
+from triage import handlers, repository
+from triage.handlers import Triage
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 Reader = Annotated[Principal, Depends(require("triage:read"))]
@@ -67,10 +67,10 @@ class RegradeAccepted(BaseModel):
 async def get_decision(incident_id: UUID, triage: TriageDep, _: Reader) -> TriageDecided:
     """The latest decision: the data of its `mash.triage.decided` event."""
     async with triage.platform.sessions() as session:
-        decision = await queries.current_decision(session, str(incident_id))
+        decision = await repository.current_decision(session, str(incident_id))
     if decision is None:
         raise HTTPException(404, "There is no decision on this incident yet.")
-    return TriageDecided.model_validate(decision)
+    return decision
 
 
 @router.post(

@@ -31,7 +31,7 @@ incidents = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
-history = Table(
+incident_people = Table(
     "incident_history",
     metadata,
     Column("seq", BigId, primary_key=True, autoincrement=True),
