@@ -15,7 +15,7 @@ from shared.envelope import CloudEvent
 from shared.schemas import Person, TriageDecided
 from shared.testing import TEST_PSEUDONYM_KEY
 from shared.topics import DECISIONS, TRIAGE_DECIDED
-from tests.helpers import settings_for
+from tests.builders import settings_for
 
 ADMIN = ("marac:admin",)
 READ = ("marac:read",)

@@ -19,7 +19,7 @@ from notify.config import Settings
 from shared.envelope import CloudEvent
 from shared.testing import bearer
 from shared.topics import DECISIONS, TRIAGE_DECIDED
-from tests.helpers import settings_for
+from tests.builders import settings_for
 
 FAST = {
     "delivery_retry_base_seconds": 0.01,

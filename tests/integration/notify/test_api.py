@@ -14,7 +14,7 @@ import pytest
 
 from shared.testing import bearer, eventually, running
 from tests.integration.notify.kit import notify_app, publish, referrals_of
-from tests.unit.notify import factory
+from tests.unit.notify import builders
 
 pytestmark = pytest.mark.kafka
 AGENCIES = ["childrens-social-care", "school", "idva", "safeguarding-team", "victim-support"]
@@ -34,7 +34,7 @@ async def service(
     database = Path(tmp_path_factory.mktemp("notify-api")) / "notify.db"
     group = f"test-{uuid.uuid4().hex[:8]}"
     app = notify_app(kafka_bootstrap, f"sqlite+aiosqlite:///{database}", group)
-    data = factory.decision_data()
+    data = builders.decision_data()
     incident_id = data["incident_id"]
     async with running(app) as client:
         await publish(kafka_bootstrap, data)

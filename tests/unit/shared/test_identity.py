@@ -14,7 +14,7 @@ from shared.schemas import Person
 
 
 def victim(**changes: Any) -> Person:
-    """The victim of tests.helpers' incident body, with `changes` (None removes a field)."""
+    """The victim of tests.builders' incident body, with `changes` (None removes a field)."""
     fields: dict[str, Any] = {
         "person_id": "N100001",
         "given_name": "Alex",

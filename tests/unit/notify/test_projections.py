@@ -15,7 +15,7 @@ import pytest
 
 from notify.domain.projections import Source, minimise
 from notify.domain.sharing import VIEWS
-from tests.unit.notify import factory
+from tests.unit.notify import builders
 
 LONDON = ZoneInfo("Europe/London")
 Y, N = True, False
@@ -67,7 +67,7 @@ CELLS = [
 
 
 def data_for(agency: str, *, safe: bool = True, child: int | None = None) -> dict[str, Any]:
-    decision = factory.decision(safe_to_contact=safe)
+    decision = builders.decision(safe_to_contact=safe)
     if agency == "school" and child is None:
         child = 0
     return minimise(VIEWS[agency], Source(decision, child, LONDON))
@@ -115,12 +115,12 @@ def test_phone_and_email_only_where_safe_to_contact(
 ) -> None:
     data = data_for(agency, safe=safe)
     text = json.dumps(data)
-    assert (factory.VICTIM_PHONE in text) is sees_contact
-    assert (factory.VICTIM_EMAIL in text) is sees_contact
+    assert (builders.VICTIM_PHONE in text) is sees_contact
+    assert (builders.VICTIM_EMAIL in text) is sees_contact
     if sees_contact:
         assert data["victim"]["contact"] == {
-            "phone": factory.VICTIM_PHONE,
-            "email": factory.VICTIM_EMAIL,
+            "phone": builders.VICTIM_PHONE,
+            "email": builders.VICTIM_EMAIL,
         }
     else:
         assert "contact" not in data.get("victim", {})
@@ -135,17 +135,19 @@ def test_school_gets_the_incident_date_only() -> None:
 
 
 def test_school_date_is_the_local_date() -> None:
-    late = factory.decision(reported_at=datetime.fromisoformat("2026-07-01T23:30:00+00:00"))
+    late = builders.decision(reported_at=datetime.fromisoformat("2026-07-01T23:30:00+00:00"))
     data = minimise(VIEWS["school"], Source(late, 0, LONDON))
     assert data["incident_date"] == "2026-07-02"  # 00:30 BST
 
 
-@pytest.mark.parametrize(("child", "other"), [(0, factory.YOUNGER_CHILD), (1, factory.OLDER_CHILD)])
+@pytest.mark.parametrize(
+    ("child", "other"), [(0, builders.YOUNGER_CHILD), (1, builders.OLDER_CHILD)]
+)
 def test_school_sees_that_one_child_only(child: int, other: str) -> None:
     data = data_for("school", child=child)
     assert set(data) == {"incident_date", "children", "safe_to_contact"}
     (seen,) = data["children"]
-    expected = factory.decision().incident.children[child]
+    expected = builders.decision().incident.children[child]
     assert seen == {
         "given_name": expected.given_name,
         "family_name": expected.family_name,
@@ -162,8 +164,8 @@ def test_idva_sees_children_as_count_and_ages_only() -> None:
     assert data["children_count"] == 2
     assert data["children_ages"] == [11, 7]  # on 2026-11-18
     text = json.dumps(data)
-    assert factory.OLDER_CHILD not in text
-    assert factory.YOUNGER_CHILD not in text
+    assert builders.OLDER_CHILD not in text
+    assert builders.YOUNGER_CHILD not in text
     assert "111111" not in text  # no school
 
 
@@ -182,18 +184,18 @@ def test_victim_support_sees_the_victims_names_only() -> None:
 
 @pytest.mark.parametrize("agency", ["childrens-social-care", "school", "idva", "victim-support"])
 def test_officers_notes_reach_no_one_but_the_safeguarding_team(agency: str) -> None:
-    assert factory.NOTES not in json.dumps(data_for(agency))
-    assert factory.NOTES in json.dumps(data_for("safeguarding-team"))
+    assert builders.NOTES not in json.dumps(data_for(agency))
+    assert builders.NOTES in json.dumps(data_for("safeguarding-team"))
 
 
 @pytest.mark.parametrize(
     ("agency", "forbidden"),
     [
-        ("school", ["Victimgiven", factory.VICTIM_STREET, factory.SUSPECT_FAMILY, "ex_partner"]),
-        ("victim-support", [factory.VICTIM_DOB, factory.VICTIM_POSTCODE, factory.SUSPECT_GIVEN]),
-        ("victim-support", [factory.OLDER_CHILD, "coercive_control", "visible_high_risk"]),
-        ("idva", [factory.NOTES, factory.OLDER_CHILD]),
-        ("childrens-social-care", [factory.NOTES, '"q1"']),
+        ("school", ["Victimgiven", builders.VICTIM_STREET, builders.SUSPECT_FAMILY, "ex_partner"]),
+        ("victim-support", [builders.VICTIM_DOB, builders.VICTIM_POSTCODE, builders.SUSPECT_GIVEN]),
+        ("victim-support", [builders.OLDER_CHILD, "coercive_control", "visible_high_risk"]),
+        ("idva", [builders.NOTES, builders.OLDER_CHILD]),
+        ("childrens-social-care", [builders.NOTES, '"q1"']),
     ],
 )
 def test_what_an_agency_must_not_receive_appears_nowhere(agency: str, forbidden: list[str]) -> None:
@@ -215,7 +217,7 @@ def test_fields_not_allowed_are_absent_not_null(agency: str) -> None:
 
 
 def test_a_victim_without_contact_details_is_not_safe_to_contact() -> None:
-    decision = factory.decision(
+    decision = builders.decision(
         victim={"given_name": "Nocontact", "family_name": "Victim", "date_of_birth": "1990-01-01"}
     )
     data = minimise(VIEWS["safeguarding-team"], Source(decision, None, LONDON))

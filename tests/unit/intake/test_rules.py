@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from intake.domain.rules import fingerprint, timing_errors
 from shared.schemas import Dash, IncidentReport
-from tests.helpers import incident_body
+from tests.builders import incident_body
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)
