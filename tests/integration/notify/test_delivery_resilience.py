@@ -3,7 +3,6 @@ endpoint hangs holds up no other agency."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from shared.testing import eventually, running
 from tests.integration.notify.kit import (
     Receiver,
     attempt_rows,
+    loops_passed,
     notify_app,
     publish,
     referrals_of,
@@ -62,7 +62,8 @@ async def test_stopped_mid_retry_resumes_after_restart_without_a_duplicate_succe
         second = notify_app(kafka_bootstrap, database_url, group)  # same database
         async with running(second) as client:
             record = await eventually(lambda: _delivered(client, "idva", incident_id))
-            await asyncio.sleep(0.5)  # many poll cycles: room for a wrong extra send to show
+            # room for a wrong extra send to show, on either agency
+            await loops_passed(second, "idva", "childrens-social-care")
             rows = await attempt_rows(second, record["referral_id"])
             (csc_after,) = await referrals_of(client, "childrens-social-care", incident_id)
 

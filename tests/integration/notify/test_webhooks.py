@@ -3,7 +3,6 @@ resumed after a restart, and one agency's hanging endpoint holding up no other."
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -19,6 +18,7 @@ from shared.topics import DEADLETTER
 from tests.integration.notify.kit import (
     Receiver,
     attempt_rows,
+    loops_passed,
     notify_app,
     publish,
     referrals_of,
@@ -80,7 +80,7 @@ async def test_503_twice_then_200_is_one_success_after_three_attempts(
         await subscribe(client, "childrens-social-care", receiver.url)
         await publish(kafka_bootstrap, data)
         record = await eventually(lambda: delivered(client, "childrens-social-care", incident_id))
-        await asyncio.sleep(0.5)  # many poll cycles: room for a wrong extra send to show
+        await loops_passed(app, "childrens-social-care")  # room for a wrong extra send
         rows = await attempt_rows(app, record["referral_id"])
         (after,) = await referrals_of(client, "childrens-social-care", incident_id)
 
@@ -118,7 +118,7 @@ async def test_a_400_is_dead_at_once_and_on_the_dead_letter_topic(
 
         record = await eventually(dead)
         letter = await dead_letters.wait_for(dead_letter_of(record["referral_id"]))
-        await asyncio.sleep(0.5)
+        await loops_passed(app, "victim-support")  # room for a wrong retry to show
 
     assert [r.status for r in receiver.of(incident_id)] == [400]
     assert record["delivery"]["attempts"] == 1

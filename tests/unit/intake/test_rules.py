@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from intake.domain.rules import fingerprint, timing_errors
-from shared.schemas import Dash, IncidentReport
+from shared.schemas import IncidentReport
 from tests.builders import incident_body
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -164,14 +164,3 @@ def test_the_same_report_reformatted_has_the_same_fingerprint() -> None:
     assert fingerprint(a) == fingerprint(b)
     c = IncidentReport.model_validate({**base, "notes": "different"})
     assert fingerprint(a) != fingerprint(c)
-
-
-def test_a_dash_scores_its_yes_answers() -> None:
-    dash = Dash.model_validate(
-        {
-            "checklist": "safelives-dash-ric-24",
-            "completed_by": "PC 1",
-            "answers": {"q1": True, "q2": False, "q3": True},
-        }
-    )
-    assert dash.score == 2

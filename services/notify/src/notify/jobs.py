@@ -51,6 +51,9 @@ class DeliveryWorker:
         self._client: httpx.AsyncClient | None = None
         self._channel: WebhookChannel | None = None
         self._box = settings.secret_box()
+        self.passes: dict[str, int] = dict.fromkeys(AGENCIES, 0)
+        """How many times each agency's loop has looked for a due delivery (and made the
+        attempt it found): what a test waits on to know the loop had its chance."""
 
     async def start(self, _: Platform[Settings] | None = None) -> None:
         """Start one delivery loop per agency (the app's `extra_start`)."""
@@ -92,6 +95,7 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             try:
                 worked = await self.deliver_next(agency)
+                self.passes[agency] += 1
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the database blinked: the loop lives on
                 failures += 1

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.auth import Principal, require
 from shared.schemas import TriageDecided
-from shared.schemas.v1 import RiskLevel
 from triage import handlers, repository
 from triage.handlers import Triage
+from triage.schemas import RegradeAccepted, RegradeRequest
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 Reader = Annotated[Principal, Depends(require("triage:read"))]
@@ -24,13 +23,6 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
     404: {"description": "Triage knows no incident with this id (yet)"},
     422: {"description": "Problem details naming every bad field"},
 }
-Text = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=2000)
-]
-
-Author = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200)
-]
 
 
 def _triage(request: Request) -> Triage:
@@ -39,23 +31,6 @@ def _triage(request: Request) -> Triage:
 
 
 TriageDep = Annotated[Triage, Depends(_triage)]
-
-
-class RegradeRequest(BaseModel):
-    """The central referral unit's re-grade. Unknown fields are refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    risk_level: RiskLevel = Field(examples=["high"])
-    reason: Text = Field(examples=["Escalating threats reported by the IDVA."])
-    by: Author = Field(examples=["DS 4321, CRU"])
-
-
-class RegradeAccepted(BaseModel):
-    incident_id: UUID
-    regrade_id: UUID
-    decision_id: UUID = Field(description="The decision the re-grade made")
-    status: Literal["accepted"] = "accepted"
 
 
 @router.get(

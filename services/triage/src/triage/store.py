@@ -1,4 +1,5 @@
-"""Triage's tables. The history tables hold keyed hashes (pseudonyms) and times, never
+"""Triage's tables (tables only: the queries are `repository`). The people tables
+(`incident_people`, `marac_listings`) hold keyed hashes (pseudonyms) and times, never
 names; the incident as accepted is kept once, to decide again and to answer with."""
 
 from __future__ import annotations
