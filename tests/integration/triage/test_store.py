@@ -1,4 +1,4 @@
-"""Triage's handlers against each real database (SQLite and PostgreSQL): history by
+"""Triage's handlers against each real database (SQLite and PostgreSQL): people on record by
 pseudonym, decisions kept in versions, the outbox, re-grades and concurrency."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ async def _key(triage: Triage, incident_id: str) -> str:
     return known.victim_key
 
 
-async def test_history_holds_pseudonyms_not_names(database_url: str) -> None:
+async def test_the_people_tables_hold_pseudonyms_not_names(database_url: str) -> None:
     victim = unique_victim()
     async with storage_only(database_url) as triage:
         reported = reported_event(T0, victim)

@@ -33,7 +33,7 @@ incidents = Table(
 )
 
 incident_people = Table(
-    "incident_history",
+    "incident_history",  # the table's name in the database since migration 0001
     metadata,
     Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("incident_id", String(36), nullable=False, unique=True),
