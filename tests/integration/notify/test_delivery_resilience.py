@@ -114,7 +114,7 @@ async def test_stopped_mid_attempt_is_tried_again_at_once_after_restart(
     data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
     hang = True
-    # the claim's lease (timeout + 5 s) outlasts `eventually`: only a released claim passes
+    # the lease (timeout + 5 s) outlasts `eventually`: only a released lease passes
     slow = {"delivery_timeout_seconds": 30}
     async with Receiver(
         answer=lambda _id, _n: None if hang else 200, incident_id=incident_id

@@ -1,5 +1,5 @@
 """The referral ledger on SQLite and PostgreSQL: one referral per incident, agency and
-subject; claims that only one worker wins; due deliveries; timestamps kept as instants."""
+subject; leases that only one worker wins; due deliveries; timestamps kept as instants."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ async def test_one_referral_per_incident_agency_and_subject(platform: Ledger) ->
     assert made == {("school", "child:0"), ("school", "child:1"), ("idva", "victim")}
 
 
-async def test_only_one_claim_of_a_delivery_wins(platform: Ledger) -> None:
+async def test_only_one_lease_of_a_delivery_wins(platform: Ledger) -> None:
     referral_id = await add_referral(platform, str(uuid.uuid4()))
     async with platform.uow() as session:
         first = await repository.lease(session, referral_id, 0, NOW + timedelta(seconds=15))
