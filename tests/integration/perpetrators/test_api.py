@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -148,3 +148,26 @@ async def test_incidents_without_an_identifiable_suspect_score_nobody(
     [only] = await eventually(scored)
     assert only["person"]["given_name"] == marker["given_name"]
     assert only["incidents_24m"] == 1
+
+
+async def test_an_incident_reported_with_another_offset_keeps_its_instant(
+    service: Service, kafka_bootstrap: str
+) -> None:
+    client, clock = service.client, service.clock
+    area = new_area()
+    summer_time = timezone(timedelta(hours=1))
+    reported = (clock.now - timedelta(days=30, minutes=-30)).astimezone(summer_time)
+    async with DecisionPublisher(kafka_bootstrap) as triage:
+        await triage.publish(
+            decision(area, person("suspect", 4), person("victim", 4), reported_at=reported)
+        )
+
+    async def scored() -> list[Any] | None:
+        answer = await client.get(
+            "/v1/perpetrators", params={"area": area, "cohort": "all"}, headers=bearer(*READ)
+        )
+        return list(answer.json()) or None
+
+    [only] = await eventually(scored)
+    assert datetime.fromisoformat(only["last_incident_at"]) == reported
+    assert only["components"]["recency"] == 5  # 29.98 days ago, not 30 days and an hour

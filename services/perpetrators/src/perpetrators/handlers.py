@@ -22,6 +22,7 @@ from perpetrators.domain.identity import identify, perpetrator_id
 from perpetrators.domain.perpetrator import IncidentOnRecord, Perpetrator, PersonDetails
 from perpetrators.domain.scoring import Incident
 from perpetrators.schemas import record_of
+from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.schemas import TriageDecided
 from shared.service import Platform
@@ -62,14 +63,14 @@ async def on_decision(
     kept = IncidentOnRecord(
         incident=Incident(
             incident_id=str(decision.incident_id),
-            reported_at=incident.reported_at,
+            reported_at=utc(incident.reported_at),
             risk_level=decision.risk_level,
             child_present=any(c.present_at_incident for c in incident.children),
             abuse_types=tuple(incident.abuse_types),
             victim=identify(secret, incident.victim),
         ),
         area=decision.area,
-        decided_at=decision.decided_at,
+        decided_at=utc(decision.decided_at),
         suspect=PersonDetails(
             incident.suspect.given_name,
             incident.suspect.family_name,

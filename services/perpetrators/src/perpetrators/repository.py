@@ -189,7 +189,9 @@ async def in_area(session: AsyncSession, area: str, priority_only: bool) -> list
     stmt = select(P).where(P.c.area == area)
     if priority_only:
         stmt = stmt.where(P.c.priority.is_(True))
-    stmt = stmt.order_by(P.c.score.desc(), P.c.last_incident_at.desc(), P.c.perpetrator_id)
+    stmt = stmt.order_by(
+        P.c.score.desc(), P.c.last_incident_at.desc().nulls_last(), P.c.perpetrator_id
+    )
     return [_perpetrator(row) for row in (await session.execute(stmt)).all()]
 
 
