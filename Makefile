@@ -9,7 +9,7 @@ PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/
 .PHONY: help setup run test test-fast lint format bench demo clean
 
 help:
-	@echo "make run    start Kafka and the four services on loopback (Ctrl-C stops them)"
+	@echo "make run    start Kafka and the services on loopback (Ctrl-C stops them)"
 	@echo "make test   the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), e2e"
 	@echo "make setup  create .venv and fetch the broker (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"

@@ -24,7 +24,7 @@ from shared.config import ROOT
 from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("intake", "triage", "notify", "marac")
+SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
 MASH = str(Path(sys.executable).parent / "mash")
 
 
@@ -174,6 +174,18 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
     assert "MARAC southampton" in out
     assert "MARAC portsmouth" in out
     assert "next list:" in out
+
+    # the serial suspect (two victims, a child present at the second incident) is a
+    # priority perpetrator of southampton, shown with the parts of the score
+    serial_suspects = [
+        p
+        for p in summary["perpetrators"]["southampton"]
+        if p["priority"] and p["victims_count"] >= 2 and p["children_involved"]
+    ]
+    assert serial_suspects, summary["perpetrators"]
+    assert "Priority perpetrators southampton" in out
+    assert "Priority perpetrators portsmouth" in out
+    assert "score = R x (F + G + 2 x (V - 1))" in out
 
 
 def test_a_second_run_works_and_joins_the_same_victims_cases(hub: Hub) -> None:

@@ -21,7 +21,7 @@ from shared.config import ROOT
 from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("intake", "triage", "notify", "marac")
+SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
 # the example incident's personal data, whole: names, birth dates, phone, postcode, address
 PERSONAL = (
     "Alex",

@@ -17,6 +17,8 @@ import marac.app
 import marac.config
 import notify.app
 import notify.config
+import perpetrators.app
+import perpetrators.config
 import triage.app
 import triage.config
 from shared.auth import mint
@@ -27,6 +29,7 @@ SERVICES = [
     (triage.app, triage.config.Settings),
     (notify.app, notify.config.Settings),
     (marac.app, marac.config.Settings),
+    (perpetrators.app, perpetrators.config.Settings),
 ]
 
 

@@ -3,9 +3,11 @@
 Posts a few dozen incidents for two areas through intake's API (standard, medium and
 high risk, children with their schools, repeat victims, a serial perpetrator, a DASH
 completed late and one re-grade by the central referral unit), waits until triage has
-decided every one, notify has made the referrals and marac has listed the eligible
-victims, and prints what the hub did. Every person is generated from the seed: none is
-real. `MASH_DEMO_SUMMARY=<file>` also writes the summary as JSON (the e2e test reads it).
+decided every one, notify has made the referrals, marac has listed the eligible
+victims and perpetrators has scored every suspect, and prints what the hub did (after
+the MARAC lists, each area's priority perpetrators with the parts of their score).
+Every person is generated from the seed: none is real. `MASH_DEMO_SUMMARY=<file>` also
+writes the summary as JSON (the e2e test reads it).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ RELATIONSHIPS = ("partner", "ex_partner", "ex_partner", "partner", "family_membe
 LEVEL_YES = {"standard": (0, 9), "medium": (10, 13), "high": (14, 20)}
 SCOPES = (
     "incidents:write", "incidents:read", "triage:read", "triage:regrade", "marac:read",
-    "marac:admin", "referrals:read:*",
+    "marac:admin", "referrals:read:*", "perpetrators:read",
 )
 # fmt: on
 
@@ -201,6 +203,10 @@ def synthetic_day(seed: int, count: int, now: datetime) -> list[Planned]:
         plans.append(
             Planned(day.incident(area, day.adult(area), day.suspect(), day.dash(level), kids))
         )
+    for plan in plans:
+        if plan.story == "serial" and plan.body["children"]:
+            # a serial perpetrator with a child present: the priority cohort's second route
+            plan.body["children"][0]["present_at_incident"] = True
     plans = plans[:count]
     moments = [now - timedelta(minutes=rng.randint(30, 24 * 60)) for _ in plans]
     # one victim's (and the serial suspect's) incidents happen in the order of their story
@@ -255,6 +261,7 @@ class Outcome:
     referrals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     meetings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     awaiting: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    perpetrators: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def listed_incidents(self) -> set[str]:
         cases = [c for ms in self.meetings.values() for m in ms for c in m["cases"]]
@@ -357,6 +364,34 @@ def collect_referrals(hub: Hub, outcome: Outcome) -> None:
         outcome.referrals[agency] = [r for r in answer.json() if r["incident_id"] in ours]
 
 
+def collect_perpetrators(hub: Hub, outcome: Outcome) -> None:
+    for area in AREAS:
+        answer = hub.get("perpetrators", "/v1/perpetrators", area=area, cohort="all")
+        answer.raise_for_status()
+        outcome.perpetrators[area] = answer.json()
+
+
+def unscored(plans: list[Planned], outcome: Outcome) -> int:
+    """Suspects of the day whose latest incident the perpetrators service has not scored."""
+    latest: dict[tuple[str, str, str], Planned] = {}
+    for plan in plans:  # in the order reported
+        if suspect := plan.body["suspect"]:
+            who = (suspect["given_name"], suspect["family_name"], suspect["date_of_birth"])
+            latest[who] = plan
+    missing = 0
+    for who, plan in latest.items():
+        reported = datetime.fromisoformat(plan.body["reported_at"].replace("Z", "+00:00"))
+        scored = [
+            p
+            for p in outcome.perpetrators.get(plan.body["area"], [])
+            if tuple(p["person"].values()) == who
+            and p["last_incident_at"]
+            and datetime.fromisoformat(p["last_incident_at"].replace("Z", "+00:00")) >= reported
+        ]
+        missing += not scored
+    return missing
+
+
 def pipeline_done(outcome: Outcome) -> list[str]:
     """What is still missing: eligible victims not yet listed, referrals not yet made."""
     missing = []
@@ -378,9 +413,12 @@ def report(plans: list[Planned], outcome: Outcome, today: date) -> None:
         print(f"  {agency:<22} {len(outcome.referrals.get(agency, [])):>3}")
     for area in AREAS:
         report_lists(area, outcome, {p.incident_id for p in plans})
+    for area in AREAS:
+        report_perpetrators(area, outcome)
     print(
         "\nEvery person above is synthetic. A list as CSV: GET /v1/meetings/<id>/cases.csv "
-        f"on marac (today is {today.isoformat()})."
+        f"on marac, GET /v1/perpetrators.csv?area=<area> on perpetrators (today is "
+        f"{today.isoformat()})."
     )
 
 
@@ -428,6 +466,31 @@ def report_lists(area: str, outcome: Outcome, ours: set[str]) -> None:
     print(f"  awaiting a meeting with room: {len(outcome.awaiting.get(area, []))}")
 
 
+def report_perpetrators(area: str, outcome: Outcome) -> None:
+    """The area's priority perpetrators, each with the parts of the score."""
+    everyone = outcome.perpetrators.get(area, [])
+    cohort = [p for p in everyone if p["priority"]]
+    print(f"\nPriority perpetrators {area} ({len(cohort)} of {len(everyone)} scored)")
+    if not cohort:
+        print("  none in the priority cohort")
+        return
+    policy = cohort[0]
+    print(
+        f"  score = R x (F + G + 2 x (V - 1)); policy {policy['policy_version']}, "
+        f"owned by {policy['policy_owner']}"
+    )
+    print(f"  {'score':>5} {'R':>2} {'F':>2} {'G':>3} {'V':>2} {'incidents':>9} "
+          f"{'victims':>7} {'child present':<13}  suspect")  # fmt: skip
+    for p in cohort:
+        parts, person = p["components"], p["person"]
+        name = f"{person['given_name']} {person['family_name']} ({person['date_of_birth']})"
+        print(
+            f"  {p['score']:>5} {parts['recency']:>2} {parts['frequency']:>2} "
+            f"{parts['gravity']:>3} {parts['victims']:>2} {p['incidents_24m']:>9} "
+            f"{p['victims_count']:>7} {'yes' if p['children_involved'] else 'no':<13}  {name}"
+        )
+
+
 def write_summary(path: str, plans: list[Planned], outcome: Outcome, ok: bool) -> None:
     summary = {
         "ok": ok,
@@ -444,6 +507,7 @@ def write_summary(path: str, plans: list[Planned], outcome: Outcome, ok: bool) -
         "referrals": {a: len(rs) for a, rs in outcome.referrals.items()},
         "meetings": outcome.meetings,
         "awaiting": outcome.awaiting,
+        "perpetrators": outcome.perpetrators,
     }
     with open(path, "w", encoding="utf-8") as out:
         json.dump(summary, out, indent=2)
@@ -515,10 +579,13 @@ def follow_up(
     def settled() -> bool:
         collect_lists(hub, outcome, today)
         collect_referrals(hub, outcome)
+        collect_perpetrators(hub, outcome)
         missing[:] = pipeline_done(outcome)
+        if waiting := unscored(plans, outcome):
+            missing.append(f"{waiting} suspect(s) not yet scored")
         return not missing
 
-    print("Waiting for referrals and MARAC lists ...", end=" ", flush=True)
+    print("Waiting for referrals, MARAC lists and perpetrator scores ...", end=" ", flush=True)
     if not wait(settled, deadline):
         print(f"\nmash demo: not finished in time: {'; '.join(missing)}", file=sys.stderr)
         return False

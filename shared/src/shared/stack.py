@@ -1,4 +1,4 @@
-"""`mash run`: the broker and the four services on loopback, stopped together.
+"""`mash run`: the broker and the services on loopback, stopped together.
 
 Starts `deploy/kafka.sh up`, waits until the topics exist, starts each service with
 uvicorn, waits for every `/readyz`, prints where everything is, and on Ctrl-C or
@@ -21,7 +21,13 @@ import httpx
 
 from shared.config import ROOT, PlatformSettings
 
-SERVICES = (("intake", 8001), ("triage", 8002), ("notify", 8003), ("marac", 8004))
+SERVICES = (
+    ("intake", 8001),
+    ("triage", 8002),
+    ("notify", 8003),
+    ("marac", 8004),
+    ("perpetrators", 8006),
+)
 
 
 @dataclass
@@ -39,7 +45,7 @@ async def _pipe(name: str, stream: asyncio.StreamReader | None, quiet: bool) -> 
         return
     while line := await stream.readline():
         if not quiet:
-            sys.stdout.write(f"{name:>7} | {line.decode(errors='replace')}")
+            sys.stdout.write(f"{name:>12} | {line.decode(errors='replace')}")
             sys.stdout.flush()
 
 
@@ -165,9 +171,9 @@ def _print_table(bootstrap: str) -> None:
     ]
     intake = f"http://127.0.0.1:{service_port('intake', 8001)}"
     print("\nThe hub is running (Ctrl-C stops everything):\n")
-    print(f"  {'service':<8} {'address':<24} API docs")
+    print(f"  {'service':<12} {'address':<24} API docs")
     for name, address, docs in rows:
-        print(f"  {name:<8} {address:<24} {docs}")
+        print(f"  {name:<12} {address:<24} {docs}")
     print(
         f"""
 Traces: .data/traces/<service>.jsonl (or set OTEL_EXPORTER_OTLP_ENDPOINT)

@@ -1,12 +1,17 @@
 """Versioned schemas of every event's data (contract section 7). `v1` is current."""
 
 from shared.schemas.v1 import (
+    AuditRead,
     Dash,
     DecisionReferral,
     IncidentReport,
     IncidentReported,
     MaracCaseListed,
     MaracEligibility,
+    PerpetratorComponents,
+    PerpetratorPerson,
+    PerpetratorRecord,
+    PerpetratorSummary,
     Person,
     ReferralCreated,
     RiskAssessmentSubmitted,
@@ -14,12 +19,17 @@ from shared.schemas.v1 import (
 )
 
 __all__ = [
+    "AuditRead",
     "Dash",
     "DecisionReferral",
     "IncidentReport",
     "IncidentReported",
     "MaracCaseListed",
     "MaracEligibility",
+    "PerpetratorComponents",
+    "PerpetratorPerson",
+    "PerpetratorRecord",
+    "PerpetratorSummary",
     "Person",
     "ReferralCreated",
     "RiskAssessmentSubmitted",

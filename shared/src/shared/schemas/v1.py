@@ -383,3 +383,67 @@ class MaracCaseListed(Strict):
     children_count: int
     listed_at: AwareDatetime
     victim_person_id: str | None = None
+
+
+class AuditRead(Strict):
+    """Data of `mash.audit.read`: who read which records through an API, never the records."""
+
+    at: AwareDatetime = Field(description="When the read was answered.")
+    sub: str = Field(description="The token's subject: who read.")
+    service: str = Field(description="The service that answered.", examples=["perpetrators"])
+    route: str = Field(
+        description="The route's template.", examples=["/v1/perpetrators/{perpetrator_id}"]
+    )
+    resource: str = Field(description="The kind of record read.", examples=["perpetrator"])
+    ids: list[str] = Field(description="The ids of the records disclosed (or asked for).")
+    status: int = Field(description="The HTTP status answered.", examples=[200])
+
+
+class PerpetratorComponents(Strict):
+    """The parts of a perpetrator's RFG score (domain.md, "Perpetrators")."""
+
+    recency: int = Field(description="5 (latest incident within 30 days) down to 1; 0: none.")
+    frequency: int = Field(description="Incidents in the 24 months, at most 5.")
+    gravity: int = Field(description="Risk, children present and grave abuse types, at most 15.")
+    victims: int = Field(description="Different identifiable victims, at most 3.")
+
+
+class PerpetratorPerson(Strict):
+    """Whom the neighbourhood team must know: the suspect's names and date of birth."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date | None = None
+
+
+class PerpetratorSummary(Strict):
+    """One perpetrator in an area's list (contract section 10)."""
+
+    perpetrator_id: str = Field(description="A pseudonym, stable for the same person.")
+    area: str = Field(description="The area of the perpetrator's latest incident.")
+    score: int = Field(description="recency x (frequency + gravity + 2 x (victims - 1))")
+    priority: bool = Field(description="In the priority cohort.")
+    components: PerpetratorComponents
+    policy_version: str
+    policy_owner: str = Field(description="The partner agency that owns the scoring policy.")
+    person: PerpetratorPerson
+    incidents_24m: int
+    victims_count: int = Field(description="Different identifiable victims in the 24 months.")
+    children_involved: bool = Field(
+        description="A child was present at one of the incidents in the 24 months."
+    )
+    last_incident_at: AwareDatetime | None
+    scored_at: AwareDatetime
+
+
+class ScoreHistoryEntry(Strict):
+    scored_at: AwareDatetime
+    score: int
+
+
+class PerpetratorRecord(PerpetratorSummary):
+    """Data of `mash.perpetrator.prioritised` / `mash.perpetrator.released`, and
+    `GET /v1/perpetrators/{id}`: the summary with its incidents and score history."""
+
+    incident_ids: list[UUID] = Field(description="The incidents of the 24 months, oldest first.")
+    history: list[ScoreHistoryEntry] = Field(description="Each change of score, oldest first.")

@@ -1,0 +1,105 @@
+"""Perpetrators' HTTP API (contract section 10): thin, parse -> query -> audit -> answer.
+
+Every answer discloses personal data (the suspects' names and dates of birth), so every
+one records a `mash.audit.read` event in the transaction it reads in.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+
+from perpetrators import repository
+from perpetrators.domain.scoring import months_before
+from perpetrators.handlers import settings_of
+from perpetrators.schemas import (
+    PerpetratorRecord,
+    PerpetratorSummary,
+    as_csv,
+    record_of,
+    summary_of,
+)
+from shared.audit import ReadAudit, audited
+from shared.service import PlatformDep
+
+router = APIRouter(prefix="/v1", tags=["perpetrators"])
+Audit = Annotated[ReadAudit, Depends(audited("perpetrators:read"))]
+AreaQuery = Annotated[
+    str,
+    Query(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64, description="The area"),
+]
+CohortQuery = Annotated[
+    Literal["priority", "all"],
+    Query(description="`priority` (default): the priority cohort only; `all`: everyone scored"),
+]
+PerpetratorId = Annotated[str, Path(max_length=64, description="The perpetrator's pseudonym")]
+PROBLEMS: dict[int | str, dict[str, str]] = {
+    401: {"description": "No token, or not a valid one"},
+    403: {"description": "The token lacks the scope"},
+    422: {"description": "Problem details naming every bad field"},
+}
+RESOURCE = "perpetrator"
+
+
+async def _area_list(
+    platform: PlatformDep, audit: ReadAudit, area: str, cohort: str
+) -> list[PerpetratorSummary]:
+    async with platform.uow() as session:
+        found = await repository.in_area(session, area, cohort == "priority")
+        await audit.record(session, RESOURCE, [p.perpetrator_id for p in found])
+    return [summary_of(p) for p in found]
+
+
+@router.get(
+    "/perpetrators",
+    response_model=list[PerpetratorSummary],
+    summary="An area's perpetrators, highest score first",
+    responses=PROBLEMS,
+)
+async def list_perpetrators(
+    platform: PlatformDep, audit: Audit, area: AreaQuery, cohort: CohortQuery = "priority"
+) -> list[PerpetratorSummary]:
+    """The area's priority cohort (or everyone scored, `cohort=all`), each with the parts of
+    the score, the policy's version and owner. A perpetrator's area is that of their latest
+    incident."""
+    return await _area_list(platform, audit, area, cohort)
+
+
+@router.get(
+    "/perpetrators.csv",
+    summary="An area's perpetrators as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **PROBLEMS},
+)
+async def list_perpetrators_csv(
+    platform: PlatformDep, audit: Audit, area: AreaQuery, cohort: CohortQuery = "priority"
+) -> Response:
+    found = await _area_list(platform, audit, area, cohort)
+    return Response(
+        as_csv(found),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="perpetrators-{area}.csv"'},
+    )
+
+
+@router.get(
+    "/perpetrators/{perpetrator_id}",
+    response_model=PerpetratorRecord,
+    summary="One perpetrator, with incidents and score history",
+    responses={404: {"description": "Unknown perpetrator"}, **PROBLEMS},
+)
+async def one_perpetrator(
+    perpetrator_id: PerpetratorId, platform: PlatformDep, audit: Audit
+) -> PerpetratorRecord:
+    """The perpetrator as in the list, plus the ids of the incidents the score counts and
+    every change of score."""
+    window = partial(months_before, months=settings_of(platform).policy.window_months)
+    async with platform.uow() as session:
+        found = await repository.find(session, perpetrator_id, window)
+        # an unsuccessful look-up is audited too: someone asked for this id
+        await audit.record(session, RESOURCE, [perpetrator_id], 200 if found else 404)
+    if found is None:
+        raise HTTPException(404, "No perpetrator has this id.")
+    return record_of(found)

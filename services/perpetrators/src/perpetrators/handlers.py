@@ -1,0 +1,148 @@
+"""Perpetrators' event and command handlers: load, call the domain, save, emit.
+
+The module ends with `HANDLERS`, the table the consumer dispatches from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perpetrators import repository
+from perpetrators.config import Settings
+from perpetrators.domain import cohort, scoring
+from perpetrators.domain.identity import identify, perpetrator_id
+from perpetrators.domain.perpetrator import IncidentOnRecord, Perpetrator, PersonDetails
+from perpetrators.domain.scoring import Incident
+from perpetrators.schemas import record_of
+from shared.db import utc
+from shared.envelope import CloudEvent
+from shared.schemas import TriageDecided
+from shared.service import Platform
+from shared.topics import (
+    PERPETRATOR_PRIORITISED,
+    PERPETRATOR_RELEASED,
+    PERPETRATORS,
+    TRIAGE_DECIDED,
+)
+
+SOURCE = "/mash/perpetrators"
+EVENT_TYPES = {"prioritised": PERPETRATOR_PRIORITISED, "released": PERPETRATOR_RELEASED}
+log = logging.getLogger(__name__)
+
+
+def settings_of(platform: Platform) -> Settings:
+    settings = platform.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+async def on_decision(
+    platform: Platform, session: AsyncSession, decision: TriageDecided, now: datetime
+) -> None:
+    """A triage decision: its incident scores its suspect, when the suspect is identifiable.
+
+    A later decision for the same incident (a DASH, a re-grade) updates that incident."""
+    incident = decision.incident
+    if incident.suspect is None:
+        return
+    secret = settings_of(platform).platform.pseudonym_key
+    suspect = identify(secret, incident.suspect)
+    if not suspect.hashes:
+        return  # an unidentifiable suspect scores nobody
+    ref = await repository.resolve_perpetrator(
+        session, suspect, perpetrator_id(secret, suspect), now
+    )
+    kept = IncidentOnRecord(
+        incident=Incident(
+            incident_id=str(decision.incident_id),
+            reported_at=utc(incident.reported_at),
+            risk_level=decision.risk_level,
+            child_present=any(c.present_at_incident for c in incident.children),
+            abuse_types=tuple(incident.abuse_types),
+            victim=identify(secret, incident.victim),
+        ),
+        area=decision.area,
+        decided_at=utc(decision.decided_at),
+        suspect=PersonDetails(
+            incident.suspect.given_name,
+            incident.suspect.family_name,
+            incident.suspect.date_of_birth,
+        ),
+    )
+    await repository.save_incident(session, ref, kept)
+    await rescore(platform, session, ref, now)
+
+
+async def rescore(
+    platform: Platform, session: AsyncSession, ref: str, now: datetime
+) -> cohort.Change | None:
+    """Score one perpetrator at `now`; entering or leaving the cohort is announced."""
+    policy = settings_of(platform).policy
+    before = await repository.lock(session, ref)
+    kept = await repository.incidents_of(session, ref)
+    if not kept:
+        return None
+    latest = max(kept, key=lambda k: (k.incident.reported_at, k.incident.incident_id))
+    score = scoring.score([k.incident for k in kept], now, policy)
+    after = Perpetrator(
+        perpetrator_id=ref,
+        area=latest.area,
+        person=latest.suspect,
+        score=score,
+        priority=cohort.is_priority(score, policy),
+        last_incident_id=latest.incident.incident_id,
+    )
+    await repository.save(session, after, before)
+    change = cohort.change(before.priority if before else False, after.priority)
+    if change is not None:
+        await announce(platform, session, ref, change, now)
+    return change
+
+
+async def announce(
+    platform: Platform, session: AsyncSession, ref: str, change: cohort.Change, now: datetime
+) -> None:
+    """Stage the change on `mash.perpetrators.v1`, keyed by the perpetrator, with the
+    perpetrator as `GET /v1/perpetrators/{id}` shows them."""
+    policy = settings_of(platform).policy
+    found = await repository.find(
+        session, ref, partial(scoring.months_before, months=policy.window_months)
+    )
+    assert found is not None
+    event = CloudEvent(
+        id=str(uuid4()),
+        source=SOURCE,
+        type=EVENT_TYPES[change],
+        subject=found.last_incident_id or ref,
+        data=record_of(found).model_dump(mode="json"),
+        time=now,
+    )
+    await platform.outbox.add(session, PERPETRATORS, ref, event)
+    log.info("perpetrator %s %s", ref, change)
+
+
+async def rescore_all(platform: Platform, now: datetime) -> int:
+    """The daily re-score: every perpetrator at `now`, each in its own transaction
+    (recency decays; windows close). The number whose cohort membership changed."""
+    async with platform.sessions() as session:
+        refs = await repository.all_ids(session)
+    changed = 0
+    for ref in refs:
+        async with platform.uow() as session:
+            changed += await rescore(platform, session, ref, now) is not None
+    return changed
+
+
+Handler = Callable[[Platform, AsyncSession, Any, datetime], Awaitable[None]]
+
+HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
+    TRIAGE_DECIDED: (TriageDecided, on_decision),
+}

@@ -1,0 +1,48 @@
+"""The daily re-score: every perpetrator scored again, so that recency decays and a
+quiet perpetrator leaves the cohort. Runs at start-up, then every interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from perpetrators import handlers
+from shared.service import Platform
+
+log = logging.getLogger(__name__)
+
+
+class DailyRescore:
+    """Runs `handlers.rescore_all` at start-up and then every `interval` seconds."""
+
+    def __init__(self, interval: float, clock: Callable[[], datetime]) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self, platform: Platform) -> int:
+        """Re-score everyone now (by the clock); the number who entered or left the cohort."""
+        changed = await handlers.rescore_all(platform, self._clock())
+        log.info("re-score: %d cohort change(s)", changed)
+        return changed
+
+    async def start(self, platform: Platform) -> None:
+        await self.run_once(platform)
+        self._task = asyncio.create_task(self._run(platform), name="perpetrators-rescore")
+
+    async def stop(self, _: Platform) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, platform: Platform) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.run_once(platform)
+            except Exception as exc:  # noqa: BLE001 - the daily loop must outlive a bad day
+                log.warning("re-score: %s; will try again", type(exc).__name__)
