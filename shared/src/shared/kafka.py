@@ -63,16 +63,23 @@ EventTable = Mapping[str, On[Context, Any]]
 are not the consumer's business and are skipped (they still pass through the inbox)."""
 
 
-def dispatch(table: EventTable[Context], context: Context) -> Handler:
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def dispatch(
+    table: EventTable[Context], context: Context, clock: Callable[[], datetime] = utc_now
+) -> Handler:
     """The loop's handler for a table: look the type up, validate the data, call the row's
-    handler with `context` and the time of processing (the clock handlers pass on)."""
+    handler with `context` and the time of processing (`clock()`, which handlers pass on)."""
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         on = table.get(event.type)
         if on is None:
             return
         data = on.payload.model_validate(event.data)  # ValidationError: dead-lettered
-        await on.handler(context, session, data, event, datetime.now(UTC))
+        await on.handler(context, session, data, event, clock())
 
     return handle
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
 from shared.errors import BodyLimit, install_problem_handlers
-from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch
+from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.tables import PlatformTables
@@ -55,10 +56,15 @@ class ConsumerSpec:
 
     @classmethod
     def of(
-        cls, name: str, topics: Sequence[str], table: EventTable[Context], context: Context
+        cls,
+        name: str,
+        topics: Sequence[str],
+        table: EventTable[Context],
+        context: Context,
+        clock: Callable[[], datetime] = utc_now,
     ) -> ConsumerSpec:
-        """A consumer of `topics` that handles the event types of `table`."""
-        return cls(name, topics, dispatch(table, context))
+        """A consumer of `topics` that handles the event types of `table`, at `clock()`."""
+        return cls(name, topics, dispatch(table, context, clock))
 
 
 @dataclass

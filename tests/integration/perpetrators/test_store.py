@@ -24,7 +24,7 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
+async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
     settings = Settings(database_url=database_url, platform=platform_settings("127.0.0.1:9"))
     found = Platform("perpetrators", settings, store.platform, MIGRATIONS)
     await found.start_storage()
@@ -34,7 +34,7 @@ async def platform(database_url: str) -> AsyncIterator[Platform]:
         await found.engine.dispose()
 
 
-async def consume(platform: Platform, clock: Clock, *decisions: TriageDecided) -> None:
+async def consume(platform: Platform[Settings], clock: Clock, *decisions: TriageDecided) -> None:
     """What the consumer loop does with each decision: the handler in one transaction."""
     handle = consumers(platform, clock)[0].handler
     for data in decisions:
@@ -42,18 +42,18 @@ async def consume(platform: Platform, clock: Clock, *decisions: TriageDecided) -
             await handle(session, event_of(data))
 
 
-async def everyone(platform: Platform, area: str) -> list[Any]:
+async def everyone(platform: Platform[Settings], area: str) -> list[Any]:
     async with platform.sessions() as session:
         return await repository.in_area(session, area, priority_only=False)
 
 
-async def count(platform: Platform, table: Any) -> int:
+async def count(platform: Platform[Settings], table: Any) -> int:
     async with platform.sessions() as session:
         return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
 
 
 async def test_the_same_person_by_id_or_by_names_and_birth_is_one_perpetrator(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     clock, area = Clock(), new_area()
     suspect = person("suspect", 0)
@@ -74,7 +74,7 @@ async def test_the_same_person_by_id_or_by_names_and_birth_is_one_perpetrator(
 
 
 async def test_two_person_ids_are_two_perpetrators_even_with_the_same_names_and_birth(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     clock, area = Clock(), new_area()
     first = person("suspect", 0)
@@ -90,7 +90,7 @@ async def test_two_person_ids_are_two_perpetrators_even_with_the_same_names_and_
 
 
 async def test_an_older_decision_arriving_late_does_not_undo_a_newer_one(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     clock, area = Clock(), new_area()
     suspect, victim = person("suspect", 0), person("victim", 1)
@@ -112,7 +112,7 @@ async def test_an_older_decision_arriving_late_does_not_undo_a_newer_one(
 
 
 async def test_the_daily_rescore_is_deterministic_and_announces_each_change_once(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     clock, area = Clock(), new_area()
     suspect, victim = person("suspect", 0), person("victim", 1)

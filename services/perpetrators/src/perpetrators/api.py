@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from perpetrators import repository
 from perpetrators.domain.scoring import months_before
-from perpetrators.handlers import settings_of
 from perpetrators.schemas import (
     PerpetratorRecord,
     PerpetratorSummary,
@@ -95,7 +94,7 @@ async def one_perpetrator(
 ) -> PerpetratorRecord:
     """The perpetrator as in the list, plus the ids of the incidents the score counts and
     every change of score."""
-    window = partial(months_before, months=settings_of(platform).policy.window_months)
+    window = partial(months_before, months=platform.settings.policy.window_months)
     async with platform.uow() as session:
         found = await repository.find(session, perpetrator_id, window)
         # an unsuccessful look-up is audited too: someone asked for this id

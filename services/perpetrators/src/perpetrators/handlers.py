@@ -6,13 +6,10 @@ The module ends with `HANDLERS`, the table the consumer dispatches from.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perpetrators import repository
@@ -24,6 +21,7 @@ from perpetrators.domain.scoring import Incident
 from perpetrators.schemas import record_of
 from shared.db import utc
 from shared.envelope import CloudEvent
+from shared.kafka import EventTable, On
 from shared.schemas import TriageDecided
 from shared.service import Platform
 from shared.topics import (
@@ -38,14 +36,12 @@ EVENT_TYPES = {"prioritised": PERPETRATOR_PRIORITISED, "released": PERPETRATOR_R
 log = logging.getLogger(__name__)
 
 
-def settings_of(platform: Platform) -> Settings:
-    settings = platform.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
 async def on_decision(
-    platform: Platform, session: AsyncSession, decision: TriageDecided, now: datetime
+    platform: Platform[Settings],
+    session: AsyncSession,
+    decision: TriageDecided,
+    event: CloudEvent,
+    now: datetime,
 ) -> None:
     """A triage decision: its incident scores its suspect, when the suspect is identifiable.
 
@@ -53,7 +49,7 @@ async def on_decision(
     incident = decision.incident
     if incident.suspect is None:
         return
-    secret = settings_of(platform).platform.pseudonym_key
+    secret = platform.settings.platform.pseudonym_key
     suspect = identify(secret, incident.suspect)
     if not suspect.hashes:
         return  # an unidentifiable suspect scores nobody
@@ -82,10 +78,10 @@ async def on_decision(
 
 
 async def rescore(
-    platform: Platform, session: AsyncSession, ref: str, now: datetime
+    platform: Platform[Settings], session: AsyncSession, ref: str, now: datetime
 ) -> cohort.Change | None:
     """Score one perpetrator at `now`; entering or leaving the cohort is announced."""
-    policy = settings_of(platform).policy
+    policy = platform.settings.policy
     before = await repository.lock(session, ref)
     kept = await repository.incidents_of(session, ref)
     if not kept:
@@ -108,11 +104,15 @@ async def rescore(
 
 
 async def announce(
-    platform: Platform, session: AsyncSession, ref: str, change: cohort.Change, now: datetime
+    platform: Platform[Settings],
+    session: AsyncSession,
+    ref: str,
+    change: cohort.Change,
+    now: datetime,
 ) -> None:
     """Stage the change on `mash.perpetrators.v1`, keyed by the perpetrator, with the
     perpetrator as `GET /v1/perpetrators/{id}` shows them."""
-    policy = settings_of(platform).policy
+    policy = platform.settings.policy
     found = await repository.find(
         session, ref, partial(scoring.months_before, months=policy.window_months)
     )
@@ -129,7 +129,7 @@ async def announce(
     log.info("perpetrator %s %s", ref, change)
 
 
-async def rescore_all(platform: Platform, now: datetime) -> int:
+async def rescore_all(platform: Platform[Settings], now: datetime) -> int:
     """The daily re-score: every perpetrator at `now`, each in its own transaction
     (recency decays; windows close). The number whose cohort membership changed."""
     async with platform.sessions() as session:
@@ -141,8 +141,6 @@ async def rescore_all(platform: Platform, now: datetime) -> int:
     return changed
 
 
-Handler = Callable[[Platform, AsyncSession, Any, datetime], Awaitable[None]]
-
-HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
-    TRIAGE_DECIDED: (TriageDecided, on_decision),
+EVENTS: EventTable[Platform[Settings]] = {
+    TRIAGE_DECIDED: On(TriageDecided, on_decision),
 }

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from perpetrators import handlers
+from perpetrators.config import Settings
 from shared.service import Platform
 
 log = logging.getLogger(__name__)
@@ -23,23 +24,23 @@ class DailyRescore:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
-    async def run_once(self, platform: Platform) -> int:
+    async def run_once(self, platform: Platform[Settings]) -> int:
         """Re-score everyone now (by the clock); the number who entered or left the cohort."""
         changed = await handlers.rescore_all(platform, self._clock())
         log.info("re-score: %d cohort change(s)", changed)
         return changed
 
-    async def start(self, platform: Platform) -> None:
+    async def start(self, platform: Platform[Settings]) -> None:
         await self.run_once(platform)
         self._task = asyncio.create_task(self._run(platform), name="perpetrators-rescore")
 
-    async def stop(self, _: Platform) -> None:
+    async def stop(self, _: Platform[Settings]) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _run(self, platform: Platform) -> None:
+    async def _run(self, platform: Platform[Settings]) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:
