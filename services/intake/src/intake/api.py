@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 
 from intake import handlers, repository
 from intake.schemas import AssessmentAccepted, IncidentAccepted, IncidentStatus
+from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
 from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 Writer = Annotated[Principal, Depends(require("incidents:write"))]
-Reader = Annotated[Principal, Depends(require("incidents:read"))]
+Reader = Annotated[ReadAudit, Depends(audited("incidents:read"))]
 PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "No token, or not a valid one"},
     403: {"description": "The token lacks the scope"},
@@ -83,9 +84,11 @@ async def submit_risk_assessment(
     summary="An incident's status",
     responses={404: {"description": "Unknown incident"}, **PROBLEMS},
 )
-async def get_incident(incident_id: UUID, platform: PlatformDep, _: Reader) -> IncidentStatus:
-    async with platform.sessions() as session:
+async def get_incident(incident_id: UUID, platform: PlatformDep, audit: Reader) -> IncidentStatus:
+    """The incident's status; the read is audited (committed before the answer)."""
+    async with platform.uow() as session:
         incident = await repository.find(session, incident_id)
+        await audit.record(session, "incident", [str(incident_id)], 200 if incident else 404)
     if incident is None:
         raise HTTPException(404, "No incident has this id.")
     return IncidentStatus(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from marac import handlers, repository
 from marac.domain.listing import Meeting, agenda, waiting_queue
 from marac.schemas import CaseView, MeetingRequest, MeetingView, as_csv
+from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
 from shared.errors import FieldErrors
 from shared.service import PlatformDep
@@ -18,6 +19,8 @@ from shared.service import PlatformDep
 router = APIRouter(prefix="/v1", tags=["marac"])
 Admin = Annotated[Principal, Depends(require("marac:admin"))]
 Reader = Annotated[Principal, Depends(require("marac:read"))]
+CaseReader = Annotated[ReadAudit, Depends(audited("marac:read"))]
+"""A reader of cases (victims' and suspects' names): every such read is audited."""
 AreaQuery = Annotated[
     str | None,
     Query(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64, description="The MARAC area"),
@@ -75,9 +78,11 @@ async def list_meetings(
     summary="A meeting's list, in agenda order",
     responses={**UNKNOWN, **PROBLEMS},
 )
-async def meeting_cases(meeting_id: UUID, platform: PlatformDep, _: Reader) -> list[CaseView]:
+async def meeting_cases(
+    meeting_id: UUID, platform: PlatformDep, audit: CaseReader
+) -> list[CaseView]:
     """Cases with children first, then adult-only cases; highest `priority` first in each."""
-    return (await _meeting_list(platform, meeting_id))[1]
+    return (await _meeting_list(platform, audit, meeting_id))[1]
 
 
 @router.get(
@@ -86,8 +91,8 @@ async def meeting_cases(meeting_id: UUID, platform: PlatformDep, _: Reader) -> l
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **UNKNOWN, **PROBLEMS},
 )
-async def meeting_cases_csv(meeting_id: UUID, platform: PlatformDep, _: Reader) -> Response:
-    meeting, cases = await _meeting_list(platform, meeting_id)
+async def meeting_cases_csv(meeting_id: UUID, platform: PlatformDep, audit: CaseReader) -> Response:
+    meeting, cases = await _meeting_list(platform, audit, meeting_id)
     filename = f"marac-{meeting.area}-{meeting.date.isoformat()}.csv"
     return Response(
         as_csv(meeting, cases),
@@ -104,24 +109,30 @@ async def meeting_cases_csv(meeting_id: UUID, platform: PlatformDep, _: Reader) 
 )
 async def find_cases(
     platform: PlatformDep,
-    _: Reader,
+    audit: CaseReader,
     area: AreaQuery = None,
     status: Literal["awaiting_meeting", "listed"] | None = None,
 ) -> list[CaseView]:
     """`status=awaiting_meeting`: eligible cases no meeting has room for yet, in the order
     they will get places; `status=listed`: cases on meetings, by meeting date and agenda."""
-    async with platform.sessions() as session:
+    async with platform.uow() as session:
         cases = await repository.find_cases(session, area, status)
+        await audit.record(session, "marac_case", [c.case_id for c in cases])
     listed = agenda(c for c in cases if c.status == "listed")
     # by meeting, each in agenda order (the sort is stable)
     listed.sort(key=lambda c: (c.meeting_date or date.min, c.meeting_id or ""))
     return [CaseView.of(c) for c in [*waiting_queue(cases), *listed]]
 
 
-async def _meeting_list(platform: PlatformDep, meeting_id: UUID) -> tuple[Meeting, list[CaseView]]:
-    async with platform.sessions() as session:
+async def _meeting_list(
+    platform: PlatformDep, audit: ReadAudit, meeting_id: UUID
+) -> tuple[Meeting, list[CaseView]]:
+    async with platform.uow() as session:
         meeting = await repository.find_meeting(session, str(meeting_id))
-        if meeting is None:
-            raise HTTPException(404, "No meeting has this id.")
-        cases = await repository.cases_on(session, meeting.meeting_id)
+        cases = await repository.cases_on(session, meeting.meeting_id) if meeting else []
+        await audit.record(
+            session, "marac_case", [c.case_id for c in cases], 200 if meeting else 404
+        )
+    if meeting is None:
+        raise HTTPException(404, "No meeting has this id.")
     return meeting, [CaseView.of(c) for c in agenda(cases)]

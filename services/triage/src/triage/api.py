@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
 from shared.schemas import TriageDecided
 from triage import handlers, repository
@@ -15,7 +16,7 @@ from triage.handlers import Triage
 from triage.schemas import RegradeAccepted, RegradeRequest
 
 router = APIRouter(prefix="/v1", tags=["triage"])
-Reader = Annotated[Principal, Depends(require("triage:read"))]
+Reader = Annotated[ReadAudit, Depends(audited("triage:read"))]
 Regrader = Annotated[Principal, Depends(require("triage:regrade"))]
 PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "No token, or not a valid one"},
@@ -39,10 +40,11 @@ TriageDep = Annotated[Triage, Depends(_triage)]
     summary="The latest decision on an incident",
     responses={404: {"description": "No decision on this incident yet"}, **PROBLEMS},
 )
-async def get_decision(incident_id: UUID, triage: TriageDep, _: Reader) -> TriageDecided:
-    """The latest decision: the data of its `mash.triage.decided` event."""
-    async with triage.platform.sessions() as session:
+async def get_decision(incident_id: UUID, triage: TriageDep, audit: Reader) -> TriageDecided:
+    """The latest decision: the data of its `mash.triage.decided` event. Audited."""
+    async with triage.platform.uow() as session:
         decision = await repository.current_decision(session, str(incident_id))
+        await audit.record(session, "decision", [str(incident_id)], 200 if decision else 404)
     if decision is None:
         raise HTTPException(404, "There is no decision on this incident yet.")
     return decision
