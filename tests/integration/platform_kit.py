@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.config import ServiceSettings
 from shared.envelope import CloudEvent
+from shared.kafka_security import producer_of
 from shared.service import ConsumerSpec, Platform
 from shared.tables import platform_tables
-from shared.testing import platform_settings
+from shared.testing import kafka_options, platform_settings
 
 metadata = MetaData()
 tables = platform_tables(metadata)
@@ -35,7 +36,9 @@ effects = Table(
 
 @dataclass
 class Kit:
-    """A platform plus the handler that records effects and forwards to `forward_to`."""
+    """A platform plus the handler that records effects and forwards to `forward_to`.
+
+    It reads incidents and writes decisions, so it connects to Kafka as `triage`."""
 
     bootstrap: str
     database_url: str
@@ -47,11 +50,11 @@ class Kit:
     def __post_init__(self) -> None:
         settings = ServiceSettings(
             database_url=self.database_url,
-            consumer_group=self.group,
+            consumer_group=f"mash-triage-{self.group}",
             consumer_offset_reset="latest",
             outbox_poll_seconds=0.05,
             max_attempts=3,
-            platform=platform_settings(self.bootstrap),
+            platform=platform_settings(self.bootstrap, principal="triage"),
         )
         self.platform = Platform("kit", settings, tables, metadata, self.exporters)
         self.failures = 0
@@ -112,8 +115,9 @@ async def produce(
     raw: bytes | None = None,
     key: bytes = b"k",
 ) -> None:
-    """Put one message on a topic, as another service's relay would (or raw garbage)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    """Put one message on a topic, as another service's relay would (or raw garbage),
+    with the credentials of the service that writes that topic."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options(producer_of(topic)))
     await producer.start()
     try:
         if event is not None:

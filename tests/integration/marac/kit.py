@@ -13,7 +13,7 @@ import marac.config
 from shared.envelope import CloudEvent
 from shared.identity import identities, pseudonym
 from shared.schemas import TriageDecided
-from shared.testing import TEST_PSEUDONYM_KEY
+from shared.testing import TEST_PSEUDONYM_KEY, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.helpers import settings_for
 
@@ -122,7 +122,7 @@ class DecisionPublisher:
     """Puts decisions on `mash.triage.decisions.v1` as triage would."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("triage"))
 
     async def __aenter__(self) -> DecisionPublisher:
         await self._producer.start()
