@@ -69,10 +69,15 @@ ${security}
 PROPS
 }
 
+java_args() {
+  JAVA_ARGS=(java "-Xmx${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC
+    "-Dlog4j.configuration=file:$ROOT/deploy/log4j.properties" "-Dkafka.logs.dir=$DATA/app-logs"
+    -cp "$LIBS/*" "$@")
+}
+
 run_java() {
-  java "-Xmx${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC \
-    "-Dlog4j.configuration=file:$ROOT/deploy/log4j.properties" "-Dkafka.logs.dir=$DATA/app-logs" \
-    -cp "$LIBS/*" "$@"
+  java_args "$@"
+  "${JAVA_ARGS[@]}"
 }
 
 format_once() {
@@ -128,7 +133,9 @@ up() {
   rm -f "$DATA/ready"
   trap 'stop_broker; exit 0' INT TERM
   trap 'stop_broker' EXIT
-  run_java kafka.Kafka "$DATA/server.properties" &
+  java_args kafka.Kafka "$DATA/server.properties"
+  # exec: $! is the JVM itself, not a subshell that would leave it behind when killed
+  (exec "${JAVA_ARGS[@]}") &
   BROKER_PID=$!
   watchdog "$parent" "$BROKER_PID" </dev/null >/dev/null 2>&1 &
   WATCHDOG_PID=$!
