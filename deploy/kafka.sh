@@ -4,6 +4,10 @@
 #   deploy/kafka.sh fetch   fetch the broker and its classpath from Maven Central (once)
 #   deploy/kafka.sh secure  create the CA, the broker's certificate and every principal's
 #                           password under MASH_KAFKA_SECURITY_DIR (once; `make setup`)
+#   deploy/kafka.sh rotate PRINCIPAL
+#                           give PRINCIPAL a new generated password on the running broker
+#                           (Kafka's ConfigCommand, as `admin`), then store it; clients pick
+#                           it up from `mash kafka-credentials PRINCIPAL` on reconnecting
 #   deploy/kafka.sh up      format storage once (with the SCRAM users), start the broker,
 #                           wait until it answers, create the contract's topics and the ACLs
 #                           of contract section 8, then stay in the foreground until
@@ -152,9 +156,26 @@ up() {
   done
 }
 
+rotate() {
+  local principal=${1:?usage: $0 rotate PRINCIPAL} password props
+  password=$("$PYTHON" -m shared.kafka_security new-password)
+  props=$(mktemp)
+  chmod 600 "$props"
+  MASH_KAFKA_BOOTSTRAP=127.0.0.1:${PORT} "$ROOT/.venv/bin/mash" kafka-credentials admin > "$props"
+  java -Xmx256m "-Dlog4j.configuration=file:$ROOT/deploy/log4j-tools.properties" -cp "$LIBS/*" \
+    kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:${PORT}" \
+    --command-config "$props" --alter --entity-type users --entity-name "$principal" \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=${password}]" >/dev/null \
+    || { rm -f "$props"; echo "rotation failed; the old password stays" >&2; exit 1; }
+  rm -f "$props"
+  echo "$password" | "$PYTHON" -m shared.kafka_security set-password "$principal" --dir "$SECURITY"
+  echo "rotated the Kafka password of $principal" >&2
+}
+
 case "${1:-}" in
   fetch) fetch ;;
+  rotate) rotate "${2:-}" ;;
   secure) secure ;;
   up) up ;;
-  *) echo "usage: $0 fetch|secure|up" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|secure|up|rotate PRINCIPAL" >&2; exit 2 ;;
 esac

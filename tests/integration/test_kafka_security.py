@@ -388,3 +388,25 @@ async def test_kafkas_console_consumer_reads_idva_with_the_printed_properties(
     other = await asyncio.to_thread(consume, referrals_topic("school"))
     assert marker not in other.stdout
     assert other.stdout.strip() == ""
+
+
+async def test_a_rotated_password_replaces_the_old_one(kafka_bootstrap: str) -> None:
+    principal = "safeguarding-team"
+    old = kafka_options(principal)
+    marker = await put_marker(kafka_bootstrap, referrals_topic(principal))
+    assert await reads(kafka_bootstrap, marker, old)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", str(ROOT / "deploy" / "kafka.sh"), "rotate", principal],
+        env={**os.environ, "KAFKA_PORT": kafka_bootstrap.rpartition(":")[2]},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    new = kafka_options(principal)
+    assert new["sasl_plain_password"] != old["sasl_plain_password"]
+    # the broker applies the new credential as it commits it: retry until it is in force
+    assert await eventually(lambda: reads(kafka_bootstrap, marker, new), timeout=60)
+    assert not await reads(kafka_bootstrap, marker, old)

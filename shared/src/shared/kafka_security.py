@@ -10,6 +10,8 @@ generated password for every principal.
 python -m shared.kafka_security init               create what is missing (idempotent)
 python -m shared.kafka_security scram-args         `--add-scram` arguments for StorageTool
 python -m shared.kafka_security broker-properties  the security part of server.properties
+python -m shared.kafka_security new-password       a fresh password, printed
+python -m shared.kafka_security set-password P     store P's password (read from stdin)
 """
 
 from __future__ import annotations
@@ -256,6 +258,15 @@ def _read_passwords(directory: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def set_password(principal: str, password: str, directory: Path) -> None:
+    """Record a principal's new password (after the broker has been told: rotation)."""
+    if principal not in PRINCIPALS:
+        raise KeyError(principal)
+    passwords = _read_passwords(directory)
+    passwords[principal] = password
+    _write_private(directory / PASSWORDS_FILE, json.dumps(passwords, indent=2).encode() + b"\n")
+
+
 def password_of(principal: str, directory: Path) -> str:
     passwords = _read_passwords(directory)
     if principal not in passwords:
@@ -377,12 +388,21 @@ def broker_properties(directory: Path) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["init", "scram-args", "broker-properties"])
+    parser.add_argument(
+        "command",
+        choices=["init", "scram-args", "broker-properties", "new-password", "set-password"],
+    )
+    parser.add_argument("principal", nargs="?", help="for set-password")
     parser.add_argument("--dir", type=Path, default=None, help="MASH_KAFKA_SECURITY_DIR")
     args = parser.parse_args(argv)
+    if args.command == "new-password":
+        print(secrets.token_urlsafe(24))
+        return
     directory = (args.dir or security_dir()).resolve()
     ensure_material(directory)
-    if args.command == "scram-args":
+    if args.command == "set-password":
+        set_password(args.principal, sys.stdin.readline().strip(), directory)
+    elif args.command == "scram-args":
         for arg in scram_args(directory):
             print(arg)
     elif args.command == "broker-properties":
