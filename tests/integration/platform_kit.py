@@ -38,7 +38,8 @@ effects = Table(
 class Kit:
     """A platform plus the handler that records effects and forwards to `forward_to`.
 
-    It reads incidents and writes decisions, so it connects to Kafka as `triage`."""
+    It connects to Kafka as `principal`, the service whose rights its test needs: `triage`
+    (the default) reads incidents and writes decisions, `intake` writes incidents."""
 
     bootstrap: str
     database_url: str
@@ -46,15 +47,16 @@ class Kit:
     forward_to: str | None = None
     fail_times: int = 0
     exporters: list[Any] = field(default_factory=list)
+    principal: str = "triage"
 
     def __post_init__(self) -> None:
         settings = ServiceSettings(
             database_url=self.database_url,
-            consumer_group=f"mash-triage-{self.group}",
+            consumer_group=f"mash-{self.principal}-{self.group}",
             consumer_offset_reset="latest",
             outbox_poll_seconds=0.05,
             max_attempts=3,
-            platform=platform_settings(self.bootstrap, principal="triage"),
+            platform=platform_settings(self.bootstrap, principal=self.principal),
         )
         self.platform = Platform("kit", settings, tables, metadata, self.exporters)
         self.failures = 0

@@ -30,7 +30,7 @@ def processes_mentioning(text: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if text in cmdline and "pytest" not in cmdline:
+        if text in cmdline and "starter.py" not in cmdline:
             found.append(int(entry.name))
     return found
 
