@@ -10,6 +10,7 @@ generated password for every principal.
 python -m shared.kafka_security init               create what is missing (idempotent)
 python -m shared.kafka_security scram-args         `--add-scram` arguments for StorageTool
 python -m shared.kafka_security broker-properties  the security part of server.properties
+python -m shared.kafka_security acl-table          the table as JSON (for other deployments)
 python -m shared.kafka_security new-password       a fresh password, printed
 python -m shared.kafka_security set-password P     store P's password (read from stdin)
 """
@@ -25,7 +26,7 @@ import secrets
 import ssl
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,6 @@ class Access:
     writes: tuple[str, ...] = ()
     group_prefixes: tuple[str, ...] = ()
     superuser: bool = False
-    notes: str = field(default="", compare=False)
 
     @property
     def idempotent_write(self) -> bool:
@@ -390,13 +390,33 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "command",
-        choices=["init", "scram-args", "broker-properties", "new-password", "set-password"],
+        choices=[
+            "init",
+            "scram-args",
+            "broker-properties",
+            "acl-table",
+            "new-password",
+            "set-password",
+        ],
     )
     parser.add_argument("principal", nargs="?", help="for set-password")
     parser.add_argument("--dir", type=Path, default=None, help="MASH_KAFKA_SECURITY_DIR")
     args = parser.parse_args(argv)
     if args.command == "new-password":
         print(secrets.token_urlsafe(24))
+        return
+    if args.command == "acl-table":
+        table = {
+            name: {
+                "reads": list(a.reads),
+                "writes": list(a.writes),
+                "group_prefixes": list(a.group_prefixes),
+                "idempotent_write": a.idempotent_write,
+                "superuser": a.superuser,
+            }
+            for name, a in ACL_TABLE.items()
+        }
+        print(json.dumps(table, indent=2))
         return
     directory = (args.dir or security_dir()).resolve()
     ensure_material(directory)

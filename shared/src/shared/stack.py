@@ -122,9 +122,12 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
                 await asyncio.sleep(0.3)
         for name, default in SERVICES:
             # each service connects to Kafka as its own principal (contract section 8)
-            creds = kafka_security.credentials(
-                name, PlatformSettings(kafka_username="", kafka_password="")
-            )
+            try:
+                creds = kafka_security.credentials(
+                    name, PlatformSettings(kafka_username="", kafka_password="")
+                )
+            except KeyError as exc:
+                raise RuntimeError(f"{exc.args[0]}: run `make setup`") from exc
             service_env = {
                 **env,
                 "MASH_KAFKA_USERNAME": creds.username,
