@@ -14,7 +14,7 @@ help:
 	@echo "make setup  create .venv and fetch the broker (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
 
-setup: .venv/.synced .data/kafka-libs/.complete .env
+setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .env
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
@@ -25,6 +25,10 @@ $(CURDIR)/.tools/bin/uv:
 
 .data/kafka-libs/.complete: deploy/pom.xml
 	bash deploy/kafka.sh fetch
+
+# the bus's certificate authority, broker certificate and Kafka passwords (owner-only)
+.data/kafka-security/passwords.json: | .venv/.synced
+	bash deploy/kafka.sh secure
 
 # fresh signing and pseudonym secrets for this checkout, never committed
 .env:

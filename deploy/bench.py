@@ -26,7 +26,7 @@ import triage.config
 import triage.store
 from shared import testing
 from shared.db import utc
-from tests.helpers import incident_body, settings_for
+from tests.builders import incident_body, settings_for
 
 
 def percentile(values: list[float], p: float) -> float:

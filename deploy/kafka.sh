@@ -2,13 +2,24 @@
 # The real Apache Kafka broker (KRaft, one combined broker/controller) on loopback.
 #
 #   deploy/kafka.sh fetch   fetch the broker and its classpath from Maven Central (once)
-#   deploy/kafka.sh up      format storage once, start the broker, wait until it answers,
-#                           create the contract's topics, then stay in the foreground until
-#                           SIGINT/SIGTERM, which stop the broker
+#   deploy/kafka.sh secure  create the CA, the broker's certificate and every principal's
+#                           password under MASH_KAFKA_SECURITY_DIR (once; `make setup`)
+#   deploy/kafka.sh rotate PRINCIPAL
+#                           give PRINCIPAL a new generated password on the running broker
+#                           (Kafka's ConfigCommand, as `admin`), then store it; clients pick
+#                           it up from `mash kafka-credentials PRINCIPAL` on reconnecting
+#   deploy/kafka.sh up      format storage once (with the SCRAM users), start the broker,
+#                           wait until it answers, create the contract's topics and the ACLs
+#                           of contract section 8, then stay in the foreground until
+#                           SIGINT/SIGTERM (or the death of the process that started it),
+#                           which stop the broker
+#
+# The client listener is SASL_SSL (TLS + SCRAM-SHA-512) with Kafka's StandardAuthorizer;
+# the controller listener is PLAINTEXT on loopback only.
 #
 # Environment (defaults): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # KAFKA_DATA_DIR (.data/kafka), KAFKA_LIBS (.data/kafka-libs), KAFKA_PARTITIONS (3),
-# KAFKA_HEAP (512m).
+# KAFKA_HEAP (512m), MASH_KAFKA_SECURITY_DIR (.data/kafka-security).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +29,10 @@ PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 PARTITIONS=${KAFKA_PARTITIONS:-3}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+SECURITY=${MASH_KAFKA_SECURITY_DIR:-$ROOT/.data/kafka-security}
+export MASH_KAFKA_SECURITY_DIR=$SECURITY
+export MASH_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+unset MASH_KAFKA_USERNAME MASH_KAFKA_PASSWORD  # set-up runs as `admin`
 
 fetch() {
   if [ -f "$LIBS/.complete" ]; then return; fi
@@ -28,17 +43,24 @@ fetch() {
   touch "$LIBS/.complete"
 }
 
+secure() {
+  "$PYTHON" -m shared.kafka_security init --dir "$SECURITY"
+}
+
 configure() {
   mkdir -p "$DATA/logs" "$DATA/app-logs"
-  cat > "$DATA/server.properties" <<PROPS
+  chmod 700 "$DATA"
+  local security
+  security=$("$PYTHON" -m shared.kafka_security broker-properties --dir "$SECURITY")
+  (umask 077; cat > "$DATA/server.properties") <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${CONTROLLER_PORT}
-listeners=PLAINTEXT://127.0.0.1:${PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://127.0.0.1:${PORT}
+listeners=SASL_SSL://127.0.0.1:${PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}
+advertised.listeners=SASL_SSL://127.0.0.1:${PORT}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=${DATA}/logs
 num.partitions=${PARTITIONS}
 offsets.topic.replication.factor=1
@@ -47,46 +69,113 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
+${security}
 PROPS
 }
 
+java_args() {
+  JAVA_ARGS=(java "-Xmx${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC
+    "-Dlog4j.configuration=file:$ROOT/deploy/log4j.properties" "-Dkafka.logs.dir=$DATA/app-logs"
+    -cp "$LIBS/*" "$@")
+}
+
 run_java() {
-  java "-Xmx${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC \
-    "-Dlog4j.configuration=file:$ROOT/deploy/log4j.properties" "-Dkafka.logs.dir=$DATA/app-logs" \
-    -cp "$LIBS/*" "$@"
+  java_args "$@"
+  "${JAVA_ARGS[@]}"
 }
 
 format_once() {
-  if [ -f "$DATA/logs/meta.properties" ]; then return; fi
-  local id
+  if [ -f "$DATA/logs/meta.properties" ] && [ -f "$DATA/secured" ]; then return; fi
+  if [ -f "$DATA/logs/meta.properties" ]; then
+    # formatted before the broker was secured: it has no SCRAM users, start afresh
+    echo "re-formatting $DATA (made before SASL_SSL; its events are dropped)" >&2
+    rm -rf "$DATA/logs"
+    mkdir -p "$DATA/logs"
+  fi
+  local id scram=() arg
   id=$(run_java kafka.tools.StorageTool random-uuid)
+  while IFS= read -r arg; do
+    scram+=(--add-scram "$arg")
+  done < <("$PYTHON" -m shared.kafka_security scram-args --dir "$SECURITY")
   run_java kafka.tools.StorageTool format -t "$id" -c "$DATA/server.properties" \
-    --ignore-formatted >/dev/null
+    --ignore-formatted "${scram[@]}" >/dev/null
+  touch "$DATA/secured"
+}
+
+BROKER_PID=
+WATCHDOG_PID=
+stop_broker() {
+  trap - INT TERM EXIT
+  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null || true; fi
+  if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
+    kill -TERM "$BROKER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 150); do
+      kill -0 "$BROKER_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+  fi
+}
+
+# the broker must not outlive whoever started this script, even if that dies by SIGKILL
+watchdog() {
+  local parent=$1 broker=$2
+  while kill -0 "$parent" 2>/dev/null && kill -0 "$broker" 2>/dev/null; do sleep 1; done
+  kill -TERM "$broker" 2>/dev/null || exit 0
+  sleep 20
+  kill -KILL "$broker" 2>/dev/null || true
 }
 
 up() {
+  local parent=$PPID
   fetch
+  secure
   configure
   format_once
   rm -f "$DATA/ready"
-  run_java kafka.Kafka "$DATA/server.properties" &
+  trap 'stop_broker; exit 0' INT TERM
+  trap 'stop_broker' EXIT
+  java_args kafka.Kafka "$DATA/server.properties"
+  # exec: $! is the JVM itself, not a subshell that would leave it behind when killed
+  (exec "${JAVA_ARGS[@]}") &
   BROKER_PID=$!
-  trap 'kill -TERM "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID"; exit 0' INT TERM
-  local pid=$BROKER_PID
+  watchdog "$parent" "$BROKER_PID" </dev/null >/dev/null 2>&1 &
+  WATCHDOG_PID=$!
   if ! "$PYTHON" -m shared.admin --bootstrap "127.0.0.1:${PORT}" --partitions "$PARTITIONS" \
       --wait 120; then
-    kill -TERM $pid 2>/dev/null || true
-    wait $pid || true
     echo "kafka did not come up; see $DATA/app-logs/server.log" >&2
     exit 1
   fi
   touch "$DATA/ready"
-  echo "kafka ready on 127.0.0.1:${PORT}" >&2
-  wait $pid
+  echo "kafka ready on 127.0.0.1:${PORT} (SASL_SSL)" >&2
+  # `wait` returns early when a trapped signal arrives; the trap then stops the broker
+  while kill -0 "$BROKER_PID" 2>/dev/null; do
+    wait "$BROKER_PID" || true
+  done
+}
+
+rotate() {
+  local principal=${1:?usage: $0 rotate PRINCIPAL} password props
+  password=$("$PYTHON" -m shared.kafka_security new-password)
+  props=$(mktemp)
+  chmod 600 "$props"
+  MASH_KAFKA_BOOTSTRAP=127.0.0.1:${PORT} "$ROOT/.venv/bin/mash" kafka-credentials admin > "$props"
+  java -Xmx256m "-Dlog4j.configuration=file:$ROOT/deploy/log4j-tools.properties" -cp "$LIBS/*" \
+    kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:${PORT}" \
+    --command-config "$props" --alter --entity-type users --entity-name "$principal" \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=${password}]" >/dev/null \
+    || { rm -f "$props"; echo "rotation failed; the old password stays" >&2; exit 1; }
+  rm -f "$props"
+  echo "$password" | "$PYTHON" -m shared.kafka_security set-password "$principal" --dir "$SECURITY"
+  echo "rotated the Kafka password of $principal" >&2
 }
 
 case "${1:-}" in
   fetch) fetch ;;
+  rotate) rotate "${2:-}" ;;
+  secure) secure ;;
   up) up ;;
-  *) echo "usage: $0 fetch|up" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|secure|up|rotate PRINCIPAL" >&2; exit 2 ;;
 esac

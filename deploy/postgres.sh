@@ -4,6 +4,8 @@
 #   deploy/postgres.sh install          install Debian's postgresql when missing
 #   deploy/postgres.sh start DIR PORT   initdb DIR once and start a server on 127.0.0.1:PORT
 #   deploy/postgres.sh stop DIR         stop it
+#   deploy/postgres.sh watch DIR PID    stop it as soon as process PID is gone (a watchdog,
+#                                       so a killed test run leaves no server behind)
 #
 # The superuser is `postgres` with trust auth on loopback only.
 set -euo pipefail
@@ -55,9 +57,16 @@ stop() {
   as_owner "$(bindir)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
 
+watch() {
+  local dir=$1 pid=$2
+  while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+  stop "$dir"
+}
+
 case "${1:-}" in
   install) install ;;
   start) start "$2" "$3" ;;
   stop) stop "$2" ;;
-  *) echo "usage: $0 install | start DIR PORT | stop DIR" >&2; exit 2 ;;
+  watch) watch "$2" "$3" ;;
+  *) echo "usage: $0 install | start DIR PORT | stop DIR | watch DIR PID" >&2; exit 2 ;;
 esac

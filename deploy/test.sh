@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite. The session starts its own Kafka broker and PostgreSQL
 # server (tests/conftest.py) and stops them at the end. Extra arguments go to pytest.
+#
+# Every process the run starts must be gone when it ends, whether it passed, failed or
+# was interrupted: the last step looks for any that is left (it carries the run's marker
+# in its environment, or the run's temporary directory on its command line), kills it
+# and fails the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== lint: ruff (rules and format) and mypy"
@@ -8,4 +13,51 @@ echo "== lint: ruff (rules and format) and mypy"
 .venv/bin/ruff format --check --quiet shared services tests deploy
 .venv/bin/mypy
 echo "== tests: unit, integration (real Kafka, SQLite and PostgreSQL), e2e (the stack as make run starts it)"
-exec .venv/bin/pytest tests -p no:cacheprovider -q "$@"
+
+RUN_ID=$(python3 -c 'import uuid; print(uuid.uuid4().hex)')
+RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mash-test-XXXXXX")
+chmod 755 "$RUN_TMP"  # PostgreSQL runs as `postgres` and must reach its directory
+
+leftovers() {
+  local dir pid
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    if grep -qsaF "MASH_TEST_RUN=$RUN_ID" "$dir/environ" 2>/dev/null \
+        || grep -qsaF "$RUN_TMP" "$dir/cmdline" 2>/dev/null; then
+      echo "$pid"
+    fi
+  done
+}
+
+PYTEST_PID=
+forward() { if [ -n "$PYTEST_PID" ]; then kill -"$1" "$PYTEST_PID" 2>/dev/null || true; fi; }
+trap 'forward INT' INT
+trap 'forward TERM' TERM
+
+status=0
+MASH_TEST_RUN=$RUN_ID TMPDIR=$RUN_TMP .venv/bin/pytest tests -p no:cacheprovider -q \
+  --basetemp "$RUN_TMP/pytest" "$@" &
+PYTEST_PID=$!
+while true; do
+  wait "$PYTEST_PID" && status=0 || status=$?
+  kill -0 "$PYTEST_PID" 2>/dev/null || break  # `wait` returned early for a signal
+done
+
+# a watchdog's `sleep` may take a moment to go; a server still there after that has leaked
+left=""
+for _ in $(seq 1 20); do
+  left=$(leftovers)
+  [ -z "$left" ] && break
+  sleep 0.5
+done
+if [ -n "$left" ]; then
+  echo "== FAILED: processes started by the test run are still running:" >&2
+  # shellcheck disable=SC2086
+  ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" >&2 || true
+  # shellcheck disable=SC2086
+  kill -KILL $left 2>/dev/null || true
+  [ "$status" = 0 ] && status=1
+else
+  rm -rf "$RUN_TMP"
+fi
+exit "$status"

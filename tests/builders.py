@@ -20,7 +20,7 @@ def settings_for(cls: type[S], bootstrap: str, database_url: str, group: str, **
     at the end of each topic so earlier tests' events are not replayed."""
     return cls(
         database_url=database_url,
-        consumer_group=f"{cls.__module__.split('.')[0]}-{group}",
+        consumer_group=f"mash-{cls.__module__.split('.')[0]}-{group}",  # its principal's prefix
         consumer_offset_reset="latest",
         outbox_poll_seconds=0.05,
         platform=testing.platform_settings(bootstrap),

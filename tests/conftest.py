@@ -9,6 +9,7 @@ iterations); CI sets neither. Nothing here skips: a server that cannot start fai
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +17,17 @@ from pathlib import Path
 import pytest
 
 from shared import testing
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM ends the run like Ctrl-C does, so every fixture's teardown stops its servers
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    # each client of the suite connects as the principal it has in production
+    for name in ("MASH_KAFKA_USERNAME", "MASH_KAFKA_PASSWORD", "MASH_KAFKA_CA_FILE"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +38,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(workdir: Path) -> Iterator[str]:
     if reuse := os.environ.get("MASH_TEST_KAFKA_BOOTSTRAP"):
+        # a broker started by deploy/kafka.sh: MASH_KAFKA_SECURITY_DIR names its credentials
         yield reuse
         return
     with testing.kafka_broker(workdir) as bootstrap:

@@ -55,7 +55,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
         env[f"{prefix}_PORT"] = str(port)
         env[f"{prefix}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / name}.db"
         # the broker is shared with other tests: start at the end, in groups of our own
-        env[f"{prefix}_CONSUMER_GROUP"] = f"e2e-demo-{name}-{run_id}"
+        env[f"{prefix}_CONSUMER_GROUP"] = f"mash-{name}-e2e-demo-{run_id}"
         env[f"{prefix}_CONSUMER_OFFSET_RESET"] = "latest"
     log = (tmp / "run.log").open("w")
     process = subprocess.Popen(

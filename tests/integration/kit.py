@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.config import ServiceSettings
 from shared.envelope import CloudEvent
+from shared.kafka_security import producer_of
 from shared.service import ConsumerSpec, Platform
 from shared.tables import platform_tables
-from shared.testing import platform_settings
+from shared.testing import kafka_options, platform_settings
 
 metadata = MetaData()
 tables = platform_tables(metadata)
@@ -35,7 +36,10 @@ effects = Table(
 
 @dataclass
 class Kit:
-    """A platform plus the handler that records effects and forwards to `forward_to`."""
+    """A platform plus the handler that records effects and forwards to `forward_to`.
+
+    It connects to Kafka as `principal`, the service whose rights its test needs: `triage`
+    (the default) reads incidents and writes decisions, `intake` writes incidents."""
 
     bootstrap: str
     database_url: str
@@ -43,15 +47,16 @@ class Kit:
     forward_to: str | None = None
     fail_times: int = 0
     exporters: list[Any] = field(default_factory=list)
+    principal: str = "triage"
 
     def __post_init__(self) -> None:
         settings = ServiceSettings(
             database_url=self.database_url,
-            consumer_group=self.group,
+            consumer_group=f"mash-{self.principal}-{self.group}",
             consumer_offset_reset="latest",
             outbox_poll_seconds=0.05,
             max_attempts=3,
-            platform=platform_settings(self.bootstrap),
+            platform=platform_settings(self.bootstrap, principal=self.principal),
         )
         self.platform = Platform("kit", settings, tables, metadata, self.exporters)
         self.failures = 0
@@ -112,8 +117,9 @@ async def produce(
     raw: bytes | None = None,
     key: bytes = b"k",
 ) -> None:
-    """Put one message on a topic, as another service's relay would (or raw garbage)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    """Put one message on a topic, as another service's relay would (or raw garbage),
+    with the credentials of the service that writes that topic."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options(producer_of(topic)))
     await producer.start()
     try:
         if event is not None:

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
-from shared.testing import TopicReader, eventually, headers_of
+from shared.testing import TopicReader, eventually, headers_of, kafka_options
 from shared.topics import DEADLETTER, DECISIONS, INCIDENTS
 from tests.integration.kit import Kit, ping_event, produce
 
@@ -27,7 +27,7 @@ async def committed_but_unpublished(
 ) -> AsyncIterator[tuple[Kit, Kit]]:
     """A sender whose event is committed to its outbox but whose relay has not run (it
     died), and a receiver consuming the topic."""
-    sender = Kit(bootstrap, sender_url, f"{group}-send")
+    sender = Kit(bootstrap, sender_url, f"{group}-send", principal="intake")
     receiver = Kit(bootstrap, receiver_url, f"{group}-recv")
     await receiver.platform.start([receiver.spec(INCIDENTS)])
     await sender.platform.start([], relay=False)
@@ -112,8 +112,9 @@ async def test_consumer_crash_before_offset_commit_redelivers_without_double_eff
     common = dict(
         name="kit",
         topics=[INCIDENTS],
-        group_id=group,
+        group_id=f"mash-triage-{group}",
         bootstrap=kafka_bootstrap,
+        security=kafka_options("triage"),
         handler=kit.handle,
         unit_of_work=p.uow,
         tables=p.tables,
@@ -216,23 +217,34 @@ async def test_two_hops_built_from_the_shared_library_keep_one_trace(
 ) -> None:
     subject = str(uuid.uuid4())
     spans = InMemorySpanExporter()
+    # intake publishes, triage consumes and forwards, notify consumes: each its own principal
+    source = Kit(
+        kafka_bootstrap,
+        f"sqlite+aiosqlite:///{tmp_path / 'source.db'}",
+        f"{group}-0",
+        exporters=[spans],
+        principal="intake",
+    )
     first = Kit(kafka_bootstrap, sqlite_url, f"{group}-1", forward_to=DECISIONS, exporters=[spans])
     second = Kit(
         kafka_bootstrap,
         f"sqlite+aiosqlite:///{tmp_path / 'second.db'}",
         f"{group}-2",
         exporters=[spans],
+        principal="notify",
     )
     await second.platform.start([second.spec(DECISIONS)])
     await first.platform.start([first.spec(INCIDENTS)])
+    await source.platform.start([])
     try:
-        tracer = first.platform.tracer
+        tracer = source.platform.tracer
         with tracer.start_as_current_span("origin", kind=SpanKind.SERVER) as origin:
-            async with first.platform.uow() as session:
-                await first.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
+            async with source.platform.uow() as session:
+                await source.platform.outbox.add(session, INCIDENTS, "k", ping_event(subject))
         await eventually(lambda: second.effect_count(subject))
         await asyncio.sleep(0)  # let the last span end
     finally:
+        await source.platform.stop()
         await first.platform.stop()
         await second.platform.stop()
     trace_id = origin.get_span_context().trace_id

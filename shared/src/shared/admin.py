@@ -1,4 +1,5 @@
-"""Waits for the broker to answer and creates the contract's topics (idempotent).
+"""Waits for the broker to answer, creates the contract's topics and the ACLs of section 8
+(idempotent), connecting as `admin`.
 
 python -m shared.admin --bootstrap 127.0.0.1:9092 --partitions 3 --wait 120
 """
@@ -13,16 +14,41 @@ import sys
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.protocol.admin import CreateAclsRequest
 
+from shared.config import PlatformSettings
+from shared.kafka_security import ADMIN, ALLOW, Binding, bindings, client_options
 from shared.topics import ALL_TOPICS
 
 
-async def ensure_topics(bootstrap: str, partitions: int, wait_seconds: float) -> None:
-    """Create every topic of contract section 7 that does not exist yet."""
+def admin_client(bootstrap: str, platform: PlatformSettings | None = None) -> AIOKafkaAdminClient:
+    """An admin client connected as the `admin` principal."""
+    platform = platform or PlatformSettings()
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_options(ADMIN, platform)
+    )
+
+
+async def create_acls(admin: AIOKafkaAdminClient, wanted: list[Binding]) -> None:
+    """Create each ACL (Kafka ignores one that already exists: idempotent)."""
+    for b in wanted:
+        request = CreateAclsRequest(
+            b.resource_type, b.name, b.pattern, b.principal, "*", b.operation, ALLOW
+        )
+        response = await admin._send_request(request)  # noqa: SLF001 - aiokafka has no ACL API
+        for error_code, message in response.creation_responses:
+            if error_code:
+                raise for_code(error_code)(message)
+
+
+async def ensure_topics(
+    bootstrap: str, partitions: int, wait_seconds: float, acls: bool = True
+) -> None:
+    """Create every topic of contract section 7 that does not exist yet, and the ACLs."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = admin_client(bootstrap)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -36,6 +62,8 @@ async def ensure_topics(bootstrap: str, partitions: int, wait_seconds: float) ->
                         ]
                     )
             if set(ALL_TOPICS) <= set(await admin.list_topics()):
+                if acls:
+                    await create_acls(admin, bindings())
                 return
         except (KafkaError, OSError):
             if time.monotonic() > deadline:

@@ -3,11 +3,14 @@
 mash token --sub NAME --scope "SCOPE ..." [--ttl 24h]   print one bearer token
 mash run [--no-broker]                                  the whole stack, in the foreground
 mash demo                                               a synthetic day of traffic
+mash kafka-credentials PRINCIPAL [--format json|properties]
+                                                        one Kafka principal's client settings
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from datetime import timedelta
@@ -32,6 +35,34 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def kafka_credentials(args: argparse.Namespace) -> int:
+    """Contract section 8: one principal's client settings, nothing else on stdout."""
+    from shared import kafka_security
+
+    if args.principal not in kafka_security.PRINCIPALS:
+        known = ", ".join(kafka_security.PRINCIPALS)
+        print(f"mash: unknown Kafka principal {args.principal!r}; known: {known}", file=sys.stderr)
+        return 2
+    # the credentials are the principal's, whatever identity this shell's own clients use
+    platform = PlatformSettings(
+        kafka_username="", kafka_password="", kafka_security_protocol="SASL_SSL"
+    )
+    try:
+        creds = kafka_security.credentials(args.principal, platform)
+    except (KeyError, OSError, ValueError):
+        print(
+            f"mash: no Kafka credentials under {kafka_security.security_dir(platform)}; "
+            "run `make setup` first",
+            file=sys.stderr,
+        )
+        return 1
+    if args.format == "json":
+        print(json.dumps(creds.as_json(), indent=2))
+    else:
+        sys.stdout.write(creds.as_properties())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mash", description="The Multi-Agency Safeguarding Hub")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--incidents", type=int, default=36, help="how many incidents")
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for the pipeline")
     p.set_defaults(run=lambda a: _lazy("shared.demo", "run")(a))
+
+    p = commands.add_parser(
+        "kafka-credentials", help="print one Kafka principal's client settings (contract 8)"
+    )
+    p.add_argument("principal", help="e.g. idva, ops, notify")
+    p.add_argument("--format", choices=["properties", "json"], default="properties")
+    p.set_defaults(run=kafka_credentials)
 
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

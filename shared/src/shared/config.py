@@ -40,6 +40,16 @@ class PlatformSettings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Kafka security (contract section 8), the one source every client of the project uses
+    kafka_security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT", "PLAINTEXT"] = "SASL_SSL"
+    kafka_security_dir: Path = DATA_DIR / "kafka-security"
+    """CA, broker certificate and generated passwords, created by `make setup`."""
+    kafka_username: str = ""
+    """Empty: each client's own principal (a service's name, `admin` for set-up)."""
+    kafka_password: str = ""
+    """Empty: the principal's generated password from `kafka_security_dir`."""
+    kafka_ca_file: Path | None = None
+    """Empty: `kafka_security_dir`/ca.pem."""
     jwt_secret: str = DEVELOPMENT_SECRET
     jwt_issuer: str = "mash"
     pseudonym_key: str = DEVELOPMENT_SECRET

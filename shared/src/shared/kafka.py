@@ -91,9 +91,12 @@ class PoisonMessage(Exception):
 class EventProducer:
     """aiokafka's producer, idempotent with acks=all, recreated when it gets stuck."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(
+        self, bootstrap: str, client_id: str, security: Mapping[str, Any] | None = None
+    ) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
+        self._security = dict(security or {})
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -104,6 +107,7 @@ class EventProducer:
             acks="all",
             linger_ms=2,
             request_timeout_ms=15000,
+            **self._security,
         )
         await self._producer.start()
 
@@ -227,8 +231,10 @@ class ConsumerLoop:
         max_attempts: int = 3,
         retry_seconds: float = 0.2,
         offset_reset: str = "earliest",
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
+        self._security = dict(security or {})
         self._topics = list(topics)
         self._group = group_id
         self._bootstrap = bootstrap
@@ -259,6 +265,7 @@ class ConsumerLoop:
             auto_offset_reset=self._offset_reset,
             fetch_max_wait_ms=100,
             max_poll_interval_ms=600000,
+            **self._security,
         )
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()

@@ -29,6 +29,7 @@ from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
 from shared.errors import BodyLimit, install_problem_handlers
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
+from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.tables import PlatformTables
@@ -129,7 +130,8 @@ class Platform(Generic[Settings]):
         """Start everything: storage, producer, relay, consumers."""
         await self.start_storage()
         platform = self.settings.platform
-        self._producer = EventProducer(platform.kafka_bootstrap, f"mash-{self.name}")
+        security = client_options(self.name, platform)  # its own principal (contract 8)
+        self._producer = EventProducer(platform.kafka_bootstrap, f"mash-{self.name}", security)
         await _retry(self._producer.start, "kafka producer")
         self._relay = OutboxRelay(
             self.tables,
@@ -156,6 +158,7 @@ class Platform(Generic[Settings]):
                 tracer=self.tracer,
                 max_attempts=self.settings.max_attempts,
                 offset_reset=self.settings.consumer_offset_reset,
+                security=security,
             )
             await _retry(loop.start, f"kafka consumer {spec.name}")
             self.consumers.append(loop)

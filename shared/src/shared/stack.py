@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from shared import kafka_security
 from shared.config import ROOT, PlatformSettings
 
 SERVICES = (
@@ -126,6 +127,18 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
                     raise RuntimeError("kafka did not start; see .data/kafka/app-logs/server.log")
                 await asyncio.sleep(0.3)
         for name, default in SERVICES:
+            # each service connects to Kafka as its own principal (contract section 8)
+            try:
+                creds = kafka_security.credentials(
+                    name, PlatformSettings(kafka_username="", kafka_password="")
+                )
+            except KeyError as exc:
+                raise RuntimeError(f"{exc.args[0]}: run `make setup`") from exc
+            service_env = {
+                **env,
+                "MASH_KAFKA_USERNAME": creds.username,
+                "MASH_KAFKA_PASSWORD": creds.password,
+            }
             argv = [
                 str(bin_dir / "uvicorn"),
                 f"{name}.app:create_app",
@@ -138,7 +151,7 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
                 "--log-level",
                 "warning",
             ]
-            children.append(await _start(name, argv, env, quiet=False))
+            children.append(await _start(name, argv, service_env, quiet=False))
         waits = [
             _wait_ready(f"http://127.0.0.1:{service_port(n, d)}/readyz", children, 120)
             for n, d in SERVICES
@@ -177,6 +190,8 @@ def _print_table(bootstrap: str) -> None:
     print(
         f"""
 Traces: .data/traces/<service>.jsonl (or set OTEL_EXPORTER_OTLP_ENDPOINT)
+Kafka is SASL_SSL: a partner's settings come from
+  .venv/bin/mash kafka-credentials idva --format json     (or --format properties)
 
 Try it:
   TOKEN=$(.venv/bin/mash token --sub control-room --scope "incidents:write incidents:read")

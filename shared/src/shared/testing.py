@@ -4,9 +4,11 @@ in-process against them, tokens, and a reader for what landed on a topic."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -22,6 +24,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
+from shared import kafka_security
 from shared.auth import mint
 from shared.config import ROOT, PlatformSettings
 
@@ -35,11 +38,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SECURITY_ENV = ("MASH_KAFKA_SECURITY_DIR", "MASH_KAFKA_SECURITY_PROTOCOL")
+
+
 @contextmanager
 def kafka_broker(workdir: Path) -> Iterator[str]:
-    """Start the real broker with `deploy/kafka.sh up` on free ports; yield its bootstrap."""
+    """Start the real broker with `deploy/kafka.sh up` on free ports, secured as `make run`
+    secures it (SASL_SSL, SCRAM users, the ACLs of contract section 8); yield its bootstrap.
+
+    Its key material and passwords live in `workdir/kafka-security`; while the broker runs,
+    `MASH_KAFKA_SECURITY_DIR` points there, so every client of the project finds them.
+    """
     port, controller = free_port(), free_port()
     data = workdir / "kafka"
+    security = workdir / "kafka-security"
+    kafka_security.ensure_material(security)
+    saved = {name: os.environ.get(name) for name in SECURITY_ENV}
+    os.environ["MASH_KAFKA_SECURITY_DIR"] = str(security)
+    os.environ["MASH_KAFKA_SECURITY_PROTOCOL"] = "SASL_SSL"
     env = {
         **os.environ,
         "KAFKA_PORT": str(port),
@@ -63,12 +79,35 @@ def kafka_broker(workdir: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_group(process)
         log.close()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def stop_group(process: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Stop a child that leads its own process group, and everything in that group."""
+
+    def signal_group(sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+
+    signal_group(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        signal_group(signal.SIGKILL)
+        process.wait(10)
+    # the script is gone; anything left in its group (the JVM) is killed outright
+    signal_group(signal.SIGKILL)
+
+
+def kafka_options(principal: str) -> dict[str, Any]:
+    """Security keyword arguments for an aiokafka client of a test, as `principal`."""
+    return kafka_security.client_options(principal)
 
 
 @contextmanager
@@ -81,9 +120,20 @@ def postgres_server() -> Iterator[str]:
     data = home / "data"
     script = str(ROOT / "deploy" / "postgres.sh")
     subprocess.run(["bash", script, "start", str(data), str(port)], check=True)
+    # pg_ctl detaches the server: a watchdog stops it if this process dies without cleaning up
+    watchdog = subprocess.Popen(
+        ["bash", script, "watch", str(data), str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}"
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(watchdog.pid, signal.SIGKILL)
+        watchdog.wait()
         subprocess.run(["bash", script, "stop", str(data)], check=False)
         shutil.rmtree(home, ignore_errors=True)
 
@@ -102,12 +152,14 @@ async def create_database(server_url: str) -> str:
     return f"{server_url}/{name}"
 
 
-def platform_settings(bootstrap: str) -> PlatformSettings:
+def platform_settings(bootstrap: str, principal: str = "") -> PlatformSettings:
+    """Settings for a service under test; `principal` overrides its Kafka identity."""
     return PlatformSettings(
         env="test",
         kafka_bootstrap=bootstrap,
         jwt_secret=TEST_SECRET,
         pseudonym_key=TEST_PSEUDONYM_KEY,
+        kafka_username=principal,
     )
 
 
@@ -143,17 +195,23 @@ async def eventually(check: Callable[[], Any], timeout: float = 30, interval: fl
 
 
 class TopicReader:
-    """Reads a topic from its end at creation: what tests look for after acting."""
+    """Reads a topic from its end at creation: what tests look for after acting.
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    It connects as `ops` (who reads every topic in production) unless told otherwise.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, principal: str = kafka_security.OPS) -> None:
         self._bootstrap = bootstrap
         self.topic = topic
+        self.principal = principal
         self.records: list[Any] = []
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> TopicReader:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            **kafka_options(self.principal),
         )
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self.topic)

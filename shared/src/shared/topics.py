@@ -6,8 +6,10 @@ INCIDENTS = "mash.incidents.v1"
 DECISIONS = "mash.triage.decisions.v1"
 MARAC = "mash.marac.v1"
 DEADLETTER = "mash.deadletter.v1"
+ESCALATIONS = "mash.escalations.v1"
 PERPETRATORS = "mash.perpetrators.v1"
 AUDIT = "mash.audit.v1"
+TOPIC_PREFIX = "mash."
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
@@ -22,9 +24,10 @@ ALL_TOPICS = (
     DECISIONS,
     MARAC,
     DEADLETTER,
-    *(referrals_topic(a) for a in AGENCIES),
+    ESCALATIONS,
     PERPETRATORS,
     AUDIT,
+    *(referrals_topic(a) for a in AGENCIES),
 )
 
 # event types (`ce_type`)

@@ -13,7 +13,7 @@ import marac.config
 from shared import identity
 from shared.envelope import CloudEvent
 from shared.schemas import Person, TriageDecided
-from shared.testing import TEST_PSEUDONYM_KEY
+from shared.testing import TEST_PSEUDONYM_KEY, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 
@@ -120,7 +120,7 @@ class DecisionPublisher:
     """Puts decisions on `mash.triage.decisions.v1` as triage would."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("triage"))
 
     async def __aenter__(self) -> DecisionPublisher:
         await self._producer.start()

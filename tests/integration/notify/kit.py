@@ -17,7 +17,7 @@ import notify.app
 from notify import store
 from notify.config import Settings
 from shared.envelope import CloudEvent
-from shared.testing import bearer, eventually
+from shared.testing import bearer, eventually, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 
@@ -49,7 +49,7 @@ async def publish(
         subject=str(data["incident_id"]),
         data=data,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("triage"))
     await producer.start()
     try:
         await producer.send_and_wait(

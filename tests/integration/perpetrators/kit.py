@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 import perpetrators.config
 from perpetrators import store
+from shared import identity
 from shared.envelope import CloudEvent
-from shared.identity import identities, pseudonym
 from shared.schemas import TriageDecided
-from shared.testing import TEST_PSEUDONYM_KEY, eventually, headers_of
+from shared.testing import TEST_PSEUDONYM_KEY, eventually, headers_of, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
-from tests.helpers import settings_for
+from tests.builders import settings_for
 
 READ = ("perpetrators:read",)
 
@@ -147,16 +147,14 @@ def event_of(data: TriageDecided) -> CloudEvent:
 
 def victim_key(data: TriageDecided) -> str:
     """The Kafka key intake gives the victim's events."""
-    v = data.incident.victim
-    found = identities(v.person_id, v.given_name, v.family_name, v.date_of_birth)
-    return pseudonym(TEST_PSEUDONYM_KEY, found[0] if found else f"incident:{data.incident_id}")
+    return identity.victim_key(TEST_PSEUDONYM_KEY, data.incident.victim, data.incident_id)
 
 
 class DecisionPublisher:
     """Puts decisions on `mash.triage.decisions.v1` as triage would."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("triage"))
 
     async def __aenter__(self) -> DecisionPublisher:
         await self._producer.start()
@@ -181,7 +179,9 @@ class Tail:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
         self.records: list[Any] = []
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_options("ops")
+        )
 
     async def __aenter__(self) -> Tail:
         await self._consumer.start()

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.envelope import CloudEvent
 from shared.identity import pseudonym
+from shared.kafka_security import producer_of
 from shared.testing import (
     TEST_PSEUDONYM_KEY,
     TopicReader,
@@ -18,6 +19,7 @@ from shared.testing import (
     data_of,
     eventually,
     headers_of,
+    kafka_options,
 )
 from shared.topics import DECISIONS, INCIDENTS, MARAC
 from tests.builders import dash_body
@@ -95,8 +97,9 @@ async def test_a_marac_listing_makes_the_next_incident_a_repeat_marac(stack: Sta
 
 
 async def publish(bootstrap: str, topic: str, victim: dict[str, Any], event: CloudEvent) -> None:
-    """Produce an event as marac would: binary-mode CloudEvent, keyed by the victim."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    """Produce an event as its production writer would (marac for mash.marac.v1): binary-mode
+    CloudEvent, keyed by the victim."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options(producer_of(topic)))
     await producer.start()
     try:
         key = pseudonym(TEST_PSEUDONYM_KEY, f"pid:{victim['person_id'].upper()}")

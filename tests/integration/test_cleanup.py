@@ -1,0 +1,93 @@
+"""Servers started for tests never outlive what started them.
+
+A test session that dies without running its teardown (killed outright) must still leave
+no broker JVM and no PostgreSQL server behind: watchdogs stop them once their starter is
+gone. (`deploy/test.sh` also checks, after every run, that nothing it started is left.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from shared.config import ROOT
+from shared.testing import eventually
+
+pytestmark = pytest.mark.kafka
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and "starter.py" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def starter(code: str, tmp_path: Path) -> subprocess.Popen[str]:
+    script = tmp_path / "starter.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+async def test_a_broker_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    child = starter(
+        """
+        import sys, time
+        from pathlib import Path
+        from shared.testing import kafka_broker
+        with kafka_broker(Path(sys.argv[1])) as bootstrap:
+            print(bootstrap, flush=True)
+            time.sleep(3600)
+        """,
+        tmp_path,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("127.0.0.1:")
+        marker = str(tmp_path / "kafka" / "server.properties")
+        assert processes_mentioning(marker)  # the JVM runs
+    finally:
+        child.kill()  # SIGKILL: no teardown runs in the starter
+        child.wait()
+    assert await eventually(lambda: not processes_mentioning(marker), timeout=90)
+
+
+async def test_a_postgres_server_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    child = starter(
+        """
+        import sys, time
+        from shared.testing import postgres_server
+        with postgres_server() as url:
+            print(url, flush=True)
+            time.sleep(3600)
+        """,
+        tmp_path,
+    )
+    try:
+        assert child.stdout is not None
+        url = child.stdout.readline()
+        assert url.startswith("postgresql+asyncpg://")
+        port = url.strip().rsplit(":", 1)[1]
+        assert processes_mentioning(f"-p {port}")
+    finally:
+        child.kill()  # SIGKILL: no teardown runs in the starter
+        child.wait()
+    assert await eventually(lambda: not processes_mentioning(f"-p {port}"), timeout=90)

@@ -1,0 +1,412 @@
+"""The bus lets in only those it knows, each only where it belongs (contract section 8).
+
+Every check runs against the suite's broker, secured as `make run` secures it. A refused
+read in aiokafka can look like a fetch that never returns records rather than an error,
+so every refusal is checked for records as well: a marker the test put on the topic (as
+the principal that writes it in production) must never reach a refused reader, while
+the same reader function, given an allowed principal, does receive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from shared import kafka_security
+from shared.config import ROOT
+from shared.envelope import CloudEvent
+from shared.kafka_security import ACL_TABLE, OPS, producer_of
+from shared.testing import TopicReader, eventually, headers_of, kafka_options, running
+from shared.topics import (
+    AGENCIES,
+    ALL_TOPICS,
+    AUDIT,
+    DEADLETTER,
+    DECISIONS,
+    ESCALATIONS,
+    INCIDENTS,
+    MARAC,
+    PERPETRATORS,
+    TRIAGE_DECIDED,
+    referrals_topic,
+)
+from tests.integration.notify.kit import notify_app, publish, referrals_of
+from tests.unit.notify import builders
+
+pytestmark = pytest.mark.kafka
+
+READ_WAIT = 5.0  # seconds a refused reader is given to (wrongly) receive the marker
+
+
+def _ca() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(kafka_security.credentials(OPS).cafile))
+
+
+@dataclass(frozen=True)
+class Marker:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+async def put_marker(bootstrap: str, topic: str, principal: str | None = None) -> Marker:
+    """A unique record on `topic`, written by the principal that writes it in production."""
+    shared_topic = topic in (DEADLETTER, AUDIT)
+    principal = principal or ("notify" if shared_topic else producer_of(topic))
+    value = f"marker-{uuid.uuid4()}".encode()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, **kafka_options(principal)
+    )
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(topic, value, key=uuid.uuid4().bytes)
+    finally:
+        await producer.stop()
+    return Marker(topic, meta.partition, meta.offset, value)
+
+
+async def reads(
+    bootstrap: str,
+    marker: Marker,
+    options: dict[str, Any],
+    group: str | None = None,
+    wait: float = READ_WAIT,
+) -> bool:
+    """True when a client with `options` receives `marker` within `wait` seconds: read
+    from its offset, or (with `group`) as a member of that consumer group from the start.
+    An error (authentication, authorisation) counts as not received."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=5000,
+        **options,
+    )
+    tp = TopicPartition(marker.topic, marker.partition)
+    try:
+        async with asyncio.timeout(wait):
+            await consumer.start()
+            if group is None:
+                consumer.assign([tp])
+                consumer.seek(tp, marker.offset)
+            else:
+                consumer.subscribe([marker.topic])
+            while True:
+                batches = await consumer.getmany(timeout_ms=300)
+                if any(r.value == marker.value for rs in batches.values() for r in rs):
+                    if group is not None:
+                        await consumer.commit()  # the group is used, not only named
+                    return True
+    except (KafkaError, TimeoutError):
+        return False
+    finally:
+        await consumer.stop()
+
+
+async def write(
+    bootstrap: str,
+    topic: str,
+    options: dict[str, Any],
+    value: bytes = b"forged",
+    headers: list[tuple[str, bytes]] | None = None,
+) -> bool:
+    """True when the broker acknowledged a write to `topic` with `options`."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
+    try:
+        async with asyncio.timeout(READ_WAIT * 2):
+            await producer.start()
+            await producer.send_and_wait(topic, value, key=b"victim-k", headers=headers or [])
+    except (KafkaError, TimeoutError):
+        return False
+    finally:
+        await producer.stop()
+    return True
+
+
+async def lists(bootstrap: str, options: dict[str, Any]) -> list[str] | None:
+    """The topics an admin client with `options` can see, None when refused."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
+    try:
+        async with asyncio.timeout(READ_WAIT):
+            await admin.start()
+            return list(await admin.list_topics())
+    except (KafkaError, TimeoutError):
+        return None
+    finally:
+        await admin.close()
+
+
+def as_user(name: str, password: str) -> dict[str, Any]:
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": name,
+        "sasl_plain_password": password,
+        "ssl_context": _ca(),
+    }
+
+
+def strangers() -> dict[str, dict[str, Any]]:
+    return {
+        "plaintext": {},
+        "tls without credentials": {"security_protocol": "SSL", "ssl_context": _ca()},
+        "wrong password": as_user("idva", "not-the-password"),
+        "unknown user": as_user("mallory", "whatever"),
+        "admin's name, wrong password": as_user("admin", "guess"),
+    }
+
+
+@pytest.mark.parametrize("who", list(strangers()))
+async def test_a_client_without_valid_credentials_cannot_list_read_or_write(
+    kafka_bootstrap: str, who: str
+) -> None:
+    options = strangers()[who]
+    marker = await put_marker(kafka_bootstrap, referrals_topic("idva"))
+    # the same reader and lister with real credentials see the marker and the topics
+    assert await reads(kafka_bootstrap, marker, kafka_options("idva"))
+    assert await lists(kafka_bootstrap, kafka_options(OPS))
+
+    assert await lists(kafka_bootstrap, options) is None
+    assert not await reads(kafka_bootstrap, marker, options)
+    assert not await write(kafka_bootstrap, referrals_topic("idva"), options)
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+async def test_an_agency_reads_its_own_topic_and_nothing_else(
+    kafka_bootstrap: str, agency: str
+) -> None:
+    own = referrals_topic(agency)
+    others = [referrals_topic(a) for a in AGENCIES if a != agency]
+    forbidden = [*others, INCIDENTS, DECISIONS, MARAC, DEADLETTER, PERPETRATORS, ESCALATIONS]
+    mine = kafka_options(agency)
+    marker = await put_marker(kafka_bootstrap, own)
+    assert await reads(kafka_bootstrap, marker, mine)
+    assert await reads(kafka_bootstrap, marker, mine, group=f"{agency}.reader")
+
+    markers = [await put_marker(kafka_bootstrap, t) for t in forbidden]
+    theirs = await asyncio.gather(*(reads(kafka_bootstrap, m, mine) for m in markers))
+    ops = await asyncio.gather(*(reads(kafka_bootstrap, m, kafka_options(OPS)) for m in markers))
+    assert all(ops)  # each marker is there to be read...
+    assert dict(zip(forbidden, theirs, strict=True)) == dict.fromkeys(
+        forbidden, False
+    )  # ...not by it
+
+    visible = await lists(kafka_bootstrap, mine)
+    assert visible is not None
+    assert set(visible) & set(ALL_TOPICS) == {own}
+
+
+@pytest.mark.parametrize("agency", ["idva", "school"])
+async def test_an_agency_cannot_write_anything_nor_use_groups_outside_its_prefix(
+    kafka_bootstrap: str, agency: str
+) -> None:
+    mine = kafka_options(agency)
+    own = referrals_topic(agency)
+    writes = await asyncio.gather(*(write(kafka_bootstrap, t, mine) for t in ALL_TOPICS))
+    assert not any(writes)
+
+    marker = await put_marker(kafka_bootstrap, own)
+    assert await reads(kafka_bootstrap, marker, mine, group=f"{agency}.ok-{uuid.uuid4().hex}")
+    outside = [f"{agency}-no-dot", "mash-notify", f"ops.{agency}", "victim-support."]
+    refused = await asyncio.gather(
+        *(reads(kafka_bootstrap, marker, mine, group=g) for g in outside)
+    )
+    assert dict(zip(outside, refused, strict=True)) == dict.fromkeys(outside, False)
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **mine)
+    await admin.start()
+    try:
+        created = await admin.create_topics([NewTopic(f"mash.{agency}.own.v1", 1, 1)])
+        assert all(code != 0 for _, code, *_ in created.topic_errors)
+        deleted = await admin.delete_topics([own])
+        assert all(code != 0 for _, code, *_ in deleted.topic_error_codes)
+    finally:
+        await admin.close()
+    visible = set(await lists(kafka_bootstrap, kafka_options(OPS)) or [])
+    assert own in visible
+    assert f"mash.{agency}.own.v1" not in visible
+
+
+async def test_ops_reads_every_topic_and_writes_none(kafka_bootstrap: str) -> None:
+    markers = [await put_marker(kafka_bootstrap, t) for t in ALL_TOPICS]
+    ops = kafka_options(OPS)
+    seen = await asyncio.gather(*(reads(kafka_bootstrap, m, ops) for m in markers))
+    assert dict(zip(ALL_TOPICS, seen, strict=True)) == dict.fromkeys(ALL_TOPICS, True)
+    assert await reads(kafka_bootstrap, markers[0], ops, group=f"ops.{uuid.uuid4().hex}")
+    assert set(await lists(kafka_bootstrap, ops) or []) >= set(ALL_TOPICS)
+    assert not any(await asyncio.gather(*(write(kafka_bootstrap, t, ops) for t in ALL_TOPICS)))
+
+
+def test_each_service_may_write_only_its_own_outputs() -> None:
+    """The table the ACLs are made from: one writer per topic of contract section 7."""
+    assert [p for p, a in ACL_TABLE.items() if DECISIONS in a.writes] == ["triage"]
+    assert [p for p, a in ACL_TABLE.items() if INCIDENTS in a.writes] == ["intake"]
+    assert [p for p, a in ACL_TABLE.items() if MARAC in a.writes] == ["marac"]
+    for service in kafka_security.SERVICES:
+        assert set(ACL_TABLE[service].writes) >= {DEADLETTER, AUDIT}
+        assert ACL_TABLE[service].group_prefixes == (f"mash-{service}",)
+
+
+@pytest.mark.parametrize("forger", ["notify", "idva", "marac", "ops"])
+async def test_a_forged_decision_is_refused_and_nothing_downstream_acts_on_it(
+    kafka_bootstrap: str, sqlite_url: str, group: str, forger: str
+) -> None:
+    forged = builders.decision_data()
+    genuine = builders.decision_data()
+    event = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/mash/triage",
+        type=TRIAGE_DECIDED,
+        subject=str(forged["incident_id"]),
+        data=forged,
+    )
+    async with (
+        running(notify_app(kafka_bootstrap, sqlite_url, group)) as client,
+        TopicReader(kafka_bootstrap, DECISIONS) as decisions,
+    ):
+        accepted = await write(
+            kafka_bootstrap, DECISIONS, kafka_options(forger), event.value(), event.headers()
+        )
+        assert not accepted
+        await publish(kafka_bootstrap, genuine)  # as triage: this one is acted on
+
+        async def genuine_referrals() -> list[dict[str, Any]]:
+            return await referrals_of(client, "idva", genuine["incident_id"])
+
+        assert await eventually(genuine_referrals)
+        # the same key, so the same partition: a forged decision would have come first
+        for agency in AGENCIES:
+            assert await referrals_of(client, agency, forged["incident_id"]) == []
+        await decisions.wait_for(
+            lambda r: headers_of(r).get("ce_subject") == genuine["incident_id"]
+        )
+        subjects = {headers_of(r).get("ce_subject") for r in decisions.records}
+        assert forged["incident_id"] not in subjects
+
+
+def credentials_cli(principal: str, *args: str, bootstrap: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MASH_KAFKA_BOOTSTRAP": bootstrap}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mash"), "kafka-credentials", principal, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+async def test_mash_kafka_credentials_json_works_with_aiokafka(kafka_bootstrap: str) -> None:
+    done = credentials_cli("victim-support", "--format", "json", bootstrap=kafka_bootstrap)
+    assert done.returncode == 0, done.stderr
+    settings = json.loads(done.stdout)
+    assert set(settings) == {
+        "bootstrap_servers",
+        "security_protocol",
+        "sasl_mechanism",
+        "sasl_plain_username",
+        "sasl_plain_password",
+        "ssl_cafile",
+    }
+    assert settings["security_protocol"] == "SASL_SSL"
+    assert settings["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert settings["sasl_plain_username"] == "victim-support"
+    assert Path(settings["ssl_cafile"]).is_absolute()
+    assert settings["bootstrap_servers"] == kafka_bootstrap
+
+    import aiokafka.helpers
+
+    cafile = settings.pop("ssl_cafile")
+    settings.pop("bootstrap_servers")
+    options = {**settings, "ssl_context": aiokafka.helpers.create_ssl_context(cafile=cafile)}
+    marker = await put_marker(kafka_bootstrap, referrals_topic("victim-support"))
+    assert await reads(kafka_bootstrap, marker, options)
+    assert not await reads(kafka_bootstrap, await put_marker(kafka_bootstrap, INCIDENTS), options)
+
+
+def test_mash_kafka_credentials_refuses_an_unknown_principal(kafka_bootstrap: str) -> None:
+    done = credentials_cli("mallory", bootstrap=kafka_bootstrap)
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert "mallory" in done.stderr
+
+
+async def test_kafkas_console_consumer_reads_idva_with_the_printed_properties(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    done = credentials_cli("idva", bootstrap=kafka_bootstrap)
+    assert done.returncode == 0, done.stderr
+    config = tmp_path / "idva.properties"
+    config.write_text(done.stdout)
+    meta = await put_marker(kafka_bootstrap, referrals_topic("idva"))
+    marker = meta.value.decode()
+
+    def consume(topic: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                "bash",
+                str(ROOT / "deploy" / "kafka-console.sh"),
+                "consumer",
+                "--bootstrap-server",
+                kafka_bootstrap,
+                "--consumer.config",
+                str(config),
+                "--topic",
+                topic,
+                "--partition",
+                str(meta.partition),
+                "--offset",
+                str(meta.offset),
+                "--max-messages",
+                "1",
+                "--timeout-ms",
+                "20000",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    own = await asyncio.to_thread(consume, referrals_topic("idva"))
+    assert own.stdout.strip() == marker, own.stderr
+    other = await asyncio.to_thread(consume, referrals_topic("school"))
+    assert marker not in other.stdout
+    assert other.stdout.strip() == ""
+
+
+async def test_a_rotated_password_replaces_the_old_one(kafka_bootstrap: str) -> None:
+    principal = "safeguarding-team"
+    old = kafka_options(principal)
+    marker = await put_marker(kafka_bootstrap, referrals_topic(principal))
+    assert await reads(kafka_bootstrap, marker, old)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", str(ROOT / "deploy" / "kafka.sh"), "rotate", principal],
+        env={**os.environ, "KAFKA_PORT": kafka_bootstrap.rpartition(":")[2]},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    new = kafka_options(principal)
+    assert new["sasl_plain_password"] != old["sasl_plain_password"]
+    # the broker applies the new credential as it commits it: retry until it is in force
+    assert await eventually(lambda: reads(kafka_bootstrap, marker, new), timeout=60)
+    assert not await reads(kafka_bootstrap, marker, old)
