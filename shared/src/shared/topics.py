@@ -6,6 +6,9 @@ INCIDENTS = "mash.incidents.v1"
 DECISIONS = "mash.triage.decisions.v1"
 MARAC = "mash.marac.v1"
 DEADLETTER = "mash.deadletter.v1"
+ESCALATIONS = "mash.escalations.v1"
+PERPETRATORS = "mash.perpetrators.v1"
+AUDIT = "mash.audit.v1"
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
@@ -23,3 +26,7 @@ RISK_ASSESSMENT_SUBMITTED = "mash.risk_assessment.submitted"
 TRIAGE_DECIDED = "mash.triage.decided"
 REFERRAL_CREATED = "mash.referral.created"
 MARAC_CASE_LISTED = "mash.marac.case_listed"
+REFERRAL_OVERDUE = "mash.referral.overdue"
+PERPETRATOR_PRIORITISED = "mash.perpetrator.prioritised"
+PERPETRATOR_RELEASED = "mash.perpetrator.released"
+AUDIT_READ = "mash.audit.read"

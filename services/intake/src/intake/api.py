@@ -14,6 +14,7 @@ from intake.config import Settings
 from shared.auth import Principal, require
 from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
+from shared.telemetry import mark_incident
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 Writer = Annotated[Principal, Depends(require("incidents:write"))]
@@ -47,6 +48,11 @@ class IncidentStatus(BaseModel):
         description="accepted: committed, not yet on Kafka; published: on mash.incidents.v1"
     )
     received_at: datetime
+    trace_id: str | None = Field(
+        description="The 32-hex W3C trace id of the incident's trace: search Zipkin for it, "
+        "or for the tag mash.incident_id=<incident_id>",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )
 
 
 def _settings(platform: PlatformDep) -> Settings:
@@ -82,6 +88,7 @@ async def report_incident(
         raise HTTPException(
             409, "This control_room_ref was already reported with a different body."
         ) from None
+    mark_incident(accepted.incident_id)
     if not accepted.created:
         response.status_code = 200
     return IncidentAccepted(
@@ -106,6 +113,7 @@ async def submit_risk_assessment(
         )
     except handlers.UnknownIncident:
         raise HTTPException(404, "No incident has this id.") from None
+    mark_incident(incident_id)
     return AssessmentAccepted(incident_id=incident_id, assessment_id=assessment_id)
 
 
@@ -120,6 +128,7 @@ async def get_incident(incident_id: UUID, platform: PlatformDep, _: Reader) -> I
         row = await store.find(session, incident_id)
     if row is None:
         raise HTTPException(404, "No incident has this id.")
+    mark_incident(incident_id)
     return IncidentStatus(
         incident_id=UUID(row.incident_id),
         control_room_ref=row.control_room_ref,
@@ -127,4 +136,5 @@ async def get_incident(incident_id: UUID, platform: PlatformDep, _: Reader) -> I
         area=row.area,
         received_at=row.received_at,
         status="published" if row.published_at else "accepted",
+        trace_id=row.trace_id,
     )

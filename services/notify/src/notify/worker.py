@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
 
 from notify import ledger
@@ -27,7 +28,7 @@ from notify.metrics import ReferralMetrics
 from notify.webhooks import WebhookChannel
 from shared.db import utc
 from shared.service import Platform
-from shared.telemetry import extract_context
+from shared.telemetry import extract_context, mark_incident
 from shared.topics import AGENCIES
 
 log = logging.getLogger(__name__)
@@ -112,20 +113,23 @@ class DeliveryWorker:
         """Make one attempt at the agency's delivery that fell due first; False if none."""
         assert self._channel is not None, "worker not started"
         platform, now = self._platform, datetime.now(UTC)
-        async with platform.sessions() as session:
-            due = await ledger.next_due(session, agency, now)
+        with suppress_instrumentation():  # polling is not traced: only deliveries are
+            async with platform.sessions() as session:
+                due = await ledger.next_due(session, agency, now)
         if due is None:
             return False
-        async with platform.uow() as session:
-            if not await ledger.claim(session, due.referral_id, due.version, now + self._lease):
-                return True  # another instance took it
-            referral = await ledger.record(session, due.referral_id)
         with platform.tracer.start_as_current_span(
             f"webhook deliver {agency}",
             context=extract_context(due.trace or {}),
             kind=SpanKind.PRODUCER,
             attributes={"mash.agency": agency, "mash.referral_id": due.referral_id},
         ) as span:
+            async with platform.uow() as session:
+                if not await ledger.claim(session, due.referral_id, due.version, now + self._lease):
+                    return True  # another instance took it
+                referral = await ledger.record(session, due.referral_id)
+            if referral is not None:
+                mark_incident(referral.incident_id)
             try:
                 # unsealed only to sign; a changed key leaves it due (retried), not lost
                 secret = self._box.unseal(due.secret)
@@ -155,8 +159,9 @@ class DeliveryWorker:
     async def _idle(self, agency: str) -> None:
         """Wait for the next poll, or less when a delivery falls due sooner."""
         wait = self._settings.delivery_poll_seconds
-        async with self._platform.sessions() as session:
-            due = await ledger.earliest_due(session, agency)
+        with suppress_instrumentation():
+            async with self._platform.sessions() as session:
+                due = await ledger.earliest_due(session, agency)
         if due is not None:
             wait = min(wait, max(0.0, (utc(due) - datetime.now(UTC)).total_seconds()))
         await self._pause(wait)

@@ -1,27 +1,33 @@
 """Versioned schemas of every event's data (contract section 7). `v1` is current."""
 
 from shared.schemas.v1 import (
+    AuditRead,
     Dash,
     DecisionReferral,
     IncidentReport,
     IncidentReported,
     MaracCaseListed,
     MaracEligibility,
+    PerpetratorChanged,
     Person,
     ReferralCreated,
+    ReferralOverdue,
     RiskAssessmentSubmitted,
     TriageDecided,
 )
 
 __all__ = [
+    "AuditRead",
     "Dash",
     "DecisionReferral",
     "IncidentReport",
     "IncidentReported",
     "MaracCaseListed",
     "MaracEligibility",
+    "PerpetratorChanged",
     "Person",
     "ReferralCreated",
+    "ReferralOverdue",
     "RiskAssessmentSubmitted",
     "TriageDecided",
 ]

@@ -388,3 +388,65 @@ class MaracCaseListed(Strict):
     children_count: int
     listed_at: AwareDatetime
     victim_person_id: str | None = None
+
+
+# --- events whose producers come later (contract section 7): their data, defined now so the
+# AsyncAPI document describes every topic partners may subscribe to
+
+
+class ReferralOverdue(Strict):
+    """Data of `mash.referral.overdue` (on `mash.escalations.v1`): a referral not
+    acknowledged by its `due_by`, escalated once."""
+
+    referral_id: UUID
+    agency: Agency
+    incident_id: UUID
+    reason: str
+    due_by: AwareDatetime
+    overdue_since: AwareDatetime
+
+
+class PerpetratorComponents(Strict):
+    recency: int
+    frequency: int
+    gravity: int
+    victims: int
+
+
+class PerpetratorScore(Strict):
+    scored_at: AwareDatetime
+    score: int
+
+
+class PerpetratorChanged(Strict):
+    """Data of `mash.perpetrator.prioritised` and `mash.perpetrator.released` (on
+    `mash.perpetrators.v1`): the perpetrator as `GET /v1/perpetrators/{id}` shows it."""
+
+    perpetrator_id: str
+    area: str
+    score: int
+    priority: bool
+    components: PerpetratorComponents
+    policy_version: str
+    policy_owner: str
+    person: CasePerson
+    incidents_24m: int
+    victims_count: int
+    children_involved: bool
+    last_incident_at: AwareDatetime | None
+    scored_at: AwareDatetime
+    incident_ids: list[UUID] = Field(default_factory=list)
+    history: list[PerpetratorScore] = Field(default_factory=list)
+
+
+class AuditRead(Strict):
+    """Data of `mash.audit.read` (on `mash.audit.v1`): who read which records, never the
+    records themselves."""
+
+    at: AwareDatetime
+    sub: str = Field(description="The token's subject")
+    service: str
+    route: str
+    resource: str
+    ids: list[str]
+    status: int
