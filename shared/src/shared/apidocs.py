@@ -7,6 +7,7 @@ police networks are often closed.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,22 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from shared import asyncapi
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
+# ReDoc's footer shows a logo from Redocly's CDN: the service's own favicon replaces it
+_REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@cache
+def _redoc_script() -> bytes:
+    return (ASSETS / "redoc.standalone.js").read_bytes().replace(
+        _REDOC_LOGO, f"{ASSETS_URL}/favicon.png".encode()
+    )
 
 
 def install_docs(app: FastAPI, bootstrap: str) -> None:
@@ -31,6 +41,11 @@ def install_docs(app: FastAPI, bootstrap: str) -> None:
 
     The app must be created with `docs_url=None, redoc_url=None`.
     """
+
+    @app.get(f"{ASSETS_URL}/redoc.standalone.js", include_in_schema=False)
+    async def redoc_script() -> Response:
+        return Response(_redoc_script(), media_type="text/javascript")
+
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"

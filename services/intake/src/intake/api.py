@@ -13,6 +13,7 @@ from intake import handlers, store
 from intake.config import Settings
 from shared.auth import Principal, require
 from shared.schemas import Dash, IncidentReport
+from shared.db import utc
 from shared.service import PlatformDep
 from shared.telemetry import mark_incident
 
@@ -128,13 +129,12 @@ async def get_incident(incident_id: UUID, platform: PlatformDep, _: Reader) -> I
         row = await store.find(session, incident_id)
     if row is None:
         raise HTTPException(404, "No incident has this id.")
-    mark_incident(incident_id)
     return IncidentStatus(
         incident_id=UUID(row.incident_id),
         control_room_ref=row.control_room_ref,
         force=row.force,
         area=row.area,
-        received_at=row.received_at,
+        received_at=utc(row.received_at),  # SQLite hands times back without their offset
         status="published" if row.published_at else "accepted",
         trace_id=row.trace_id,
     )
