@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from intake import handlers, store
 from intake.config import Settings
 from shared.auth import Principal, require
-from shared.schemas import Dash, IncidentReport
 from shared.db import utc
+from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
 from shared.telemetry import mark_incident
 
