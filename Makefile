@@ -62,4 +62,4 @@ demo: setup
 	.venv/bin/mash demo
 
 clean:
-	rm -rf .data/*.db .data/kafka .data/traces
+	rm -rf .data/*.db .data/kafka .data/traces .data/prometheus
