@@ -31,8 +31,10 @@ _REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 @cache
 def _redoc_script() -> bytes:
-    return (ASSETS / "redoc.standalone.js").read_bytes().replace(
-        _REDOC_LOGO, f"{ASSETS_URL}/favicon.png".encode()
+    return (
+        (ASSETS / "redoc.standalone.js")
+        .read_bytes()
+        .replace(_REDOC_LOGO, f"{ASSETS_URL}/favicon.png".encode())
     )
 
 
