@@ -9,12 +9,12 @@ PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/
 .PHONY: help setup run test test-fast lint format bench demo clean
 
 help:
-	@echo "make run    start Kafka and the services on loopback (Ctrl-C stops them)"
+	@echo "make run    start Kafka, Zipkin and the services on loopback (Ctrl-C stops them)"
 	@echo "make test   the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), e2e"
-	@echo "make setup  create .venv and fetch the broker (run and test do this themselves)"
+	@echo "make setup  create .venv, fetch the broker and Zipkin (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
 
-setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .env
+setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/zipkin/.complete .env
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
@@ -29,6 +29,11 @@ $(CURDIR)/.tools/bin/uv:
 # the bus's certificate authority, broker certificate and Kafka passwords (owner-only)
 .data/kafka-security/passwords.json: | .venv/.synced
 	bash deploy/kafka.sh secure
+
+# Zipkin, the trace UI, from Maven Central (the server's exec jar)
+.data/zipkin/.complete: deploy/zipkin.sh
+	bash deploy/zipkin.sh fetch
+	@touch $@
 
 # fresh signing and pseudonym secrets for this checkout, never committed
 .env:
@@ -61,4 +66,4 @@ demo: setup
 	.venv/bin/mash demo
 
 clean:
-	rm -rf .data/*.db .data/kafka .data/traces
+	rm -rf .data/*.db .data/kafka .data/traces .data/prometheus

@@ -49,6 +49,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
         "MASH_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "MASH_DATA_DIR": str(tmp / "data"),
         "MASH_TRACES_FILE": str(tmp / "traces/{service}.jsonl"),
+        "ZIPKIN_PORT": str(free_port()),
+        "PROMETHEUS_PORT": str(free_port()),
     }
     for name, port in ports.items():
         prefix = name.upper()

@@ -33,7 +33,7 @@ from shared.db import insert
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.metrics import Metrics
 from shared.tables import PlatformTables
-from shared.telemetry import extract_context
+from shared.telemetry import INCIDENT_ID, extract_context
 from shared.topics import DEADLETTER
 
 log = logging.getLogger(__name__)
@@ -267,6 +267,8 @@ class ConsumerLoop:
             max_poll_interval_ms=600000,
             **self._security,
         )
+        for topic in self._topics:  # at 0 from the start: alerts see the first dead letter
+            self._metrics.deadlettered.labels(topic)
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
         await self._await_assignment(self._consumer)
@@ -357,6 +359,8 @@ class ConsumerLoop:
             "messaging.message.id": event.id,
             "cloudevents.event_type": event.type,
         }
+        if event.subject:  # the incident id: Zipkin finds the incident's trace by it
+            attributes[INCIDENT_ID] = event.subject
         with self._tracer.start_as_current_span(
             f"{record.topic} process",
             context=extract_context(event.trace_headers),

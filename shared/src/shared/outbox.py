@@ -21,12 +21,12 @@ from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import SessionFactory, unit_of_work
+from shared.db import SessionFactory, unit_of_work, utc
 from shared.envelope import CloudEvent
 from shared.kafka import EventProducer
 from shared.metrics import Metrics
 from shared.tables import PlatformTables
-from shared.telemetry import extract_context, inject_headers
+from shared.telemetry import INCIDENT_ID, extract_context, inject_headers
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,8 @@ class OutboxRelay:
                 log.warning("outbox relay: %s", type(exc).__name__)
                 published = 0
             if failures:
+                with contextlib.suppress(Exception), suppress_instrumentation():
+                    await self.measure_backlog()  # a stuck relay shows as a growing age
                 await asyncio.sleep(min(5.0, 0.2 * 2**failures))
                 continue
             if time.monotonic() >= self._next_purge:
@@ -184,6 +186,7 @@ class OutboxRelay:
                     "messaging.operation": "publish",
                     "messaging.destination.name": row.topic,
                     "messaging.message.id": row.event_id,
+                    **({INCIDENT_ID: headers["ce_subject"]} if headers.get("ce_subject") else {}),
                 },
             ):
                 headers.update(inject_headers())
@@ -216,13 +219,16 @@ class OutboxRelay:
                 )
 
     async def measure_backlog(self) -> int:
+        """Set the backlog gauges (how many wait, and how long the oldest has waited)."""
         async with self._sessions() as session:
-            backlog = (
+            backlog, oldest = (
                 await session.execute(
-                    select(func.count())
+                    select(func.count(), func.min(self._table.c.created_at))
                     .select_from(self._table)
                     .where(self._table.c.published_at.is_(None))
                 )
-            ).scalar_one()
+            ).one()
         self._metrics.outbox_backlog.set(backlog)
+        age = (datetime.now(UTC) - utc(oldest)).total_seconds() if oldest else 0.0
+        self._metrics.outbox_oldest_age.set(max(0.0, age))
         return int(backlog)

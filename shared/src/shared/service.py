@@ -20,11 +20,16 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.propagators import (
+    TraceResponsePropagator,
+    set_global_response_propagator,
+)
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.apidocs import install_docs
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
 from shared.errors import BodyLimit, install_problem_handlers
@@ -236,13 +241,21 @@ def create_app(
                 await extra_stop(platform)
             await platform.stop()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.platform = platform
     app.state.platform_settings = platform.settings.platform
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
     app.include_router(_probes())
+    install_docs(app, platform.settings.platform.kafka_bootstrap)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Response:
@@ -254,8 +267,12 @@ def create_app(
         return response
 
     app.add_middleware(BodyLimit)
+    # every traced answer carries its trace id (W3C `traceresponse`)
+    set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=platform.provider, excluded_urls="healthz,readyz,metrics"
+        app,
+        tracer_provider=platform.provider,
+        excluded_urls="healthz,readyz,metrics,docs,redoc,openapi.json,asyncapi.json",
     )
     return app
 

@@ -1,8 +1,9 @@
-"""`mash run`: the broker and the services on loopback, stopped together.
+"""`mash run`: the broker, the trace UI and the services on loopback, stopped together.
 
-Starts `deploy/kafka.sh up`, waits until the topics exist, starts each service with
-uvicorn, waits for every `/readyz`, prints where everything is, and on Ctrl-C or
-SIGTERM stops every process it started.
+Starts `deploy/kafka.sh up` and Zipkin (`deploy/zipkin.sh up`), waits until the topics
+exist, starts each service with uvicorn (exporting its spans to Zipkin), starts
+Prometheus when it is installed, waits for every `/readyz`, prints where everything is,
+and on Ctrl-C or SIGTERM stops every process it started.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 from shared import kafka_security
 from shared.config import ROOT, PlatformSettings
@@ -99,7 +102,6 @@ async def _stop(children: list[Child]) -> None:
 async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
     platform = PlatformSettings()
     env = {**os.environ, "MASH_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    env.setdefault("MASH_TRACES_FILE", str(platform.data_dir / "traces" / "{service}.jsonl"))
     bin_dir = Path(sys.executable).parent
     children: list[Child] = []
     stopping = asyncio.Event()
@@ -107,6 +109,8 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     try:
+        zipkin = await start_zipkin(env, children)
+        env.setdefault("MASH_ZIPKIN_ENDPOINT", f"{zipkin}/api/v2/spans")
         if not no_broker:
             kafka_port = platform.kafka_bootstrap.rpartition(":")[2]
             kafka_env = {**env, "KAFKA_PORT": kafka_port, "PYTHON": sys.executable}
@@ -123,7 +127,7 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
             )
             deadline = time.monotonic() + 180
             while not ready_file.exists():
-                if children[0].process.returncode is not None or time.monotonic() > deadline:
+                if children[-1].process.returncode is not None or time.monotonic() > deadline:
                     raise RuntimeError("kafka did not start; see .data/kafka/app-logs/server.log")
                 await asyncio.sleep(0.3)
         for name, default in SERVICES:
@@ -156,8 +160,9 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
             _wait_ready(f"http://127.0.0.1:{service_port(n, d)}/readyz", children, 120)
             for n, d in SERVICES
         ]
-        await asyncio.gather(*waits)
-        _print_table(platform.kafka_bootstrap)
+        await asyncio.gather(*waits, _wait_ready(f"{zipkin}/health", children, 120))
+        prometheus = await start_prometheus(env, children, platform.data_dir)
+        _print_table(platform.kafka_bootstrap, zipkin, prometheus)
         watchers = [asyncio.ensure_future(c.process.wait()) for c in children]
         stop_wait = asyncio.ensure_future(stopping.wait())
         done, _ = await asyncio.wait([stop_wait, *watchers], return_when=asyncio.FIRST_COMPLETED)
@@ -177,19 +182,77 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
         print("stopped.", flush=True)
 
 
-def _print_table(bootstrap: str) -> None:
+def zipkin_port() -> int:
+    return int(os.environ.get("ZIPKIN_PORT", 9411))
+
+
+def prometheus_port() -> int:
+    return int(os.environ.get("PROMETHEUS_PORT", 9090))
+
+
+async def start_zipkin(env: dict[str, str], children: list[Child]) -> str:
+    """Zipkin, the trace UI (in memory), on loopback; its base URL. Stopped last."""
+    port = zipkin_port()
+    zipkin_env = {**env, "ZIPKIN_PORT": str(port)}
+    print(f"starting Zipkin on 127.0.0.1:{port} ...", flush=True)
+    argv = ["bash", str(ROOT / "deploy" / "zipkin.sh"), "up"]
+    children.append(await _start("zipkin", argv, zipkin_env, quiet=True))
+    return f"http://127.0.0.1:{port}"
+
+
+def prometheus_config(target: Path) -> Path:
+    """deploy/prometheus/prometheus.yml with the ports of this run and its running services."""
+    source = ROOT / "deploy" / "prometheus"
+    config = yaml.safe_load((source / "prometheus.yml").read_text())
+    config["rule_files"] = [str(source / name) for name in config.get("rule_files", [])]
+    ports = {name: service_port(name, default) for name, default in SERVICES}
+    for job in config["scrape_configs"]:
+        statics = [c for c in job["static_configs"] if c["labels"]["service"] in ports]
+        for static in statics:
+            static["targets"] = [f"127.0.0.1:{ports[static['labels']['service']]}"]
+        job["static_configs"] = statics
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+async def start_prometheus(env: dict[str, str], children: list[Child], data: Path) -> str | None:
+    """Prometheus, with the hub's scrape configuration and alerting rules, when installed."""
+    if shutil.which("prometheus") is None:
+        return None
+    port = prometheus_port()
+    directory = Path(env.get("PROMETHEUS_DATA_DIR", data / "prometheus"))
+    config = prometheus_config(directory)
+    prometheus_env = {
+        **env,
+        "PROMETHEUS_PORT": str(port),
+        "PROMETHEUS_DATA_DIR": str(directory),
+    }
+    argv = ["bash", str(ROOT / "deploy" / "prometheus.sh"), "up", str(config)]
+    children.append(await _start("prometheus", argv, prometheus_env, quiet=False))
+    url = f"http://127.0.0.1:{port}"
+    await _wait_ready(f"{url}/-/ready", children, 60)
+    return url
+
+
+def _print_table(bootstrap: str, zipkin: str, prometheus: str | None) -> None:
     rows = [("kafka", bootstrap, "")] + [
         (n, f"http://127.0.0.1:{service_port(n, d)}", f"http://127.0.0.1:{service_port(n, d)}/docs")
         for n, d in SERVICES
     ]
+    rows.append(("zipkin", f"{zipkin}/zipkin/", "traces: search by tag mash.incident_id=<id>"))
+    if prometheus:
+        rows.append(("prometheus", prometheus, f"{prometheus}/alerts"))
     intake = f"http://127.0.0.1:{service_port('intake', 8001)}"
     print("\nThe hub is running (Ctrl-C stops everything):\n")
-    print(f"  {'service':<12} {'address':<24} API docs")
+    print(f"  {'service':<12} {'address':<30} API docs")
     for name, address, docs in rows:
-        print(f"  {name:<12} {address:<24} {docs}")
+        print(f"  {name:<12} {address:<30} {docs}")
     print(
         f"""
-Traces: .data/traces/<service>.jsonl (or set OTEL_EXPORTER_OTLP_ENDPOINT)
+Traces: open {zipkin}/zipkin/ and search for the tag mash.incident_id=<incident_id>;
+GET /v1/incidents/<incident_id> and every intake answer's traceresponse header name the trace id.
 Kafka is SASL_SSL: a partner's settings come from
   .venv/bin/mash kafka-credentials idva --format json     (or --format properties)
 

@@ -14,6 +14,7 @@ from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
 from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
+from shared.telemetry import mark_incident
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 Writer = Annotated[Principal, Depends(require("incidents:write"))]
@@ -51,6 +52,7 @@ async def report_incident(
         raise HTTPException(
             409, "This control_room_ref was already reported with a different body."
         ) from None
+    mark_incident(accepted.incident_id)
     if not accepted.created:
         response.status_code = 200
     return IncidentAccepted(
@@ -75,6 +77,7 @@ async def submit_risk_assessment(
         )
     except handlers.UnknownIncident:
         raise HTTPException(404, "No incident has this id.") from None
+    mark_incident(incident_id)
     return AssessmentAccepted(incident_id=incident_id, assessment_id=assessment_id)
 
 
@@ -98,4 +101,5 @@ async def get_incident(incident_id: UUID, platform: PlatformDep, audit: Reader) 
         area=incident.area,
         received_at=incident.received_at,
         status="published" if incident.published else "accepted",
+        trace_id=incident.trace_id,
     )

@@ -17,6 +17,7 @@ from shared.errors import FieldErrors
 from shared.identity import victim_key
 from shared.schemas import Dash, IncidentReport, IncidentReported, RiskAssessmentSubmitted
 from shared.service import Platform
+from shared.telemetry import current_trace_id
 from shared.topics import INCIDENT_REPORTED, INCIDENTS, RISK_ASSESSMENT_SUBMITTED
 
 SOURCE = "/mash/intake"
@@ -64,6 +65,7 @@ async def report_incident(
                         fingerprint=digest,
                         event_id=event_id,
                         received_at=now,
+                        trace_id=current_trace_id(),
                     ),
                 )
                 data = IncidentReported(

@@ -29,6 +29,8 @@ class Incident:
     fingerprint: str
     event_id: UUID
     received_at: datetime
+    trace_id: str | None = None
+    """The W3C trace the incident began in (32 hex)."""
     published: bool = False
     """Whether the relay has put its event on Kafka (known only to `find`)."""
 
@@ -61,6 +63,7 @@ def _incident(r: Any, published: bool) -> Incident:
         fingerprint=r.fingerprint,
         event_id=UUID(r.event_id),
         received_at=utc(r.received_at),
+        trace_id=r.trace_id,
         published=published,
     )
 
@@ -76,6 +79,7 @@ async def add_incident(session: AsyncSession, incident: Incident) -> None:
             fingerprint=incident.fingerprint,
             event_id=str(incident.event_id),
             received_at=incident.received_at,
+            trace_id=incident.trace_id,
         )
     )
 

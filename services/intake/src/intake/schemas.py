@@ -31,3 +31,8 @@ class IncidentStatus(BaseModel):
         description="accepted: committed, not yet on Kafka; published: on mash.incidents.v1"
     )
     received_at: datetime
+    trace_id: str | None = Field(
+        description="The 32-hex W3C trace id of the incident's trace: search Zipkin for it, "
+        "or for the tag mash.incident_id=<incident_id>",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )

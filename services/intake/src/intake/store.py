@@ -28,6 +28,7 @@ incidents = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("event_id", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("trace_id", String(32), nullable=True),  # the W3C trace the incident began in
     UniqueConstraint("force", "control_room_ref", name="uq_incident_force_ref"),
 )
 

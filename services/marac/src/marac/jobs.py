@@ -8,6 +8,8 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from marac import handlers
 from marac.config import Settings
 from shared.service import Platform
@@ -23,7 +25,8 @@ class ScheduleKeeper:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, platform: Platform[Settings]) -> None:
-        created = await handlers.keep_schedule(platform, datetime.now(UTC))
+        with suppress_instrumentation():  # a clock, not an incident: not traced
+            created = await handlers.keep_schedule(platform, datetime.now(UTC))
         log.info("schedule: %d meeting(s) created", created)
         self._task = asyncio.create_task(self._run(platform), name="marac-schedule")
 
@@ -37,7 +40,8 @@ class ScheduleKeeper:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                created = await handlers.keep_schedule(platform, datetime.now(UTC))
+                with suppress_instrumentation():
+                    created = await handlers.keep_schedule(platform, datetime.now(UTC))
                 log.info("schedule: %d meeting(s) created", created)
             except Exception as exc:  # noqa: BLE001 - the daily loop must outlive a bad day
                 log.warning("schedule: %s; will try again", type(exc).__name__)

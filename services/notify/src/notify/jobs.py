@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind
 
 from notify import handlers, repository
@@ -25,7 +26,7 @@ from notify.config import Settings
 from notify.metrics import ReferralMetrics
 from notify.webhooks import WebhookChannel
 from shared.service import Platform
-from shared.telemetry import extract_context
+from shared.telemetry import extract_context, mark_incident
 from shared.topics import AGENCIES
 
 log = logging.getLogger(__name__)
@@ -109,21 +110,25 @@ class DeliveryWorker:
         """Make one attempt at the agency's delivery that fell due first; False if none."""
         assert self._channel is not None, "worker not started"
         platform, now = self._platform, datetime.now(UTC)
-        async with platform.sessions() as session:
-            due = await repository.next_due(session, agency, now)
+        with suppress_instrumentation():  # polling is not traced: only deliveries are
+            async with platform.sessions() as session:
+                due = await repository.next_due(session, agency, now)
         if due is None:
             return False
-        async with platform.uow() as session:
-            if not await repository.lease(session, due.referral_id, due.version, now + self._lease):
-                return True  # another instance took it
-            referral = await repository.record(session, due.referral_id)
-        assert referral is not None, "a delivery always has its referral"
         with platform.tracer.start_as_current_span(
             f"webhook deliver {agency}",
             context=extract_context(due.trace),
             kind=SpanKind.PRODUCER,
             attributes={"mash.agency": agency, "mash.referral_id": due.referral_id},
         ) as span:
+            async with platform.uow() as session:
+                if not await repository.lease(
+                    session, due.referral_id, due.version, now + self._lease
+                ):
+                    return True  # another instance took it
+                referral = await repository.record(session, due.referral_id)
+            assert referral is not None, "a delivery always has its referral"
+            mark_incident(referral.incident_id)
             try:
                 # unsealed only to sign; a changed key leaves it due (retried), not lost
                 secret = self._box.unseal(due.sealed_secret)
@@ -151,8 +156,9 @@ class DeliveryWorker:
     async def _idle(self, agency: str) -> None:
         """Wait for the next poll, or less when a delivery falls due sooner."""
         wait = self._settings.delivery_poll_seconds
-        async with self._platform.sessions() as session:
-            due = await repository.earliest_due(session, agency)
+        with suppress_instrumentation():
+            async with self._platform.sessions() as session:
+                due = await repository.earliest_due(session, agency)
         if due is not None:
             wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
         await self._pause(wait)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from shared.topics import AGENCIES
+
 
 class ReferralMetrics:
     """Referrals made and webhook attempts, per agency: ids and enums only, no people."""
@@ -18,3 +20,6 @@ class ReferralMetrics:
             ["agency", "status"],
             registry=registry,
         )
+        for agency in AGENCIES:  # at 0 from the start: alerts see the first dead delivery
+            for status in ("delivered", "failed", "dead"):
+                self.attempts.labels(agency, status)

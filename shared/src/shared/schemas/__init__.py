@@ -14,6 +14,7 @@ from shared.schemas.v1 import (
     PerpetratorSummary,
     Person,
     ReferralCreated,
+    ReferralOverdue,
     RiskAssessmentSubmitted,
     TriageDecided,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "PerpetratorSummary",
     "Person",
     "ReferralCreated",
+    "ReferralOverdue",
     "RiskAssessmentSubmitted",
     "TriageDecided",
 ]

@@ -385,6 +385,18 @@ class MaracCaseListed(Strict):
     victim_person_id: str | None = None
 
 
+class ReferralOverdue(Strict):
+    """Data of `mash.referral.overdue` (on `mash.escalations.v1`): a referral not
+    acknowledged by its `due_by`, escalated once."""
+
+    referral_id: UUID
+    agency: Agency
+    incident_id: UUID
+    reason: str
+    due_by: AwareDatetime
+    overdue_since: AwareDatetime
+
+
 class AuditRead(Strict):
     """Data of `mash.audit.read`: who read which records through an API, never the records."""
 
