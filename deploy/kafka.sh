@@ -35,12 +35,16 @@ export MASH_KAFKA_SECURITY_PROTOCOL=SASL_SSL
 unset MASH_KAFKA_USERNAME MASH_KAFKA_PASSWORD  # set-up runs as `admin`
 
 fetch() {
-  if [ -f "$LIBS/.complete" ]; then return; fi
+  # .complete records the pom it was fetched for: a changed pom fetches again
+  local wanted
+  wanted=$(sha256sum "$ROOT/deploy/pom.xml" | cut -d' ' -f1)
+  if [ -f "$LIBS/.complete" ] && [ "$(cat "$LIBS/.complete")" = "$wanted" ]; then return; fi
   echo "fetching Apache Kafka from Maven Central (deploy/pom.xml)..." >&2
+  rm -rf "$LIBS"
   mkdir -p "$LIBS"
   mvn -q -B -f "$ROOT/deploy/pom.xml" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIBS"
-  touch "$LIBS/.complete"
+  echo "$wanted" > "$LIBS/.complete"
 }
 
 secure() {
