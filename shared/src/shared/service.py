@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
-from shared.errors import BodyLimit, install_problem_handlers
+from shared.errors import RequestLimits, install_problem_handlers
 from shared.kafka import ConsumerLoop, EventProducer, Handler
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
@@ -227,7 +227,7 @@ def create_app(
         platform.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
         return response
 
-    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLimits)
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=platform.provider, excluded_urls="healthz,readyz,metrics"
     )

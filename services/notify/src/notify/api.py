@@ -20,6 +20,7 @@ from shared.auth import CurrentPrincipal, Principal, require
 from shared.schemas import ReferralCreated
 from shared.schemas.v1 import Agency
 from shared.service import PlatformDep
+from shared.text import checked
 from shared.topics import AGENCIES
 
 router = APIRouter(prefix="/v1")
@@ -52,9 +53,9 @@ class Subscription(BaseModel):
         description="Where each new referral is POSTed (http or https).",
         examples=["https://csc.example.org/mash/referrals"],
     )
-    secret: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)] = Field(
-        description="The key of the HMAC-SHA256 in `X-Mash-Signature`. Never shown again."
-    )
+    secret: Annotated[
+        str, StringConstraints(strict=True, min_length=1, max_length=256), checked()
+    ] = Field(description="The key of the HMAC-SHA256 in `X-Mash-Signature`. Never shown again.")
 
 
 class Subscribed(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared.auth import Principal, require
 from shared.schemas import TriageDecided
 from shared.schemas.v1 import RiskLevel
+from shared.text import checked
 from triage import handlers, queries
 from triage.deciding import Triage
 
@@ -25,11 +26,14 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
     422: {"description": "Problem details naming every bad field"},
 }
 Text = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=2000)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=2000),
+    checked(multiline=True, visible=True),
 ]
-
 Author = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200),
+    checked(visible=True),
 ]
 
 

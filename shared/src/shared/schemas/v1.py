@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -19,6 +18,8 @@ from pydantic import (
     StrictBool,
     StringConstraints,
 )
+
+from shared.text import checked
 
 RiskLevel = Literal["standard", "medium", "high"]
 RiskBasis = Literal["dash_score", "professional_judgement", "regrade", "not_assessed"]
@@ -85,13 +86,6 @@ def _iso_date_text(value: Any) -> Any:
     return value
 
 
-def _plain_text(value: str) -> str:
-    # NUL and lone surrogates break PostgreSQL and UTF-8 hashing downstream: refuse them here
-    if any((ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError("must not contain control characters or unpaired surrogates")
-    return value
-
-
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
 Slug = Annotated[
@@ -101,12 +95,13 @@ Reference = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_
 Name = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_plain_text),
+    checked(visible=True),
 ]
-ShortText = Annotated[
-    str, StringConstraints(strict=True, max_length=200), AfterValidator(_plain_text)
+ShortText = Annotated[str, StringConstraints(strict=True, max_length=200), checked()]
+Notes = Annotated[str, StringConstraints(strict=True, max_length=4000), checked(multiline=True)]
+Postcode = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,9}$")
 ]
-Notes = Annotated[str, StringConstraints(strict=True, max_length=4000), AfterValidator(_plain_text)]
 
 
 class Strict(BaseModel):
@@ -117,7 +112,11 @@ class Strict(BaseModel):
 
 Phone = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9+() -]{3,32}$")]
 Email = Annotated[
-    str, StringConstraints(strict=True, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}$")
+    str,
+    StringConstraints(
+        strict=True, pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,189}$"
+    ),
+    checked(),
 ]
 PersonId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_/-]{1,32}$")]
 SchoolUrn = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{6}$")]
@@ -140,7 +139,7 @@ class Address(Strict):
         description="Up to 6 lines of up to 200 characters.",
         examples=[_ADDRESS["lines"]],
     )
-    postcode: Annotated[str, StringConstraints(strict=True, max_length=10)] | None = Field(
+    postcode: Postcode | None = Field(
         default=None, description="The postcode.", examples=["SO14 7DU"]
     )
 
