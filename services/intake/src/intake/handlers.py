@@ -31,7 +31,9 @@ class UnknownIncident(Exception):
 
 @dataclass(frozen=True)
 class Accepted:
-    incident_id: UUID
+    """The id of what was accepted, and whether this request created it."""
+
+    id: UUID
     created: bool
 
 
@@ -91,35 +93,47 @@ async def report_incident(
 
 async def submit_risk_assessment(
     platform: Platform, incident_id: UUID, dash: Dash, now: datetime
-) -> UUID:
-    """Record a DASH completed after the report and publish it on the incident's key."""
-    async with platform.uow() as session:
-        incident = await store.find(session, incident_id)
-        if incident is None:
-            raise UnknownIncident(str(incident_id))
-        event_id = uuid4()
-        await session.execute(
-            store.risk_assessments.insert().values(
-                event_id=str(event_id),
-                incident_id=str(incident_id),
-                fingerprint=fingerprint(dash),
-                submitted_at=now,
-            )
-        )
-        data = RiskAssessmentSubmitted(
-            **dash.model_dump(), incident_id=incident_id, submitted_at=now
-        )
-        await platform.outbox.add(
-            session,
-            INCIDENTS,
-            incident.victim_key,
-            CloudEvent(
-                id=str(event_id),
-                source=SOURCE,
-                type=RISK_ASSESSMENT_SUBMITTED,
-                subject=str(incident_id),
-                data=data.model_dump(mode="json"),
-                time=now,
-            ),
-        )
-    return event_id
+) -> Accepted:
+    """Record a DASH completed after the report and publish it on the incident's key; the
+    same body again for the same incident is the same assessment (a retried post)."""
+    digest = fingerprint(dash)
+    try:
+        async with platform.uow() as session:
+            incident = await store.find(session, incident_id)
+            if incident is None:
+                raise UnknownIncident(str(incident_id))
+            existing = await store.find_assessment(session, incident_id, digest)
+            if existing is None:
+                event_id = uuid4()
+                await session.execute(
+                    store.risk_assessments.insert().values(
+                        event_id=str(event_id),
+                        incident_id=str(incident_id),
+                        fingerprint=digest,
+                        submitted_at=now,
+                    )
+                )
+                data = RiskAssessmentSubmitted(
+                    **dash.model_dump(), incident_id=incident_id, submitted_at=now
+                )
+                await platform.outbox.add(
+                    session,
+                    INCIDENTS,
+                    incident.victim_key,
+                    CloudEvent(
+                        id=str(event_id),
+                        source=SOURCE,
+                        type=RISK_ASSESSMENT_SUBMITTED,
+                        subject=str(incident_id),
+                        data=data.model_dump(mode="json"),
+                        time=now,
+                    ),
+                )
+                return Accepted(event_id, created=True)
+    except IntegrityError:
+        # a concurrent post of the same body won the unique constraint
+        async with platform.sessions() as session:
+            existing = await store.find_assessment(session, incident_id, digest)
+        if existing is None:
+            raise
+    return Accepted(UUID(existing.event_id), created=False)

@@ -45,6 +45,7 @@ risk_assessments = Table(
     ),
     Column("fingerprint", String(64), nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("incident_id", "fingerprint", name="uq_risk_assessment_incident_body"),
 )
 
 
@@ -60,5 +61,14 @@ async def find(session: AsyncSession, incident_id: UUID) -> Any | None:
         select(incidents, outbox.c.published_at)
         .join(outbox, outbox.c.event_id == incidents.c.event_id, isouter=True)
         .where(incidents.c.incident_id == str(incident_id))
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def find_assessment(session: AsyncSession, incident_id: UUID, digest: str) -> Any | None:
+    """The DASH already accepted for this incident with this very body, if any."""
+    stmt = select(risk_assessments).where(
+        risk_assessments.c.incident_id == str(incident_id),
+        risk_assessments.c.fingerprint == digest,
     )
     return (await session.execute(stmt)).first()

@@ -5,11 +5,12 @@ database or a topic."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -86,7 +87,19 @@ def _iso_date_text(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+def _representable_in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:30+01:00 is year 0 in UTC, which Python cannot hold: every later
+    # comparison or window would overflow, so such an instant is refused as it arrives
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a representable instant (years 1 to 9999 in UTC)") from None
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_representable_in_utc)
+]
 CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
 Slug = Annotated[
     str, StringConstraints(strict=True, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64)
