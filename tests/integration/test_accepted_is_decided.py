@@ -20,7 +20,7 @@ import intake.config
 import triage.app
 import triage.config
 from shared import testing
-from tests.helpers import dash_body, incident_body, settings_for
+from tests.builders import dash_body, incident_body, settings_for
 
 pytestmark = pytest.mark.kafka
 WRITE = testing.bearer("incidents:write")

@@ -15,7 +15,7 @@ import triage.app
 import triage.config
 import triage.store
 from shared.testing import bearer, eventually, running
-from tests.helpers import incident_body, settings_for
+from tests.builders import incident_body, settings_for
 
 pytestmark = pytest.mark.kafka
 

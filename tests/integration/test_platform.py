@@ -16,7 +16,7 @@ from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
 from shared.testing import TopicReader, eventually, headers_of
 from shared.topics import DEADLETTER, DECISIONS, INCIDENTS
-from tests.integration.platform_kit import Kit, ping_event, produce
+from tests.integration.kit import Kit, ping_event, produce
 
 pytestmark = pytest.mark.kafka
 

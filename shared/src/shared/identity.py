@@ -1,4 +1,5 @@
-"""Who a person is, for repeat detection, and the pseudonymous key that stands for them.
+"""Who a person is (domain.md "Identity"), the pseudonymous key that stands for a victim,
+and a person's age: the one copy every service uses, so they can never drift apart.
 
 Two person records match when both carry the same `person_id`; failing that, when
 the normalised given name, family name and date of birth are all equal. A record
@@ -11,6 +12,9 @@ import hashlib
 import hmac
 import unicodedata
 from datetime import date
+from uuid import UUID
+
+from shared.schemas import Person
 
 
 def normalise_name(name: str) -> str:
@@ -36,3 +40,21 @@ def identities(
 def pseudonym(secret: str, identity: str) -> str:
     """A keyed hash of an identity: stable, and useless without the secret."""
     return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
+
+
+def victim_key(secret: str, victim: Person, incident_id: UUID | str) -> str:
+    """The Kafka key of every event about this victim: the keyed hash of their strongest
+    identity, so one victim's events share a partition and stay in order; it reveals nobody.
+
+    A victim who cannot be identified gets a key of their own incident, so that the
+    incident and its later DASH still stay in order.
+    """
+    found = identities(
+        victim.person_id, victim.given_name, victim.family_name, victim.date_of_birth
+    )
+    return pseudonym(secret, found[0] if found else f"incident:{incident_id}")
+
+
+def age_on(born: date, day: date) -> int:
+    """Age in whole years on `day` (born on 29 February: a year older on 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -23,7 +24,7 @@ from aiokafka import (
 )
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry.trace import SpanKind, Tracer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +39,42 @@ from shared.topics import DEADLETTER
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+"""What the loop calls for each new event, inside its transaction (see `dispatch`)."""
 UnitOfWork = Callable[[], Any]  # () -> async context manager yielding a session
+
+Context = TypeVar("Context")
+Payload = TypeVar("Payload", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class On(Generic[Context, Payload]):
+    """One row of a consumer's table: an event's data is validated as `payload`, then
+    `handler(context, session, data, event, now)` runs in the event's transaction.
+
+    A payload that fails validation is poison: it goes to the dead-letter topic at once.
+    """
+
+    payload: type[Payload]
+    handler: Callable[[Context, AsyncSession, Payload, CloudEvent, datetime], Awaitable[None]]
+
+
+EventTable = Mapping[str, On[Context, Any]]
+"""A consumer's handlers: event type -> (payload model, handler). Types not in the table
+are not the consumer's business and are skipped (they still pass through the inbox)."""
+
+
+def dispatch(table: EventTable[Context], context: Context) -> Handler:
+    """The loop's handler for a table: look the type up, validate the data, call the row's
+    handler with `context` and the time of processing (the clock handlers pass on)."""
+
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        on = table.get(event.type)
+        if on is None:
+            return
+        data = on.payload.model_validate(event.data)  # ValidationError: dead-lettered
+        await on.handler(context, session, data, event, datetime.now(UTC))
+
+    return handle
 
 
 class PoisonMessage(Exception):
@@ -108,7 +144,7 @@ class EventProducer:
         return True
 
 
-async def claim(
+async def enter_inbox(
     session: AsyncSession, tables: PlatformTables, event: CloudEvent, topic: str
 ) -> bool:
     """Record `event` in the inbox; False when it was processed before (a redelivery)."""
@@ -316,7 +352,7 @@ class ConsumerLoop:
             for attempt in range(1, self._max_attempts + 1):
                 try:
                     async with self._uow() as session:
-                        if not await claim(session, self._tables, event, record.topic):
+                        if not await enter_inbox(session, self._tables, event, record.topic):
                             self._metrics.duplicates.labels(record.topic).inc()
                             span.set_attribute("mash.duplicate", True)
                             return

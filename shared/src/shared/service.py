@@ -1,7 +1,8 @@
 """The platform every service runs on, and the FastAPI app around it.
 
 `Platform` owns the database engine, the producer, the outbox relay and the
-consumers; it is created in the app's lifespan, never at import.
+consumers. The object is built by the service's `create_app`; its engine, producer,
+relay and consumers are created when the app's lifespan starts it, never at import.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
 from shared.errors import RequestLimits, install_problem_handlers
-from shared.kafka import ConsumerLoop, EventProducer, Handler
+from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.tables import PlatformTables
@@ -35,21 +36,37 @@ from shared.telemetry import tracer_provider
 log = logging.getLogger(__name__)
 
 
+Settings = TypeVar("Settings", bound=ServiceSettings)
+Context = TypeVar("Context")
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One consumer: its name, the topics it reads, and the handler for each event."""
+    """One consumer: its name, the topics it reads, and the loop's handler for each event.
+
+    A service declares it with `ConsumerSpec.of(name, topics, handlers.EVENTS, context)`;
+    `handler` is then `dispatch(table, context)`. Tools and platform tests may give a raw
+    handler that sees every event as it is.
+    """
 
     name: str
     topics: Sequence[str]
     handler: Handler
 
+    @classmethod
+    def of(
+        cls, name: str, topics: Sequence[str], table: EventTable[Context], context: Context
+    ) -> ConsumerSpec:
+        """A consumer of `topics` that handles the event types of `table`."""
+        return cls(name, topics, dispatch(table, context))
+
 
 @dataclass
-class Platform:
+class Platform(Generic[Settings]):
     """Database, producer, outbox relay, consumers and telemetry of one service."""
 
     name: str
-    settings: ServiceSettings
+    settings: Settings
     tables: PlatformTables
     migrations_dir: Path | MetaData
     """A service's Alembic scripts; or, for tools and tests, the metadata to create as is."""
@@ -178,16 +195,16 @@ async def _retry(start: Any, what: str, attempts: int = 30) -> None:
             await asyncio.sleep(min(2.0, 0.2 * attempt))
 
 
-def get_platform(request: Request) -> Platform:
-    platform: Platform = request.app.state.platform
+def get_platform(request: Request) -> Platform[Any]:
+    platform: Platform[Any] = request.app.state.platform
     return platform
 
 
-PlatformDep = Annotated[Platform, Depends(get_platform)]
+PlatformDep = Annotated[Platform[Any], Depends(get_platform)]
 
 
 def create_app(
-    platform: Platform,
+    platform: Platform[Any],
     *,
     title: str,
     description: str,

@@ -14,7 +14,7 @@ import intake.app
 import intake.config
 from intake import store
 from shared.testing import running
-from tests.helpers import settings_for
+from tests.builders import settings_for
 
 
 @dataclass

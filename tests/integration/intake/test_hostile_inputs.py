@@ -17,7 +17,7 @@ import intake.app
 import intake.config
 from intake import store
 from shared import testing
-from tests.helpers import dash_body, incident_body, settings_for
+from tests.builders import dash_body, incident_body, settings_for
 
 pytestmark = pytest.mark.kafka
 WRITE = testing.bearer("incidents:write")

@@ -11,7 +11,7 @@ import pytest
 
 from shared.testing import TopicReader, bearer, data_of, eventually, headers_of
 from shared.topics import INCIDENTS
-from tests.helpers import dash_body, incident_body
+from tests.builders import dash_body, incident_body
 from tests.integration.intake.conftest import Intake
 
 pytestmark = pytest.mark.kafka

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from shared.testing import bearer
-from tests.helpers import dash_body, incident_body
+from tests.builders import dash_body, incident_body
 from tests.integration.intake.conftest import Intake
 
 pytestmark = pytest.mark.kafka

@@ -10,12 +10,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 import marac.config
+from shared import identity
 from shared.envelope import CloudEvent
-from shared.identity import identities, pseudonym
-from shared.schemas import TriageDecided
+from shared.schemas import Person, TriageDecided
 from shared.testing import TEST_PSEUDONYM_KEY
 from shared.topics import DECISIONS, TRIAGE_DECIDED
-from tests.helpers import settings_for
+from tests.builders import settings_for
 
 ADMIN = ("marac:admin",)
 READ = ("marac:read",)
@@ -112,10 +112,8 @@ def event_of(data: TriageDecided) -> CloudEvent:
 
 
 def victim_key(person: dict[str, Any], incident_id: uuid.UUID) -> str:
-    """The Kafka key intake gives the victim's events."""
-    born = date.fromisoformat(person["date_of_birth"]) if person.get("date_of_birth") else None
-    found = identities(person.get("person_id"), person["given_name"], person["family_name"], born)
-    return pseudonym(TEST_PSEUDONYM_KEY, found[0] if found else f"incident:{incident_id}")
+    """The Kafka key intake gives the victim's events (the shared rule, with the test key)."""
+    return identity.victim_key(TEST_PSEUDONYM_KEY, Person.model_validate(person), incident_id)
 
 
 class DecisionPublisher:

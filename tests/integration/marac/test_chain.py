@@ -18,7 +18,7 @@ import triage.app
 import triage.config
 import triage.store
 from shared.testing import bearer, eventually, running
-from tests.helpers import dash_body, incident_body, settings_for
+from tests.builders import dash_body, incident_body, settings_for
 from tests.integration.marac.kit import ADMIN, READ, day, marac_settings, new_area
 
 pytestmark = pytest.mark.kafka

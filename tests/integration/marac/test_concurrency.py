@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 import marac.app
 from marac import handlers, repository, store
+from marac.config import Settings
 from marac.domain.listing import Meeting
 from shared.schemas import TriageDecided
 from shared.service import Platform
@@ -23,7 +24,7 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
+async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
     """Marac's storage alone: these tests write through the handlers, no broker involved."""
     settings = marac_settings("127.0.0.1:1", database_url, "unused")
     platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
@@ -32,20 +33,20 @@ async def platform(database_url: str) -> AsyncIterator[Platform]:
     await platform.stop()
 
 
-async def decide(platform: Platform, data: TriageDecided) -> None:
+async def decide(platform: Platform[Settings], data: TriageDecided) -> None:
     """What the consumer loop does with one decision: its own transaction."""
     async with platform.uow() as session:
-        await handlers.on_decision(platform, session, event_of(data), NOW)
+        await handlers.decision_made(platform, session, data, event_of(data), NOW)
 
 
-async def add_meeting(platform: Platform, area: str, days: int, capacity: int) -> Meeting:
+async def add_meeting(platform: Platform[Settings], area: str, days: int, capacity: int) -> Meeting:
     meeting = Meeting(str(uuid.uuid4()), area, NOW.date() + timedelta(days=days), capacity, 0)
     async with platform.uow() as session:
         assert await repository.add_meeting(session, meeting, "test", NOW)
     return meeting
 
 
-async def counts(platform: Platform, meeting: Meeting) -> tuple[int, int]:
+async def counts(platform: Platform[Settings], meeting: Meeting) -> tuple[int, int]:
     """The meeting's `listed` and the cases actually on it."""
     async with platform.sessions() as session:
         found = await repository.find_meeting(session, meeting.meeting_id)
@@ -54,7 +55,7 @@ async def counts(platform: Platform, meeting: Meeting) -> tuple[int, int]:
     return found.listed, len(cases)
 
 
-async def test_concurrent_decisions_never_exceed_capacity(platform: Platform) -> None:
+async def test_concurrent_decisions_never_exceed_capacity(platform: Platform[Settings]) -> None:
     area = new_area()
     first = await add_meeting(platform, area, 7, capacity=4)
     second = await add_meeting(platform, area, 14, capacity=3)
@@ -67,7 +68,9 @@ async def test_concurrent_decisions_never_exceed_capacity(platform: Platform) ->
     assert len(waiting) == 3
 
 
-async def test_concurrent_decisions_about_one_victim_make_one_case(platform: Platform) -> None:
+async def test_concurrent_decisions_about_one_victim_make_one_case(
+    platform: Platform[Settings],
+) -> None:
     area = new_area()
     first = await add_meeting(platform, area, 7, capacity=16)
     person = victim(1)
@@ -81,7 +84,7 @@ async def test_concurrent_decisions_about_one_victim_make_one_case(platform: Pla
 
 
 async def test_concurrent_waiting_decisions_about_one_victim_make_one_case(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     area = new_area()
     person = victim(2)
@@ -93,7 +96,7 @@ async def test_concurrent_waiting_decisions_about_one_victim_make_one_case(
 
 
 async def test_a_new_meeting_and_new_decisions_at_once_stay_within_capacity(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     area = new_area()
     for n in range(5):
@@ -110,7 +113,9 @@ async def test_a_new_meeting_and_new_decisions_at_once_stay_within_capacity(
     assert len(waiting) == 6
 
 
-async def test_the_database_refuses_a_victim_twice_on_one_meeting(platform: Platform) -> None:
+async def test_the_database_refuses_a_victim_twice_on_one_meeting(
+    platform: Platform[Settings],
+) -> None:
     area = new_area()
     first = await add_meeting(platform, area, 7, capacity=16)
     await decide(platform, decision(area, victim(1)))
@@ -122,7 +127,7 @@ async def test_the_database_refuses_a_victim_twice_on_one_meeting(platform: Plat
             await repository.insert_case(session, twin, "key")
 
 
-async def test_the_database_refuses_a_victim_waiting_twice(platform: Platform) -> None:
+async def test_the_database_refuses_a_victim_waiting_twice(platform: Platform[Settings]) -> None:
     area = new_area()
     await decide(platform, decision(area, victim(1)))
     async with platform.sessions() as session:
@@ -133,7 +138,7 @@ async def test_the_database_refuses_a_victim_waiting_twice(platform: Platform) -
             await repository.insert_case(session, twin, "key")
 
 
-async def test_the_database_refuses_a_meeting_over_capacity(platform: Platform) -> None:
+async def test_the_database_refuses_a_meeting_over_capacity(platform: Platform[Settings]) -> None:
     meeting = await add_meeting(platform, new_area(), 7, capacity=2)
     with pytest.raises(IntegrityError):
         async with platform.uow() as session:
@@ -149,7 +154,7 @@ async def test_the_database_refuses_a_meeting_over_capacity(platform: Platform) 
     assert await counts(platform, meeting) == (2, 0)
 
 
-async def test_a_meeting_is_recorded_once_per_area_and_date(platform: Platform) -> None:
+async def test_a_meeting_is_recorded_once_per_area_and_date(platform: Platform[Settings]) -> None:
     meeting = await add_meeting(platform, new_area(), 7, capacity=2)
     twin = Meeting(str(uuid.uuid4()), meeting.area, meeting.date, 5, 0)
     async with platform.uow() as session:
@@ -163,7 +168,7 @@ async def test_a_meeting_is_recorded_once_per_area_and_date(platform: Platform) 
 
 
 async def test_concurrent_decisions_about_a_known_victim_make_one_new_case(
-    platform: Platform,
+    platform: Platform[Settings],
 ) -> None:
     area = new_area()
     person = victim(3)
@@ -172,7 +177,7 @@ async def test_concurrent_decisions_about_a_known_victim_make_one_new_case(
     async with platform.uow() as session:
         assert await repository.add_meeting(session, held, "test", then)
         past = decision(area, person, decided_at=then)
-        await handlers.on_decision(platform, session, event_of(past), then)
+        await handlers.decision_made(platform, session, past, event_of(past), then)
     upcoming = await add_meeting(platform, area, 7, capacity=16)
     decisions = [decision(area, person, dash_score=14 + n) for n in range(6)]
     await asyncio.gather(*(decide(platform, d) for d in decisions))

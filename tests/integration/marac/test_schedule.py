@@ -38,7 +38,7 @@ async def test_the_schedule_creates_the_coming_meetings_at_start_up(
 
 
 @pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
+async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
     settings = marac_settings("127.0.0.1:1", database_url, "unused", schedule_weeks_ahead=4)
     platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
     await platform.start_storage()
@@ -46,10 +46,11 @@ async def platform(database_url: str) -> AsyncIterator[Platform]:
     await platform.stop()
 
 
-async def test_keeping_the_schedule_twice_creates_each_meeting_once(platform: Platform) -> None:
+async def test_keeping_the_schedule_twice_creates_each_meeting_once(
+    platform: Platform[Settings],
+) -> None:
     area = new_area()
     settings = platform.settings
-    assert isinstance(settings, Settings)
     settings.schedule = [ScheduledMeetings(area=area, weekday="monday", every_weeks=2)]
     created = await handlers.keep_schedule(platform, NOW)
     assert created in (2, 3)
@@ -61,15 +62,16 @@ async def test_keeping_the_schedule_twice_creates_each_meeting_once(platform: Pl
     assert len({m.date for m in meetings}) == len(meetings)
 
 
-async def test_a_waiting_case_is_listed_when_the_schedule_makes_room(platform: Platform) -> None:
+async def test_a_waiting_case_is_listed_when_the_schedule_makes_room(
+    platform: Platform[Settings],
+) -> None:
     area = new_area()
     data = decision(area, victim(1))
     async with platform.uow() as session:
-        await handlers.on_decision(platform, session, event_of(data), NOW)
+        await handlers.decision_made(platform, session, data, event_of(data), NOW)
     async with platform.sessions() as session:
         [waiting] = await repository.find_cases(session, area, "awaiting_meeting")
     settings = platform.settings
-    assert isinstance(settings, Settings)
     settings.schedule = [ScheduledMeetings(area=area, weekday="friday", every_weeks=1)]
     await handlers.keep_schedule(platform, NOW)
 

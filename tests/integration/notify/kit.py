@@ -17,9 +17,9 @@ import notify.app
 from notify import store
 from notify.config import Settings
 from shared.envelope import CloudEvent
-from shared.testing import bearer
+from shared.testing import bearer, eventually
 from shared.topics import DECISIONS, TRIAGE_DECIDED
-from tests.helpers import settings_for
+from tests.builders import settings_for
 
 FAST = {
     "delivery_retry_base_seconds": 0.01,
@@ -78,6 +78,14 @@ async def subscribe(client: Any, agency: str, url: str, secret: str = "s3cret") 
         headers=bearer("subscriptions:write"),
     )
     assert answer.status_code == 200, answer.text
+
+
+async def loops_passed(app: FastAPI, *agencies: str, passes: int = 3) -> None:
+    """Wait until each agency's delivery loop has looked for due deliveries `passes` more
+    times: a delivery wrongly due again would have been sent by then."""
+    worker = app.state.delivery_worker
+    target = {agency: worker.passes[agency] + passes for agency in agencies}
+    await eventually(lambda: all(worker.passes[a] >= n for a, n in target.items()))
 
 
 async def attempt_rows(app: FastAPI, referral_id: str) -> list[Any]:

@@ -14,7 +14,7 @@ import pytest
 
 from shared.testing import bearer, eventually, running
 from tests.integration.notify.kit import notify_app, publish, referrals_of
-from tests.unit.notify import factory
+from tests.unit.notify import builders
 
 pytestmark = pytest.mark.kafka
 AGENCIES = ["childrens-social-care", "school", "idva", "safeguarding-team", "victim-support"]
@@ -28,27 +28,33 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-async def service(
+async def client(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Service]:
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One running notify for the module: no test changes what another test reads, since
+    each works on an incident of its own (`service`)."""
     database = Path(tmp_path_factory.mktemp("notify-api")) / "notify.db"
     group = f"test-{uuid.uuid4().hex[:8]}"
     app = notify_app(kafka_bootstrap, f"sqlite+aiosqlite:///{database}", group)
-    data = factory.decision_data()
-    incident_id = data["incident_id"]
     async with running(app) as client:
-        await publish(kafka_bootstrap, data)
-        ids: dict[str, str] = {}
-        for agency in AGENCIES:
+        yield client
 
-            async def made(agency: str = agency) -> list[dict[str, Any]]:
-                return await referrals_of(client, agency, incident_id)
 
-            found = await eventually(made)
-            ids[agency] = next(
-                r["referral_id"] for r in found if r["subject"] in ("victim", "child:0")
-            )
-        yield Service(client, incident_id, ids)
+@pytest.fixture
+async def service(kafka_bootstrap: str, client: httpx.AsyncClient) -> Service:
+    """A fresh decision's referrals, one per agency, for this test alone."""
+    data = builders.decision_data()
+    incident_id = data["incident_id"]
+    await publish(kafka_bootstrap, data)
+    ids: dict[str, str] = {}
+    for agency in AGENCIES:
+
+        async def made(agency: str = agency) -> list[dict[str, Any]]:
+            return await referrals_of(client, agency, incident_id)
+
+        found = await eventually(made)
+        ids[agency] = next(r["referral_id"] for r in found if r["subject"] in ("victim", "child:0"))
+    return Service(client, incident_id, ids)
 
 
 def problem(answer: httpx.Response, status: int) -> dict[str, Any]:

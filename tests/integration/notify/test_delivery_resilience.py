@@ -3,7 +3,6 @@ endpoint hangs holds up no other agency."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -12,16 +11,17 @@ from shared.testing import eventually, running
 from tests.integration.notify.kit import (
     Receiver,
     attempt_rows,
+    loops_passed,
     notify_app,
     publish,
     referrals_of,
     subscribe,
 )
-from tests.unit.notify import factory
+from tests.unit.notify import builders
 
 pytestmark = pytest.mark.kafka
 
-CSC, _, _, IDVA, SAFEGUARDING, _ = factory.ALL_REFERRALS
+CSC, _, _, IDVA, SAFEGUARDING, _ = builders.ALL_REFERRALS
 
 
 async def status_of(client: Any, agency: str, incident_id: str) -> dict[str, Any] | None:
@@ -32,7 +32,7 @@ async def status_of(client: Any, agency: str, incident_id: str) -> dict[str, Any
 async def test_stopped_mid_retry_resumes_after_restart_without_a_duplicate_success(
     kafka_bootstrap: str, database_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[CSC, IDVA])
+    data = builders.decision_data(referrals=[CSC, IDVA])
     incident_id = data["incident_id"]
     outage = True  # the IDVA service answers 503 until it recovers, after the restart
     # long enough waits that notify is stopped while the IDVA delivery waits to retry
@@ -62,7 +62,8 @@ async def test_stopped_mid_retry_resumes_after_restart_without_a_duplicate_succe
         second = notify_app(kafka_bootstrap, database_url, group)  # same database
         async with running(second) as client:
             record = await eventually(lambda: _delivered(client, "idva", incident_id))
-            await asyncio.sleep(0.5)  # many poll cycles: room for a wrong extra send to show
+            # room for a wrong extra send to show, on either agency
+            await loops_passed(second, "idva", "childrens-social-care")
             rows = await attempt_rows(second, record["referral_id"])
             (csc_after,) = await referrals_of(client, "childrens-social-care", incident_id)
 
@@ -82,7 +83,7 @@ async def _delivered(client: Any, agency: str, incident_id: str) -> dict[str, An
 async def test_an_agency_whose_endpoint_hangs_does_not_delay_another(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[IDVA, SAFEGUARDING])
+    data = builders.decision_data(referrals=[IDVA, SAFEGUARDING])
     incident_id = data["incident_id"]
     # a timeout longer than the test waits: were deliveries one queue, the team would wait
     app = notify_app(kafka_bootstrap, sqlite_url, group, delivery_timeout_seconds=120)
@@ -110,10 +111,10 @@ async def test_an_agency_whose_endpoint_hangs_does_not_delay_another(
 async def test_stopped_mid_attempt_is_tried_again_at_once_after_restart(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[IDVA])
+    data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
     hang = True
-    # the claim's lease (timeout + 5 s) outlasts `eventually`: only a released claim passes
+    # the lease (timeout + 5 s) outlasts `eventually`: only a released lease passes
     slow = {"delivery_timeout_seconds": 30}
     async with Receiver(
         answer=lambda _id, _n: None if hang else 200, incident_id=incident_id

@@ -12,16 +12,16 @@ import pytest
 from sqlalchemy import func, select
 
 from notify import store
-from notify.domain.referrals import victim_key
+from shared.identity import victim_key
 from shared.schemas import TriageDecided
 from shared.testing import TEST_PSEUDONYM_KEY, TopicReader, data_of, eventually, headers_of, running
 from shared.topics import referrals_topic
 from tests.integration.notify.kit import notify_app, publish, referrals_of
-from tests.unit.notify import factory
+from tests.unit.notify import builders
 
 pytestmark = pytest.mark.kafka
 
-CSC, SCHOOL_0, SCHOOL_1, IDVA, SAFEGUARDING, VICTIM_SUPPORT = factory.ALL_REFERRALS
+CSC, SCHOOL_0, SCHOOL_1, IDVA, SAFEGUARDING, VICTIM_SUPPORT = builders.ALL_REFERRALS
 
 
 def about(incident_id: str) -> Any:
@@ -31,7 +31,7 @@ def about(incident_id: str) -> Any:
 async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
     kafka_bootstrap: str, database_url: str, group: str
 ) -> None:
-    data = factory.decision_data(safe_to_contact=False)
+    data = builders.decision_data(safe_to_contact=False)
     incident_id = data["incident_id"]
     app = notify_app(kafka_bootstrap, database_url, group)
     async with (
@@ -57,8 +57,8 @@ async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
 
         (team,) = await referrals_of(client, "safeguarding-team", incident_id)
         assert team["review_due_at"] == "2026-11-19T21:20:00Z"
-        assert team["data"]["notes"] == factory.NOTES
-        assert team["data"]["victim"]["contact"]["phone"] == factory.VICTIM_PHONE
+        assert team["data"]["notes"] == builders.NOTES
+        assert team["data"]["victim"]["contact"]["phone"] == builders.VICTIM_PHONE
         (support,) = await referrals_of(client, "victim-support", incident_id)
         assert "contact" not in support["data"]["victim"]  # not safe to contact
         assert support["data"]["safe_to_contact"] is False
@@ -76,7 +76,8 @@ async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
 
             await eventually(on_its_topic)
 
-        key = victim_key(TEST_PSEUDONYM_KEY, TriageDecided.model_validate(data)).encode()
+        decided = TriageDecided.model_validate(data)
+        key = victim_key(TEST_PSEUDONYM_KEY, decided.incident.victim, incident_id).encode()
 
         async def both_on_topic() -> list[Any] | None:
             await school_topic.poll()
@@ -89,7 +90,7 @@ async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
         assert ids == {r["referral_id"] for r in school}
         assert on_topic.key == key
         assert headers_of(on_topic)["ce_type"] == "mash.referral.created"
-        assert factory.VICTIM_PHONE not in on_topic.value.decode()
+        assert builders.VICTIM_PHONE not in on_topic.value.decode()
         team_event = await team_topic.wait_for(about(incident_id))
         assert data_of(team_event)["data"] == team["data"]
         assert headers_of(team_event)["ce_id"] == team["referral_id"]
@@ -98,7 +99,7 @@ async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
 async def test_replays_and_later_decisions_add_no_duplicate(
     kafka_bootstrap: str, database_url: str, group: str
 ) -> None:
-    first = factory.decision_data(referrals=[CSC, IDVA], risk_level="high")
+    first = builders.decision_data(referrals=[CSC, IDVA], risk_level="high")
     incident_id = first["incident_id"]
     app = notify_app(kafka_bootstrap, database_url, group)
     async with (

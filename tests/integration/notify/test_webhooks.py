@@ -3,7 +3,6 @@ resumed after a restart, and one agency's hanging endpoint holding up no other."
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -19,16 +18,17 @@ from shared.topics import DEADLETTER
 from tests.integration.notify.kit import (
     Receiver,
     attempt_rows,
+    loops_passed,
     notify_app,
     publish,
     referrals_of,
     subscribe,
 )
-from tests.unit.notify import factory
+from tests.unit.notify import builders
 
 pytestmark = pytest.mark.kafka
 
-CSC, _, _, IDVA, SAFEGUARDING, VICTIM_SUPPORT = factory.ALL_REFERRALS
+CSC, _, _, IDVA, SAFEGUARDING, VICTIM_SUPPORT = builders.ALL_REFERRALS
 
 
 async def delivered(client: Any, agency: str, incident_id: str) -> dict[str, Any] | None:
@@ -39,7 +39,7 @@ async def delivered(client: Any, agency: str, incident_id: str) -> dict[str, Any
 async def test_a_delivery_is_signed_cloudevent_with_the_record_as_body(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[IDVA])
+    data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
     app = notify_app(kafka_bootstrap, sqlite_url, group)
     async with Receiver() as receiver, running(app) as c:
@@ -70,7 +70,7 @@ async def test_a_delivery_is_signed_cloudevent_with_the_record_as_body(
 async def test_503_twice_then_200_is_one_success_after_three_attempts(
     kafka_bootstrap: str, database_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[CSC])
+    data = builders.decision_data(referrals=[CSC])
     incident_id = data["incident_id"]
     app = notify_app(kafka_bootstrap, database_url, group)
     async with (
@@ -80,7 +80,7 @@ async def test_503_twice_then_200_is_one_success_after_three_attempts(
         await subscribe(client, "childrens-social-care", receiver.url)
         await publish(kafka_bootstrap, data)
         record = await eventually(lambda: delivered(client, "childrens-social-care", incident_id))
-        await asyncio.sleep(0.5)  # many poll cycles: room for a wrong extra send to show
+        await loops_passed(app, "childrens-social-care")  # room for a wrong extra send
         rows = await attempt_rows(app, record["referral_id"])
         (after,) = await referrals_of(client, "childrens-social-care", incident_id)
 
@@ -101,7 +101,7 @@ def dead_letter_of(referral_id: str) -> Any:
 async def test_a_400_is_dead_at_once_and_on_the_dead_letter_topic(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[VICTIM_SUPPORT])
+    data = builders.decision_data(referrals=[VICTIM_SUPPORT])
     incident_id = data["incident_id"]
     app = notify_app(kafka_bootstrap, sqlite_url, group)
     async with (
@@ -118,7 +118,7 @@ async def test_a_400_is_dead_at_once_and_on_the_dead_letter_topic(
 
         record = await eventually(dead)
         letter = await dead_letters.wait_for(dead_letter_of(record["referral_id"]))
-        await asyncio.sleep(0.5)
+        await loops_passed(app, "victim-support")  # room for a wrong retry to show
 
     assert [r.status for r in receiver.of(incident_id)] == [400]
     assert record["delivery"]["attempts"] == 1
@@ -132,7 +132,7 @@ async def test_a_400_is_dead_at_once_and_on_the_dead_letter_topic(
 async def test_retries_exhausted_make_it_dead_and_dead_lettered(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[IDVA])
+    data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
     app = notify_app(kafka_bootstrap, sqlite_url, group, delivery_max_attempts=5)
     async with (
@@ -155,7 +155,7 @@ async def test_retries_exhausted_make_it_dead_and_dead_lettered(
 async def test_a_refused_connection_is_retried(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    data = factory.decision_data(referrals=[IDVA])
+    data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
     async with Receiver() as closed:
         url = closed.url  # nobody listens here once it is closed
@@ -177,12 +177,12 @@ async def test_a_refused_connection_is_retried(
 async def test_school_notices_are_held_until_the_school_day_and_late_ones_go_at_once(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    school = factory.ALL_REFERRALS[1]
+    school = builders.ALL_REFERRALS[1]
     # released at the bell itself: an incident reported now is always held until then
-    fresh = factory.decision_data(
+    fresh = builders.decision_data(
         referrals=[IDVA, school], reported_at=datetime.now(UTC) - timedelta(minutes=1)
     )
-    old = factory.decision_data(referrals=[school])  # the school day after it has begun
+    old = builders.decision_data(referrals=[school])  # the school day after it has begun
     app = notify_app(kafka_bootstrap, sqlite_url, group, school_release_time=time(8, 30))
     async with Receiver() as receiver, running(app) as client:
         await subscribe(client, "idva", receiver.url)
@@ -203,9 +203,9 @@ async def test_school_notices_are_held_until_the_school_day_and_late_ones_go_at_
 async def test_a_decision_that_is_not_valid_is_dead_lettered_and_the_next_one_goes_on(
     kafka_bootstrap: str, sqlite_url: str, group: str
 ) -> None:
-    bad = factory.decision_data()
+    bad = builders.decision_data()
     bad["risk_level"] = "extreme"
-    good = factory.decision_data(referrals=[IDVA])
+    good = builders.decision_data(referrals=[IDVA])
     async with (
         TopicReader(kafka_bootstrap, DEADLETTER) as dead_letters,
         running(notify_app(kafka_bootstrap, sqlite_url, group)) as client,

@@ -20,7 +20,7 @@ import intake.config
 import triage.app
 import triage.config
 from shared.testing import bearer, create_database, running
-from tests.helpers import incident_body, settings_for
+from tests.builders import incident_body, settings_for
 from triage import store
 
 NOW = datetime.now(UTC)

@@ -12,11 +12,11 @@ from shared.envelope import CloudEvent
 from shared.service import Platform
 from shared.testing import data_of, headers_of, platform_settings
 from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
-from tests.helpers import dash_body, incident_body
+from tests.builders import dash_body, incident_body
 from triage import store
 from triage.app import MIGRATIONS
 from triage.config import Settings
-from triage.deciding import Triage
+from triage.handlers import Triage
 
 
 @asynccontextmanager

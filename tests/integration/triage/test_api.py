@@ -10,7 +10,7 @@ import pytest
 
 from shared.testing import TopicReader, bearer, data_of, eventually
 from shared.topics import DECISIONS
-from tests.helpers import dash_body
+from tests.builders import dash_body
 from tests.integration.triage.conftest import Stack
 from tests.integration.triage.kit import decision_for, unique_victim
 

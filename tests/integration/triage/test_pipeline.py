@@ -20,7 +20,7 @@ from shared.testing import (
     headers_of,
 )
 from shared.topics import DECISIONS, INCIDENTS, MARAC
-from tests.helpers import dash_body
+from tests.builders import dash_body
 from tests.integration.triage.conftest import Stack
 from tests.integration.triage.kit import decision_for, listing_event, unique_victim, without_dip
 

@@ -1,4 +1,4 @@
-"""Triage's handlers against each real database (SQLite and PostgreSQL): history by
+"""Triage's handlers against each real database (SQLite and PostgreSQL): people on record by
 pseudonym, decisions kept in versions, the outbox, re-grades and concurrency."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from tests.integration.triage.kit import (
     storage_only,
     unique_victim,
 )
-from triage import handlers, queries, store
+from triage import handlers, repository, store
 from triage.consumer import consumers
-from triage.deciding import Triage
+from triage.handlers import Triage
 
 pytestmark = pytest.mark.postgres
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -40,9 +40,9 @@ async def consume(triage: Triage, event: CloudEvent) -> None:
 
 async def decision(triage: Triage, incident_id: str) -> dict[str, Any]:
     async with triage.platform.sessions() as session:
-        found = await queries.current_decision(session, incident_id)
+        found = await repository.current_decision(session, incident_id)
     assert found is not None
-    return found
+    return found.model_dump(mode="json")
 
 
 async def outbox(triage: Triage, incident_id: str) -> list[Any]:
@@ -80,12 +80,12 @@ async def test_decisions_are_kept_in_versions_and_staged_on_the_outbox(database_
 
 async def _key(triage: Triage, incident_id: str) -> str:
     async with triage.platform.sessions() as session:
-        row = await queries.find_incident(session, incident_id)
-    assert row is not None
-    return str(row.victim_key)
+        known = await repository.find_incident(session, incident_id)
+    assert known is not None
+    return known.victim_key
 
 
-async def test_history_holds_pseudonyms_not_names(database_url: str) -> None:
+async def test_the_people_tables_hold_pseudonyms_not_names(database_url: str) -> None:
     victim = unique_victim()
     async with storage_only(database_url) as triage:
         reported = reported_event(T0, victim)
@@ -93,7 +93,7 @@ async def test_history_holds_pseudonyms_not_names(database_url: str) -> None:
         await consume(triage, listing_event(victim, T0, [reported.subject]))
         async with triage.platform.sessions() as session:
             rows = [
-                *(await session.execute(select(store.history))).all(),
+                *(await session.execute(select(store.incident_people))).all(),
                 *(await session.execute(select(store.marac_listings))).all(),
                 *(await session.execute(select(store.locks))).all(),
             ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marac.domain.cases import CasePerson, IncidentFacts
+from marac.domain.cases import IncidentFacts, Party
 from marac.domain.listing import MaracCase, Meeting
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -21,8 +21,8 @@ def facts(incident: str = "i1", **overrides: Any) -> IncidentFacts:
         "risk_level": "high",
         "dash_score": 15,
         "children_count": 0,
-        "victim": CasePerson("Alex", "Testperson", date(1990, 4, 1)),
-        "suspect": CasePerson("Sam", "Testsuspect", None),
+        "victim": Party("Alex", "Testperson", date(1990, 4, 1)),
+        "suspect": Party("Sam", "Testsuspect", None),
     }
     values.update(overrides)
     return IncidentFacts(**values)

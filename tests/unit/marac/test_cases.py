@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from marac.domain.cases import CasePerson, is_repeat, merge, priority, summarise
+from marac.domain.cases import Party, is_repeat, merge, priority, summarise
 from tests.unit.marac.builders import NOW, facts
 
 
@@ -75,7 +75,7 @@ def test_a_case_summary_takes_the_highest_risk_and_every_criterion():
             criteria=("visible_high_risk",),
             dash_score=15,
             children_count=0,
-            victim=CasePerson("Alexandra", "Testperson", date(1990, 4, 1)),
+            victim=Party("Alexandra", "Testperson", date(1990, 4, 1)),
             suspect=None,
         ),
     ]

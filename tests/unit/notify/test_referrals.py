@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from intake.domain.rules import victim_key as intakes_victim_key
-from notify.domain.referrals import Policy, not_yet_made, plan, victim_key
-from shared.schemas import IncidentReport
-from tests.unit.notify import factory
+from notify.domain.referrals import ReferralTiming, not_yet_made, plan
+from tests.unit.notify import builders
 
-POLICY = Policy(timezone=ZoneInfo("Europe/London"))
+POLICY = ReferralTiming(timezone=ZoneInfo("Europe/London"))
 NOW = datetime(2026, 11, 18, 21, 30, tzinfo=UTC)
 
 
 def test_one_referral_per_agency_and_subject() -> None:
-    made = plan(factory.decision(), POLICY, NOW)
+    made = plan(builders.decision(), POLICY, NOW)
     assert [(r.agency, r.subject, r.reason) for r in made.referrals] == [
-        (r["agency"], r["subject"], r["reason"]) for r in factory.ALL_REFERRALS
+        (r["agency"], r["subject"], r["reason"]) for r in builders.ALL_REFERRALS
     ]
     assert made.rejected == []
 
 
 def test_a_referral_listed_twice_is_made_once() -> None:
-    twice = [factory.ALL_REFERRALS[0], factory.ALL_REFERRALS[0]]
-    assert len(plan(factory.decision(referrals=twice), POLICY, NOW).referrals) == 1
+    twice = [builders.ALL_REFERRALS[0], builders.ALL_REFERRALS[0]]
+    assert len(plan(builders.decision(referrals=twice), POLICY, NOW).referrals) == 1
 
 
 @pytest.mark.parametrize(
@@ -43,13 +40,13 @@ def test_a_referral_listed_twice_is_made_once() -> None:
     ],
 )
 def test_a_subject_or_reason_that_fits_nothing_is_rejected(referral: dict[str, str]) -> None:
-    made = plan(factory.decision(referrals=[referral]), POLICY, NOW)
+    made = plan(builders.decision(referrals=[referral]), POLICY, NOW)
     assert made.referrals == []
     assert [r.subject for r in made.rejected] == [referral["subject"]]
 
 
 def test_school_notices_wait_for_the_school_day_and_others_go_now() -> None:
-    made = plan(factory.decision(), POLICY, NOW)  # incident on a Wednesday, 21:15
+    made = plan(builders.decision(), POLICY, NOW)  # incident on a Wednesday, 21:15
     for referral in made.referrals:
         if referral.agency == "school":
             assert referral.deliver_after == datetime(2026, 11, 19, 7, 0, tzinfo=UTC)
@@ -59,7 +56,7 @@ def test_school_notices_wait_for_the_school_day_and_others_go_now() -> None:
 
 def test_a_school_notice_decided_after_its_release_is_due_at_once() -> None:
     late = NOW + timedelta(days=2)
-    made = plan(factory.decision(), POLICY, late)
+    made = plan(builders.decision(), POLICY, late)
     school = next(r for r in made.referrals if r.agency == "school")
     assert school.deliver_after < late  # already passed: the worker sends it at once
 
@@ -77,32 +74,15 @@ def test_review_due_24_hours_after_a_high_risk_decision(
     risk_level: str, agency: str, review: bool
 ) -> None:
     decided = datetime(2026, 11, 18, 21, 20, tzinfo=UTC)
-    decision = factory.decision(risk_level=risk_level, decided_at=decided)
+    decision = builders.decision(risk_level=risk_level, decided_at=decided)
     referral = next(r for r in plan(decision, POLICY, NOW).referrals if r.agency == agency)
     assert referral.review_due_at == (decided + timedelta(hours=24) if review else None)
 
 
 def test_only_referrals_not_yet_made_are_new() -> None:
-    planned = plan(factory.decision(), POLICY, NOW).referrals
+    planned = plan(builders.decision(), POLICY, NOW).referrals
     existing = {("idva", "victim"), ("school", "child:0")}
     new = not_yet_made(planned, existing)
     assert {(r.agency, r.subject) for r in new} == {
-        (r["agency"], r["subject"]) for r in factory.ALL_REFERRALS
+        (r["agency"], r["subject"]) for r in builders.ALL_REFERRALS
     } - existing
-
-
-@pytest.mark.parametrize(
-    "victim",
-    [
-        {"person_id": "N1", "given_name": "A", "family_name": "B"},
-        {"given_name": "Alex", "family_name": "Smith", "date_of_birth": "1990-01-01"},
-        {"given_name": "Nodob", "family_name": "Nobody"},
-    ],
-)
-def test_the_kafka_key_is_the_victims_key_as_intake_derives_it(victim: dict[str, str]) -> None:
-    decision = factory.decision(victim=victim)
-    report = IncidentReport.model_validate(
-        decision.incident.model_dump(exclude={"incident_id", "received_at"})
-    )
-    expected = intakes_victim_key("secret", report, UUID(str(decision.incident_id)))
-    assert victim_key("secret", decision) == expected

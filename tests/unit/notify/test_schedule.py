@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from notify.domain.schedule import (
-    age_on,
     review_due,
     school_day_start_after,
     school_notice_release,
@@ -58,16 +57,3 @@ def test_school_notices_are_released_before_the_school_day(release: time, expect
 def test_high_risk_review_falls_due_within_the_window() -> None:
     decided = datetime(2026, 11, 18, 21, 20, tzinfo=UTC)
     assert review_due(decided, timedelta(hours=24)) == datetime(2026, 11, 19, 21, 20, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("born", "on", "age"),
-    [
-        (date(2014, 12, 1), date(2026, 11, 18), 11),
-        (date(2014, 11, 18), date(2026, 11, 18), 12),
-        (date(2020, 2, 29), date(2026, 2, 28), 5),
-        (date(2026, 1, 1), date(2026, 11, 18), 0),
-    ],
-)
-def test_age_in_whole_years(born: date, on: date, age: int) -> None:
-    assert age_on(born, on) == age

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from shared.auth import mint, verify
 from shared.cli import parse_ttl
 from shared.config import DEVELOPMENT_SECRET, PlatformSettings
 from shared.envelope import CloudEvent, EnvelopeError
-from shared.identity import identities, normalise_name, pseudonym
 from shared.kafka import describe
 from shared.schemas import Person
 from shared.testing import TEST_SECRET
@@ -66,37 +65,6 @@ def test_undecodable_data_is_refused(value: bytes) -> None:
     ok = CloudEvent(id="e", source="s", type="t", subject="x", data={}).headers()
     with pytest.raises(EnvelopeError):
         envelope.parse(ok, value)
-
-
-@pytest.mark.parametrize(
-    ("raw", "normal"),
-    [
-        ("O'Brien-Smith", "obriensmith"),
-        ("ZOË", "zoe"),
-        ("  Anne Marie ", "annemarie"),
-        ("Łukasz", "łukasz"),
-        ("123", ""),
-    ],
-)
-def test_names_normalise_to_case_folded_letters(raw: str, normal: str) -> None:
-    assert normalise_name(raw) == normal
-
-
-def test_a_person_is_known_by_id_first_then_names_and_birth_date_else_not_at_all() -> None:
-    dob = date(1990, 4, 1)
-    assert identities("n1", "Al", "Ex", dob) == ["pid:N1", "ndob:al|ex|1990-04-01"]
-    assert identities(None, "Al", "Ex", dob) == ["ndob:al|ex|1990-04-01"]
-    assert identities("n1", "Al", "Ex", None) == ["pid:N1"]
-    assert identities(None, "Al", "Ex", None) == []
-    assert identities(None, "!!", "Ex", dob) == []
-
-
-def test_a_pseudonym_is_stable_keyed_and_reveals_nothing() -> None:
-    key = pseudonym("k1", "ndob:al|ex|1990-04-01")
-    assert key == pseudonym("k1", "ndob:al|ex|1990-04-01")
-    assert key != pseudonym("k2", "ndob:al|ex|1990-04-01")
-    assert len(key) == 64
-    assert "1990" not in key
 
 
 def test_default_secrets_are_refused_outside_development() -> None:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from shared.schemas import IncidentReport
 from shared.text import text_problem
-from tests.helpers import incident_body
+from tests.builders import incident_body
 
 HOSTILE = {
     "NUL": "Al\x00ex",

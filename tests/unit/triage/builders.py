@@ -1,16 +1,17 @@
-"""Builders for triage's domain tests: incidents, DASHes, identities and history."""
+"""Builders for triage's domain tests: incidents, DASHes, identities and what is on record."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from shared.schemas import Dash, IncidentReported
 from shared.schemas.v1 import Regrade
-from triage.domain.decision import Case
-from triage.domain.history import PastIncident
+from triage.domain.decision import Case, Decision, decide
 from triage.domain.identity import Identity
+from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
+from triage.domain.windows import OnRecord, PastIncident
 
 REPORTED_AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 VICTIM = Identity(person_id="v-pid", names_dob="v-ndob")
@@ -88,3 +89,23 @@ def incident_id_in_dip_sample(wanted: bool, share: float = 0.10) -> UUID:
         candidate = uuid4()
         if in_dip_sample(str(candidate), share) == wanted:
             return candidate
+
+
+NOT_SAMPLED = incident_id_in_dip_sample(False)
+SAMPLED = incident_id_in_dip_sample(True)
+KID = {"given_name": "Kim", "family_name": "Example", "date_of_birth": "2016-03-03"}
+
+
+def referrals(decision: Decision) -> set[tuple[str, str, str]]:
+    return {(r.agency, r.reason, r.subject) for r in decision.referrals}
+
+
+def decided(
+    on_record: OnRecord = OnRecord(), policy: TriagePolicy = DEFAULT_POLICY, **kw: Any
+) -> Decision:
+    kw.setdefault("incident_id", NOT_SAMPLED)
+    return decide(case(**kw), on_record, policy)
+
+
+def past(days: int, seq: int, victim: Identity = VICTIM, **kw: Any) -> Any:
+    return record(at=REPORTED_AT - timedelta(days=days), seq=seq, victim=victim, **kw)

@@ -10,7 +10,6 @@ import pytest
 from shared.schemas.v1 import Child
 from tests.unit.triage.builders import dash
 from triage.domain.flags import (
-    age_on,
     child_present,
     children_in_household,
     in_order,
@@ -45,19 +44,6 @@ def test_no_children_listed_means_no_children_in_household() -> None:
 def test_one_child_under_18_among_adults_is_enough() -> None:
     listed = [child(date_of_birth="2000-01-01"), child(date_of_birth="2015-05-05")]
     assert children_in_household(listed, DAY, 18) is True
-
-
-@pytest.mark.parametrize(
-    ("born", "day", "age"),
-    [
-        ("2008-02-29", "2026-02-28", 17),  # leap-day birthdays come on 1 March in common years
-        ("2008-02-29", "2026-03-01", 18),
-        ("2008-02-29", "2028-02-29", 20),
-        ("2000-01-01", "2017-12-31", 17),
-    ],
-)
-def test_age_on_a_day(born: str, day: str, age: int) -> None:
-    assert age_on(date.fromisoformat(born), date.fromisoformat(day)) == age
 
 
 @pytest.mark.parametrize(

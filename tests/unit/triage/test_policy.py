@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from triage.config import Settings
-from triage.domain.policy import DEFAULT_POLICY, Policy
+from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 
 
 def test_defaults_are_domain_md() -> None:
@@ -60,4 +60,4 @@ def test_a_whole_policy_can_be_given_as_json(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_a_bad_policy_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        Policy.model_validate(bad)
+        TriagePolicy.model_validate(bad)

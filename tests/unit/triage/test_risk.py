@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 
 from tests.unit.triage.builders import dash, regrade
-from triage.domain.policy import DEFAULT_POLICY, Policy
+from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 from triage.domain.risk import assess, band, dash_score, in_dip_sample
 
 
@@ -68,13 +68,13 @@ def test_a_regrade_sets_the_level_outright(
 
 
 def test_thresholds_come_from_the_policy() -> None:
-    strict = Policy(version="strict", high_score=12, medium_score=8)
+    strict = TriagePolicy(version="strict", high_score=12, medium_score=8)
     assert [band(s, strict) for s in (7, 8, 11, 12)] == ["standard", "medium", "medium", "high"]
 
 
 def test_policy_refuses_bands_out_of_order() -> None:
     with pytest.raises(ValueError, match="medium_score"):
-        Policy(high_score=10, medium_score=12)
+        TriagePolicy(high_score=10, medium_score=12)
 
 
 def test_dip_sample_is_stable_for_an_incident() -> None:

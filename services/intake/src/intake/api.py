@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from pydantic import BaseModel, Field
 
-from intake import handlers, store
-from intake.config import Settings
+from intake import handlers, repository
+from intake.schemas import AssessmentAccepted, IncidentAccepted, IncidentStatus
 from shared.auth import Principal, require
-from shared.db import utc
 from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
 
@@ -25,35 +23,6 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
     413: {"description": "Body over 1 MiB"},
     422: {"description": "Problem details naming every bad field"},
 }
-
-
-class IncidentAccepted(BaseModel):
-    incident_id: UUID
-    control_room_ref: str = Field(examples=["HC-20261121-0042"])
-    status: Literal["accepted"] = "accepted"
-
-
-class AssessmentAccepted(BaseModel):
-    incident_id: UUID
-    assessment_id: UUID
-    status: Literal["accepted"] = "accepted"
-
-
-class IncidentStatus(BaseModel):
-    incident_id: UUID
-    control_room_ref: str
-    force: str
-    area: str
-    status: Literal["accepted", "published"] = Field(
-        description="accepted: committed, not yet on Kafka; published: on mash.incidents.v1"
-    )
-    received_at: datetime
-
-
-def _settings(platform: PlatformDep) -> Settings:
-    settings = platform.settings
-    assert isinstance(settings, Settings)
-    return settings
 
 
 @router.post(
@@ -76,9 +45,7 @@ async def report_incident(
     """Accept an incident. It is committed with its event before this answers 202; the same
     `(force, control_room_ref)` again answers 200 with the same id (identical body) or 409."""
     try:
-        accepted = await handlers.report_incident(
-            platform, _settings(platform), report, datetime.now(UTC)
-        )
+        accepted = await handlers.report_incident(platform, report, datetime.now(UTC))
     except handlers.ReferenceConflict:
         raise HTTPException(
             409, "This control_room_ref was already reported with a different body."
@@ -126,14 +93,14 @@ async def submit_risk_assessment(
 )
 async def get_incident(incident_id: UUID, platform: PlatformDep, _: Reader) -> IncidentStatus:
     async with platform.sessions() as session:
-        row = await store.find(session, incident_id)
-    if row is None:
+        incident = await repository.find(session, incident_id)
+    if incident is None:
         raise HTTPException(404, "No incident has this id.")
     return IncidentStatus(
-        incident_id=UUID(row.incident_id),
-        control_room_ref=row.control_room_ref,
-        force=row.force,
-        area=row.area,
-        received_at=utc(row.received_at),
-        status="published" if row.published_at else "accepted",
+        incident_id=incident.incident_id,
+        control_room_ref=incident.control_room_ref,
+        force=incident.force,
+        area=incident.area,
+        received_at=incident.received_at,
+        status="published" if incident.published else "accepted",
     )

@@ -9,11 +9,12 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.exc import IntegrityError
 
-from intake import store
+from intake import repository
 from intake.config import Settings
-from intake.domain.rules import fingerprint, timing_errors, victim_key
+from intake.domain.rules import fingerprint, timing_errors
 from shared.envelope import CloudEvent
 from shared.errors import FieldErrors
+from shared.identity import victim_key
 from shared.schemas import Dash, IncidentReport, IncidentReported, RiskAssessmentSubmitted
 from shared.service import Platform
 from shared.topics import INCIDENT_REPORTED, INCIDENTS, RISK_ASSESSMENT_SUBMITTED
@@ -31,37 +32,42 @@ class UnknownIncident(Exception):
 
 @dataclass(frozen=True)
 class Accepted:
-    """The id of what was accepted, and whether this request created it."""
+    """The id of what was accepted (an incident, an assessment), and whether this request
+    created it."""
 
     id: UUID
     created: bool
 
 
 async def report_incident(
-    platform: Platform, settings: Settings, report: IncidentReport, now: datetime
+    platform: Platform[Settings], report: IncidentReport, now: datetime
 ) -> Accepted:
     """Record an incident and its `mash.incident.reported` event, once per reference."""
+    settings = platform.settings
     errors = timing_errors(report, now, timedelta(seconds=settings.clock_skew_seconds))
     if errors:
         raise FieldErrors(errors)
     digest = fingerprint(report)
     try:
         async with platform.uow() as session:
-            existing = await store.find_by_reference(session, report.force, report.control_room_ref)
+            existing = await repository.find_by_reference(
+                session, report.force, report.control_room_ref
+            )
             if existing is None:
                 incident_id, event_id = uuid4(), uuid4()
-                key = victim_key(settings.platform.pseudonym_key, report, incident_id)
-                await session.execute(
-                    store.incidents.insert().values(
-                        incident_id=str(incident_id),
+                key = victim_key(settings.platform.pseudonym_key, report.victim, incident_id)
+                await repository.add_incident(
+                    session,
+                    repository.Incident(
+                        incident_id=incident_id,
                         force=report.force,
                         control_room_ref=report.control_room_ref,
                         area=report.area,
                         victim_key=key,
                         fingerprint=digest,
-                        event_id=str(event_id),
+                        event_id=event_id,
                         received_at=now,
-                    )
+                    ),
                 )
                 data = IncidentReported(
                     **report.model_dump(), incident_id=incident_id, received_at=now
@@ -83,36 +89,31 @@ async def report_incident(
     except IntegrityError:
         # a concurrent post of the same reference won the unique constraint
         async with platform.sessions() as session:
-            existing = await store.find_by_reference(session, report.force, report.control_room_ref)
+            existing = await repository.find_by_reference(
+                session, report.force, report.control_room_ref
+            )
         if existing is None:
             raise
     if existing.fingerprint != digest:
         raise ReferenceConflict(report.control_room_ref)
-    return Accepted(UUID(existing.incident_id), created=False)
+    return Accepted(existing.incident_id, created=False)
 
 
 async def submit_risk_assessment(
-    platform: Platform, incident_id: UUID, dash: Dash, now: datetime
+    platform: Platform[Settings], incident_id: UUID, dash: Dash, now: datetime
 ) -> Accepted:
     """Record a DASH completed after the report and publish it on the incident's key; the
     same body again for the same incident is the same assessment (a retried post)."""
     digest = fingerprint(dash)
     try:
         async with platform.uow() as session:
-            incident = await store.find(session, incident_id)
+            incident = await repository.find(session, incident_id)
             if incident is None:
                 raise UnknownIncident(str(incident_id))
-            existing = await store.find_assessment(session, incident_id, digest)
+            existing = await repository.find_risk_assessment(session, incident_id, digest)
             if existing is None:
                 event_id = uuid4()
-                await session.execute(
-                    store.risk_assessments.insert().values(
-                        event_id=str(event_id),
-                        incident_id=str(incident_id),
-                        fingerprint=digest,
-                        submitted_at=now,
-                    )
-                )
+                await repository.add_risk_assessment(session, event_id, incident_id, digest, now)
                 data = RiskAssessmentSubmitted(
                     **dash.model_dump(), incident_id=incident_id, submitted_at=now
                 )
@@ -133,7 +134,7 @@ async def submit_risk_assessment(
     except IntegrityError:
         # a concurrent post of the same body won the unique constraint
         async with platform.sessions() as session:
-            existing = await store.find_assessment(session, incident_id, digest)
+            existing = await repository.find_risk_assessment(session, incident_id, digest)
         if existing is None:
             raise
-    return Accepted(UUID(existing.event_id), created=False)
+    return Accepted(existing, created=False)

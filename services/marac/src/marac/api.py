@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from marac import handlers, repository
 from marac.domain.listing import Meeting, agenda, waiting_queue
-from marac.views import CaseView, MeetingRequest, MeetingView, as_csv
+from marac.schemas import CaseView, MeetingRequest, MeetingView, as_csv
 from shared.auth import Principal, require
 from shared.errors import FieldErrors
 from shared.service import PlatformDep
@@ -41,7 +41,7 @@ async def create_meeting(body: MeetingRequest, platform: PlatformDep, _: Admin) 
     """A meeting of an area on a date (one a day per area); cases waiting for a meeting
     are then listed on it, highest priority first."""
     now = datetime.now(UTC)
-    if body.date < handlers.local_date(now, handlers.settings_of(platform)):
+    if body.date < handlers.local_date(now, platform.settings):
         raise FieldErrors([{"loc": ["body", "date"], "msg": "must not be in the past"}])
     try:
         meeting = await handlers.create_meeting(platform, body.area, body.date, body.capacity, now)

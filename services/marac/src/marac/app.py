@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from marac import api, store
 from marac.config import Settings
 from marac.consumer import consumers
-from marac.scheduler import ScheduleKeeper
+from marac.jobs import ScheduleKeeper
 from shared.service import Platform
 from shared.service import create_app as build
 

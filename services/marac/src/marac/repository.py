@@ -1,4 +1,6 @@
-"""The queries marac needs, returning domain objects (rows never leave this module)."""
+"""Marac's queries: meetings, cases and victims' identity keys.
+
+Returns domain objects; rows never leave this module."""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
-from marac.codec import facts_from_json, facts_to_json
-from marac.domain.cases import IncidentFacts
+from marac.domain.cases import IncidentFacts, Party
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
 from shared.db import insert, utc
 
@@ -87,7 +88,7 @@ async def insert_case(session: AsyncSession, case: MaracCase, victim_key: str) -
             awaiting_since=case.awaiting_since,
             listed_at=case.listed_at,
             repeat=case.repeat,
-            incidents=[facts_to_json(f) for f in case.incidents],
+            incidents=[_facts_json(f) for f in case.incidents],
         )
     )
 
@@ -98,7 +99,7 @@ async def save_incidents(
     await session.execute(
         update(store.cases)
         .where(store.cases.c.case_id == case_id)
-        .values(incidents=[facts_to_json(f) for f in incidents], victim_key=victim_key)
+        .values(incidents=[_facts_json(f) for f in incidents], victim_key=victim_key)
     )
 
 
@@ -192,5 +193,62 @@ def _case(row: Any) -> MaracCase:
         awaiting_since=utc(row.awaiting_since),
         listed_at=utc(row.listed_at) if row.listed_at else None,
         repeat=row.repeat,
-        incidents=tuple(facts_from_json(f) for f in row.incidents),
+        incidents=tuple(_facts(f) for f in row.incidents),
+    )
+
+
+# incident facts as stored in a case's JSON column, and back
+
+
+def _party_json(person: Party | None) -> dict[str, Any] | None:
+    if person is None:
+        return None
+    born = person.date_of_birth.isoformat() if person.date_of_birth else None
+    return {
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "date_of_birth": born,
+    }
+
+
+def _party(data: dict[str, Any] | None) -> Party | None:
+    if data is None:
+        return None
+    born = data.get("date_of_birth")
+    return Party(
+        data["given_name"], data["family_name"], date.fromisoformat(born) if born else None
+    )
+
+
+def _facts_json(facts: IncidentFacts) -> dict[str, Any]:
+    """One incident's facts as JSON."""
+    return {
+        "incident_id": facts.incident_id,
+        "reported_at": facts.reported_at.isoformat(),
+        "decided_at": facts.decided_at.isoformat(),
+        "criteria": list(facts.criteria),
+        "risk_level": facts.risk_level,
+        "dash_score": facts.dash_score,
+        "children_count": facts.children_count,
+        "victim": _party_json(facts.victim),
+        "suspect": _party_json(facts.suspect),
+        "victim_person_id": facts.victim_person_id,
+    }
+
+
+def _facts(data: dict[str, Any]) -> IncidentFacts:
+    """One incident's facts from JSON."""
+    victim = _party(data["victim"])
+    assert victim is not None
+    return IncidentFacts(
+        incident_id=data["incident_id"],
+        reported_at=datetime.fromisoformat(data["reported_at"]),
+        decided_at=datetime.fromisoformat(data["decided_at"]),
+        criteria=tuple(data["criteria"]),
+        risk_level=data["risk_level"],
+        dash_score=data["dash_score"],
+        children_count=data["children_count"],
+        victim=victim,
+        suspect=_party(data["suspect"]),
+        victim_person_id=data.get("victim_person_id"),
     )

@@ -12,15 +12,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
-from notify import handlers, ledger
-from notify.records import current_record
+from notify import handlers, repository
+from notify.domain.records import current_record
+from notify.schemas import Subscribed, Subscription
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.schemas import ReferralCreated
 from shared.schemas.v1 import Agency
 from shared.service import PlatformDep
-from shared.text import checked
 from shared.topics import AGENCIES
 
 router = APIRouter(prefix="/v1")
@@ -45,24 +44,6 @@ Acker = Annotated[Principal, Depends(_holding("referrals:ack:"))]
 Subscriber = Annotated[Principal, Depends(require("subscriptions:write"))]
 
 
-class Subscription(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    webhook_url: HttpUrl = Field(
-        max_length=2048,
-        description="Where each new referral is POSTed (http or https).",
-        examples=["https://csc.example.org/mash/referrals"],
-    )
-    secret: Annotated[
-        str, StringConstraints(strict=True, min_length=1, max_length=256), checked()
-    ] = Field(description="The key of the HMAC-SHA256 in `X-Mash-Signature`. Never shown again.")
-
-
-class Subscribed(BaseModel):
-    agency: str
-    webhook_url: str
-
-
 @router.get(
     "/referrals",
     tags=["referrals"],
@@ -81,8 +62,10 @@ async def list_referrals(
     if not principal.may(f"referrals:read:{agency}", "referrals:read:*"):
         raise HTTPException(403, f"This token may not read the referrals of '{agency}'.")
     async with platform.sessions() as session:
-        rows = await ledger.records(session, agency, str(incident_id) if incident_id else None)
-    return [current_record(row) for row in rows]
+        entries = await repository.records(
+            session, agency, str(incident_id) if incident_id else None
+        )
+    return [current_record(entry) for entry in entries]
 
 
 @router.post(

@@ -11,8 +11,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from notify import api, store
 from notify.config import Settings
 from notify.consumer import consumers
-from notify.metrics import ReferralMetrics
-from notify.worker import DeliveryWorker
+from notify.handlers import Notify
+from notify.jobs import DeliveryWorker
 from shared.service import Platform
 from shared.service import create_app as build
 
@@ -23,8 +23,8 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
     """Notify: referrals to partner agencies, minimised per agency, delivered and acknowledged."""
     settings = settings or Settings()
     platform = Platform("notify", settings, store.platform, MIGRATIONS, exporters)
-    metrics = ReferralMetrics(platform.metrics.registry)
-    worker = DeliveryWorker(platform, settings, metrics)
+    notify = Notify.on(platform)
+    worker = DeliveryWorker(platform, notify.metrics)
     app = build(
         platform,
         title="MASH notify",
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         "and acknowledged. Each agency's referrals are on `mash.referrals.<agency>.v1` and, "
         "for an agency that subscribes, POSTed to its webhook, signed.",
         routers=[api.router],
-        consumers=consumers(platform, settings, metrics),
+        consumers=consumers(notify),
         extra_start=worker.start,
         extra_stop=worker.stop,
     )

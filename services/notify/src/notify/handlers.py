@@ -1,30 +1,52 @@
-"""Notify's commands and event handlers: load, call the domain, save, emit (one transaction)."""
+"""Notify's commands and event handlers: load, call the domain, save, emit (one transaction).
+
+The module ends with `EVENTS`, the table the consumer dispatches on. The delivery loops
+that call `record_attempt` are the background job in `jobs.py`.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify import ledger, store
+from notify import repository
 from notify.config import Settings
-from notify.domain.referrals import NewReferral, Policy, not_yet_made, plan, victim_key
+from notify.domain.delivery import DeliveryPolicy, Next, after_attempt
+from notify.domain.records import LedgerEntry, created_record
+from notify.domain.referrals import NewReferral, ReferralTiming, not_yet_made, plan
 from notify.metrics import ReferralMetrics
-from notify.records import created_record
-from notify.sealing import SecretBox
+from notify.webhooks import Attempt
 from shared.auth import Principal
 from shared.envelope import CloudEvent
-from shared.kafka import Handler
+from shared.identity import victim_key
+from shared.kafka import EventTable, On
 from shared.schemas import TriageDecided
 from shared.service import Platform
 from shared.telemetry import inject_headers
-from shared.topics import REFERRAL_CREATED, TRIAGE_DECIDED, referrals_topic
+from shared.topics import DEADLETTER, REFERRAL_CREATED, TRIAGE_DECIDED, referrals_topic
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notify:
+    """What notify's handlers work with: the platform and notify's own metrics."""
+
+    platform: Platform[Settings]
+    metrics: ReferralMetrics
+
+    @classmethod
+    def on(cls, platform: Platform[Settings]) -> Notify:
+        return cls(platform, ReferralMetrics(platform.metrics.registry))
+
+    @property
+    def settings(self) -> Settings:
+        return self.platform.settings
 
 
 class UnknownReferral(Exception):
@@ -35,8 +57,8 @@ class NotYourReferral(Exception):
     """The referral belongs to an agency the caller may not act for."""
 
 
-def policy_of(settings: Settings) -> Policy:
-    return Policy(
+def timing_of(settings: Settings) -> ReferralTiming:
+    return ReferralTiming(
         timezone=ZoneInfo(settings.school_timezone),
         school_day_start=settings.school_day_start,
         school_release=settings.school_release_time,
@@ -44,33 +66,41 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
-def on_decision(platform: Platform, settings: Settings, metrics: ReferralMetrics) -> Handler:
-    """The handler of `mash.triage.decided`: make the referrals the incident does not have."""
+def delivery_policy_of(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        base_seconds=settings.delivery_retry_base_seconds,
+        max_seconds=settings.delivery_retry_max_seconds,
+    )
 
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        if event.type != TRIAGE_DECIDED:
-            return
-        decision = TriageDecided.model_validate(event.data)  # invalid: dead-lettered at once
-        now = datetime.now(UTC)
-        planned = plan(decision, policy_of(settings), now)
-        for rejected in planned.rejected:
-            log.warning(
-                "decision %s: no referral for %s: its subject or reason is not valid",
-                decision.decision_id,
-                rejected.agency,
-            )
-        made = await ledger.made_for(session, str(decision.incident_id))
-        key = victim_key(settings.platform.pseudonym_key, decision)
-        for referral in not_yet_made(planned.referrals, made):
-            await _make_referral(platform, settings, session, decision, referral, key, now)
-            metrics.referrals.labels(referral.agency).inc()
 
-    return handle
+async def decision_made(
+    notify: Notify,
+    session: AsyncSession,
+    decision: TriageDecided,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """A triage decision: make the referrals the incident does not have yet."""
+    settings = notify.settings
+    planned = plan(decision, timing_of(settings), now)
+    for rejected in planned.rejected:
+        log.warning(
+            "decision %s: no referral for %s: its subject or reason is not valid",
+            decision.decision_id,
+            rejected.agency,
+        )
+    made = await repository.made_for(session, str(decision.incident_id))
+    key = victim_key(
+        settings.platform.pseudonym_key, decision.incident.victim, decision.incident_id
+    )
+    for referral in not_yet_made(planned.referrals, made):
+        await _make_referral(notify, session, decision, referral, key, now)
+        notify.metrics.referrals.labels(referral.agency).inc()
 
 
 async def _make_referral(
-    platform: Platform,
-    settings: Settings,
+    notify: Notify,
     session: AsyncSession,
     decision: TriageDecided,
     referral: NewReferral,
@@ -79,84 +109,120 @@ async def _make_referral(
 ) -> None:
     """Record one referral and its delivery, and stage its event on the agency's topic."""
     referral_id = str(uuid4())
-    subscribed = await ledger.subscription(session, referral.agency) is not None
-    await session.execute(
-        insert(store.referrals).values(
-            referral_id=referral_id,
-            incident_id=str(decision.incident_id),
-            agency=referral.agency,
-            subject=referral.subject,
-            reason=referral.reason,
-            risk_level=decision.risk_level,
-            decision_id=str(decision.decision_id),
-            victim_key=key,
-            data=referral.data,
-            created_at=now,
-            review_due_at=store.stored(referral.review_due_at) if referral.review_due_at else None,
-        )
+    entry = await repository.add_referral(
+        session,
+        referral_id=referral_id,
+        incident_id=str(decision.incident_id),
+        agency=referral.agency,
+        subject=referral.subject,
+        reason=referral.reason,
+        risk_level=decision.risk_level,
+        decision_id=str(decision.decision_id),
+        victim_key=key,
+        data=referral.data,
+        created_at=now,
+        review_due_at=referral.review_due_at,
+        deliver_after=referral.deliver_after,
+        webhook=await repository.subscribed(session, referral.agency),
+        trace=inject_headers(),
     )
-    await session.execute(
-        insert(store.deliveries).values(
-            referral_id=referral_id,
-            agency=referral.agency,
-            channel="webhook" if subscribed else "topic",
-            status="pending",
-            attempts=0,
-            deliver_after=store.stored(referral.deliver_after),
-            due_at=store.stored(referral.deliver_after) if subscribed else None,
-            version=0,
-            trace=inject_headers(),
-        )
-    )
-    row = await ledger.record(session, referral_id)
     # ce_id = referral_id, on Kafka as in the webhook: one id for one referral everywhere
     event = CloudEvent(
         id=referral_id,
-        source=settings.source,
+        source=notify.settings.source,
         type=REFERRAL_CREATED,
         subject=str(decision.incident_id),
-        data=created_record(row),
+        data=created_record(entry),
         time=now,
     )
-    await platform.outbox.add(session, referrals_topic(referral.agency), key, event)
+    await notify.platform.outbox.add(session, referrals_topic(referral.agency), key, event)
 
 
 async def acknowledge(
-    platform: Platform, referral_id: str, principal: Principal, now: datetime
+    platform: Platform[Settings], referral_id: str, principal: Principal, now: datetime
 ) -> None:
     """Record an agency's acknowledgement of one of its referrals (the first one counts)."""
     async with platform.uow() as session:
-        row = await ledger.record(session, referral_id)
-        if row is None:
+        entry = await repository.record(session, referral_id)
+        if entry is None:
             raise UnknownReferral(referral_id)
-        if not principal.may(f"referrals:ack:{row.agency}"):
+        if not principal.may(f"referrals:ack:{entry.agency}"):
             raise NotYourReferral(referral_id)
-        await ledger.acknowledge(session, referral_id, now)
+        await repository.acknowledge(session, referral_id, now)
 
 
-def _box(platform: Platform) -> SecretBox:
-    settings = platform.settings
-    assert isinstance(settings, Settings)
-    return settings.secret_box()
-
-
-async def subscribe(platform: Platform, agency: str, url: str, secret: str, now: datetime) -> None:
+async def subscribe(
+    platform: Platform[Settings], agency: str, url: str, secret: str, now: datetime
+) -> None:
     """Set (or replace) the agency's webhook: its new referrals are POSTed there too."""
+    sealed = platform.settings.secret_box().seal(secret)
     async with platform.uow() as session:
-        await session.execute(
-            delete(store.subscriptions).where(store.subscriptions.c.agency == agency)
-        )
-        await session.execute(
-            insert(store.subscriptions).values(
-                agency=agency, webhook_url=url, secret=_box(platform).seal(secret), updated_at=now
-            )
-        )
+        await repository.subscribe(session, agency, url, sealed, now)
 
 
-async def unsubscribe(platform: Platform, agency: str) -> bool:
+async def unsubscribe(platform: Platform[Settings], agency: str) -> bool:
     """Remove the agency's webhook; False when it had none."""
     async with platform.uow() as session:
-        result = await session.execute(
-            delete(store.subscriptions).where(store.subscriptions.c.agency == agency)
-        )
-    return bool(getattr(result, "rowcount", 0))
+        return await repository.unsubscribe(session, agency)
+
+
+async def record_attempt(
+    platform: Platform[Settings],
+    due: repository.DueDelivery,
+    attempt: Attempt,
+    jitter: float,
+) -> Next:
+    """Save what attempt number `due.attempts + 1` came to, the delivery's next state and,
+    when it is dead, the referral on the dead-letter topic, all in one transaction."""
+    settings = platform.settings
+    number = due.attempts + 1
+    policy = delivery_policy_of(settings)
+    after = after_attempt(attempt.verdict, number, policy, attempt.finished_at, jitter)
+    attempted = repository.Attempted(
+        number,
+        attempt.started_at,
+        attempt.finished_at,
+        attempt.verdict,
+        attempt.http_status,
+        attempt.error,
+    )
+    async with platform.uow() as session:
+        await repository.add_attempt(session, due.referral_id, attempted, after)
+        if after.status == "dead":
+            entry = await repository.record(session, due.referral_id)
+            assert entry is not None, "a delivery always has its referral"
+            letter = _dead_letter(entry, attempt, number, settings.source)
+            await platform.outbox.add(session, DEADLETTER, entry.victim_key, letter)
+    return after
+
+
+def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: str) -> CloudEvent:
+    """The referral as it was POSTed, with headers naming why and where it could not go.
+
+    Its `ce_id` differs from the referral's (that id is its event on the agency's topic);
+    `mash_dlq_referral_id` names the referral.
+    """
+    why = "refused" if attempt.verdict == "dead" else f"exhausted {attempts} attempts"
+    return CloudEvent(
+        id=str(uuid5(NAMESPACE_URL, f"mash:notify:deadletter:{entry.referral_id}")),
+        source=source,
+        type=REFERRAL_CREATED,
+        subject=entry.incident_id,
+        data=created_record(entry),
+        time=attempt.finished_at,
+        trace_headers={
+            **inject_headers(),  # the attempt's span, in the referral's trace
+            "mash_dlq_error": f"webhook {why}: {attempt.error or 'no answer'}",
+            "mash_dlq_origin": "webhook",
+            "mash_dlq_origin_topic": referrals_topic(entry.agency),
+            "mash_dlq_agency": entry.agency,
+            "mash_dlq_referral_id": entry.referral_id,
+            "mash_dlq_attempts": str(attempts),
+            "mash_dlq_at": attempt.finished_at.isoformat(),
+        },
+    )
+
+
+EVENTS: EventTable[Notify] = {
+    TRIAGE_DECIDED: On(TriageDecided, decision_made),
+}

@@ -1,11 +1,9 @@
 """Notify's tables: the referral ledger, its deliveries and every attempt, subscriptions.
 
-Every timestamp is stored in UTC (SQLite keeps no offset): see `utc`.
+Every timestamp is written in UTC (SQLite keeps no offset): see `shared.db.utc`.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -86,8 +84,3 @@ subscriptions = Table(
     Column("secret", Text, nullable=False),  # sealed (notify.sealing)
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-
-
-def stored(moment: datetime) -> datetime:
-    """A timestamp as it must be written: in UTC, whatever zone it was computed in."""
-    return moment.astimezone(UTC)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from notify.domain.delivery import Verdict, signature, verdict_for_status
-from notify.records import body_of, created_record
+from notify.domain.records import LedgerEntry, body_of, created_record
 from shared.topics import REFERRAL_CREATED
 
 # a URL that can never work: retrying will not help
@@ -54,8 +54,8 @@ class WebhookChannel:
         self._source = source
         self._timeout = timeout  # for the whole attempt: a slow drip of bytes is no answer
 
-    async def send(self, referral: Any, url: str, secret: str) -> Attempt:
-        """One attempt to deliver `referral` (a ledger row); never raises for the network."""
+    async def send(self, referral: LedgerEntry, url: str, secret: str) -> Attempt:
+        """One attempt to deliver `referral`; never raises for the network."""
         record = created_record(referral)
         body = body_of(record)
         headers = headers_for(record, body, secret, self._source)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.auth import Principal, require
 from shared.schemas import TriageDecided
-from shared.schemas.v1 import RiskLevel
-from shared.text import checked
-from triage import handlers, queries
-from triage.deciding import Triage
+from triage import handlers, repository
+from triage.handlers import Triage
+from triage.schemas import RegradeAccepted, RegradeRequest
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 Reader = Annotated[Principal, Depends(require("triage:read"))]
@@ -25,16 +23,6 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
     404: {"description": "Triage knows no incident with this id (yet)"},
     422: {"description": "Problem details naming every bad field"},
 }
-Text = Annotated[
-    str,
-    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=2000),
-    checked(multiline=True, visible=True),
-]
-Author = Annotated[
-    str,
-    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200),
-    checked(visible=True),
-]
 
 
 def _triage(request: Request) -> Triage:
@@ -43,23 +31,6 @@ def _triage(request: Request) -> Triage:
 
 
 TriageDep = Annotated[Triage, Depends(_triage)]
-
-
-class RegradeRequest(BaseModel):
-    """The central referral unit's re-grade. Unknown fields are refused."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    risk_level: RiskLevel = Field(examples=["high"])
-    reason: Text = Field(examples=["Escalating threats reported by the IDVA."])
-    by: Author = Field(examples=["DS 4321, CRU"])
-
-
-class RegradeAccepted(BaseModel):
-    incident_id: UUID
-    regrade_id: UUID
-    decision_id: UUID = Field(description="The decision the re-grade made")
-    status: Literal["accepted"] = "accepted"
 
 
 @router.get(
@@ -71,10 +42,10 @@ class RegradeAccepted(BaseModel):
 async def get_decision(incident_id: UUID, triage: TriageDep, _: Reader) -> TriageDecided:
     """The latest decision: the data of its `mash.triage.decided` event."""
     async with triage.platform.sessions() as session:
-        decision = await queries.current_decision(session, str(incident_id))
+        decision = await repository.current_decision(session, str(incident_id))
     if decision is None:
         raise HTTPException(404, "There is no decision on this incident yet.")
-    return TriageDecided.model_validate(decision)
+    return decision
 
 
 @router.post(

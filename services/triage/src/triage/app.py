@@ -13,7 +13,7 @@ from shared.service import create_app as build
 from triage import api, store
 from triage.config import Settings
 from triage.consumer import consumers
-from triage.deciding import Triage
+from triage.handlers import Triage
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ENV_FILE, ServiceSettings
-from triage.domain.policy import DEFAULT_POLICY, Policy
+from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 
 
 class Settings(ServiceSettings):
@@ -20,4 +20,4 @@ class Settings(ServiceSettings):
     )
 
     port: int = 8002
-    policy: Policy = Field(default=DEFAULT_POLICY, description="thresholds, windows, routing")
+    policy: TriagePolicy = Field(default=DEFAULT_POLICY, description="thresholds, windows, routing")

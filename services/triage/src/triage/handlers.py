@@ -1,26 +1,72 @@
 """Triage's commands and event handlers: load, call the domain, save, emit.
 
-Each runs in one transaction; every decision goes out through the outbox with it.
+Each runs in one transaction; every decision goes out through the outbox with it. The
+module ends with `EVENTS`, the table the consumer dispatches on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from opentelemetry import trace
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import utc
 from shared.envelope import CloudEvent
-from shared.kafka import PoisonMessage
-from shared.schemas import Dash, IncidentReported, MaracCaseListed, RiskAssessmentSubmitted
+from shared.identity import victim_key
+from shared.kafka import EventTable, On, PoisonMessage
+from shared.schemas import (
+    Dash,
+    IncidentReported,
+    MaracCaseListed,
+    RiskAssessmentSubmitted,
+    TriageDecided,
+)
 from shared.schemas.v1 import Regrade, RiskLevel
-from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
-from triage import histories, queries, store
-from triage.deciding import Triage, decide_and_publish, knock_on_cause, redecide_if_changed
-from triage.domain.identity import identify, victim_key
+from shared.service import Platform
+from shared.topics import (
+    DECISIONS,
+    INCIDENT_REPORTED,
+    MARAC_CASE_LISTED,
+    RISK_ASSESSMENT_SUBMITTED,
+    TRIAGE_DECIDED,
+)
+from triage import repository
+from triage.config import Settings
+from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
+from triage.domain.identity import identify
+from triage.domain.policy import TriagePolicy
+
+SOURCE = "/mash/triage"
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What triage's handlers work with: the platform and a decision counter."""
+
+    platform: Platform[Settings]
+    decisions: Counter
+
+    @classmethod
+    def on(cls, platform: Platform[Settings]) -> Triage:
+        counter = Counter(
+            "mash_triage_decisions",
+            "Triage decisions made",
+            ["risk_level", "risk_basis", "marac_eligible"],
+            registry=platform.metrics.registry,
+        )
+        return cls(platform, counter)
+
+    @property
+    def policy(self) -> TriagePolicy:
+        return self.platform.settings.policy
+
+    @property
+    def secret(self) -> str:
+        return self.platform.settings.platform.pseudonym_key
 
 
 class UnknownIncident(Exception):
@@ -44,76 +90,80 @@ class Regraded:
 
 
 async def incident_reported(
-    triage: Triage, session: AsyncSession, event: CloudEvent, now: datetime
+    triage: Triage,
+    session: AsyncSession,
+    incident: IncidentReported,
+    event: CloudEvent,
+    now: datetime,
 ) -> None:
-    """A new incident: remember it in its people's history and decide on it."""
-    incident = IncidentReported.model_validate(event.data)
+    """A new incident: put it on its people's record and decide on it."""
     incident_id = str(incident.incident_id)
     victim = identify(triage.secret, incident.victim)
     suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
-    await queries.lock(session, queries.lock_names(incident_id, victim, suspect), now)
-    if await queries.find_incident(session, incident_id) is not None:
+    await repository.lock(session, repository.lock_names(incident_id, victim, suspect), now)
+    if await repository.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
-    key = victim_key(triage.secret, victim, incident_id)
-    await queries.add_incident(session, incident, key, victim, suspect, now)
-    await decide_and_publish(triage, session, incident_id, event.id, now)
+    key = victim_key(triage.secret, incident.victim, incident_id)
+    await repository.add_incident(session, incident, key, victim, suspect, now)
+    await _decide(triage, session, incident_id, event.id, now)
     # Another victim's incidents travel on another partition: one reported later may have
     # been decided first. Its windows now hold this one, so decide on it again.
-    later = await histories.later_incidents(
+    later = await repository.later_incidents(
         session, victim, suspect, incident.reported_at, exclude=[incident_id]
     )
     for other in later:
-        await redecide_if_changed(triage, session, other, knock_on_cause(event.id, other), now)
+        await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
 
 async def risk_assessment_submitted(
-    triage: Triage, session: AsyncSession, event: CloudEvent, now: datetime
+    triage: Triage,
+    session: AsyncSession,
+    submitted: RiskAssessmentSubmitted,
+    event: CloudEvent,
+    now: datetime,
 ) -> None:
     """A DASH completed after the report: it replaces the incident's DASH; decide again.
 
     A CRU re-grade already made stays in force (the level is the CRU's until it re-grades
     again); the new score still counts for `visible_high_risk` and the flags.
     """
-    submitted = RiskAssessmentSubmitted.model_validate(event.data)
     incident_id = str(submitted.incident_id)
-    row = await queries.find_incident(session, incident_id)
-    if row is None:
+    known = await repository.find_incident(session, incident_id)
+    if known is None:
         # one victim's events share a partition, so the incident always comes first
         raise PoisonMessage("a risk assessment for an incident triage has never seen")
-    record = queries.record_of(row)
-    await queries.lock(session, queries.lock_names(incident_id, record.victim, record.suspect), now)
+    record = known.case.record
+    await repository.lock(
+        session, repository.lock_names(incident_id, record.victim, record.suspect), now
+    )
     dash = Dash.model_validate(submitted.model_dump(include=set(Dash.model_fields)))
-    await queries.set_incident(session, incident_id, dash=dash.model_dump(mode="json"))
-    await decide_and_publish(triage, session, incident_id, event.id, now)
+    await repository.set_dash(session, incident_id, dash)
+    await _decide(triage, session, incident_id, event.id, now)
 
 
 async def case_listed(
-    triage: Triage, session: AsyncSession, event: CloudEvent, now: datetime
+    triage: Triage,
+    session: AsyncSession,
+    listing: MaracCaseListed,
+    event: CloudEvent,
+    now: datetime,
 ) -> None:
     """A victim listed at a MARAC: remember it (pseudonymously) for `repeat_marac`."""
-    listing = MaracCaseListed.model_validate(event.data)
     victim = identify(triage.secret, listing.victim, listing.victim_person_id)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
-    await queries.lock(session, victim.hashes, now)
-    await session.execute(
-        store.marac_listings.insert().values(
-            event_id=event.id,
-            case_id=str(listing.case_id),
-            victim_pid=victim.person_id,
-            victim_ndob=victim.names_dob,
-            listed_at=utc(listing.listed_at),
-            incident_ids=[str(i) for i in listing.incident_ids],
-        )
+    await repository.lock(session, victim.hashes, now)
+    listed = [str(i) for i in listing.incident_ids]
+    await repository.add_listing(
+        session, event.id, listing.case_id, victim, listing.listed_at, listed
     )
     # the victim's next incident may have been decided before this listing arrived
-    listed = [str(i) for i in listing.incident_ids]
     since = min(
-        (utc(r.reported_at) for r in await queries.history_of(session, listed)),
+        await repository.reported_times(session, listed),
         default=utc(listing.listed_at) - timedelta(days=366),
     )
-    for other in await histories.later_incidents(session, victim, None, since, exclude=listed):
-        await redecide_if_changed(triage, session, other, knock_on_cause(event.id, other), now)
+    for other in await repository.later_incidents(session, victim, None, since, exclude=listed):
+        await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
 
 async def regrade(
@@ -122,32 +172,71 @@ async def regrade(
     """Record the CRU's re-grade (who, when, why) and publish the decision it makes."""
     key = str(incident_id)
     async with triage.platform.uow() as session:
-        row = await queries.find_incident(session, key)
-        if row is None:
+        known = await repository.find_incident(session, key)
+        if known is None:
             raise UnknownIncident(key)
-        record = queries.record_of(row)
-        await queries.lock(session, queries.lock_names(key, record.victim, record.suspect), now)
+        record = known.case.record
+        await repository.lock(
+            session, repository.lock_names(key, record.victim, record.suspect), now
+        )
         regrade_id = uuid4()
         grade = Regrade(risk_level=order.risk_level, reason=order.reason, by=order.by, at=now)
-        await session.execute(
-            store.regrades.insert().values(
-                regrade_id=str(regrade_id),
-                incident_id=key,
-                risk_level=order.risk_level,
-                reason=order.reason,
-                by=order.by,
-                principal=order.principal,
-                at=utc(now),
-            )
-        )
-        await queries.set_incident(session, key, regrade=grade.model_dump(mode="json"))
-        decided = await decide_and_publish(triage, session, key, str(regrade_id), now)
+        await repository.add_regrade(session, regrade_id, key, grade, order.principal)
+        decided = await _decide(triage, session, key, str(regrade_id), now)
+    assert decided is not None
     return Regraded(regrade_id, decided.decision_id)
 
 
-EventHandler = Callable[[Triage, AsyncSession, CloudEvent, datetime], Awaitable[None]]
-EVENT_HANDLERS: dict[str, EventHandler] = {
-    INCIDENT_REPORTED: incident_reported,
-    RISK_ASSESSMENT_SUBMITTED: risk_assessment_submitted,
-    MARAC_CASE_LISTED: case_listed,
+async def _decide(
+    triage: Triage,
+    session: AsyncSession,
+    incident_id: str,
+    cause: str,
+    now: datetime,
+    *,
+    knock_on: bool = False,
+) -> TriageDecided | None:
+    """Decide on a stored incident, keep the decision and stage it on the outbox.
+
+    A knock-on re-decision (an earlier incident or a MARAC listing arrived late, under
+    another incident) is published only if the decision really changes.
+    """
+    known = await repository.find_incident(session, incident_id)
+    assert known is not None, "decide only on stored incidents"
+    case, latest = known.case, known.latest
+    on_record = await repository.on_record(session, case.record.victim, case.record.suspect)
+    data = published(case, decide(case, on_record, triage.policy), decision_id(cause), now)
+    if knock_on and latest is not None and same_substance(latest.data, data):
+        return None
+    await repository.add_decision(session, data, latest.version + 1 if latest else 1, cause, now)
+    event = CloudEvent(
+        id=str(data.decision_id),
+        source=SOURCE,
+        type=TRIAGE_DECIDED,
+        subject=incident_id,
+        data=data.model_dump(mode="json"),
+        time=now,
+    )
+    await triage.platform.outbox.add(session, DECISIONS, known.victim_key, event)
+    _observe(triage, data)
+    return data
+
+
+def _observe(triage: Triage, data: TriageDecided) -> None:
+    """Enums and counts only: no personal data reaches spans or metrics."""
+    eligible = str(data.marac.eligible).lower()
+    triage.decisions.labels(data.risk_level, data.risk_basis, eligible).inc()
+    span = trace.get_current_span()
+    span.set_attribute("mash.decision_id", str(data.decision_id))
+    span.set_attribute("mash.risk_level", data.risk_level)
+    span.set_attribute("mash.risk_basis", data.risk_basis)
+    span.set_attribute("mash.flags", data.flags)
+    span.set_attribute("mash.marac.criteria", data.marac.criteria)
+    span.set_attribute("mash.referrals", len(data.referrals))
+
+
+EVENTS: EventTable[Triage] = {
+    INCIDENT_REPORTED: On(IncidentReported, incident_reported),
+    RISK_ASSESSMENT_SUBMITTED: On(RiskAssessmentSubmitted, risk_assessment_submitted),
+    MARAC_CASE_LISTED: On(MaracCaseListed, case_listed),
 }

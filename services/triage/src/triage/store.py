@@ -1,4 +1,5 @@
-"""Triage's tables. The history tables hold keyed hashes (pseudonyms) and times, never
+"""Triage's tables (tables only: the queries are `repository`). The people tables
+(`incident_people`, `marac_listings`) hold keyed hashes (pseudonyms) and times, never
 names; the incident as accepted is kept once, to decide again and to answer with."""
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ incidents = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
-history = Table(
-    "incident_history",
+incident_people = Table(
+    "incident_history",  # the table's name in the database since migration 0001
     metadata,
     Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("incident_id", String(36), nullable=False, unique=True),

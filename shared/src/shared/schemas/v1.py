@@ -229,11 +229,6 @@ class Dash(Strict):
     )
     completed_by: Name = Field(description="The officer who completed it.", examples=["PC 1234"])
 
-    @property
-    def score(self) -> int:
-        """The DASH score: the number of yes answers."""
-        return sum(1 for answer in self.answers.values() if answer)
-
 
 class IncidentReport(Strict):
     """One domestic abuse incident, as the control room reports it."""

@@ -6,9 +6,7 @@ import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
-from shared.identity import identities, pseudonym
 from shared.schemas import Dash, IncidentReport, Person
 
 EARLIEST_REPORT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,16 +42,3 @@ def fingerprint(body: IncidentReport | Dash) -> str:
     """A digest of the parsed body: the same report twice gives the same fingerprint."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def victim_key(secret: str, report: IncidentReport, incident_id: UUID) -> str:
-    """The pseudonymous Kafka key: one victim's events share it, and it reveals nobody.
-
-    A victim we cannot identify gets a key of their own incident, so that the incident
-    and its later DASH still stay in order.
-    """
-    victim = report.victim
-    found = identities(
-        victim.person_id, victim.given_name, victim.family_name, victim.date_of_birth
-    )
-    return pseudonym(secret, found[0] if found else f"incident:{incident_id}")

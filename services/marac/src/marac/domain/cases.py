@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from shared.schemas import Person, TriageDecided
+
 RiskLevel = Literal["standard", "medium", "high"]
 CRITERIA_ORDER = (
     "visible_high_risk",
@@ -26,7 +28,9 @@ _LEVELS: dict[str, int] = {"standard": 0, "medium": 1, "high": 2}
 
 
 @dataclass(frozen=True)
-class CasePerson:
+class Party:
+    """A person a case is about (its victim, its suspect), as the meeting list names them."""
+
     given_name: str
     family_name: str
     date_of_birth: date | None = None
@@ -43,8 +47,8 @@ class IncidentFacts:
     risk_level: RiskLevel
     dash_score: int | None
     children_count: int
-    victim: CasePerson
-    suspect: CasePerson | None
+    victim: Party
+    suspect: Party | None
     victim_person_id: str | None = None
 
 
@@ -59,8 +63,8 @@ class CaseSummary:
     children_count: int
     repeat: bool
     priority: int
-    victim: CasePerson
-    suspect: CasePerson | None
+    victim: Party
+    suspect: Party | None
     victim_person_id: str | None = field(default=None)
 
 
@@ -125,3 +129,24 @@ def summarise(facts: Sequence[IncidentFacts], repeat: bool) -> CaseSummary:
         suspect=suspects[-1] if suspects else None,
         victim_person_id=person_ids[-1] if person_ids else None,
     )
+
+
+def facts_of(decision: TriageDecided) -> IncidentFacts:
+    """What a case keeps of one decision."""
+    incident = decision.incident
+    return IncidentFacts(
+        incident_id=str(decision.incident_id),
+        reported_at=incident.reported_at,
+        decided_at=decision.decided_at,
+        criteria=tuple(decision.marac.criteria),
+        risk_level=decision.risk_level,
+        dash_score=decision.dash_score,
+        children_count=len(incident.children),
+        victim=_party(incident.victim),
+        suspect=_party(incident.suspect) if incident.suspect else None,
+        victim_person_id=incident.victim.person_id,
+    )
+
+
+def _party(person: Person) -> Party:
+    return Party(person.given_name, person.family_name, person.date_of_birth)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from marac.domain.cases import CaseSummary, IncidentFacts, is_repeat, summarise
+from marac.domain.cases import CaseSummary, IncidentFacts, Party, is_repeat, summarise
+from shared.schemas.v1 import CasePerson, MaracCaseListed
 
 CaseStatus = Literal["listed", "awaiting_meeting"]
 
@@ -134,3 +135,36 @@ def waiting_queue(cases: Sequence[MaracCase]) -> list[MaracCase]:
     """Cases awaiting a meeting in the order they get places: priority, then time waited."""
     waiting = [c for c in cases if c.status == "awaiting_meeting"]
     return sorted(waiting, key=lambda c: (-c.summary.priority, c.awaiting_since, c.case_id))
+
+
+def announcement(case: MaracCase) -> MaracCaseListed:
+    """The data of `mash.marac.case_listed` for a case just listed on a meeting."""
+    assert case.meeting_id is not None
+    assert case.meeting_date is not None
+    assert case.listed_at is not None
+    summary = case.summary
+    return MaracCaseListed(
+        case_id=case.case_id,
+        meeting_id=case.meeting_id,
+        meeting_date=case.meeting_date,
+        area=case.area,
+        incident_ids=list(summary.incident_ids),
+        criteria=list(summary.criteria),
+        risk_level=summary.risk_level,
+        dash_score=summary.dash_score,
+        repeat=summary.repeat,
+        priority=summary.priority,
+        victim=_listed(summary.victim),
+        suspect=_listed(summary.suspect) if summary.suspect else None,
+        children_count=summary.children_count,
+        listed_at=case.listed_at,
+        victim_person_id=summary.victim_person_id,
+    )
+
+
+def _listed(party: Party) -> CasePerson:
+    return CasePerson(
+        given_name=party.given_name,
+        family_name=party.family_name,
+        date_of_birth=party.date_of_birth,
+    )

@@ -25,7 +25,7 @@ def verdict_for_status(status: int) -> Verdict:
 
 
 @dataclass(frozen=True)
-class Policy:
+class DeliveryPolicy:
     """How many attempts, and how long to wait between them."""
 
     max_attempts: int
@@ -33,7 +33,7 @@ class Policy:
     max_seconds: float
 
 
-def backoff(attempt: int, policy: Policy, jitter: float) -> timedelta:
+def backoff(attempt: int, policy: DeliveryPolicy, jitter: float) -> timedelta:
     """The wait after failed attempt number `attempt` (1-based): exponential, capped, with
     `jitter` (0..1) taking up to half of it away so retries of many deliveries spread out."""
     ceiling = min(policy.max_seconds, policy.base_seconds * 2 ** (attempt - 1))
@@ -50,7 +50,7 @@ class Next:
 
 
 def after_attempt(
-    verdict: Verdict, attempts: int, policy: Policy, now: datetime, jitter: float
+    verdict: Verdict, attempts: int, policy: DeliveryPolicy, now: datetime, jitter: float
 ) -> Next:
     """The state after `attempts` attempts, the last of which ended with `verdict`."""
     if verdict == "delivered":

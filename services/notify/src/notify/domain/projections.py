@@ -12,8 +12,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notify.domain.schedule import age_on
-from notify.domain.views import Grant, Row, View
+from notify.domain.sharing import Grant, Row, View
+from shared.identity import age_on
 from shared.schemas import Person, TriageDecided
 from shared.schemas.v1 import Child
 

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from notify.domain.projections import Source, minimise
 from notify.domain.schedule import review_due, school_notice_release
-from notify.domain.views import VIEWS
-from shared.identity import identities, pseudonym
+from notify.domain.sharing import VIEWS
 from shared.schemas import DecisionReferral, TriageDecided
 
 VICTIM = "victim"
@@ -26,8 +25,8 @@ _REASON = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 @dataclass(frozen=True)
-class Policy:
-    """The configured timing rules notify applies."""
+class ReferralTiming:
+    """When referrals fall due: the school day and its release time, and the review window."""
 
     timezone: ZoneInfo
     school_day_start: time = time(8, 30)
@@ -71,7 +70,7 @@ def _valid(referral: DecisionReferral, children: int) -> bool:
     return referral.subject == VICTIM
 
 
-def plan(decision: TriageDecided, policy: Policy, now: datetime) -> Plan:
+def plan(decision: TriageDecided, timing: ReferralTiming, now: datetime) -> Plan:
     """Every referral the decision calls for (once per agency and subject), minimised."""
     children = len(decision.incident.children)
     seen: set[tuple[str, str]] = set()
@@ -84,12 +83,12 @@ def plan(decision: TriageDecided, policy: Policy, now: datetime) -> Plan:
         if (referral.agency, referral.subject) in seen:
             continue
         seen.add((referral.agency, referral.subject))
-        made.append(_make(decision, referral, policy, now))
+        made.append(_make(decision, referral, timing, now))
     return Plan(made, rejected)
 
 
 def _make(
-    decision: TriageDecided, referral: DecisionReferral, policy: Policy, now: datetime
+    decision: TriageDecided, referral: DecisionReferral, timing: ReferralTiming, now: datetime
 ) -> NewReferral:
     school = referral.agency == "school"
     child = child_index(referral, len(decision.incident.children)) if school else None
@@ -97,18 +96,18 @@ def _make(
     if school:
         deliver_after = school_notice_release(
             decision.incident.reported_at,
-            policy.school_day_start,
-            policy.school_release,
-            policy.timezone,
+            timing.school_day_start,
+            timing.school_release,
+            timing.timezone,
         )
     review = None
     if referral.agency == "safeguarding-team" and decision.risk_level == "high":
-        review = review_due(decision.decided_at, policy.review_within)
+        review = review_due(decision.decided_at, timing.review_within)
     return NewReferral(
         agency=referral.agency,
         subject=referral.subject,
         reason=referral.reason,
-        data=minimise(VIEWS[referral.agency], Source(decision, child, policy.timezone)),
+        data=minimise(VIEWS[referral.agency], Source(decision, child, timing.timezone)),
         deliver_after=deliver_after,
         review_due_at=review,
     )
@@ -119,13 +118,3 @@ def not_yet_made(
 ) -> list[NewReferral]:
     """The planned referrals whose (agency, subject) the incident does not have yet."""
     return [r for r in planned if (r.agency, r.subject) not in existing]
-
-
-def victim_key(secret: str, decision: TriageDecided) -> str:
-    """The victim's pseudonymous Kafka key, derived as intake derives it, so referrals keep
-    their order with every other event about the victim."""
-    victim = decision.incident.victim
-    found = identities(
-        victim.person_id, victim.given_name, victim.family_name, victim.date_of_birth
-    )
-    return pseudonym(secret, found[0] if found else f"incident:{decision.incident_id}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SCHOOL_DAYS = range(5)  # Monday to Friday
@@ -35,8 +35,3 @@ def school_notice_release(
 def review_due(decided_at: datetime, within: timedelta) -> datetime:
     """When the safeguarding team must have reviewed a high-risk referral."""
     return decided_at + within
-
-
-def age_on(born: date, day: date) -> int:
-    """Age in whole years on `day`."""
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

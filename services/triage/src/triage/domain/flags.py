@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from shared.identity import age_on
 from shared.schemas import Dash
 from shared.schemas.v1 import Child
 
@@ -18,11 +19,6 @@ FLAG_ORDER = (
     "not_assessed",
     "dip_sample",
 )
-
-
-def age_on(born: date, day: date) -> int:
-    """Age in whole years on `day` (born on 29 February: a year older on 1 March)."""
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def is_child(child: Child, day: date, age_limit: int) -> bool:

@@ -9,7 +9,6 @@ record with neither matches nobody: a false match is worse than a missed one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID
 
 from shared.identity import identities, pseudonym
 from shared.schemas import Person
@@ -29,9 +28,6 @@ class Identity:
         return tuple(h for h in (self.person_id, self.names_dob) if h)
 
 
-UNKNOWN = Identity()
-
-
 def identify(secret: str, person: Person | CasePerson, person_id: str | None = None) -> Identity:
     """The pseudonymous identity of `person` (`person_id` overrides a CasePerson's none)."""
     pid = person.person_id if isinstance(person, Person) else person_id
@@ -46,11 +42,3 @@ def same_person(a: Identity, b: Identity) -> bool:
     if a.person_id and b.person_id:
         return a.person_id == b.person_id
     return a.names_dob is not None and a.names_dob == b.names_dob
-
-
-def victim_key(secret: str, victim: Identity, incident_id: UUID | str) -> str:
-    """The Kafka key intake gives the victim's events (its strongest identity's hash).
-
-    An unidentifiable victim is keyed by the incident, as intake keys them.
-    """
-    return victim.person_id or victim.names_dob or pseudonym(secret, f"incident:{incident_id}")

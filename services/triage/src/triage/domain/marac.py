@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from triage.domain.policy import Policy
+from triage.domain.policy import TriagePolicy
 from triage.domain.risk import RiskAssessment
 
 
@@ -18,7 +18,7 @@ class MaracEligibility:
 
 
 def eligibility(
-    risk: RiskAssessment, escalating: bool, repeat_marac: bool, policy: Policy
+    risk: RiskAssessment, escalating: bool, repeat_marac: bool, policy: TriagePolicy
 ) -> MaracEligibility:
     """The criteria that hold, in SafeLives' order."""
     criteria = []

@@ -61,7 +61,7 @@ DEFAULT_ROUTES: tuple[Route, ...] = (
 )
 
 
-class Policy(BaseModel):
+class TriagePolicy(BaseModel):
     """The rules' parameters (domain.md's defaults) and the version that names them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,10 +79,10 @@ class Policy(BaseModel):
     routes: tuple[Route, ...] = DEFAULT_ROUTES
 
     @model_validator(mode="after")
-    def _bands_in_order(self) -> Policy:
+    def _bands_in_order(self) -> TriagePolicy:
         if self.medium_score > self.high_score:
             raise ValueError("medium_score must not exceed high_score")
         return self
 
 
-DEFAULT_POLICY = Policy()
+DEFAULT_POLICY = TriagePolicy()

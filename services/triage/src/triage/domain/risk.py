@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from shared.schemas import Dash
 from shared.schemas.v1 import Regrade, RiskBasis, RiskLevel
-from triage.domain.policy import Policy
+from triage.domain.policy import TriagePolicy
 
 LEVELS: tuple[RiskLevel, ...] = ("standard", "medium", "high")
 
@@ -26,7 +26,7 @@ def dash_score(dash: Dash) -> int:
     return sum(1 for answer in dash.answers.values() if answer is True)
 
 
-def band(score: int, policy: Policy) -> RiskLevel:
+def band(score: int, policy: TriagePolicy) -> RiskLevel:
     """`high` at or above the high threshold, `medium` at or above the medium one."""
     if score >= policy.high_score:
         return "high"
@@ -35,7 +35,7 @@ def band(score: int, policy: Policy) -> RiskLevel:
     return "standard"
 
 
-def assess(dash: Dash | None, regrade: Regrade | None, policy: Policy) -> RiskAssessment:
+def assess(dash: Dash | None, regrade: Regrade | None, policy: TriagePolicy) -> RiskAssessment:
     """The incident's level: a re-grade rules outright; else the DASH band, raised (never
     lowered) by the officer's professional judgement; no DASH is `standard`, not assessed."""
     score = dash_score(dash) if dash else None

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from marac.domain.cases import CasePerson
+from marac.domain.cases import Party
 from marac.domain.listing import MaracCase, Meeting
 from shared.schemas.v1 import CalendarDate, Slug, Strict
 
@@ -48,7 +48,7 @@ class PersonView(BaseModel):
     date_of_birth: date | None
 
     @classmethod
-    def of(cls, person: CasePerson) -> PersonView:
+    def of(cls, person: Party) -> PersonView:
         return cls(
             given_name=person.given_name,
             family_name=person.family_name,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import copy
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from intake.domain.rules import fingerprint, timing_errors, victim_key
-from shared.schemas import Dash, IncidentReport
-from tests.helpers import incident_body
+from intake.domain.rules import fingerprint, timing_errors
+from shared.schemas import IncidentReport
+from tests.builders import incident_body
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)
@@ -165,41 +164,3 @@ def test_the_same_report_reformatted_has_the_same_fingerprint() -> None:
     assert fingerprint(a) == fingerprint(b)
     c = IncidentReport.model_validate({**base, "notes": "different"})
     assert fingerprint(a) != fingerprint(c)
-
-
-def test_the_victim_key_is_a_keyed_hash_without_personal_data() -> None:
-    report = IncidentReport.model_validate(body())
-    key = victim_key("secret", report, uuid.uuid4())
-    assert len(key) == 64
-    for personal in ("N100001", "Alex", "Testperson", "1990"):
-        assert personal.lower() not in key.lower()
-    assert key == victim_key("secret", report, uuid.uuid4())  # same victim, same key
-    assert key != victim_key("another secret", report, uuid.uuid4())
-
-
-def test_the_same_victim_without_person_id_matches_by_names_and_birth_date() -> None:
-    with_names = IncidentReport.model_validate(body(victim__person_id=DELETE))
-    shouted = IncidentReport.model_validate(
-        body(victim__person_id=DELETE, victim__given_name="ALEX", victim__family_name="Test-Person")
-    )
-    assert victim_key("s", with_names, uuid.uuid4()) == victim_key("s", shouted, uuid.uuid4())
-
-
-def test_an_unidentifiable_victim_gets_a_key_of_their_own_incident() -> None:
-    anonymous = IncidentReport.model_validate(
-        body(victim__person_id=DELETE, victim__date_of_birth=DELETE)
-    )
-    first, second = uuid.uuid4(), uuid.uuid4()
-    assert victim_key("s", anonymous, first) == victim_key("s", anonymous, first)
-    assert victim_key("s", anonymous, first) != victim_key("s", anonymous, second)
-
-
-def test_a_dash_scores_its_yes_answers() -> None:
-    dash = Dash.model_validate(
-        {
-            "checklist": "safelives-dash-ric-24",
-            "completed_by": "PC 1",
-            "answers": {"q1": True, "q2": False, "q3": True},
-        }
-    )
-    assert dash.score == 2

@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from notify.domain.projections import Source, minimise
+from notify.domain.sharing import VIEWS
 from shared.schemas import TriageDecided
 
 # values that must never reach an agency that may not see them: searched for in payloads
@@ -120,3 +123,24 @@ def decision_data(
 
 def decision(**kwargs: Any) -> TriageDecided:
     return TriageDecided.model_validate(decision_data(**kwargs))
+
+
+LONDON = ZoneInfo("Europe/London")
+AGENCIES = ["childrens-social-care", "school", "idva", "safeguarding-team", "victim-support"]
+
+
+def data_for(agency: str, *, safe: bool = True, child: int | None = None) -> dict[str, Any]:
+    """One agency's referral data for the builders' decision (a school's about child 0)."""
+    decided = decision(safe_to_contact=safe)
+    if agency == "school" and child is None:
+        child = 0
+    return minimise(VIEWS[agency], Source(decided, child, LONDON))
+
+
+def present(data: dict[str, Any], path: str) -> bool:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True

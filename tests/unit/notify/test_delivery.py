@@ -8,9 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notify.domain.delivery import Policy, after_attempt, backoff, signature, verdict_for_status
+from notify.domain.delivery import (
+    DeliveryPolicy,
+    after_attempt,
+    backoff,
+    signature,
+    verdict_for_status,
+)
 
-POLICY = Policy(max_attempts=5, base_seconds=0.5, max_seconds=60)
+POLICY = DeliveryPolicy(max_attempts=5, base_seconds=0.5, max_seconds=60)
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 

@@ -84,8 +84,3 @@ VIEWS: Mapping[str, View] = {
     },
 }
 """Every referral also carries `safe_to_contact`, whatever the view."""
-
-
-def view_of(agency: str) -> View:
-    """The view an agency's agreement allows (KeyError for an agency we do not know)."""
-    return VIEWS[agency]

@@ -1,4 +1,5 @@
-"""Keeps the standing schedule: meetings created ahead at start-up, then every day."""
+"""Marac's background job: the standing schedule, meetings created ahead at start-up,
+then every day (`handlers.keep_schedule`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from datetime import UTC, datetime
 
 from marac import handlers
+from marac.config import Settings
 from shared.service import Platform
 
 log = logging.getLogger(__name__)
@@ -20,18 +22,18 @@ class ScheduleKeeper:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, platform: Platform) -> None:
+    async def start(self, platform: Platform[Settings]) -> None:
         created = await handlers.keep_schedule(platform, datetime.now(UTC))
         log.info("schedule: %d meeting(s) created", created)
         self._task = asyncio.create_task(self._run(platform), name="marac-schedule")
 
-    async def stop(self, _: Platform) -> None:
+    async def stop(self, _: Platform[Settings]) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _run(self, platform: Platform) -> None:
+    async def _run(self, platform: Platform[Settings]) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:

@@ -43,8 +43,9 @@ class MaracListing:
 
 
 @dataclass(frozen=True)
-class History:
-    """The candidates the store found by the incident's identity hashes."""
+class OnRecord:
+    """What is on record about an incident's people: the incidents and MARAC listings the
+    store found by their identity hashes (candidates: the rules decide who matches)."""
 
     incidents: tuple[PastIncident, ...] = ()
     listings: tuple[MaracListing, ...] = field(default=())
@@ -68,29 +69,31 @@ def earlier_within(moment: Moment, current: Moment, start: datetime) -> bool:
     return start <= moment[0] and moment < current
 
 
-def prior_incidents(current: PastIncident, history: History, days: int) -> int:
+def prior_incidents(current: PastIncident, on_record: OnRecord, days: int) -> int:
     """The victim's earlier incidents in the `days` before this one."""
     start = days_before(current.reported_at, days)
     return sum(
         1
-        for past in history.incidents
+        for past in on_record.incidents
         if past.incident_id != current.incident_id
         and same_person(past.victim, current.victim)
         and earlier_within(past.moment, current.moment, start)
     )
 
 
-def victims_of_suspect(current: PastIncident, history: History, years: int) -> int:
-    """Different victims on record against this incident's suspect, this victim included.
+def victims_of_suspect(current: PastIncident, on_record: OnRecord, years: int) -> int:
+    """Different identifiable victims on record against this incident's suspect, this
+    victim included.
 
-    A past victim who cannot be identified is not counted as a different one: they may
-    be this victim, and a false "serial perpetrator" is a false match by another name.
+    domain.md: an unidentifiable victim never adds to the count, whichever incident it is
+    on. They may be any of the others, and a false "serial perpetrator" is a false match by
+    another name; counting only one side would make the answer depend on arrival order.
     """
     if current.suspect is None:
         return 0
     start = years_before(current.reported_at, years)
-    victims = [current.victim]
-    for past in history.incidents:
+    victims = [current.victim] if current.victim.hashes else []
+    for past in on_record.incidents:
         if (
             past.incident_id != current.incident_id
             and past.suspect is not None
@@ -103,11 +106,11 @@ def victims_of_suspect(current: PastIncident, history: History, years: int) -> i
     return len(victims)
 
 
-def listed_at_marac(current: PastIncident, history: History, days: int) -> bool:
+def listed_at_marac(current: PastIncident, on_record: OnRecord, days: int) -> bool:
     """Whether the victim was listed at a MARAC in the `days` before this incident."""
     start = days_before(current.reported_at, days)
     return any(
         same_person(listing.victim, current.victim)
         and earlier_within(listing.moment, current.moment, start)
-        for listing in history.listings
+        for listing in on_record.listings
     )

@@ -1,0 +1,105 @@
+"""Intake's queries: incidents by reference or id, and later DASHes.
+
+Returns intake's own records; rows never leave this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.store import incidents, platform, risk_assessments
+from shared.db import utc
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An accepted incident as intake keeps it (no personal data: a keyed victim key)."""
+
+    incident_id: UUID
+    force: str
+    control_room_ref: str
+    area: str
+    victim_key: str
+    fingerprint: str
+    event_id: UUID
+    received_at: datetime
+    published: bool = False
+    """Whether the relay has put its event on Kafka (known only to `find`)."""
+
+
+async def find_by_reference(session: AsyncSession, force: str, ref: str) -> Incident | None:
+    stmt = select(incidents).where(incidents.c.force == force, incidents.c.control_room_ref == ref)
+    row = (await session.execute(stmt)).first()
+    return _incident(row, published=False) if row else None
+
+
+async def find(session: AsyncSession, incident_id: UUID) -> Incident | None:
+    """The incident, with `published` telling whether the relay has sent its event."""
+    outbox = platform.outbox
+    stmt = (
+        select(incidents, outbox.c.published_at)
+        .join(outbox, outbox.c.event_id == incidents.c.event_id, isouter=True)
+        .where(incidents.c.incident_id == str(incident_id))
+    )
+    row = (await session.execute(stmt)).first()
+    return _incident(row, published=row.published_at is not None) if row else None
+
+
+def _incident(r: Any, published: bool) -> Incident:
+    return Incident(
+        incident_id=UUID(r.incident_id),
+        force=r.force,
+        control_room_ref=r.control_room_ref,
+        area=r.area,
+        victim_key=r.victim_key,
+        fingerprint=r.fingerprint,
+        event_id=UUID(r.event_id),
+        received_at=utc(r.received_at),
+        published=published,
+    )
+
+
+async def add_incident(session: AsyncSession, incident: Incident) -> None:
+    await session.execute(
+        incidents.insert().values(
+            incident_id=str(incident.incident_id),
+            force=incident.force,
+            control_room_ref=incident.control_room_ref,
+            area=incident.area,
+            victim_key=incident.victim_key,
+            fingerprint=incident.fingerprint,
+            event_id=str(incident.event_id),
+            received_at=incident.received_at,
+        )
+    )
+
+
+async def add_risk_assessment(
+    session: AsyncSession, event_id: UUID, incident_id: UUID, fingerprint: str, at: datetime
+) -> None:
+    await session.execute(
+        risk_assessments.insert().values(
+            event_id=str(event_id),
+            incident_id=str(incident_id),
+            fingerprint=fingerprint,
+            submitted_at=at,
+        )
+    )
+
+
+async def find_risk_assessment(
+    session: AsyncSession, incident_id: UUID, fingerprint: str
+) -> UUID | None:
+    """The id of the DASH already accepted for this incident with this very body, if any."""
+    stmt = select(risk_assessments.c.event_id).where(
+        risk_assessments.c.incident_id == str(incident_id),
+        risk_assessments.c.fingerprint == fingerprint,
+    )
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    return UUID(found) if found else None

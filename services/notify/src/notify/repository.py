@@ -1,0 +1,294 @@
+"""Notify's queries over the referral ledger, its deliveries and attempts, and the
+subscriptions.
+
+Returns domain objects (`LedgerEntry`, `DueDelivery`); rows never leave this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notify.domain.delivery import Next
+from notify.domain.records import LedgerEntry
+from notify.store import attempts, deliveries, platform, referrals, subscriptions
+from shared.db import utc
+
+WAITING = ("pending", "failed")
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A webhook delivery that fell due, with where and how to sign it."""
+
+    referral_id: str
+    version: int
+    attempts: int
+    trace: dict[str, str]
+    webhook_url: str
+    sealed_secret: str
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """What one webhook attempt came to, as the ledger records it."""
+
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    verdict: str
+    http_status: int | None
+    error: str | None
+
+
+def _entries() -> Any:
+    """Referrals with their delivery, and whether their topic event is out yet."""
+    outbox = platform.outbox
+    return (
+        select(
+            referrals,
+            deliveries.c.channel,
+            deliveries.c.status,
+            deliveries.c.attempts,
+            deliveries.c.deliver_after,
+            deliveries.c.delivered_at,
+            deliveries.c.trace,
+            outbox.c.published_at,
+            outbox.c.event_id.label("outbox_event_id"),
+        )
+        .join(deliveries, deliveries.c.referral_id == referrals.c.referral_id)
+        .join(outbox, outbox.c.event_id == referrals.c.referral_id, isouter=True)
+    )
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        referral_id=row.referral_id,
+        incident_id=row.incident_id,
+        agency=row.agency,
+        subject=row.subject,
+        reason=row.reason,
+        risk_level=row.risk_level,
+        decision_id=row.decision_id,
+        victim_key=row.victim_key,
+        data=row.data,
+        created_at=utc(row.created_at),
+        review_due_at=utc(row.review_due_at) if row.review_due_at else None,
+        acknowledged_at=utc(row.acknowledged_at) if row.acknowledged_at else None,
+        channel=row.channel,
+        status=row.status,
+        attempts=int(row.attempts),
+        deliver_after=utc(row.deliver_after),
+        delivered_at=utc(row.delivered_at) if row.delivered_at else None,
+        trace=dict(row.trace or {}),
+        published=row.published_at is not None or row.outbox_event_id is None,
+    )
+
+
+async def made_for(session: AsyncSession, incident_id: str) -> set[tuple[str, str]]:
+    """The (agency, subject) pairs the incident already has referrals for."""
+    stmt = select(referrals.c.agency, referrals.c.subject).where(
+        referrals.c.incident_id == incident_id
+    )
+    return {(row.agency, row.subject) for row in await session.execute(stmt)}
+
+
+async def add_referral(
+    session: AsyncSession,
+    *,
+    referral_id: str,
+    incident_id: str,
+    agency: str,
+    subject: str,
+    reason: str,
+    risk_level: str,
+    decision_id: str,
+    victim_key: str,
+    data: dict[str, Any],
+    created_at: datetime,
+    review_due_at: datetime | None,
+    deliver_after: datetime,
+    webhook: bool,
+    trace: dict[str, str],
+) -> LedgerEntry:
+    """Record a referral and its delivery (by webhook when the agency has subscribed, due
+    from `deliver_after`; else on its topic alone)."""
+    await session.execute(
+        insert(referrals).values(
+            referral_id=referral_id,
+            incident_id=incident_id,
+            agency=agency,
+            subject=subject,
+            reason=reason,
+            risk_level=risk_level,
+            decision_id=decision_id,
+            victim_key=victim_key,
+            data=data,
+            created_at=created_at,
+            review_due_at=utc(review_due_at) if review_due_at else None,
+        )
+    )
+    await session.execute(
+        insert(deliveries).values(
+            referral_id=referral_id,
+            agency=agency,
+            channel="webhook" if webhook else "topic",
+            status="pending",
+            attempts=0,
+            deliver_after=utc(deliver_after),
+            due_at=utc(deliver_after) if webhook else None,
+            version=0,
+            trace=trace,
+        )
+    )
+    entry = await record(session, referral_id)
+    assert entry is not None
+    return entry
+
+
+async def records(session: AsyncSession, agency: str, incident_id: str | None) -> list[LedgerEntry]:
+    """One agency's referrals (of one incident, if given), oldest first."""
+    stmt = _entries().where(referrals.c.agency == agency)
+    if incident_id is not None:
+        stmt = stmt.where(referrals.c.incident_id == incident_id)
+    stmt = stmt.order_by(referrals.c.created_at, referrals.c.referral_id)
+    return [_entry(row) for row in await session.execute(stmt)]
+
+
+async def record(session: AsyncSession, referral_id: str) -> LedgerEntry | None:
+    stmt = _entries().where(referrals.c.referral_id == referral_id)
+    row = (await session.execute(stmt)).first()
+    return _entry(row) if row else None
+
+
+async def acknowledge(session: AsyncSession, referral_id: str, at: datetime) -> None:
+    """Record the agency's acknowledgement (the first one counts)."""
+    await session.execute(
+        update(referrals)
+        .where(referrals.c.referral_id == referral_id, referrals.c.acknowledged_at.is_(None))
+        .values(acknowledged_at=utc(at))
+    )
+
+
+async def subscribed(session: AsyncSession, agency: str) -> bool:
+    """Whether the agency has a webhook subscription."""
+    stmt = select(subscriptions.c.agency).where(subscriptions.c.agency == agency)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def subscribe(
+    session: AsyncSession, agency: str, url: str, sealed_secret: str, now: datetime
+) -> None:
+    """Set (or replace) the agency's webhook."""
+    await unsubscribe(session, agency)
+    await session.execute(
+        insert(subscriptions).values(
+            agency=agency, webhook_url=url, secret=sealed_secret, updated_at=now
+        )
+    )
+
+
+async def unsubscribe(session: AsyncSession, agency: str) -> bool:
+    """Remove the agency's webhook; False when it had none."""
+    result = await session.execute(delete(subscriptions).where(subscriptions.c.agency == agency))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def next_due(session: AsyncSession, agency: str, now: datetime) -> DueDelivery | None:
+    """The agency's webhook delivery that fell due first, while it has a subscription."""
+    stmt = (
+        select(deliveries, subscriptions.c.webhook_url, subscriptions.c.secret)
+        .join(subscriptions, subscriptions.c.agency == deliveries.c.agency)
+        .where(
+            deliveries.c.agency == agency,
+            deliveries.c.channel == "webhook",
+            deliveries.c.status.in_(WAITING),
+            deliveries.c.due_at <= utc(now),
+        )
+        .order_by(deliveries.c.due_at, deliveries.c.referral_id)
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    return DueDelivery(
+        referral_id=row.referral_id,
+        version=int(row.version),
+        attempts=int(row.attempts),
+        trace=dict(row.trace or {}),
+        webhook_url=row.webhook_url,
+        sealed_secret=row.secret,
+    )
+
+
+async def earliest_due(session: AsyncSession, agency: str) -> datetime | None:
+    """When the agency's next webhook delivery falls due (None when none waits)."""
+    stmt = (
+        select(func.min(deliveries.c.due_at))
+        .join(subscriptions, subscriptions.c.agency == deliveries.c.agency)
+        .where(
+            deliveries.c.agency == agency,
+            deliveries.c.channel == "webhook",
+            deliveries.c.status.in_(WAITING),
+        )
+    )
+    found: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
+    return utc(found) if found else None
+
+
+async def lease(
+    session: AsyncSession, referral_id: str, version: int, lease_until: datetime
+) -> bool:
+    """Take a delivery for one attempt: no one else (no other instance, no restart before
+    `lease_until`) will try it meanwhile. False when someone else already took it."""
+    result = await session.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.referral_id == referral_id,
+            deliveries.c.version == version,
+            deliveries.c.status.in_(WAITING),
+        )
+        .values(version=version + 1, due_at=utc(lease_until))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release(session: AsyncSession, referral_id: str, version: int, now: datetime) -> None:
+    """Give a lease back without an answer (notify is stopping): the delivery is due again."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.referral_id == referral_id, deliveries.c.version == version)
+        .values(due_at=utc(now))
+    )
+
+
+async def add_attempt(
+    session: AsyncSession, referral_id: str, attempt: Attempted, after: Next
+) -> None:
+    """Record one attempt and the delivery's state after it."""
+    await session.execute(
+        insert(attempts).values(
+            referral_id=referral_id,
+            attempt=attempt.number,
+            started_at=utc(attempt.started_at),
+            finished_at=utc(attempt.finished_at),
+            verdict=attempt.verdict,
+            http_status=attempt.http_status,
+            error=attempt.error,
+        )
+    )
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.referral_id == referral_id)
+        .values(
+            status=after.status,
+            attempts=attempt.number,
+            due_at=utc(after.due_at) if after.due_at else None,
+            delivered_at=utc(attempt.finished_at) if after.status == "delivered" else None,
+            last_error=attempt.error,
+        )
+    )

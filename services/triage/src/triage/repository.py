@@ -1,0 +1,303 @@
+"""Triage's queries: locks, incidents, what is on record about their people, decisions.
+
+Returns domain objects; rows never leave this module. The people tables hold keyed
+hashes (pseudonyms) and times, never names: a person is found by pseudonym only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, ColumnElement, and_, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import insert, utc
+from shared.schemas import Dash, IncidentReported, TriageDecided
+from shared.schemas.v1 import Regrade
+from triage.domain.decision import Case
+from triage.domain.identity import Identity
+from triage.domain.referrals import Referral
+from triage.domain.windows import MaracListing, Moment, OnRecord, PastIncident
+from triage.store import decisions, incident_people, incidents, locks, marac_listings, regrades
+
+LONGEST_WINDOW = timedelta(days=3 * 366)  # the serial-perpetrator window, with room to spare
+REDECIDE_AT_MOST = 100
+
+
+@dataclass(frozen=True)
+class LatestDecision:
+    """An incident's newest stored decision: its version and its data as published."""
+
+    version: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KnownIncident:
+    """An incident triage has: the case to decide on, its Kafka key, its latest decision."""
+
+    case: Case
+    victim_key: str
+    latest: LatestDecision | None
+
+
+async def lock(session: AsyncSession, names: Iterable[str], now: datetime) -> None:
+    """Hold these identities until the transaction ends, in sorted order (no deadlocks).
+
+    Two incidents of one person may arrive on different partitions (one with a person
+    id, one without): whoever locks second waits, then sees the first one's record.
+    """
+    for name in sorted(set(names)):
+        stmt = insert(session, locks).values(name=name, touched_at=utc(now))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"], set_={"touched_at": stmt.excluded.touched_at}
+            )
+        )
+
+
+def lock_names(incident_id: str, *people: Identity | None) -> list[str]:
+    """What to lock for a decision on an incident: it, and its people's hashes."""
+    return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
+
+
+async def find_incident(session: AsyncSession, incident_id: str) -> KnownIncident | None:
+    """The incident as accepted with its latest DASH and re-grade, its place on record,
+    and the referrals its latest decision made; None when triage has not seen it."""
+    stmt = (
+        select(incidents, *(c for c in incident_people.c if c.name != "incident_id"))
+        .join(incident_people, incident_people.c.incident_id == incidents.c.incident_id)
+        .where(incidents.c.incident_id == incident_id)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    latest = await _latest_decision(session, incident_id)
+    referrals = latest.data["referrals"] if latest else []
+    case = Case(
+        incident=IncidentReported.model_validate(row.incident),
+        record=_past_incident(row),
+        dash=Dash.model_validate(row.dash) if row.dash else None,
+        regrade=Regrade.model_validate(row.regrade) if row.regrade else None,
+        referrals=tuple(Referral(**r) for r in referrals),
+    )
+    return KnownIncident(case, row.victim_key, latest)
+
+
+def _past_incident(row: Any) -> PastIncident:
+    """One row of the people table as the domain sees it."""
+    suspect = Identity(row.suspect_pid, row.suspect_ndob)
+    return PastIncident(
+        incident_id=row.incident_id,
+        victim=Identity(row.victim_pid, row.victim_ndob),
+        reported_at=utc(row.reported_at),
+        seq=int(row.seq),
+        suspect=suspect if suspect.hashes else None,
+    )
+
+
+async def add_incident(
+    session: AsyncSession,
+    incident: IncidentReported,
+    key: str,
+    victim: Identity,
+    suspect: Identity | None,
+    now: datetime,
+) -> None:
+    """Keep the incident (with its DASH, if it came with one), and its place on the
+    victim's and the suspect's record."""
+    incident_id = str(incident.incident_id)
+    data = incident.model_dump(mode="json")
+    await session.execute(
+        incidents.insert().values(
+            incident_id=incident_id,
+            victim_key=key,
+            incident=data,
+            dash=data["dash"],
+            received_at=utc(now),
+        )
+    )
+    await session.execute(
+        incident_people.insert().values(
+            incident_id=incident_id,
+            reported_at=utc(incident.reported_at),
+            victim_pid=victim.person_id,
+            victim_ndob=victim.names_dob,
+            suspect_pid=suspect.person_id if suspect else None,
+            suspect_ndob=suspect.names_dob if suspect else None,
+        )
+    )
+
+
+async def set_dash(session: AsyncSession, incident_id: str, dash: Dash) -> None:
+    """Replace the incident's latest DASH."""
+    await _set_incident(session, incident_id, dash=dash.model_dump(mode="json"))
+
+
+async def add_regrade(
+    session: AsyncSession, regrade_id: UUID, incident_id: str, grade: Regrade, principal: str
+) -> None:
+    """Record the CRU's re-grade (who, when, why) and make it the incident's latest."""
+    await session.execute(
+        regrades.insert().values(
+            regrade_id=str(regrade_id),
+            incident_id=incident_id,
+            risk_level=grade.risk_level,
+            reason=grade.reason,
+            by=grade.by,
+            principal=principal,
+            at=utc(grade.at),
+        )
+    )
+    await _set_incident(session, incident_id, regrade=grade.model_dump(mode="json"))
+
+
+async def _set_incident(session: AsyncSession, incident_id: str, **values: Any) -> None:
+    stmt = update(incidents).where(incidents.c.incident_id == incident_id).values(**values)
+    await session.execute(stmt)
+
+
+async def add_listing(
+    session: AsyncSession,
+    event_id: str,
+    case_id: UUID,
+    victim: Identity,
+    listed_at: datetime,
+    incident_ids: Sequence[str],
+) -> None:
+    """Remember a MARAC listing of the victim (by pseudonym) for `repeat_marac`."""
+    await session.execute(
+        marac_listings.insert().values(
+            event_id=event_id,
+            case_id=str(case_id),
+            victim_pid=victim.person_id,
+            victim_ndob=victim.names_dob,
+            listed_at=utc(listed_at),
+            incident_ids=list(incident_ids),
+        )
+    )
+
+
+async def reported_times(session: AsyncSession, incident_ids: Sequence[str]) -> list[datetime]:
+    """When the incidents triage knows of these were reported."""
+    if not incident_ids:
+        return []
+    c = incident_people.c
+    stmt = select(c.reported_at).where(c.incident_id.in_(list(incident_ids)))
+    return [utc(at) for at in (await session.execute(stmt)).scalars()]
+
+
+def _matching(pid: Column[Any], ndob: Column[Any], person: Identity | None) -> ColumnElement[bool]:
+    """Rows that may be this person: the same person id; or the same names and date of
+    birth where not both carry a person id (two different ids are two people)."""
+    conditions = []
+    if person and person.person_id:
+        conditions.append(pid == person.person_id)
+    if person and person.names_dob:
+        same_names = ndob == person.names_dob
+        conditions.append(and_(same_names, pid.is_(None)) if person.person_id else same_names)
+    return or_(*conditions) if conditions else false()
+
+
+async def on_record(session: AsyncSession, victim: Identity, suspect: Identity | None) -> OnRecord:
+    """Every incident of someone who may be this victim or this suspect, and the victim's
+    MARAC listings (the domain decides who really matches, and what falls in a window)."""
+    c = incident_people.c
+    stmt = select(incident_people).where(
+        or_(
+            _matching(c.victim_pid, c.victim_ndob, victim),
+            _matching(c.suspect_pid, c.suspect_ndob, suspect),
+        )
+    )
+    past = [_past_incident(row) for row in await session.execute(stmt)]
+    m = marac_listings.c
+    rows = (
+        await session.execute(
+            select(marac_listings).where(_matching(m.victim_pid, m.victim_ndob, victim))
+        )
+    ).all()
+    listed = {str(i) for row in rows for i in row.incident_ids}
+    known: dict[str, Moment] = {}
+    if listed:
+        for row in await session.execute(select(incident_people).where(c.incident_id.in_(listed))):
+            known[row.incident_id] = (utc(row.reported_at), int(row.seq))
+    listings = [
+        MaracListing(Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known))
+        for row in rows
+    ]
+    return OnRecord(tuple(past), tuple(listings))
+
+
+def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
+    """A listing counts from the referral it answers: the earliest of its incidents that
+    triage knows, in triage's order; from `listed_at` when it knows none of them."""
+    moments = [known[str(i)] for i in row.incident_ids if str(i) in known]
+    return min(moments) if moments else (utc(row.listed_at), 0)
+
+
+async def later_incidents(
+    session: AsyncSession,
+    victim: Identity,
+    suspect: Identity | None,
+    reported_at: datetime,
+    exclude: Iterable[str] = (),
+) -> list[str]:
+    """Incidents of someone who may be this victim or suspect, reported after `reported_at`
+    (within the longest window): the ones whose decisions an earlier arrival can change."""
+    c = incident_people.c
+    stmt = (
+        select(c.incident_id)
+        .where(
+            or_(
+                _matching(c.victim_pid, c.victim_ndob, victim),
+                _matching(c.suspect_pid, c.suspect_ndob, suspect),
+            ),
+            c.reported_at > utc(reported_at),
+            c.reported_at <= utc(reported_at) + LONGEST_WINDOW,
+            c.incident_id.not_in(list(exclude)),
+        )
+        .order_by(c.reported_at, c.seq)
+        .limit(REDECIDE_AT_MOST)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _latest_decision(session: AsyncSession, incident_id: str) -> LatestDecision | None:
+    stmt = (
+        select(decisions.c.version, decisions.c.decision)
+        .where(decisions.c.incident_id == incident_id)
+        .order_by(decisions.c.version.desc())
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    return LatestDecision(int(row.version), dict(row.decision)) if row else None
+
+
+async def add_decision(
+    session: AsyncSession, data: TriageDecided, version: int, cause: str, now: datetime
+) -> None:
+    """Keep a decision as published (without the incident, kept once in `incidents`)."""
+    await session.execute(
+        decisions.insert().values(
+            decision_id=str(data.decision_id),
+            incident_id=str(data.incident_id),
+            version=version,
+            cause=cause,
+            decided_at=utc(now),
+            decision=data.model_dump(mode="json", exclude={"incident"}),
+        )
+    )
+
+
+async def current_decision(session: AsyncSession, incident_id: str) -> TriageDecided | None:
+    """The latest decision as published (with the incident as accepted), or None."""
+    latest = await _latest_decision(session, incident_id)
+    if latest is None:
+        return None
+    stmt = select(incidents.c.incident).where(incidents.c.incident_id == incident_id)
+    incident = (await session.execute(stmt)).scalar_one()
+    return TriageDecided.model_validate({**latest.data, "incident": incident})
