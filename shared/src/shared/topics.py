@@ -6,6 +6,10 @@ INCIDENTS = "mash.incidents.v1"
 DECISIONS = "mash.triage.decisions.v1"
 MARAC = "mash.marac.v1"
 DEADLETTER = "mash.deadletter.v1"
+ESCALATIONS = "mash.escalations.v1"
+REFERRAL_OUTCOMES = "mash.referral-outcomes.v1"
+"""Internal (not in the contract's table): notify's acknowledgements and delivery outcomes,
+the console's facts."""
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
@@ -15,7 +19,15 @@ def referrals_topic(agency: str) -> str:
     return f"mash.referrals.{agency}.v1"
 
 
-ALL_TOPICS = (INCIDENTS, DECISIONS, MARAC, DEADLETTER, *(referrals_topic(a) for a in AGENCIES))
+ALL_TOPICS = (
+    INCIDENTS,
+    DECISIONS,
+    MARAC,
+    DEADLETTER,
+    *(referrals_topic(a) for a in AGENCIES),
+    ESCALATIONS,
+    REFERRAL_OUTCOMES,
+)
 
 # event types (`ce_type`)
 INCIDENT_REPORTED = "mash.incident.reported"
@@ -23,3 +35,7 @@ RISK_ASSESSMENT_SUBMITTED = "mash.risk_assessment.submitted"
 TRIAGE_DECIDED = "mash.triage.decided"
 REFERRAL_CREATED = "mash.referral.created"
 MARAC_CASE_LISTED = "mash.marac.case_listed"
+REFERRAL_OVERDUE = "mash.referral.overdue"
+REFERRAL_ACKNOWLEDGED = "mash.referral.acknowledged"
+REFERRAL_DELIVERED = "mash.referral.delivered"
+REFERRAL_DEAD = "mash.referral.dead"

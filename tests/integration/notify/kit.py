@@ -22,11 +22,10 @@ from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 
 FAST = {
-    "delivery_retry_base_seconds": 0.01,
-    "delivery_retry_max_seconds": 0.05,
+    "delivery_retry_schedule": (0.01, 0.02, 0.04, 0.05),  # 5 attempts
     "delivery_poll_seconds": 0.05,
     "delivery_timeout_seconds": 5,
-    "delivery_max_attempts": 5,
+    "webhook_allow_loopback": True,  # the receivers are on 127.0.0.1
 }
 
 

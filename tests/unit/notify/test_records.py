@@ -13,6 +13,7 @@ import pytest
 from notify.domain.records import LedgerEntry, body_of, created_record, current_record
 
 MADE = datetime(2026, 11, 18, 21, 20, tzinfo=UTC)
+NOW = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
 ENTRY = LedgerEntry(
     referral_id=str(uuid.uuid4()),
     incident_id=str(uuid.uuid4()),
@@ -41,7 +42,7 @@ def test_a_topic_only_referral_is_delivered_once_its_event_is_out(
     published: bool, status: str
 ) -> None:
     entry = replace(ENTRY, channel="topic", published=published)
-    assert current_record(entry)["delivery"] == {
+    assert current_record(entry, NOW)["delivery"] == {
         "status": status,
         "attempts": 0,
         "channel": "topic",
@@ -49,7 +50,7 @@ def test_a_topic_only_referral_is_delivered_once_its_event_is_out(
 
 
 def test_a_webhook_referral_shows_the_workers_state_now_and_pending_as_made() -> None:
-    assert current_record(ENTRY)["delivery"] == {
+    assert current_record(ENTRY, NOW)["delivery"] == {
         "status": "failed",
         "attempts": 2,
         "channel": "webhook",
@@ -63,13 +64,13 @@ def test_a_webhook_referral_shows_the_workers_state_now_and_pending_as_made() ->
 
 def test_the_record_as_made_never_carries_an_acknowledgement() -> None:
     acknowledged = replace(ENTRY, acknowledged_at=MADE)
-    assert current_record(acknowledged)["acknowledged_at"] == "2026-11-18T21:20:00Z"
+    assert current_record(acknowledged, NOW)["acknowledged_at"] == "2026-11-18T21:20:00Z"
     assert created_record(acknowledged)["acknowledged_at"] is None
 
 
 def test_a_school_referral_shows_when_it_is_held_until() -> None:
     school = replace(ENTRY, agency="school", subject="child:0", deliver_after=MADE)
-    assert current_record(school)["delivery"]["deliver_after"] == "2026-11-18T21:20:00Z"
+    assert current_record(school, NOW)["delivery"]["deliver_after"] == "2026-11-18T21:20:00Z"
 
 
 def test_the_body_is_compact_json_of_the_record() -> None:

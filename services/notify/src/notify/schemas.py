@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from shared.text import checked
 
@@ -14,7 +14,9 @@ class Subscription(BaseModel):
 
     webhook_url: HttpUrl = Field(
         max_length=2048,
-        description="Where each new referral is POSTed (http or https).",
+        description="Where each new referral is POSTed: https:// (http:// only to loopback "
+        "in development), never to a loopback, private, link-local, multicast, reserved or "
+        "cloud-metadata address.",
         examples=["https://csc.example.org/mash/referrals"],
     )
     secret: Annotated[
@@ -25,3 +27,16 @@ class Subscription(BaseModel):
 class Subscribed(BaseModel):
     agency: str
     webhook_url: str
+
+
+class Redelivery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(
+        description="RFC 3339: dead deliveries of referrals made at or after this moment.",
+        examples=["2026-11-21T00:00:00Z"],
+    )
+
+
+class Queued(BaseModel):
+    queued: int

@@ -1,5 +1,6 @@
 """Versioned schemas of every event's data (contract section 7). `v1` is current."""
 
+from shared.schemas.referrals import ReferralOutcome, ReferralOverdue
 from shared.schemas.v1 import (
     Dash,
     DecisionReferral,
@@ -22,6 +23,8 @@ __all__ = [
     "MaracEligibility",
     "Person",
     "ReferralCreated",
+    "ReferralOutcome",
+    "ReferralOverdue",
     "RiskAssessmentSubmitted",
     "TriageDecided",
 ]

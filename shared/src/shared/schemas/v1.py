@@ -354,13 +354,16 @@ class TriageDecided(Strict):
 
 
 class ReferralCreated(Strict):
-    """Data of `mash.referral.created`: a referral record, minimised for its agency."""
+    """Data of `mash.referral.created`: a referral record, minimised for its agency.
+
+    A school's record has no `risk_level` (absent, not null): a school learns only what
+    Operation Encompass needs."""
 
     referral_id: UUID
     agency: Agency
     incident_id: UUID
     reason: str
-    risk_level: RiskLevel
+    risk_level: RiskLevel | None = None
     created_at: AwareDatetime
     data: dict[str, Any]
     delivery: dict[str, Any]
@@ -369,6 +372,10 @@ class ReferralCreated(Strict):
     review_due_at: AwareDatetime | None = Field(
         default=None, description="Safeguarding team, high risk: when its review is due"
     )
+    due_by: AwareDatetime | None = Field(
+        default=None, description="When the agency must acknowledge it (domain.md, Clocks)"
+    )
+    overdue: bool = Field(default=False, description="Not acknowledged by `due_by`")
 
 
 class CasePerson(Strict):
