@@ -38,7 +38,7 @@ async def test_stopped_mid_retry_resumes_after_restart_without_a_duplicate_succe
     incident_id = data["incident_id"]
     outage = True  # the IDVA service answers 503 until it recovers, after the restart
     # long enough waits that notify is stopped while the IDVA delivery waits to retry
-    slow = {"delivery_retry_schedule": (1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0)}
+    slow: dict[str, Any] = {"delivery_retry_schedule": (1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0)}
     async with (
         Receiver() as social_care,
         Receiver(answer=lambda _id, _n: 503 if outage else 200, incident_id=incident_id) as idva,
@@ -117,7 +117,7 @@ async def test_stopped_mid_attempt_is_tried_again_at_once_after_restart(
     incident_id = data["incident_id"]
     hang = True
     # the lease (timeout + 5 s) outlasts `eventually`: only a released lease passes
-    slow = {"delivery_timeout_seconds": 30}
+    slow: dict[str, Any] = {"delivery_timeout_seconds": 30}
     async with Receiver(
         answer=lambda _id, _n: None if hang else 200, incident_id=incident_id
     ) as idva:

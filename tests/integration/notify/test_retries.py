@@ -57,7 +57,7 @@ async def test_a_partner_down_for_an_hour_receives_every_referral_once(
         # the IDVA's system goes down; referrals keep coming during the hour
         for incident_id in incidents:
             await publish(kafka_bootstrap, builders.decision_data(incident_id, referrals=[IDVA]))
-            await eventually(lambda i=incident_id: idva.of(i))  # tried at once, and failed
+            await eventually(lambda: idva.of(incident_id))  # noqa: B023 - tried at once, failed
             clock.advance(minutes=20)
             await loops_passed(app, "idva")
         while clock.now - start < timedelta(hours=1):

@@ -45,8 +45,7 @@ async def test_a_later_put_does_not_redirect_a_waiting_delivery(
 ) -> None:
     data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
-    app = notify_app(kafka_bootstrap, database_url, group)
-    slow = {"delivery_retry_schedule": (0.5, 1.0, 1.0, 1.0)}
+    slow: dict[str, Any] = {"delivery_retry_schedule": (0.5, 1.0, 1.0, 1.0)}
     app = notify_app(kafka_bootstrap, database_url, group, **slow)
     async with (
         Receiver(answer=lambda _id, n: 503 if n == 1 else 200, incident_id=incident_id) as a,
@@ -68,7 +67,7 @@ async def test_delete_cancels_the_pending_deliveries(
 ) -> None:
     data = builders.decision_data(referrals=[SAFEGUARDING])
     incident_id = data["incident_id"]
-    slow = {"delivery_retry_schedule": (0.5, 1.0, 1.0, 1.0)}
+    slow: dict[str, Any] = {"delivery_retry_schedule": (0.5, 1.0, 1.0, 1.0)}
     app = notify_app(kafka_bootstrap, database_url, group, **slow)
     async with (
         Receiver(answer=lambda _id, _n: 503, incident_id=incident_id) as down,

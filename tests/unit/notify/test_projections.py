@@ -1,5 +1,6 @@
 """How each granted row is rendered (`domain/projections.py`): safe to contact, the
-school's incident id, date and time and one child, the IDVA's count and ages, the victim's names only."""
+school's incident id, date and time and one child, the IDVA's count and ages, the
+victim's names only."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ class Settings(ServiceSettings):
     """How often each agency's delivery loop looks for deliveries that have fallen due."""
     webhook_allow_loopback: bool | None = None
     """Allow webhooks to loopback (127.0.0.0/8, ::1), and over http:// there only: for
-    `make run` and the test suite. Default: true in development, false otherwise."""
+    `make run` and the test suite. Default: true in development and test, false in
+    production."""
     clock_poll_seconds: float = Field(default=15, gt=0)
     """How often the clock job looks for referrals that became overdue."""
 
@@ -57,7 +58,7 @@ class Settings(ServiceSettings):
     @property
     def allows_loopback(self) -> bool:
         if self.webhook_allow_loopback is None:
-            return self.platform.env == "development"
+            return self.platform.env in ("development", "test")
         return self.webhook_allow_loopback
 
     def delivery_policy(self) -> DeliveryPolicy:

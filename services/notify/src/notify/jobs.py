@@ -131,6 +131,9 @@ class DeliveryWorker(_Loops):
             due = await repository.next_due(session, agency, now)
         if due is None:
             return False
+        # unsealed only to sign; a changed key leaves it due (retried), not lost, and
+        # records no attempt: the agency PUTs again and its deliveries are redelivered
+        secret = self._box.unseal(due.sealed_secret)
         number = await handlers.begin_attempt(notify, due, now + self._lease)
         if number is None:
             return True  # another instance took it
@@ -148,8 +151,6 @@ class DeliveryWorker(_Loops):
             },
         ) as span:
             try:
-                # unsealed only to sign; a changed key leaves it due (retried), not lost
-                secret = self._box.unseal(due.sealed_secret)
                 attempt = await self._channel.send(referral, due.webhook_url, secret)
             except asyncio.CancelledError:
                 # stopped mid-attempt: no answer was had, so let a restart try at once
