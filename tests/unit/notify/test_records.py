@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -77,3 +77,23 @@ def test_the_body_is_compact_json_of_the_record() -> None:
     record = created_record(ENTRY)
     assert json.loads(body_of(record)) == record
     assert b": " not in body_of(record)
+
+
+def test_a_school_record_has_no_risk_level_at_all() -> None:
+    school = replace(ENTRY, agency="school", subject="child:0")
+    for record in (current_record(school, NOW), created_record(school)):
+        assert "risk_level" not in record  # absent, not null
+    assert current_record(ENTRY, NOW)["risk_level"] == "high"
+
+
+def test_the_record_shows_due_by_and_whether_it_is_overdue() -> None:
+    due = replace(ENTRY, due_by=MADE + timedelta(hours=24))
+    before, after = MADE + timedelta(hours=23), MADE + timedelta(hours=25)
+    assert current_record(due, before)["due_by"] == "2026-11-19T21:20:00Z"
+    assert current_record(due, before)["overdue"] is False
+    assert current_record(due, after)["overdue"] is True
+    in_time = replace(due, acknowledged_at=MADE + timedelta(hours=2))
+    assert current_record(in_time, after)["overdue"] is False
+    assert created_record(due)["overdue"] is False  # the record as made, on the topic
+    escalated = replace(due, overdue_since=MADE + timedelta(hours=24))
+    assert current_record(escalated, before)["overdue"] is True
