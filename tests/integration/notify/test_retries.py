@@ -4,6 +4,7 @@ again (contract section 5, the two redeliver endpoints). The clock is moved, nev
 
 from __future__ import annotations
 
+import socket
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -211,3 +212,26 @@ async def test_redeliver_since_queues_every_dead_delivery_made_since_then(
     assert later.json() == {"queued": 0}  # nothing dead any more
     for data in (first, second):
         assert [r.status for r in fixed.of(data["incident_id"])] == [200]
+
+
+async def test_a_refused_connection_is_retried_not_given_up(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    data = builders.decision_data(referrals=[SAFEGUARDING])
+    incident_id = data["incident_id"]
+    with socket.socket() as closed:  # a loopback port that nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    app = notify_app(kafka_bootstrap, sqlite_url, group, delivery_retry_schedule=DEFAULT_SCHEDULE)
+    async with running(app) as client:
+        await subscribe(client, "safeguarding-team", f"http://127.0.0.1:{port}/hook")
+        await publish(kafka_bootstrap, data)
+
+        async def failed() -> bool:
+            return await _status(client, "safeguarding-team", incident_id) == "failed"
+
+        await eventually(failed)
+        (record,) = await referrals_of(client, "safeguarding-team", incident_id)
+        rows = await attempt_rows(app, record["referral_id"])
+    assert rows[0].verdict == "retry"
+    assert rows[0].error == "ConnectError"
