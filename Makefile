@@ -15,6 +15,7 @@ help:
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
 
 setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/zipkin/.complete .env
+	@chmod 700 .data; chmod 600 .env
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
@@ -37,7 +38,7 @@ $(CURDIR)/.tools/bin/uv:
 
 # fresh signing and pseudonym secrets for this checkout, never committed
 .env:
-	@python3 -c "import secrets; print(f'MASH_JWT_SECRET={secrets.token_urlsafe(32)}'); \
+	@umask 077; python3 -c "import secrets; print(f'MASH_JWT_SECRET={secrets.token_urlsafe(32)}'); \
 	  print(f'MASH_PSEUDONYM_KEY={secrets.token_urlsafe(32)}')" > $@
 	@echo "wrote .env with fresh secrets"
 

@@ -21,6 +21,7 @@ from shared.schemas import (
     MaracCaseListed,
     PerpetratorRecord,
     ReferralCreated,
+    ReferralOutcome,
     ReferralOverdue,
     RiskAssessmentSubmitted,
     TriageDecided,
@@ -113,6 +114,17 @@ CHANNELS: tuple[Channel, ...] = (
                 PerpetratorRecord,
                 "A perpetrator left the priority cohort.",
             ),
+        ),
+    ),
+    Channel(
+        topics.REFERRAL_OUTCOMES,
+        "notify",
+        "Internal (the console's facts; not a partner topic): acknowledgements and webhook "
+        "delivery outcomes, ids and times only.",
+        (
+            Message(topics.REFERRAL_ACKNOWLEDGED, ReferralOutcome, "An agency acknowledged."),
+            Message(topics.REFERRAL_DELIVERED, ReferralOutcome, "A webhook delivery got a 2xx."),
+            Message(topics.REFERRAL_DEAD, ReferralOutcome, "A webhook delivery was given up."),
         ),
     ),
     Channel(

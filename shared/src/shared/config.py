@@ -81,5 +81,5 @@ class ServiceSettings(BaseSettings):
 
     def sqlite_default(self, service: str) -> str:
         """The embedded default: one SQLite file per service under `.data/`."""
-        self.platform.data_dir.mkdir(parents=True, exist_ok=True)
+        self.platform.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{self.platform.data_dir / f'{service}.db'}"

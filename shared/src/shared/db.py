@@ -35,9 +35,30 @@ WRITER = "mash_writer"
 """Execution option marking a connection that will write (SQLite: BEGIN IMMEDIATE)."""
 
 
+def keep_private(url: str) -> None:
+    """A SQLite database file (and its WAL and shared-memory files) readable by the owner only.
+
+    SQLite gives its journal files the database file's mode, so creating the file 0600
+    before SQLite does covers all three.
+    """
+    if not url.startswith("sqlite"):
+        return
+    name = url.partition(":///")[2].partition("?")[0]
+    if not name or name == ":memory:":
+        return
+    path = Path(name)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    path.touch(mode=0o600, exist_ok=True)
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            file.chmod(0o600)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine tuned for its backend (SQLite: WAL, a busy timeout, one writer at a time)."""
     if url.startswith("sqlite"):
+        keep_private(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -100,6 +121,7 @@ def utc(moment: datetime) -> datetime:
 
 def migrate(url: str, migrations_dir: Path) -> None:
     """Bring the database to the newest revision (Alembic, this service's own scripts)."""
+    keep_private(url)
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.attributes["database_url"] = url

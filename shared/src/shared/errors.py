@@ -1,4 +1,12 @@
-"""RFC 9457 problem details for every error, a 1 MiB body limit, and no 500 from input."""
+"""RFC 9457 problem details for every error, request limits, and no 500 from input.
+
+`RequestLimits` guards every service before the application sees a request: headers over
+64 KiB answer 431, bodies over 1 MiB answer 413, and a JSON body that does not parse
+strictly (malformed, or an object with a duplicated key) is not handed on. Instead the
+application sees an empty body and the parse error is kept aside, so that authentication
+and scope are still checked first (401/403 whatever the body) and the validation handler
+then answers 422 naming the parse error.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+BODY_ERROR = "mash.body_error"
 PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad request",
@@ -25,6 +35,7 @@ TITLES = {
     409: "Conflict",
     413: "Content too large",
     415: "Unsupported media type",
+    431: "Request header fields too large",
     422: "Validation failed",
     500: "Internal error",
     503: "Service unavailable",
@@ -62,7 +73,12 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        body_error = request.scope.get("state", {}).get(BODY_ERROR)
+        if body_error is not None:
+            # the body was withheld from the app because it did not parse: say why
+            errors = [{"loc": ["body"], "msg": body_error}]
+            return problem(422, "The body is not valid JSON.", errors=errors)
         errors = _field_errors(exc)
         return problem(422, f"{len(errors)} field(s) are not valid.", errors=errors)
 
@@ -80,20 +96,65 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(503, "The service could not complete the request; try again.")
 
 
-class BodyLimit:
-    """Refuses request bodies over the limit with 413 before any handler sees them."""
+class _DuplicateKey(ValueError):
+    pass
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(f"duplicated key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why `body` is not strict JSON (malformed, a duplicated key, NaN), or None when it is."""
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except _DuplicateKey as exc:
+        return f"JSON objects must not repeat a key ({exc})"
+    except RecursionError:
+        return "JSON nested too deeply"
+    except (ValueError, UnicodeDecodeError):
+        return "malformed JSON"
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+    media = content_type.split(b";", 1)[0].strip().lower()
+    # FastAPI parses a body without a content type as JSON too
+    return not media or media == b"application/json" or media.endswith(b"+json")
+
+
+class RequestLimits:
+    """Header and body limits and strict JSON, before any handler sees a request."""
+
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, header_limit: int = MAX_HEADER_BYTES
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.header_limit = header_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = scope.get("headers") or []
+        if sum(len(k) + len(v) for k, v in headers) > self.header_limit:
+            detail = f"Request headers are limited to {self.header_limit} bytes in total."
+            await _refuse(send, 431, detail)
+            return
+        declared = dict(headers).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
+            await _refuse(send, 413, f"Request bodies are limited to {self.limit} bytes.")
             return
         chunks: list[bytes] = []
         size = 0
@@ -105,11 +166,14 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._refuse(send)
+                await _refuse(send, 413, f"Request bodies are limited to {self.limit} bytes.")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if body and _is_json(scope) and (error := json_problem(body)) is not None:
+            scope.setdefault("state", {})[BODY_ERROR] = error
+            body = b""
         replayed = False
 
         async def replay() -> Message:
@@ -121,23 +185,19 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": TITLES[413],
-                "status": 413,
-                "detail": f"Request bodies are limited to {self.limit} bytes.",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps(
+        {"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -40,6 +40,7 @@ from shared.topics import (
     INCIDENTS,
     MARAC,
     PERPETRATORS,
+    REFERRAL_OUTCOMES,
     TOPIC_PREFIX,
     referrals_topic,
 )
@@ -84,10 +85,12 @@ _REFERRALS = tuple(referrals_topic(a) for a in AGENCIES)
 ACL_TABLE: Mapping[str, Access] = {
     "intake": _service("intake", (), (INCIDENTS,)),
     "triage": _service("triage", (INCIDENTS, MARAC), (DECISIONS,)),
-    "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS)),
+    "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES)),
     "marac": _service("marac", (DECISIONS,), (MARAC,)),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
-    "console": _service("console", (DECISIONS, *_REFERRALS, MARAC, ESCALATIONS, PERPETRATORS), ()),
+    "console": _service(
+        "console", (DECISIONS, *_REFERRALS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES), ()
+    ),
     **{a: Access(reads=(referrals_topic(a),), group_prefixes=(f"{a}.",)) for a in AGENCIES},
     NEIGHBOURHOOD_TEAM: Access(reads=(PERPETRATORS,), group_prefixes=(f"{NEIGHBOURHOOD_TEAM}.",)),
     OPS: Access(reads=(f"{TOPIC_PREFIX}*",), group_prefixes=(f"{OPS}.",)),

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.apidocs import install_docs
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
-from shared.errors import BodyLimit, install_problem_handlers
+from shared.errors import RequestLimits, install_problem_handlers
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
 from shared.kafka_security import client_options
 from shared.metrics import Metrics
@@ -266,7 +266,7 @@ def create_app(
         platform.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
         return response
 
-    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLimits)
     # every traced answer carries its trace id (W3C `traceresponse`)
     set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     FastAPIInstrumentor.instrument_app(

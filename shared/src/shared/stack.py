@@ -100,6 +100,8 @@ async def _stop(children: list[Child]) -> None:
 
 
 async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
+    # every file the stack writes (databases, traces, broker data, logs) is the owner's only
+    os.umask(0o077)
     platform = PlatformSettings()
     env = {**os.environ, "MASH_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
     bin_dir = Path(sys.executable).parent

@@ -10,6 +10,9 @@ ESCALATIONS = "mash.escalations.v1"
 PERPETRATORS = "mash.perpetrators.v1"
 AUDIT = "mash.audit.v1"
 TOPIC_PREFIX = "mash."
+REFERRAL_OUTCOMES = "mash.referral-outcomes.v1"
+"""Internal (not in the contract's table): notify's acknowledgements and delivery outcomes,
+the console's facts."""
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
@@ -27,6 +30,7 @@ ALL_TOPICS = (
     ESCALATIONS,
     PERPETRATORS,
     AUDIT,
+    REFERRAL_OUTCOMES,
     *(referrals_topic(a) for a in AGENCIES),
 )
 
@@ -40,3 +44,6 @@ REFERRAL_OVERDUE = "mash.referral.overdue"
 PERPETRATOR_PRIORITISED = "mash.perpetrator.prioritised"
 PERPETRATOR_RELEASED = "mash.perpetrator.released"
 AUDIT_READ = "mash.audit.read"
+REFERRAL_ACKNOWLEDGED = "mash.referral.acknowledged"
+REFERRAL_DELIVERED = "mash.referral.delivered"
+REFERRAL_DEAD = "mash.referral.dead"

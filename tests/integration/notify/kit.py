@@ -5,28 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import select
 
 import notify.app
 from notify import store
 from notify.config import Settings
+from notify.webhooks import Resolver
 from shared.envelope import CloudEvent
 from shared.testing import bearer, eventually, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 
 FAST = {
-    "delivery_retry_base_seconds": 0.01,
-    "delivery_retry_max_seconds": 0.05,
+    "delivery_retry_schedule": (0.01, 0.02, 0.04, 0.05),  # 5 attempts
     "delivery_poll_seconds": 0.05,
     "delivery_timeout_seconds": 5,
-    "delivery_max_attempts": 5,
+    "webhook_allow_loopback": True,  # the receivers are on 127.0.0.1
+    "clock_poll_seconds": 0.05,
 }
 
 
@@ -34,8 +37,54 @@ def notify_settings(bootstrap: str, database_url: str, group: str, **extra: Any)
     return settings_for(Settings, bootstrap, database_url, group, **{**FAST, **extra})
 
 
-def notify_app(bootstrap: str, database_url: str, group: str, **extra: Any) -> FastAPI:
-    return notify.app.create_app(notify_settings(bootstrap, database_url, group, **extra))
+def notify_app(
+    bootstrap: str,
+    database_url: str,
+    group: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    resolver: Resolver | None = None,
+    exporters: Sequence[SpanExporter] = (),
+    **extra: Any,
+) -> FastAPI:
+    settings = notify_settings(bootstrap, database_url, group, **extra)
+    return notify.app.create_app(settings, exporters, clock=clock, resolver=resolver)
+
+
+@dataclass
+class Clock:
+    """A clock the test moves: notify's commands and jobs read it, nobody waits hours."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(minutes=5))
+    """Starts a little ahead of the real time, so referrals the consumer makes (stamped
+    with the real time) are already due by it."""
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Names:
+    """A resolver the test controls: names to addresses, no DNS ever asked."""
+
+    table: dict[str, list[str]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        if host not in self.table:
+            raise OSError(f"{host}: unknown to the test")
+        return self.table[host]
+
+
+async def clock_passed(app: FastAPI, passes: int = 2) -> None:
+    """Wait until the overdue-clock job has looked `passes` more times."""
+    keeper = app.state.clock_keeper
+    target = keeper.passes + passes
+    await eventually(lambda: keeper.passes >= target)
 
 
 async def publish(

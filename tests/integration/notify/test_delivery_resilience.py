@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from notify import handlers
 from shared.testing import eventually, running
 from tests.integration.notify.kit import (
+    Clock,
     Receiver,
     attempt_rows,
     loops_passed,
@@ -36,7 +38,7 @@ async def test_stopped_mid_retry_resumes_after_restart_without_a_duplicate_succe
     incident_id = data["incident_id"]
     outage = True  # the IDVA service answers 503 until it recovers, after the restart
     # long enough waits that notify is stopped while the IDVA delivery waits to retry
-    slow = {"delivery_retry_base_seconds": 1.0, "delivery_retry_max_seconds": 2.0}
+    slow: dict[str, Any] = {"delivery_retry_schedule": (1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0)}
     async with (
         Receiver() as social_care,
         Receiver(answer=lambda _id, _n: 503 if outage else 200, incident_id=incident_id) as idva,
@@ -115,7 +117,7 @@ async def test_stopped_mid_attempt_is_tried_again_at_once_after_restart(
     incident_id = data["incident_id"]
     hang = True
     # the lease (timeout + 5 s) outlasts `eventually`: only a released lease passes
-    slow = {"delivery_timeout_seconds": 30}
+    slow: dict[str, Any] = {"delivery_timeout_seconds": 30}
     async with Receiver(
         answer=lambda _id, _n: None if hang else 200, incident_id=incident_id
     ) as idva:
@@ -130,6 +132,48 @@ async def test_stopped_mid_attempt_is_tried_again_at_once_after_restart(
             record = await eventually(lambda: _delivered(client, "idva", incident_id))
             rows = await attempt_rows(second, record["referral_id"])
 
-    assert [r.verdict for r in rows] == ["delivered"]  # the cut-off attempt had no answer
+    # the cut-off attempt had no answer: recorded as such (the receiver may have had it)
+    assert [r.verdict for r in rows] == ["unknown", "delivered"]
     assert [r.status for r in idva.of(incident_id)][-1] == 200
     assert len([r for r in idva.of(incident_id) if r.status == 200]) == 1
+
+
+async def test_killed_between_a_2xx_and_recording_it_repeats_the_post_and_says_so(
+    kafka_bootstrap: str, database_url: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10, item 6: the attempt is recorded in flight before the POST, so when notify
+    dies between a 2xx and recording it, the ledger shows an attempt of unknown outcome,
+    and the POST is repeated with the same ce-id (receivers dedupe on it)."""
+    data = builders.decision_data(referrals=[IDVA])
+    incident_id = data["incident_id"]
+    clock = Clock()
+
+    async def killed(*_: object) -> None:
+        raise RuntimeError("notify killed before recording the answer")
+
+    async with Receiver() as idva:
+        first = notify_app(kafka_bootstrap, database_url, group, clock=clock)
+        with monkeypatch.context() as patch:
+            patch.setattr(handlers, "record_attempt", killed)
+            async with running(first) as client:
+                await subscribe(client, "idva", idva.url)
+                await publish(kafka_bootstrap, data)
+                await eventually(lambda: idva.of(incident_id))  # the POST got its 200
+                await loops_passed(first, "idva")
+                (mid,) = await referrals_of(client, "idva", incident_id)
+                in_flight = await attempt_rows(first, mid["referral_id"])
+
+        clock.advance(minutes=1)  # the dead process's lease runs out
+        second = notify_app(kafka_bootstrap, database_url, group, clock=clock)
+        async with running(second) as client:
+            record = await eventually(lambda: _delivered(client, "idva", incident_id))
+            await loops_passed(second, "idva")
+            rows = await attempt_rows(second, record["referral_id"])
+
+    assert [r.verdict for r in in_flight] == ["in_flight"]  # committed before the POST
+    assert mid["delivery"]["status"] == "pending"
+    assert [r.verdict for r in rows] == ["unknown", "delivered"]
+    requests = idva.of(incident_id)
+    assert [r.status for r in requests] == [200, 200]  # the one repeat a crash allows
+    assert {r.headers["ce-id"] for r in requests} == {record["referral_id"]}
+    assert record["delivery"]["attempts"] == 2

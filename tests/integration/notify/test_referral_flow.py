@@ -50,7 +50,16 @@ async def test_a_decision_becomes_one_minimised_referral_per_agency_and_subject(
         for record in school:
             child = int(record["subject"].split(":")[1])
             assert record["reason"] == "operation_encompass"
-            assert set(record["data"]) == {"incident_date", "children", "safe_to_contact"}
+            # Operation Encompass: the incident id, its date and time, the one child
+            assert set(record["data"]) == {
+                "incident_id",
+                "reported_at",
+                "incident_date",
+                "children",
+                "safe_to_contact",
+            }
+            assert "risk_level" not in record  # absent, not null
+            assert record["due_by"].endswith("T12:00:00Z")  # noon on the school day (GMT)
             (seen,) = record["data"]["children"]
             assert seen["given_name"] == data["incident"]["children"][child]["given_name"]
             assert record["delivery"]["deliver_after"] == "2026-11-19T07:00:00Z"

@@ -134,7 +134,7 @@ async def test_retries_exhausted_make_it_dead_and_dead_lettered(
 ) -> None:
     data = builders.decision_data(referrals=[IDVA])
     incident_id = data["incident_id"]
-    app = notify_app(kafka_bootstrap, sqlite_url, group, delivery_max_attempts=5)
+    app = notify_app(kafka_bootstrap, sqlite_url, group)
     async with (
         Receiver(answer=lambda _id, _n: 503, incident_id=incident_id) as receiver,
         TopicReader(kafka_bootstrap, DEADLETTER) as dead_letters,

@@ -16,7 +16,8 @@ from notify.domain.delivery import (
     verdict_for_status,
 )
 
-POLICY = DeliveryPolicy(max_attempts=5, base_seconds=0.5, max_seconds=60)
+POLICY = DeliveryPolicy(schedule=(0.5, 5, 60, 3600))  # 5 attempts
+DEFAULT = DeliveryPolicy()
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
@@ -45,20 +46,38 @@ def test_what_an_answer_means(status: int, verdict: str) -> None:
     assert verdict_for_status(status) == verdict
 
 
-@pytest.mark.parametrize("jitter", [0.0, 0.5, 0.999])
+@pytest.mark.parametrize("jitter", [0.0, 0.5, 1.0])
 def test_the_first_retry_comes_within_a_second(jitter: float) -> None:
-    assert backoff(1, POLICY, jitter) <= timedelta(seconds=1)
+    assert backoff(1, DEFAULT, jitter) <= timedelta(seconds=1)
 
 
-def test_backoff_doubles_and_is_capped() -> None:
-    waits = [backoff(n, POLICY, 0.0).total_seconds() for n in range(1, 10)]
-    assert waits[:5] == [0.5, 1.0, 2.0, 4.0, 8.0]
-    assert max(waits) == 60
+def test_the_default_schedule_goes_from_seconds_to_minutes_to_hours() -> None:
+    waits = [backoff(n, DEFAULT, 0.0) for n in range(1, DEFAULT.max_attempts)]
+    assert waits == sorted(waits)
+    assert waits[1] <= timedelta(seconds=10)  # seconds
+    assert any(timedelta(minutes=1) <= w < timedelta(hours=1) for w in waits)  # minutes
+    assert waits[-1] >= timedelta(hours=4)  # hours
 
 
-@pytest.mark.parametrize(("jitter", "seconds"), [(0.0, 4.0), (0.5, 3.0), (1.0, 2.0)])
-def test_jitter_takes_up_to_half_away(jitter: float, seconds: float) -> None:
-    assert backoff(4, POLICY, jitter).total_seconds() == seconds
+@pytest.mark.parametrize("jitter", [0.0, 0.3, 1.0])
+def test_the_default_schedule_retries_for_at_least_24_hours_whatever_the_jitter(
+    jitter: float,
+) -> None:
+    """Walk the schedule with an injected clock: the delivery is dead only after 24 h."""
+    now, attempts = NOW, 1  # the first attempt fails at NOW
+    after = after_attempt("retry", attempts, DEFAULT, now, jitter)
+    while after.status == "failed":
+        assert after.due_at is not None
+        now, attempts = after.due_at, attempts + 1
+        after = after_attempt("retry", attempts, DEFAULT, now, jitter)
+    assert after.status == "dead"
+    assert now - NOW >= timedelta(hours=24)
+    assert attempts == DEFAULT.max_attempts
+
+
+@pytest.mark.parametrize(("jitter", "seconds"), [(0.0, 60.0), (0.5, 66.0), (1.0, 72.0)])
+def test_jitter_only_lengthens_a_wait(jitter: float, seconds: float) -> None:
+    assert backoff(3, POLICY, jitter).total_seconds() == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
 """How each granted row is rendered (`domain/projections.py`): safe to contact, the
-school's date and one child, the IDVA's count and ages, the victim's names only."""
+school's incident id, date and time and one child, the IDVA's count and ages, the
+victim's names only."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 
 import pytest
@@ -53,12 +55,15 @@ def test_phone_and_email_only_where_safe_to_contact(
         assert "contact" not in data.get("victim", {})
 
 
-def test_school_gets_the_incident_date_only() -> None:
+def test_school_gets_the_incident_id_date_and_time_and_nothing_else_of_it() -> None:
+    """domain.md (Operation Encompass): the police reference, the date and time; never
+    the area or the risk level."""
     data = data_for("school")
+    assert uuid.UUID(data["incident_id"])
+    assert data["reported_at"] == "2026-11-18T21:15:00+00:00"
     assert data["incident_date"] == "2026-11-18"
-    for absent in ("incident_id", "reported_at", "area", "risk_level"):
+    for absent in ("area", "risk_level", "dash_score", "flags"):
         assert absent not in data
-    assert "21:15" not in json.dumps(data)
 
 
 def test_school_date_is_the_local_date() -> None:
@@ -72,14 +77,20 @@ def test_school_date_is_the_local_date() -> None:
 )
 def test_school_sees_that_one_child_only(child: int, other: str) -> None:
     data = data_for("school", child=child)
-    assert set(data) == {"incident_date", "children", "safe_to_contact"}
+    assert set(data) == {
+        "incident_id",
+        "reported_at",
+        "incident_date",
+        "children",
+        "safe_to_contact",
+    }
     (seen,) = data["children"]
     expected = builders.decision().incident.children[child]
+    # the child's name and date of birth, and whether it was present: nothing more
     assert seen == {
         "given_name": expected.given_name,
         "family_name": expected.family_name,
         "date_of_birth": expected.date_of_birth.isoformat() if expected.date_of_birth else None,
-        "school_urn": expected.school_urn,
         "present_at_incident": expected.present_at_incident,
     }
     assert other not in json.dumps(data)
@@ -115,5 +126,22 @@ def test_a_victim_without_contact_details_is_not_safe_to_contact() -> None:
     )
     data = minimise(VIEWS["safeguarding-team"], Source(decision, None, LONDON))
     assert data["safe_to_contact"] is False
-    assert data["victim"]["contact"] == {"phone": None, "email": None}
-    assert data["victim"]["address"] is None
+    # fields the victim did not give are absent, not null
+    assert data["victim"]["contact"] == {}
+    assert "address" not in data["victim"]
+    assert "null" not in json.dumps(data["victim"])
+
+
+def test_an_email_not_given_is_absent_not_null() -> None:
+    decision = builders.decision(
+        victim={
+            "given_name": "Phoneonly",
+            "family_name": "Victim",
+            "date_of_birth": "1990-01-01",
+            "contact": {"phone": "07700 900123"},
+        },
+        safe_to_contact=True,
+    )
+    for agency in ("childrens-social-care", "idva", "safeguarding-team", "victim-support"):
+        data = minimise(VIEWS[agency], Source(decision, None, LONDON))
+        assert data["victim"]["contact"] == {"phone": "07700 900123"}, agency

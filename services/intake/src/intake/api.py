@@ -52,12 +52,10 @@ async def report_incident(
         raise HTTPException(
             409, "This control_room_ref was already reported with a different body."
         ) from None
-    mark_incident(accepted.incident_id)
+    mark_incident(accepted.id)
     if not accepted.created:
         response.status_code = 200
-    return IncidentAccepted(
-        incident_id=accepted.incident_id, control_room_ref=report.control_room_ref
-    )
+    return IncidentAccepted(incident_id=accepted.id, control_room_ref=report.control_room_ref)
 
 
 @router.post(
@@ -65,20 +63,30 @@ async def report_incident(
     status_code=202,
     response_model=AssessmentAccepted,
     summary="Add a DASH completed after the report",
-    responses={404: {"description": "Unknown incident"}, **PROBLEMS},
+    responses={
+        200: {
+            "description": "Already accepted: the same body for the same incident",
+            "model": AssessmentAccepted,
+        },
+        404: {"description": "Unknown incident"},
+        **PROBLEMS,
+    },
 )
 async def submit_risk_assessment(
-    incident_id: UUID, dash: Dash, platform: PlatformDep, _: Writer
+    incident_id: UUID, dash: Dash, platform: PlatformDep, _: Writer, response: Response
 ) -> AssessmentAccepted:
-    """Accept a later DASH; triage decides again with it."""
+    """Accept a later DASH; triage decides again with it. The same body again for the same
+    incident answers 200 with the same `assessment_id` and publishes nothing new."""
     try:
-        assessment_id = await handlers.submit_risk_assessment(
+        accepted = await handlers.submit_risk_assessment(
             platform, incident_id, dash, datetime.now(UTC)
         )
     except handlers.UnknownIncident:
         raise HTTPException(404, "No incident has this id.") from None
     mark_incident(incident_id)
-    return AssessmentAccepted(incident_id=incident_id, assessment_id=assessment_id)
+    if not accepted.created:
+        response.status_code = 200
+    return AssessmentAccepted(incident_id=incident_id, assessment_id=accepted.id)
 
 
 @router.get(

@@ -33,7 +33,10 @@ class UnknownIncident(Exception):
 
 @dataclass(frozen=True)
 class Accepted:
-    incident_id: UUID
+    """The id of what was accepted (an incident, an assessment), and whether this request
+    created it."""
+
+    id: UUID
     created: bool
 
 
@@ -100,28 +103,40 @@ async def report_incident(
 
 async def submit_risk_assessment(
     platform: Platform[Settings], incident_id: UUID, dash: Dash, now: datetime
-) -> UUID:
-    """Record a DASH completed after the report and publish it on the incident's key."""
-    async with platform.uow() as session:
-        incident = await repository.find(session, incident_id)
-        if incident is None:
-            raise UnknownIncident(str(incident_id))
-        event_id = uuid4()
-        await repository.add_risk_assessment(session, event_id, incident_id, fingerprint(dash), now)
-        data = RiskAssessmentSubmitted(
-            **dash.model_dump(), incident_id=incident_id, submitted_at=now
-        )
-        await platform.outbox.add(
-            session,
-            INCIDENTS,
-            incident.victim_key,
-            CloudEvent(
-                id=str(event_id),
-                source=SOURCE,
-                type=RISK_ASSESSMENT_SUBMITTED,
-                subject=str(incident_id),
-                data=data.model_dump(mode="json"),
-                time=now,
-            ),
-        )
-    return event_id
+) -> Accepted:
+    """Record a DASH completed after the report and publish it on the incident's key; the
+    same body again for the same incident is the same assessment (a retried post)."""
+    digest = fingerprint(dash)
+    try:
+        async with platform.uow() as session:
+            incident = await repository.find(session, incident_id)
+            if incident is None:
+                raise UnknownIncident(str(incident_id))
+            existing = await repository.find_risk_assessment(session, incident_id, digest)
+            if existing is None:
+                event_id = uuid4()
+                await repository.add_risk_assessment(session, event_id, incident_id, digest, now)
+                data = RiskAssessmentSubmitted(
+                    **dash.model_dump(), incident_id=incident_id, submitted_at=now
+                )
+                await platform.outbox.add(
+                    session,
+                    INCIDENTS,
+                    incident.victim_key,
+                    CloudEvent(
+                        id=str(event_id),
+                        source=SOURCE,
+                        type=RISK_ASSESSMENT_SUBMITTED,
+                        subject=str(incident_id),
+                        data=data.model_dump(mode="json"),
+                        time=now,
+                    ),
+                )
+                return Accepted(event_id, created=True)
+    except IntegrityError:
+        # a concurrent post of the same body won the unique constraint
+        async with platform.sessions() as session:
+            existing = await repository.find_risk_assessment(session, incident_id, digest)
+        if existing is None:
+            raise
+    return Accepted(existing, created=False)

@@ -95,3 +95,15 @@ async def add_risk_assessment(
             submitted_at=at,
         )
     )
+
+
+async def find_risk_assessment(
+    session: AsyncSession, incident_id: UUID, fingerprint: str
+) -> UUID | None:
+    """The id of the DASH already accepted for this incident with this very body, if any."""
+    stmt = select(risk_assessments.c.event_id).where(
+        risk_assessments.c.incident_id == str(incident_id),
+        risk_assessments.c.fingerprint == fingerprint,
+    )
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    return UUID(found) if found else None

@@ -41,4 +41,5 @@ risk_assessments = Table(
     ),
     Column("fingerprint", String(64), nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("incident_id", "fingerprint", name="uq_risk_assessment_incident_body"),
 )

@@ -7,19 +7,19 @@ token holds some such scope at all.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from notify import handlers, repository
 from notify.domain.records import current_record
-from notify.schemas import Subscribed, Subscription
+from notify.handlers import Notify
+from notify.schemas import Queued, Redelivery, Subscribed, Subscription
 from shared.auth import CurrentPrincipal, Principal, require
+from shared.errors import FieldErrors
 from shared.schemas import ReferralCreated
 from shared.schemas.v1 import Agency
-from shared.service import PlatformDep
 from shared.topics import AGENCIES
 
 router = APIRouter(prefix="/v1")
@@ -39,6 +39,12 @@ def _holding(prefix: str) -> Any:
     return check
 
 
+def _notify(request: Request) -> Notify:
+    notify: Notify = request.app.state.notify
+    return notify
+
+
+NotifyDep = Annotated[Notify, Depends(_notify)]
 Reader = Annotated[Principal, Depends(_holding("referrals:read:"))]
 Acker = Annotated[Principal, Depends(_holding("referrals:ack:"))]
 Subscriber = Annotated[Principal, Depends(require("subscriptions:write"))]
@@ -48,11 +54,12 @@ Subscriber = Annotated[Principal, Depends(require("subscriptions:write"))]
     "/referrals",
     tags=["referrals"],
     response_model=list[ReferralCreated],
+    response_model_exclude_unset=True,  # a school's record has no risk_level at all
     summary="An agency's referrals",
     responses=PROBLEMS,
 )
 async def list_referrals(
-    platform: PlatformDep,
+    notify: NotifyDep,
     principal: Reader,
     agency: Annotated[Agency, Query(description="One of the five agencies.")],
     incident_id: Annotated[UUID | None, Query(description="Only this incident's.")] = None,
@@ -61,11 +68,12 @@ async def list_referrals(
     Needs `referrals:read:<agency>` (that agency) or `referrals:read:*`."""
     if not principal.may(f"referrals:read:{agency}", "referrals:read:*"):
         raise HTTPException(403, f"This token may not read the referrals of '{agency}'.")
-    async with platform.sessions() as session:
+    async with notify.platform.sessions() as session:
         entries = await repository.records(
             session, agency, str(incident_id) if incident_id else None
         )
-    return [current_record(entry) for entry in entries]
+    now = notify.clock()
+    return [current_record(entry, now) for entry in entries]
 
 
 @router.post(
@@ -75,10 +83,12 @@ async def list_referrals(
     summary="Acknowledge a referral",
     responses={404: {"description": "Unknown referral"}, **PROBLEMS},
 )
-async def acknowledge(referral_id: UUID, platform: PlatformDep, principal: Acker) -> Response:
-    """Record the agency's acknowledgement (scope `referrals:ack:<the referral's agency>`)."""
+async def acknowledge(referral_id: UUID, notify: NotifyDep, principal: Acker) -> Response:
+    """Record the agency's acknowledgement (scope `referrals:ack:<the referral's agency>`):
+    its clock stops; the first acknowledgement is published as `mash.referral.acknowledged`
+    on `mash.referral-outcomes.v1`."""
     try:
-        await handlers.acknowledge(platform, str(referral_id), principal, datetime.now(UTC))
+        await handlers.acknowledge(notify, str(referral_id), principal)
     except handlers.UnknownReferral:
         raise HTTPException(404, "No referral has this id.") from None
     except handlers.NotYourReferral:
@@ -103,12 +113,18 @@ KnownAgency = Annotated[str, Depends(_known_agency)]
     responses={404: {"description": "Unknown agency"}, **PROBLEMS},
 )
 async def subscribe(
-    _: Subscriber, agency: KnownAgency, body: Subscription, platform: PlatformDep
+    _: Subscriber, agency: KnownAgency, body: Subscription, notify: NotifyDep
 ) -> Subscribed:
     """From now on each new referral for the agency is also POSTed to `webhook_url`, signed
-    with `secret`; a new PUT replaces the subscription."""
+    with `secret`; a new PUT replaces the subscription for referrals made after it (each
+    delivery keeps the subscription it was made under). The URL must be `https://` and
+    name no loopback, private, link-local, multicast, reserved or cloud-metadata address,
+    nor a host resolving to one: 422 otherwise."""
     url = str(body.webhook_url)
-    await handlers.subscribe(platform, agency, url, body.secret, datetime.now(UTC))
+    try:
+        await handlers.subscribe(notify, agency, url, body.secret)
+    except handlers.RefusedUrl as exc:
+        raise FieldErrors([{"loc": ["body", "webhook_url"], "msg": str(exc)}]) from None
     return Subscribed(agency=agency, webhook_url=url)
 
 
@@ -119,8 +135,58 @@ async def subscribe(
     summary="Remove an agency's webhook",
     responses={404: {"description": "Unknown agency, or no subscription"}, **PROBLEMS},
 )
-async def unsubscribe(_: Subscriber, agency: KnownAgency, platform: PlatformDep) -> Response:
-    """Stop POSTing the agency's referrals (they stay on its topic and in GET)."""
-    if not await handlers.unsubscribe(platform, agency):
+async def unsubscribe(_: Subscriber, agency: KnownAgency, notify: NotifyDep) -> Response:
+    """Stop POSTing the agency's referrals (they stay on its topic and in GET): its
+    pending deliveries become `cancelled`."""
+    if not await handlers.unsubscribe(notify, agency):
         raise HTTPException(404, "This agency has no subscription.")
     return Response(status_code=204)
+
+
+@router.post(
+    "/referrals/{referral_id}/redeliver",
+    tags=["subscriptions"],
+    status_code=202,
+    summary="Queue a referral's webhook delivery again",
+    responses={
+        404: {"description": "Unknown referral"},
+        409: {"description": "Delivered already, or the agency has no subscription"},
+        **PROBLEMS,
+    },
+)
+async def redeliver(_: Subscriber, referral_id: UUID, notify: NotifyDep) -> Response:
+    """Queue a `dead`, `failed` or `cancelled` delivery again, to the agency's current
+    subscription, with a fresh retry schedule."""
+    try:
+        await handlers.redeliver(notify, str(referral_id))
+    except handlers.UnknownReferral:
+        raise HTTPException(404, "No referral has this id.") from None
+    except handlers.AlreadyDelivered:
+        raise HTTPException(409, "This referral was delivered.") from None
+    except handlers.NoSubscription:
+        raise HTTPException(409, "The referral's agency has no subscription.") from None
+    return Response(status_code=202)
+
+
+@router.post(
+    "/subscriptions/{agency}/redeliver",
+    tags=["subscriptions"],
+    status_code=202,
+    response_model=Queued,
+    summary="Queue an agency's dead deliveries again",
+    responses={
+        404: {"description": "Unknown agency"},
+        409: {"description": "The agency has no subscription"},
+        **PROBLEMS,
+    },
+)
+async def redeliver_dead(
+    _: Subscriber, agency: KnownAgency, body: Redelivery, notify: NotifyDep
+) -> Queued:
+    """Queue again, to the current subscription, every `dead` delivery of the agency whose
+    referral was made at or after `since`."""
+    try:
+        queued = await handlers.redeliver_dead(notify, agency, body.since)
+    except handlers.NoSubscription:
+        raise HTTPException(409, "This agency has no subscription.") from None
+    return Queued(queued=queued)

@@ -7,16 +7,18 @@ that call `record_attempt` are the background job in `jobs.py`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, uuid4, uuid5
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify import repository
+from notify import repository, webhooks
 from notify.config import Settings
-from notify.domain.delivery import DeliveryPolicy, Next, after_attempt
+from notify.domain.clocks import ClockPolicy
+from notify.domain.delivery import Next, after_attempt
 from notify.domain.records import LedgerEntry, created_record
 from notify.domain.referrals import NewReferral, ReferralTiming, not_yet_made, plan
 from notify.metrics import ReferralMetrics
@@ -25,24 +27,53 @@ from shared.auth import Principal
 from shared.envelope import CloudEvent
 from shared.identity import victim_key
 from shared.kafka import EventTable, On
-from shared.schemas import TriageDecided
+from shared.schemas import ReferralOutcome, ReferralOverdue, TriageDecided
 from shared.service import Platform
 from shared.telemetry import inject_headers
-from shared.topics import DEADLETTER, REFERRAL_CREATED, TRIAGE_DECIDED, referrals_topic
+from shared.topics import (
+    DEADLETTER,
+    ESCALATIONS,
+    REFERRAL_ACKNOWLEDGED,
+    REFERRAL_CREATED,
+    REFERRAL_DEAD,
+    REFERRAL_DELIVERED,
+    REFERRAL_OUTCOMES,
+    REFERRAL_OVERDUE,
+    TRIAGE_DECIDED,
+    referrals_topic,
+)
 
 log = logging.getLogger(__name__)
 
 
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Notify:
-    """What notify's handlers work with: the platform and notify's own metrics."""
+    """What notify's handlers work with: the platform, notify's own metrics, the clock of
+    its commands and jobs, and the resolver that webhook hosts are checked with (both
+    injectable: tests move the clock and resolve names without DNS)."""
 
     platform: Platform[Settings]
     metrics: ReferralMetrics
+    clock: Callable[[], datetime] = field(default=_system_clock)
+    resolver: webhooks.Resolver = field(default=webhooks.system_resolver)
 
     @classmethod
-    def on(cls, platform: Platform[Settings]) -> Notify:
-        return cls(platform, ReferralMetrics(platform.metrics.registry))
+    def on(
+        cls,
+        platform: Platform[Settings],
+        clock: Callable[[], datetime] | None = None,
+        resolver: webhooks.Resolver | None = None,
+    ) -> Notify:
+        return cls(
+            platform,
+            ReferralMetrics(platform.metrics.registry),
+            clock or _system_clock,
+            resolver or webhooks.system_resolver,
+        )
 
     @property
     def settings(self) -> Settings:
@@ -57,20 +88,26 @@ class NotYourReferral(Exception):
     """The referral belongs to an agency the caller may not act for."""
 
 
+class AlreadyDelivered(Exception):
+    """The referral was delivered: there is nothing to send again."""
+
+
+class NoSubscription(Exception):
+    """The agency has no subscription to deliver to."""
+
+
+class RefusedUrl(Exception):
+    """The webhook URL is not allowed (contract section 5); the reason, never the URL."""
+
+
 def timing_of(settings: Settings) -> ReferralTiming:
+    zone = ZoneInfo(settings.school_timezone)
     return ReferralTiming(
-        timezone=ZoneInfo(settings.school_timezone),
+        timezone=zone,
         school_day_start=settings.school_day_start,
         school_release=settings.school_release_time,
         review_within=timedelta(hours=settings.review_due_hours),
-    )
-
-
-def delivery_policy_of(settings: Settings) -> DeliveryPolicy:
-    return DeliveryPolicy(
-        max_attempts=settings.delivery_max_attempts,
-        base_seconds=settings.delivery_retry_base_seconds,
-        max_seconds=settings.delivery_retry_max_seconds,
+        clocks=ClockPolicy(timezone=zone),
     )
 
 
@@ -107,7 +144,8 @@ async def _make_referral(
     key: str,
     now: datetime,
 ) -> None:
-    """Record one referral and its delivery, and stage its event on the agency's topic."""
+    """Record one referral and its delivery (pinned to the agency's subscription of now),
+    and stage its event on the agency's topic."""
     referral_id = str(uuid4())
     entry = await repository.add_referral(
         session,
@@ -122,8 +160,10 @@ async def _make_referral(
         data=referral.data,
         created_at=now,
         review_due_at=referral.review_due_at,
+        due_by=referral.due_by,
+        clock_policy=ClockPolicy().version,
         deliver_after=referral.deliver_after,
-        webhook=await repository.subscribed(session, referral.agency),
+        webhook=await repository.subscription(session, referral.agency),
         trace=inject_headers(),
     )
     # ce_id = referral_id, on Kafka as in the webhook: one id for one referral everywhere
@@ -138,46 +178,129 @@ async def _make_referral(
     await notify.platform.outbox.add(session, referrals_topic(referral.agency), key, event)
 
 
-async def acknowledge(
-    platform: Platform[Settings], referral_id: str, principal: Principal, now: datetime
+async def _outcome(
+    notify: Notify,
+    session: AsyncSession,
+    entry: LedgerEntry,
+    kind: str,
+    at: datetime,
+    attempts: int | None = None,
 ) -> None:
-    """Record an agency's acknowledgement of one of its referrals (the first one counts)."""
-    async with platform.uow() as session:
+    """Stage an outcome event (acknowledged, delivered, dead) on the internal outcomes
+    topic: ids and times only, for the console."""
+    data = ReferralOutcome(
+        referral_id=entry.referral_id,
+        agency=entry.agency,
+        incident_id=entry.incident_id,
+        at=at,
+        due_by=entry.due_by,
+        attempts=attempts,
+    )
+    event = CloudEvent(
+        id=str(uuid5(NAMESPACE_URL, f"mash:notify:{kind}:{entry.referral_id}:{attempts}")),
+        source=notify.settings.source,
+        type=kind,
+        subject=entry.incident_id,
+        data=data.model_dump(mode="json", exclude_none=True),
+        time=at,
+    )
+    await notify.platform.outbox.add(session, REFERRAL_OUTCOMES, entry.victim_key, event)
+
+
+async def acknowledge(notify: Notify, referral_id: str, principal: Principal) -> None:
+    """Record an agency's acknowledgement of one of its referrals (the first one counts,
+    and only it is published as `mash.referral.acknowledged`)."""
+    now = notify.clock()
+    async with notify.platform.uow() as session:
         entry = await repository.record(session, referral_id)
         if entry is None:
             raise UnknownReferral(referral_id)
         if not principal.may(f"referrals:ack:{entry.agency}"):
             raise NotYourReferral(referral_id)
-        await repository.acknowledge(session, referral_id, now)
+        if await repository.acknowledge(session, referral_id, now):
+            await _outcome(notify, session, entry, REFERRAL_ACKNOWLEDGED, now)
 
 
-async def subscribe(
-    platform: Platform[Settings], agency: str, url: str, secret: str, now: datetime
-) -> None:
-    """Set (or replace) the agency's webhook: its new referrals are POSTed there too."""
-    sealed = platform.settings.secret_box().seal(secret)
-    async with platform.uow() as session:
-        await repository.subscribe(session, agency, url, sealed, now)
+async def subscribe(notify: Notify, agency: str, url: str, secret: str) -> None:
+    """Set (or replace) the agency's webhook: its new referrals are POSTed there too.
+    RefusedUrl when the URL may not be a webhook (contract section 5)."""
+    settings = notify.settings
+    why = await webhooks.refusal(url, notify.resolver, settings.allows_loopback)
+    if why is not None:
+        raise RefusedUrl(why)
+    sealed = settings.secret_box().seal(secret)
+    async with notify.platform.uow() as session:
+        await repository.subscribe(session, agency, url, sealed, notify.clock())
 
 
-async def unsubscribe(platform: Platform[Settings], agency: str) -> bool:
-    """Remove the agency's webhook; False when it had none."""
-    async with platform.uow() as session:
+async def unsubscribe(notify: Notify, agency: str) -> bool:
+    """Remove the agency's webhook and cancel its pending deliveries; False when it had
+    none."""
+    async with notify.platform.uow() as session:
         return await repository.unsubscribe(session, agency)
 
 
+async def redeliver(notify: Notify, referral_id: str) -> None:
+    """Queue a referral's delivery again, to the agency's current subscription."""
+    async with notify.platform.uow() as session:
+        entry = await repository.record(session, referral_id)
+        if entry is None:
+            raise UnknownReferral(referral_id)
+        if entry.status == "delivered" or (entry.channel == "topic" and entry.published):
+            raise AlreadyDelivered(referral_id)
+        webhook = await repository.subscription(session, entry.agency)
+        if webhook is None:
+            raise NoSubscription(entry.agency)
+        if not await repository.requeue(session, referral_id, webhook, notify.clock()):
+            raise AlreadyDelivered(referral_id)
+
+
+async def redeliver_dead(notify: Notify, agency: str, since: datetime) -> int:
+    """Queue again every dead delivery of the agency made since `since`; how many."""
+    async with notify.platform.uow() as session:
+        webhook = await repository.subscription(session, agency)
+        if webhook is None:
+            raise NoSubscription(agency)
+        queued = 0
+        now = notify.clock()
+        for referral_id in await repository.dead_since(session, agency, since):
+            queued += await repository.requeue(session, referral_id, webhook, now)
+        return queued
+
+
+async def begin_attempt(
+    notify: Notify, due: repository.DueDelivery, lease_until: datetime
+) -> int | None:
+    """Lease a due delivery and record its next attempt as in flight, committed before
+    the POST, so a crash after it leaves a trace (`unknown`). The attempt's number, or
+    None when another instance took the delivery first."""
+    async with notify.platform.uow() as session:
+        if not await repository.lease(session, due.referral_id, due.version, lease_until):
+            return None
+        made = await repository.close_interrupted(session, due.referral_id, notify.clock())
+        await repository.start_attempt(session, due.referral_id, made + 1, notify.clock())
+        return made + 1
+
+
 async def record_attempt(
-    platform: Platform[Settings],
+    notify: Notify,
     due: repository.DueDelivery,
+    number: int,
     attempt: Attempt,
     jitter: float,
 ) -> Next:
-    """Save what attempt number `due.attempts + 1` came to, the delivery's next state and,
-    when it is dead, the referral on the dead-letter topic, all in one transaction."""
-    settings = platform.settings
-    number = due.attempts + 1
-    policy = delivery_policy_of(settings)
-    after = after_attempt(attempt.verdict, number, policy, attempt.finished_at, jitter)
+    """Save what attempt `number` came to and the delivery's next state, right after its
+    answer, with its outcome event and, when dead, the referral on the dead-letter topic:
+    all in one transaction. A delivery cancelled meanwhile stays cancelled unless the
+    attempt delivered it."""
+    settings = notify.settings
+    after = after_attempt(
+        attempt.verdict,
+        number - due.round_start,
+        settings.delivery_policy(),
+        attempt.finished_at,
+        jitter,
+    )
     attempted = repository.Attempted(
         number,
         attempt.started_at,
@@ -186,14 +309,52 @@ async def record_attempt(
         attempt.http_status,
         attempt.error,
     )
-    async with platform.uow() as session:
-        await repository.add_attempt(session, due.referral_id, attempted, after)
-        if after.status == "dead":
+    async with notify.platform.uow() as session:
+        cancelled = await repository.delivery_status(session, due.referral_id) == "cancelled"
+        if cancelled and after.status != "delivered":
+            after = Next("cancelled", None)
+        await repository.finish_attempt(session, due.referral_id, attempted, after)
+        if after.status in ("delivered", "dead"):
             entry = await repository.record(session, due.referral_id)
             assert entry is not None, "a delivery always has its referral"
-            letter = _dead_letter(entry, attempt, number, settings.source)
-            await platform.outbox.add(session, DEADLETTER, entry.victim_key, letter)
+            kind = REFERRAL_DELIVERED if after.status == "delivered" else REFERRAL_DEAD
+            await _outcome(notify, session, entry, kind, attempt.finished_at, number)
+            if after.status == "dead":
+                letter = _dead_letter(entry, attempt, number, settings.source)
+                await notify.platform.outbox.add(session, DEADLETTER, entry.victim_key, letter)
+    if after.status == "dead":
+        notify.metrics.dead.labels(due.agency).inc()
     return after
+
+
+async def escalate_overdue(notify: Notify, now: datetime) -> int:
+    """Escalate, once each, the referrals past `due_by` without an acknowledgement:
+    `mash.referral.overdue` on `mash.escalations.v1`, through the outbox. How many."""
+    escalated = 0
+    async with notify.platform.uow() as session:
+        for due in await repository.overdue(session, now):
+            if not await repository.mark_overdue(session, due.referral_id, due.due_by):
+                continue  # another instance escalated it
+            data = ReferralOverdue(
+                referral_id=due.referral_id,
+                agency=due.agency,
+                incident_id=due.incident_id,
+                reason=due.reason,
+                due_by=due.due_by,
+                overdue_since=due.due_by,
+            )
+            event = CloudEvent(
+                id=str(uuid5(NAMESPACE_URL, f"mash:notify:overdue:{due.referral_id}")),
+                source=notify.settings.source,
+                type=REFERRAL_OVERDUE,
+                subject=due.incident_id,
+                data=data.model_dump(mode="json"),
+                time=now,
+            )
+            await notify.platform.outbox.add(session, ESCALATIONS, due.victim_key, event)
+            notify.platform.metrics.referrals_overdue.labels(due.agency).inc()
+            escalated += 1
+    return escalated
 
 
 def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: str) -> CloudEvent:

@@ -8,7 +8,8 @@ from shared.topics import AGENCIES
 
 
 class ReferralMetrics:
-    """Referrals made and webhook attempts, per agency: ids and enums only, no people."""
+    """Referrals made, webhook attempts, dead deliveries and overdue referrals, per agency:
+    enums only, no people."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.referrals = Counter(
@@ -23,3 +24,9 @@ class ReferralMetrics:
         for agency in AGENCIES:  # at 0 from the start: alerts see the first dead delivery
             for status in ("delivered", "failed", "dead"):
                 self.attempts.labels(agency, status)
+        self.dead = Counter(
+            "mash_webhook_deliveries_dead",
+            "Webhook deliveries given up (dead), per agency",
+            ["agency"],
+            registry=registry,
+        )

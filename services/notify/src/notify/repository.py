@@ -19,15 +19,28 @@ from notify.store import attempts, deliveries, platform, referrals, subscription
 from shared.db import utc
 
 WAITING = ("pending", "failed")
+REQUEUEABLE = ("pending", "failed", "dead", "cancelled")
+IN_FLIGHT = "in_flight"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A subscription: where to POST and the sealed secret to sign with."""
+
+    url: str
+    sealed_secret: str
 
 
 @dataclass(frozen=True)
 class DueDelivery:
-    """A webhook delivery that fell due, with where and how to sign it."""
+    """A webhook delivery that fell due, pinned to the subscription it was made under."""
 
     referral_id: str
+    agency: str
     version: int
     attempts: int
+    round_start: int
+    """Attempts made before it was last queued (the retry schedule counts from here)."""
     trace: dict[str, str]
     webhook_url: str
     sealed_secret: str
@@ -43,6 +56,18 @@ class Attempted:
     verdict: str
     http_status: int | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A referral past its `due_by` with no acknowledgement, not escalated yet."""
+
+    referral_id: str
+    agency: str
+    incident_id: str
+    reason: str
+    victim_key: str
+    due_by: datetime
 
 
 def _entries() -> Any:
@@ -86,6 +111,8 @@ def _entry(row: Any) -> LedgerEntry:
         delivered_at=utc(row.delivered_at) if row.delivered_at else None,
         trace=dict(row.trace or {}),
         published=row.published_at is not None or row.outbox_event_id is None,
+        due_by=utc(row.due_by) if row.due_by else None,
+        overdue_since=utc(row.overdue_since) if row.overdue_since else None,
     )
 
 
@@ -111,12 +138,14 @@ async def add_referral(
     data: dict[str, Any],
     created_at: datetime,
     review_due_at: datetime | None,
+    due_by: datetime,
+    clock_policy: str,
     deliver_after: datetime,
-    webhook: bool,
+    webhook: Webhook | None,
     trace: dict[str, str],
 ) -> LedgerEntry:
-    """Record a referral and its delivery (by webhook when the agency has subscribed, due
-    from `deliver_after`; else on its topic alone)."""
+    """Record a referral and its delivery: by webhook, pinned to the agency's subscription
+    of now and due from `deliver_after`, when it has one; else on its topic alone."""
     await session.execute(
         insert(referrals).values(
             referral_id=referral_id,
@@ -130,6 +159,8 @@ async def add_referral(
             data=data,
             created_at=created_at,
             review_due_at=utc(review_due_at) if review_due_at else None,
+            due_by=utc(due_by),
+            clock_policy=clock_policy,
         )
     )
     await session.execute(
@@ -139,10 +170,13 @@ async def add_referral(
             channel="webhook" if webhook else "topic",
             status="pending",
             attempts=0,
+            round_start=0,
             deliver_after=utc(deliver_after),
             due_at=utc(deliver_after) if webhook else None,
             version=0,
             trace=trace,
+            webhook_url=webhook.url if webhook else None,
+            secret=webhook.sealed_secret if webhook else None,
         )
     )
     entry = await record(session, referral_id)
@@ -165,26 +199,31 @@ async def record(session: AsyncSession, referral_id: str) -> LedgerEntry | None:
     return _entry(row) if row else None
 
 
-async def acknowledge(session: AsyncSession, referral_id: str, at: datetime) -> None:
-    """Record the agency's acknowledgement (the first one counts)."""
-    await session.execute(
+async def acknowledge(session: AsyncSession, referral_id: str, at: datetime) -> bool:
+    """Record the agency's acknowledgement; False when it was acknowledged before (the
+    first one counts)."""
+    result = await session.execute(
         update(referrals)
         .where(referrals.c.referral_id == referral_id, referrals.c.acknowledged_at.is_(None))
         .values(acknowledged_at=utc(at))
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
-async def subscribed(session: AsyncSession, agency: str) -> bool:
-    """Whether the agency has a webhook subscription."""
-    stmt = select(subscriptions.c.agency).where(subscriptions.c.agency == agency)
-    return (await session.execute(stmt)).first() is not None
+async def subscription(session: AsyncSession, agency: str) -> Webhook | None:
+    """The agency's webhook subscription, if it has one."""
+    stmt = select(subscriptions.c.webhook_url, subscriptions.c.secret).where(
+        subscriptions.c.agency == agency
+    )
+    row = (await session.execute(stmt)).first()
+    return Webhook(row.webhook_url, row.secret) if row else None
 
 
 async def subscribe(
     session: AsyncSession, agency: str, url: str, sealed_secret: str, now: datetime
 ) -> None:
-    """Set (or replace) the agency's webhook."""
-    await unsubscribe(session, agency)
+    """Set (or replace) the agency's webhook (deliveries made before keep theirs)."""
+    await session.execute(delete(subscriptions).where(subscriptions.c.agency == agency))
     await session.execute(
         insert(subscriptions).values(
             agency=agency, webhook_url=url, secret=sealed_secret, updated_at=now
@@ -193,22 +232,71 @@ async def subscribe(
 
 
 async def unsubscribe(session: AsyncSession, agency: str) -> bool:
-    """Remove the agency's webhook; False when it had none."""
+    """Remove the agency's webhook and cancel its waiting deliveries; False when it had
+    none."""
     result = await session.execute(delete(subscriptions).where(subscriptions.c.agency == agency))
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def next_due(session: AsyncSession, agency: str, now: datetime) -> DueDelivery | None:
-    """The agency's webhook delivery that fell due first, while it has a subscription."""
-    stmt = (
-        select(deliveries, subscriptions.c.webhook_url, subscriptions.c.secret)
-        .join(subscriptions, subscriptions.c.agency == deliveries.c.agency)
+    if not getattr(result, "rowcount", 0):
+        return False
+    await session.execute(
+        update(deliveries)
         .where(
             deliveries.c.agency == agency,
             deliveries.c.channel == "webhook",
             deliveries.c.status.in_(WAITING),
-            deliveries.c.due_at <= utc(now),
         )
+        .values(status="cancelled", due_at=None)
+    )
+    return True
+
+
+async def requeue(session: AsyncSession, referral_id: str, webhook: Webhook, now: datetime) -> bool:
+    """Queue a delivery again, to `webhook`, due now, its retry schedule started afresh;
+    False when it was delivered (or is not requeueable)."""
+    result = await session.execute(
+        update(deliveries)
+        .where(deliveries.c.referral_id == referral_id, deliveries.c.status.in_(REQUEUEABLE))
+        .values(
+            channel="webhook",
+            status="pending",
+            due_at=utc(now),
+            round_start=deliveries.c.attempts,
+            webhook_url=webhook.url,
+            secret=webhook.sealed_secret,
+            last_error=None,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def dead_since(session: AsyncSession, agency: str, since: datetime) -> list[str]:
+    """The agency's dead deliveries whose referrals were made at or after `since`."""
+    stmt = (
+        select(deliveries.c.referral_id)
+        .join(referrals, referrals.c.referral_id == deliveries.c.referral_id)
+        .where(
+            deliveries.c.agency == agency,
+            deliveries.c.status == "dead",
+            referrals.c.created_at >= utc(since),
+        )
+        .order_by(referrals.c.created_at)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def _waiting(agency: str) -> Any:
+    return (
+        deliveries.c.agency == agency,
+        deliveries.c.channel == "webhook",
+        deliveries.c.status.in_(WAITING),
+        deliveries.c.webhook_url.is_not(None),
+    )
+
+
+async def next_due(session: AsyncSession, agency: str, now: datetime) -> DueDelivery | None:
+    """The agency's webhook delivery that fell due first."""
+    stmt = (
+        select(deliveries)
+        .where(*_waiting(agency), deliveries.c.due_at <= utc(now))
         .order_by(deliveries.c.due_at, deliveries.c.referral_id)
         .limit(1)
     )
@@ -217,8 +305,10 @@ async def next_due(session: AsyncSession, agency: str, now: datetime) -> DueDeli
         return None
     return DueDelivery(
         referral_id=row.referral_id,
+        agency=row.agency,
         version=int(row.version),
         attempts=int(row.attempts),
+        round_start=int(row.round_start),
         trace=dict(row.trace or {}),
         webhook_url=row.webhook_url,
         sealed_secret=row.secret,
@@ -227,15 +317,7 @@ async def next_due(session: AsyncSession, agency: str, now: datetime) -> DueDeli
 
 async def earliest_due(session: AsyncSession, agency: str) -> datetime | None:
     """When the agency's next webhook delivery falls due (None when none waits)."""
-    stmt = (
-        select(func.min(deliveries.c.due_at))
-        .join(subscriptions, subscriptions.c.agency == deliveries.c.agency)
-        .where(
-            deliveries.c.agency == agency,
-            deliveries.c.channel == "webhook",
-            deliveries.c.status.in_(WAITING),
-        )
-    )
+    stmt = select(func.min(deliveries.c.due_at)).where(*_waiting(agency))
     found: datetime | None = (await session.execute(stmt)).scalar_one_or_none()
     return utc(found) if found else None
 
@@ -257,8 +339,52 @@ async def lease(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def close_interrupted(session: AsyncSession, referral_id: str, now: datetime) -> int:
+    """An attempt left in flight (notify stopped or crashed between starting it and
+    recording its answer) is recorded as `unknown`: the POST may have reached the
+    receiver. It counts as an attempt. Returns the delivery's attempts after it."""
+    stmt = select(attempts.c.attempt).where(
+        attempts.c.referral_id == referral_id, attempts.c.verdict == IN_FLIGHT
+    )
+    left = list((await session.execute(stmt)).scalars())
+    if left:
+        await session.execute(
+            update(attempts)
+            .where(attempts.c.referral_id == referral_id, attempts.c.verdict == IN_FLIGHT)
+            .values(
+                verdict="unknown",
+                finished_at=utc(now),
+                error="no answer recorded: notify stopped during the attempt",
+            )
+        )
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.referral_id == referral_id, deliveries.c.attempts < max(left))
+            .values(attempts=max(left))
+        )
+    stmt = select(deliveries.c.attempts).where(deliveries.c.referral_id == referral_id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def start_attempt(
+    session: AsyncSession, referral_id: str, number: int, started_at: datetime
+) -> None:
+    """Record attempt `number` as in flight, before its POST (committed on its own)."""
+    await session.execute(
+        insert(attempts).values(
+            referral_id=referral_id,
+            attempt=number,
+            started_at=utc(started_at),
+            finished_at=None,
+            verdict=IN_FLIGHT,
+        )
+    )
+
+
 async def release(session: AsyncSession, referral_id: str, version: int, now: datetime) -> None:
-    """Give a lease back without an answer (notify is stopping): the delivery is due again."""
+    """Give a lease back without an answer (notify is stopping): the delivery is due again,
+    its attempt in flight recorded as `unknown`."""
+    await close_interrupted(session, referral_id, now)
     await session.execute(
         update(deliveries)
         .where(deliveries.c.referral_id == referral_id, deliveries.c.version == version)
@@ -266,15 +392,20 @@ async def release(session: AsyncSession, referral_id: str, version: int, now: da
     )
 
 
-async def add_attempt(
+async def delivery_status(session: AsyncSession, referral_id: str) -> str | None:
+    stmt = select(deliveries.c.status).where(deliveries.c.referral_id == referral_id)
+    found: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
+
+
+async def finish_attempt(
     session: AsyncSession, referral_id: str, attempt: Attempted, after: Next
 ) -> None:
-    """Record one attempt and the delivery's state after it."""
+    """Record what an attempt in flight came to, and the delivery's state after it."""
     await session.execute(
-        insert(attempts).values(
-            referral_id=referral_id,
-            attempt=attempt.number,
-            started_at=utc(attempt.started_at),
+        update(attempts)
+        .where(attempts.c.referral_id == referral_id, attempts.c.attempt == attempt.number)
+        .values(
             finished_at=utc(attempt.finished_at),
             verdict=attempt.verdict,
             http_status=attempt.http_status,
@@ -292,3 +423,38 @@ async def add_attempt(
             last_error=attempt.error,
         )
     )
+
+
+async def overdue(session: AsyncSession, now: datetime, limit: int = 100) -> list[Overdue]:
+    """Referrals past `due_by` without an acknowledgement, not escalated yet."""
+    stmt = (
+        select(referrals)
+        .where(
+            referrals.c.overdue_since.is_(None),
+            referrals.c.acknowledged_at.is_(None),
+            referrals.c.due_by <= utc(now),
+        )
+        .order_by(referrals.c.due_by, referrals.c.referral_id)
+        .limit(limit)
+    )
+    return [
+        Overdue(
+            referral_id=row.referral_id,
+            agency=row.agency,
+            incident_id=row.incident_id,
+            reason=row.reason,
+            victim_key=row.victim_key,
+            due_by=utc(row.due_by),
+        )
+        for row in await session.execute(stmt)
+    ]
+
+
+async def mark_overdue(session: AsyncSession, referral_id: str, since: datetime) -> bool:
+    """Mark a referral overdue, once: False when it was already (another instance)."""
+    result = await session.execute(
+        update(referrals)
+        .where(referrals.c.referral_id == referral_id, referrals.c.overdue_since.is_(None))
+        .values(overdue_since=utc(since))
+    )
+    return bool(getattr(result, "rowcount", 0))

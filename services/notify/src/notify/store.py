@@ -39,8 +39,12 @@ referrals = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("review_due_at", DateTime(timezone=True), nullable=True),
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("due_by", DateTime(timezone=True), nullable=True),  # null only before clocks
+    Column("clock_policy", String(32), nullable=True),
+    Column("overdue_since", DateTime(timezone=True), nullable=True),  # set once: escalated
     UniqueConstraint("incident_id", "agency", "subject", name="uq_referral_once"),
     Index("ix_referrals_agency_created", "agency", "created_at"),
+    Index("ix_referrals_clock", "overdue_since", "acknowledged_at", "due_by"),
 )
 
 deliveries = Table(
@@ -49,7 +53,8 @@ deliveries = Table(
     Column("referral_id", String(36), ForeignKey("referrals.referral_id"), primary_key=True),
     Column("agency", String(32), nullable=False),
     Column("channel", String(16), nullable=False),  # webhook | topic
-    Column("status", String(16), nullable=False),  # pending | failed | delivered | dead
+    # pending | failed | delivered | dead | cancelled
+    Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("deliver_after", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=True),
@@ -57,6 +62,11 @@ deliveries = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("last_error", String(200), nullable=True),
     Column("trace", JSON, nullable=False),
+    # the subscription it was created (or last queued) under, pinned: a later PUT does not
+    # redirect it; the secret stays sealed (notify.sealing)
+    Column("webhook_url", String(2048), nullable=True),
+    Column("secret", Text, nullable=True),
+    Column("round_start", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_deliveries_due", "agency", "status", "due_at"),
 )
 
@@ -69,8 +79,9 @@ attempts = Table(
     ),
     Column("attempt", Integer, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
-    Column("verdict", String(16), nullable=False),  # delivered | retry | dead
+    Column("finished_at", DateTime(timezone=True), nullable=True),  # null while in flight
+    # in_flight | delivered | retry | dead | refused | unknown (notify stopped mid-attempt)
+    Column("verdict", String(16), nullable=False),
     Column("http_status", Integer, nullable=True),
     Column("error", String(200), nullable=True),
     UniqueConstraint("referral_id", "attempt", name="uq_attempt_number"),

@@ -9,13 +9,18 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.schemas.v1 import RiskLevel
+from shared.text import checked
 
 Text = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=2000)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=2000),
+    checked(multiline=True, visible=True),
 ]
 
 Author = Annotated[
-    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200)
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200),
+    checked(visible=True),
 ]
 
 

@@ -1,5 +1,6 @@
 """Versioned schemas of every event's data (contract section 7). `v1` is current."""
 
+from shared.schemas.referrals import ReferralOutcome, ReferralOverdue
 from shared.schemas.v1 import (
     AuditRead,
     Dash,
@@ -14,7 +15,6 @@ from shared.schemas.v1 import (
     PerpetratorSummary,
     Person,
     ReferralCreated,
-    ReferralOverdue,
     RiskAssessmentSubmitted,
     TriageDecided,
 )
@@ -33,6 +33,7 @@ __all__ = [
     "PerpetratorSummary",
     "Person",
     "ReferralCreated",
+    "ReferralOutcome",
     "ReferralOverdue",
     "RiskAssessmentSubmitted",
     "TriageDecided",

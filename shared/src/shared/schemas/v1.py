@@ -5,7 +5,7 @@ database or a topic."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -19,6 +19,8 @@ from pydantic import (
     StrictBool,
     StringConstraints,
 )
+
+from shared.text import checked
 
 RiskLevel = Literal["standard", "medium", "high"]
 RiskBasis = Literal["dash_score", "professional_judgement", "regrade", "not_assessed"]
@@ -85,14 +87,19 @@ def _iso_date_text(value: Any) -> Any:
     return value
 
 
-def _plain_text(value: str) -> str:
-    # NUL and lone surrogates break PostgreSQL and UTF-8 hashing downstream: refuse them here
-    if any((ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in value):
-        raise ValueError("must not contain control characters or unpaired surrogates")
+def _representable_in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:30+01:00 is year 0 in UTC, which Python cannot hold: every later
+    # comparison or window would overflow, so such an instant is refused as it arrives
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a representable instant (years 1 to 9999 in UTC)") from None
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_representable_in_utc)
+]
 CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
 Slug = Annotated[
     str, StringConstraints(strict=True, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64)
@@ -101,12 +108,13 @@ Reference = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_
 Name = Annotated[
     str,
     StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_plain_text),
+    checked(visible=True),
 ]
-ShortText = Annotated[
-    str, StringConstraints(strict=True, max_length=200), AfterValidator(_plain_text)
+ShortText = Annotated[str, StringConstraints(strict=True, max_length=200), checked()]
+Notes = Annotated[str, StringConstraints(strict=True, max_length=4000), checked(multiline=True)]
+Postcode = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,9}$")
 ]
-Notes = Annotated[str, StringConstraints(strict=True, max_length=4000), AfterValidator(_plain_text)]
 
 
 class Strict(BaseModel):
@@ -117,7 +125,11 @@ class Strict(BaseModel):
 
 Phone = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9+() -]{3,32}$")]
 Email = Annotated[
-    str, StringConstraints(strict=True, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}$")
+    str,
+    StringConstraints(
+        strict=True, pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,189}$"
+    ),
+    checked(),
 ]
 PersonId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_/-]{1,32}$")]
 SchoolUrn = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{6}$")]
@@ -140,7 +152,7 @@ class Address(Strict):
         description="Up to 6 lines of up to 200 characters.",
         examples=[_ADDRESS["lines"]],
     )
-    postcode: Annotated[str, StringConstraints(strict=True, max_length=10)] | None = Field(
+    postcode: Postcode | None = Field(
         default=None, description="The postcode.", examples=["SO14 7DU"]
     )
 
@@ -342,13 +354,16 @@ class TriageDecided(Strict):
 
 
 class ReferralCreated(Strict):
-    """Data of `mash.referral.created`: a referral record, minimised for its agency."""
+    """Data of `mash.referral.created`: a referral record, minimised for its agency.
+
+    A school's record has no `risk_level` (absent, not null): a school learns only what
+    Operation Encompass needs."""
 
     referral_id: UUID
     agency: Agency
     incident_id: UUID
     reason: str
-    risk_level: RiskLevel
+    risk_level: RiskLevel | None = None
     created_at: AwareDatetime
     data: dict[str, Any]
     delivery: dict[str, Any]
@@ -357,6 +372,10 @@ class ReferralCreated(Strict):
     review_due_at: AwareDatetime | None = Field(
         default=None, description="Safeguarding team, high risk: when its review is due"
     )
+    due_by: AwareDatetime | None = Field(
+        default=None, description="When the agency must acknowledge it (domain.md, Clocks)"
+    )
+    overdue: bool = Field(default=False, description="Not acknowledged by `due_by`")
 
 
 class CasePerson(Strict):
@@ -383,18 +402,6 @@ class MaracCaseListed(Strict):
     children_count: int
     listed_at: AwareDatetime
     victim_person_id: str | None = None
-
-
-class ReferralOverdue(Strict):
-    """Data of `mash.referral.overdue` (on `mash.escalations.v1`): a referral not
-    acknowledged by its `due_by`, escalated once."""
-
-    referral_id: UUID
-    agency: Agency
-    incident_id: UUID
-    reason: str
-    due_by: AwareDatetime
-    overdue_since: AwareDatetime
 
 
 class AuditRead(Strict):

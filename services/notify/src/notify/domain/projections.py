@@ -44,9 +44,15 @@ def _identity(person: Person | None) -> Fragment | None:
     return person.model_dump(mode="json", include={"given_name", "family_name", "date_of_birth"})
 
 
-def _child(child: Child) -> Fragment:
-    fields = {"given_name", "family_name", "date_of_birth", "school_urn", "present_at_incident"}
-    return child.model_dump(mode="json", include=fields)
+def _child(child: Child, fields: frozenset[str]) -> Fragment:
+    return child.model_dump(mode="json", include=set(fields))
+
+
+CHILD = frozenset(
+    {"given_name", "family_name", "date_of_birth", "school_urn", "present_at_incident"}
+)
+SCHOOL_CHILD = CHILD - {"school_urn"}
+"""Operation Encompass: the child's name and date of birth, and whether it was present."""
 
 
 def _incident(s: Source) -> Fragment:
@@ -66,13 +72,24 @@ def _victim_names(s: Source) -> Fragment:
 
 def _victim_address(s: Source) -> Fragment:
     address = s.decision.incident.victim.address
-    return {"victim": {"address": address.model_dump(mode="json") if address else None}}
+    if address is None:
+        return {}  # absent, not null
+    return {"victim": {"address": address.model_dump(mode="json", exclude_none=True)}}
 
 
 def _victim_contact(s: Source) -> Fragment:
+    """The phone and e-mail the victim gave; one not given is absent, not null."""
     contact = s.decision.incident.victim.contact
-    phone, email = (contact.phone, contact.email) if contact else (None, None)
-    return {"victim": {"contact": {"phone": phone, "email": email}}}
+    given = {"phone": contact.phone, "email": contact.email} if contact else {}
+    return {"victim": {"contact": {k: v for k, v in given.items() if v is not None}}}
+
+
+def _school_incident(s: Source) -> Fragment:
+    return {
+        "incident_id": str(s.decision.incident_id),
+        "reported_at": s.decision.incident.reported_at.isoformat(),
+        "incident_date": s.local_date.isoformat(),
+    }
 
 
 def _children_ages(s: Source) -> Fragment:
@@ -84,7 +101,7 @@ def _children_ages(s: Source) -> Fragment:
 
 def _this_child(s: Source) -> Fragment:
     assert s.child is not None, "a school referral is about one child"
-    return {"children": [_child(s.decision.incident.children[s.child])]}
+    return {"children": [_child(s.decision.incident.children[s.child], SCHOOL_CHILD)]}
 
 
 def _dash_answers(s: Source) -> Fragment:
@@ -94,7 +111,7 @@ def _dash_answers(s: Source) -> Fragment:
 
 PROJECTIONS: Mapping[tuple[Row, Grant], Callable[[Source], Fragment]] = {
     ("incident", "yes"): _incident,
-    ("incident", "date_only"): lambda s: {"incident_date": s.local_date.isoformat()},
+    ("incident", "id_and_time"): _school_incident,
     ("victim_identity", "yes"): lambda s: {"victim": _identity(s.decision.incident.victim)},
     ("victim_identity", "names_only"): _victim_names,
     ("victim_address", "yes"): _victim_address,
@@ -107,7 +124,9 @@ PROJECTIONS: Mapping[tuple[Row, Grant], Callable[[Source], Fragment]] = {
         "relationship": s.decision.incident.relationship,
         "abuse_types": list(s.decision.incident.abuse_types),
     },
-    ("children", "yes"): lambda s: {"children": [_child(c) for c in s.decision.incident.children]},
+    ("children", "yes"): lambda s: {
+        "children": [_child(c, CHILD) for c in s.decision.incident.children]
+    },
     ("children", "this_child"): _this_child,
     ("children", "count_and_ages"): _children_ages,
     ("dash_score", "yes"): lambda s: {"dash_score": s.decision.dash_score},

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from notify.domain.clocks import is_overdue
 from shared.db import utc
 from shared.schemas import ReferralCreated
 
@@ -37,6 +38,9 @@ class LedgerEntry:
     published: bool
     """Whether the referral's event is on the agency's topic (the relay purges published
     outbox rows after a while: a missing row was published)."""
+    due_by: datetime | None = None
+    overdue_since: datetime | None = None
+    """Set once, when the referral was escalated as overdue."""
 
 
 def _delivery(row: LedgerEntry, status: str, attempts: int) -> dict[str, Any]:
@@ -57,32 +61,52 @@ def delivery_of(row: LedgerEntry) -> dict[str, Any]:
     return _delivery(row, row.status, row.attempts)
 
 
-def _record(row: LedgerEntry, delivery: dict[str, Any], acknowledged: bool) -> dict[str, Any]:
+NO_RISK_LEVEL = frozenset({"school"})
+"""Agencies whose records carry no `risk_level` (domain.md: a school never learns it)."""
+
+
+def overdue(row: LedgerEntry, now: datetime) -> bool:
+    """Whether the referral was not acknowledged by its `due_by` (as of `now`)."""
+    if row.overdue_since is not None:
+        return True
+    if row.due_by is None:
+        return False
+    acknowledged = utc(row.acknowledged_at) if row.acknowledged_at else None
+    return is_overdue(utc(row.due_by), acknowledged, now)
+
+
+def _record(row: LedgerEntry, delivery: dict[str, Any], now: datetime | None) -> dict[str, Any]:
+    """`now` None: the record as it was made (not acknowledged, not overdue)."""
     record = ReferralCreated(
         referral_id=row.referral_id,
         agency=row.agency,
         incident_id=row.incident_id,
         reason=row.reason,
-        risk_level=row.risk_level,
+        risk_level=None if row.agency in NO_RISK_LEVEL else row.risk_level,
         created_at=utc(row.created_at),
         data=row.data,
         delivery=delivery,
-        acknowledged_at=utc(row.acknowledged_at) if acknowledged and row.acknowledged_at else None,
+        acknowledged_at=utc(row.acknowledged_at) if now and row.acknowledged_at else None,
         subject=row.subject,
         review_due_at=utc(row.review_due_at) if row.review_due_at else None,
+        due_by=utc(row.due_by) if row.due_by else None,
+        overdue=overdue(row, now) if now else False,
     )
-    return record.model_dump(mode="json")
+    rendered = record.model_dump(mode="json")
+    if row.agency in NO_RISK_LEVEL:
+        del rendered["risk_level"]  # absent, not null
+    return rendered
 
 
-def current_record(row: LedgerEntry) -> dict[str, Any]:
-    """The record as it stands now (GET /v1/referrals)."""
-    return _record(row, delivery_of(row), acknowledged=True)
+def current_record(row: LedgerEntry, now: datetime) -> dict[str, Any]:
+    """The record as it stands at `now` (GET /v1/referrals)."""
+    return _record(row, delivery_of(row), now)
 
 
 def created_record(row: LedgerEntry) -> dict[str, Any]:
     """The record as it was made: what its topic event and every webhook POST carry, the
     same bytes each time, so a receiver's dedupe and the signature see one body."""
-    return _record(row, _delivery(row, "pending", 0), acknowledged=False)
+    return _record(row, _delivery(row, "pending", 0), None)
 
 
 def body_of(record: dict[str, Any]) -> bytes:

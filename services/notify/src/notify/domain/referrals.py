@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from notify.domain.clocks import ClockPolicy, due_by
 from notify.domain.projections import Source, minimise
 from notify.domain.schedule import review_due, school_notice_release
 from notify.domain.sharing import VIEWS
@@ -32,6 +33,7 @@ class ReferralTiming:
     school_day_start: time = time(8, 30)
     school_release: time = time(7, 0)
     review_within: timedelta = timedelta(hours=24)
+    clocks: ClockPolicy = field(default_factory=ClockPolicy)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class NewReferral:
     data: dict[str, Any]
     deliver_after: datetime
     review_due_at: datetime | None
+    due_by: datetime
+    """When the agency must acknowledge it (its clock policy)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ def _make(
         data=minimise(VIEWS[referral.agency], Source(decision, child, timing.timezone)),
         deliver_after=deliver_after,
         review_due_at=review,
+        due_by=due_by(referral.agency, referral.reason, now, deliver_after, timing.clocks),
     )
 
 

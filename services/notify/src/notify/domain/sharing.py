@@ -27,10 +27,10 @@ Row = Literal[
 
 Grant = Literal[
     "yes",
-    "date_only",  # the incident's local date, nothing else of its row
+    "id_and_time",  # the incident id, date and time (reported_at), not its area
     "names_only",
     "if_safe_to_contact",  # only when the victim said it is safe to contact them
-    "this_child",  # only the child the referral is about
+    "this_child",  # only the child the referral is about: names, date of birth, present
     "count_and_ages",
 ]
 
@@ -49,7 +49,7 @@ VIEWS: Mapping[str, View] = {
         "flags": "yes",
     },
     "school": {
-        "incident": "date_only",
+        "incident": "id_and_time",
         "children": "this_child",
     },
     "idva": {
