@@ -14,7 +14,7 @@ help:
 	@echo "make setup  create .venv and fetch the broker (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
 
-setup: .venv/.synced .data/kafka-libs/.complete .env
+setup: .venv/.synced .data/kafka-libs/.complete .env services/console/node_modules/.complete
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv
@@ -25,6 +25,12 @@ $(CURDIR)/.tools/bin/uv:
 
 .data/kafka-libs/.complete: deploy/pom.xml
 	bash deploy/kafka.sh fetch
+
+# the console's front-end assets (GOV.UK Frontend, Chart.js; axe-core for its tests),
+# served by the console itself: nothing loads from the internet at run time
+services/console/node_modules/.complete: services/console/package.json services/console/package-lock.json
+	npm ci --prefix services/console --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # fresh signing and pseudonym secrets for this checkout, never committed
 .env:

@@ -1,0 +1,68 @@
+"""The console's composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from console import api, store
+from console.config import Settings
+from console.consumer import CONSUMERS
+from console.upstream import Upstream
+from console.web import install_pages
+from shared.service import Platform
+from shared.service import create_app as build
+
+HERE = Path(__file__).resolve().parents[2]
+MIGRATIONS = HERE / "migrations"
+OWN_ASSETS = HERE / "static"
+# scripts and styles come from this host only; no frames, no forms to elsewhere
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
+    """The console: pages for partner staff, MARAC coordinators and the MASH's managers."""
+    settings = settings or Settings()
+    platform = Platform("console", settings, store.platform, MIGRATIONS, exporters)
+    upstream = Upstream(settings)
+    app = build(
+        platform,
+        title="MASH console",
+        description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
+        routers=[api.router],
+        consumers=CONSUMERS,
+        extra_start=upstream.start,
+        extra_stop=upstream.stop,
+    )
+    app.state.upstream = upstream
+    install_pages(app)
+    govuk = settings.assets_dir / "govuk-frontend" / "dist" / "govuk"
+    mounts = {
+        "/assets": govuk / "assets",
+        "/static/govuk": govuk,
+        "/static/chart.js": settings.assets_dir / "chart.js" / "dist",
+        "/static/console": OWN_ASSETS,
+    }
+    for path, directory in mounts.items():
+        app.mount(path, StaticFiles(directory=directory, check_dir=False), name=path)
+
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith(("/static", "/assets")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

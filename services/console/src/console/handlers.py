@@ -1,0 +1,159 @@
+"""The console's commands (sign-in, sign-out) and event handlers: load, fold, save.
+
+The table at the end maps each event type the console reads to its data model and
+handler; the consumer needs nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console import repository
+from console.config import Settings
+from console.domain.facts import Decision, Listing, Prioritised, fold
+from console.domain.people import Person, new_person
+from console.schemas import MaracCaseListed, PerpetratorChanged, ReferralOverdue, TriageDecided
+from shared.auth import verify_sign_in
+from shared.envelope import CloudEvent
+from shared.service import Platform
+from shared.topics import (
+    MARAC_CASE_LISTED,
+    PERPETRATOR_PRIORITISED,
+    PERPETRATOR_RELEASED,
+    REFERRAL_OVERDUE,
+    TRIAGE_DECIDED,
+)
+
+
+class SignInRefused(Exception):
+    """A sign-in link that is not valid, has expired, or was used before."""
+
+
+def settings_of(platform: Platform) -> Settings:
+    settings = platform.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def session_hash(cookie: str) -> str:
+    """Sessions are stored by a hash of their cookie, so a copy of the database signs
+    nobody in."""
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+# commands
+
+
+async def start_session(
+    platform: Platform, subject: str, scopes: frozenset[str], method: str, now: datetime
+) -> str:
+    """A new session for the person; its cookie value."""
+    settings = settings_of(platform)
+    cookie = secrets.token_urlsafe(32)
+    person = new_person(
+        subject,
+        scopes,
+        method,
+        secrets.token_urlsafe(32),
+        now,
+        timedelta(minutes=settings.session_minutes),
+    )
+    async with platform.uow() as session:
+        await repository.add_session(session, session_hash(cookie), person)
+    return cookie
+
+
+async def sign_in_with_link(platform: Platform, token: str, now: datetime) -> str:
+    """Redeem a one-time sign-in link (once, within its 10 minutes); the session's cookie."""
+    shared = platform.settings.platform
+    try:
+        grant = verify_sign_in(shared.jwt_secret, token, shared.jwt_issuer)
+    except PermissionError:
+        raise SignInRefused from None
+    async with platform.uow() as session:
+        if not await repository.use_link(session, grant.link_id, grant.expires_at, now):
+            raise SignInRefused
+    principal = grant.principal
+    return await start_session(platform, principal.subject, principal.scopes, "link", now)
+
+
+async def sign_out(platform: Platform, cookie: str, now: datetime) -> None:
+    async with platform.uow() as session:
+        await repository.end_session(session, session_hash(cookie), now)
+
+
+async def signed_in(platform: Platform, cookie: str | None, now: datetime) -> Person | None:
+    """The person whose session the cookie names, while it lasts."""
+    if not cookie:
+        return None
+    async with platform.sessions() as session:
+        return await repository.find_session(session, session_hash(cookie), now)
+
+
+# event handlers
+
+
+async def on_decision(session: AsyncSession, event: CloudEvent, data: TriageDecided) -> None:
+    """A triage decision: fold it into its incident's facts."""
+    decision = Decision(
+        incident_id=str(data.incident_id),
+        area=data.area,
+        reported_at=data.incident.reported_at,
+        decided_at=data.decided_at,
+        risk_level=data.risk_level,
+        risk_basis=data.risk_basis,
+        dash_score=data.dash_score,
+        flags=frozenset(data.flags),
+        children_count=len(data.incident.children),
+        referrals=frozenset(f"{r.agency}/{r.subject}" for r in data.referrals),
+    )
+    known = await repository.find_incident(session, decision.incident_id)
+    await repository.save_incident(session, fold(known, decision))
+
+
+async def on_case_listed(session: AsyncSession, event: CloudEvent, data: MaracCaseListed) -> None:
+    """A case listed on a MARAC meeting: counted once (never its people)."""
+    listing = Listing(
+        case_id=str(data.case_id),
+        meeting_id=str(data.meeting_id),
+        area=data.area,
+        meeting_date=data.meeting_date,
+        repeat=data.repeat,
+        listed_at=data.listed_at,
+    )
+    await repository.save_listing(session, listing)
+
+
+async def on_referral_overdue(
+    session: AsyncSession, event: CloudEvent, data: ReferralOverdue
+) -> None:
+    await repository.save_overdue(
+        session, data.referral_id, data.agency, data.incident_id, data.due_by, data.overdue_since
+    )
+
+
+async def on_perpetrator_changed(
+    session: AsyncSession, event: CloudEvent, data: PerpetratorChanged
+) -> None:
+    change = Prioritised(data.perpetrator_id, data.area, data.scored_at)
+    await repository.save_perpetrator_change(
+        session, event.id, change, event.type == PERPETRATOR_PRIORITISED
+    )
+
+
+EventHandler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+
+HANDLERS: dict[str, tuple[type[BaseModel], EventHandler]] = {
+    TRIAGE_DECIDED: (TriageDecided, on_decision),
+    MARAC_CASE_LISTED: (MaracCaseListed, on_case_listed),
+    REFERRAL_OVERDUE: (ReferralOverdue, on_referral_overdue),
+    PERPETRATOR_PRIORITISED: (PerpetratorChanged, on_perpetrator_changed),
+    PERPETRATOR_RELEASED: (PerpetratorChanged, on_perpetrator_changed),
+}
