@@ -7,6 +7,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.kafka
 SEPT, OCT = datetime(2026, 9, 15, 10, tzinfo=UTC), datetime(2026, 10, 14, 10, tzinfo=UTC)
 
 
-def seed(area: str) -> list[tuple[str, dict]]:
+def seed(area: str) -> list[tuple[str, dict[str, Any]]]:
     """Six incidents over two months, with re-grades, a late DASH, listings, an overdue
     referral and a prioritised perpetrator."""
     a = decision(area, reported_at=SEPT, flags=("repeat_victim",))
@@ -170,7 +171,7 @@ async def test_dashboard_figures_equal_those_worked_out_from_the_seeded_events(
         for kind, data in seed(area):
             await publisher.publish(kind, data)
 
-        async def complete() -> dict | None:
+        async def complete() -> dict[str, dict[str, str]] | None:
             page = await client.get(query)
             figures = page_figures(page.text)
             done = (
