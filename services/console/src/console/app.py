@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
     install_pages(app)
     govuk = settings.assets_dir / "govuk-frontend" / "dist" / "govuk"
     mounts = {
-        "/assets": govuk / "assets",
+        # images only: the GOV.UK Transport typeface is for GOV.UK's own services
+        "/assets/images": govuk / "assets" / "images",
         "/static/govuk": govuk,
         "/static/chart.js": settings.assets_dir / "chart.js" / "dist",
         "/static/console": OWN_ASSETS,
