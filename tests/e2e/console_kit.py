@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Page, Route, async_playwright
 
 from shared.config import ROOT
-from shared.testing import free_port
 
 AXE = ROOT / "services" / "console" / "node_modules" / "axe-core" / "axe.min.js"
 BROWSER_ARGS = [

@@ -171,14 +171,16 @@ async def test_a_sign_in_link_works_once(hub: Hub) -> None:
         assert page.url.startswith(f"{hub.urls['console']}/sign-in")
         await check_page(page, hub.screens, "sign-in")
         answer = await page.goto(link)
-        assert answer is not None and answer.status == 200
+        assert answer is not None
+        assert answer.status == 200
         assert page.url == f"{hub.urls['console']}/"
         assert "Signed in as" in await page.inner_text("body")
         await check_page(page, hub.screens, "home")
 
         again = await new_page(chromium)
         refused = await again.goto(link)
-        assert refused is not None and refused.status == 403
+        assert refused is not None
+        assert refused.status == 403
         assert "This sign-in link does not work" in await again.inner_text("h1")
         await check_page(again, hub.screens, "link-used")
 
@@ -223,7 +225,8 @@ async def test_another_agencys_inbox_is_refused(hub: Hub) -> None:
         page = await new_page(chromium)
         await page.goto(hub.link("idva-caseworker"))
         answer = await page.goto(f"{hub.urls['console']}/referrals?agency=childrens-social-care")
-        assert answer is not None and answer.status == 403
+        assert answer is not None
+        assert answer.status == 403
         assert "You cannot see this page" in await page.inner_text("h1")
         await check_page(page, hub.screens, "inbox-refused")
 
@@ -302,7 +305,8 @@ async def test_the_perpetrators_page_and_its_absent_service(hub: Hub) -> None:
         await check_page(page, hub.screens, "perpetrators")
         answer = await page.goto(f"{hub.urls['console']}/perpetrators?area={AREA}")
         # the perpetrators service is not running here: a page that says so, not an error
-        assert answer is not None and answer.status == 503
+        assert answer is not None
+        assert answer.status == 503
         await check_page(page, hub.screens, "perpetrators-unavailable")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from shared.config import ROOT
 from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("intake", "triage", "notify", "marac")
+SERVICES = ("intake", "triage", "notify", "marac", "console")
 # the example incident's personal data, whole: names, birth dates, phone, postcode, address
 PERSONAL = (
     "Alex",
@@ -110,6 +111,51 @@ def test_the_table_and_the_curl_example_are_printed(stack: Stack) -> None:
     assert "mash token" in text
     for port in stack.ports.values():
         assert f"http://127.0.0.1:{port}/docs" in text
+
+
+def test_the_console_link_printed_in_the_table_signs_in_once(stack: Stack) -> None:
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline and "Try it" not in text:
+        text = (stack.tmp / "run.log").read_text()
+        time.sleep(0.2)
+    console = f"http://127.0.0.1:{stack.ports['console']}"
+    found = re.search(re.escape(console) + r"/sign-in/link\?token=\S+", text)
+    assert found, text
+    first = httpx.get(found.group(0))
+    assert first.status_code == 303
+    home = httpx.get(f"{console}/", cookies=first.cookies)
+    assert home.status_code == 200
+    assert "demo-coordinator" in home.text
+    assert httpx.get(found.group(0)).status_code == 403
+
+
+def test_mash_console_link_prints_one_working_link(stack: Stack) -> None:
+    printed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mash"),
+            "console-link",
+            "--sub",
+            "idva-lead",
+            "--scope",
+            "referrals:read:idva referrals:ack:idva",
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed.count("\n") == 1
+    link = printed.strip()
+    assert link.startswith(f"http://127.0.0.1:{stack.ports['console']}/sign-in/link?token=")
+    first = httpx.get(link)
+    assert first.status_code == 303
+    answer = httpx.get(
+        f"http://127.0.0.1:{stack.ports['console']}/referrals?agency=idva", cookies=first.cookies
+    )
+    assert answer.status_code == 200
+    assert "Referrals to the IDVA service" in answer.text
+    assert httpx.get(link).status_code == 403
 
 
 def test_an_incident_posted_with_a_minted_token_reaches_triage_in_one_trace(

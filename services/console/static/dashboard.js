@@ -7,8 +7,8 @@
   // GOV.UK colour palette, with enough contrast on white
   var colours = ['#1d70b8', '#f47738', '#d4351c', '#00703c', '#4c2c92']
   function datasets (series) {
-    return Object.keys(series).map(function (name, i) {
-      return { label: name.replace(/[-_]/g, ' '), data: series[name], backgroundColor: colours[i % colours.length] }
+    return series.map(function (pair, i) {
+      return { label: pair[0], data: pair[1], backgroundColor: colours[i % colours.length] }
     })
   }
   function draw (id, title, series) {

@@ -1,4 +1,4 @@
-"""`mash run`: the broker and the four services on loopback, stopped together.
+"""`mash run`: the broker and the services on loopback, stopped together.
 
 Starts `deploy/kafka.sh up`, waits until the topics exist, starts each service with
 uvicorn, waits for every `/readyz`, prints where everything is, and on Ctrl-C or
@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
@@ -19,9 +20,17 @@ from pathlib import Path
 
 import httpx
 
+from shared.auth import mint_sign_in
 from shared.config import ROOT, PlatformSettings
+from shared.topics import AGENCIES
 
-SERVICES = (("intake", 8001), ("triage", 8002), ("notify", 8003), ("marac", 8004))
+SERVICES = (
+    ("intake", 8001),
+    ("triage", 8002),
+    ("notify", 8003),
+    ("marac", 8004),
+    ("console", 8005),
+)
 
 
 @dataclass
@@ -93,6 +102,10 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
     platform = PlatformSettings()
     env = {**os.environ, "MASH_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.setdefault("MASH_TRACES_FILE", str(platform.data_dir / "traces" / "{service}.jsonl"))
+    for upstream, port in (("notify", 8003), ("marac", 8004), ("perpetrators", 8006)):
+        # the console calls the services where this run puts them
+        url = f"http://127.0.0.1:{service_port(upstream, port)}"
+        env.setdefault(f"CONSOLE_{upstream.upper()}_URL", url)
     bin_dir = Path(sys.executable).parent
     children: list[Child] = []
     stopping = asyncio.Event()
@@ -164,12 +177,17 @@ def _print_table(bootstrap: str) -> None:
         for n, d in SERVICES
     ]
     intake = f"http://127.0.0.1:{service_port('intake', 8001)}"
+    console = f"http://127.0.0.1:{service_port('console', 8005)}"
     print("\nThe hub is running (Ctrl-C stops everything):\n")
     print(f"  {'service':<8} {'address':<24} API docs")
     for name, address, docs in rows:
         print(f"  {name:<8} {address:<24} {docs}")
     print(
         f"""
+Console: sign in as a demo coordinator (this link works once, within 10 minutes):
+  {_demo_link(console)}
+  another: .venv/bin/mash console-link --sub NAME --scope "marac:read dashboard:read ..."
+
 Traces: .data/traces/<service>.jsonl (or set OTEL_EXPORTER_OTLP_ENDPOINT)
 
 Try it:
@@ -179,6 +197,27 @@ Try it:
 """,
         flush=True,
     )
+
+
+DEMO_SCOPES = (
+    "marac:read",
+    "dashboard:read",
+    "perpetrators:read",
+    *(f"referrals:{verb}:{agency}" for agency in AGENCIES for verb in ("read", "ack")),
+)
+
+
+def _demo_link(console: str) -> str:
+    """A one-time sign-in link for a demo coordinator who may see every page."""
+    settings = PlatformSettings()
+    token = mint_sign_in(
+        settings.jwt_secret,
+        "demo-coordinator",
+        DEMO_SCOPES,
+        secrets.token_urlsafe(16),
+        settings.jwt_issuer,
+    )
+    return f"{console}/sign-in/link?token={token}"
 
 
 def run(args: argparse.Namespace) -> int:

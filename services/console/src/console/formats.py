@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
+_NAME = re.compile(r"[a-z]+(?:_[a-z]+)+|[a-z]+")
+_QUESTION = re.compile(r"q\d+")
 NAMES = {
     "childrens-social-care": "children's social care",
     "idva": "the IDVA service",
@@ -42,10 +45,20 @@ def when(value: Any) -> str:
 
 
 def when_or_text(value: str) -> str:
-    """Instants written for people; any other text as it is."""
+    """Instants written for people, the contract's names (`coercive_control`) as words;
+    any other text as it is."""
     if len(value) >= 20 and value[4:5] == "-" and "T" in value:
         return when(value)
+    if _NAME.fullmatch(value):
+        return label(value)
     return value
+
+
+def in_order(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A record's fields in natural order (q2 before q10)."""
+    if all(_QUESTION.fullmatch(k) for k in mapping):
+        return sorted(mapping.items(), key=lambda kv: int(kv[0][1:]))
+    return list(mapping.items())
 
 
 def day(value: Any) -> str:
@@ -73,7 +86,8 @@ def _instant(value: Any) -> datetime | None:
         return None
 
 
-FILTERS: dict[str, Callable[..., str]] = {
+FILTERS: dict[str, Callable[..., Any]] = {
+    "in_order": in_order,
     "agency": agency,
     "label": label,
     "when": when,

@@ -20,8 +20,17 @@ class Indicator:
     group: str
 
 
+AGENCY_LABELS = {
+    "childrens-social-care": "children's social care",
+    "idva": "IDVA service",
+    "victim-support": "victim support",
+    "safeguarding-team": "police safeguarding team",
+    "school": "schools (Operation Encompass)",
+}
+
+
 def _agency_label(agency: str) -> str:
-    return agency.replace("-", " ").capitalize()
+    return AGENCY_LABELS.get(agency, agency)
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -53,7 +62,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "children_referred", "Children in incidents referred to children's social care", "Children"
     ),
     *(
-        Indicator(f"referrals_{a.replace('-', '_')}", f"Referrals: {_agency_label(a)}", "Referrals")
+        Indicator(
+            f"referrals_{a.replace('-', '_')}", f"Referrals to {_agency_label(a)}", "Referrals"
+        )
         for a in AGENCIES
     ),
     Indicator(
@@ -206,6 +217,10 @@ def chart(board: Dashboard) -> dict[str, object]:
 
     return {
         "months": board.months,
-        "risk": {level: series(f"risk_{level}") for level in ("standard", "medium", "high")},
-        "referrals": {a: series(f"referrals_{a.replace('-', '_')}") for a in AGENCIES},
+        "risk": [
+            [f"{level} risk", series(f"risk_{level}")] for level in ("standard", "medium", "high")
+        ],
+        "referrals": [
+            [_agency_label(a), series(f"referrals_{a.replace('-', '_')}")] for a in AGENCIES
+        ],
     }
