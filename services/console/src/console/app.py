@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from console import api, store
 from console.config import Settings
 from console.consumer import CONSUMERS
+from console.oidc import Oidc
 from console.upstream import Upstream
 from console.web import install_pages
 from shared.service import Platform
@@ -34,16 +35,27 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
     settings = settings or Settings()
     platform = Platform("console", settings, store.platform, MIGRATIONS, exporters)
     upstream = Upstream(settings)
+    oidc = Oidc(settings)
+
+    async def start(running: Platform) -> None:
+        await upstream.start(running)
+        await oidc.start(running)
+
+    async def stop(running: Platform) -> None:
+        await oidc.stop(running)
+        await upstream.stop(running)
+
     app = build(
         platform,
         title="MASH console",
         description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
         routers=[api.router],
         consumers=CONSUMERS,
-        extra_start=upstream.start,
-        extra_stop=upstream.stop,
+        extra_start=start,
+        extra_stop=stop,
     )
     app.state.upstream = upstream
+    app.state.oidc = oidc
     install_pages(app)
     govuk = settings.assets_dir / "govuk-frontend" / "dist" / "govuk"
     mounts = {

@@ -19,6 +19,7 @@ from console import repository
 from console.config import Settings
 from console.domain.facts import Decision, Listing, Prioritised, fold
 from console.domain.people import Person, new_person
+from console.oidc import Oidc, OidcRefused, OidcRequest
 from console.schemas import MaracCaseListed, PerpetratorChanged, ReferralOverdue, TriageDecided
 from shared.auth import verify_sign_in
 from shared.envelope import CloudEvent
@@ -30,6 +31,8 @@ from shared.topics import (
     REFERRAL_OVERDUE,
     TRIAGE_DECIDED,
 )
+
+OIDC_WAIT = timedelta(minutes=10)
 
 
 class SignInRefused(Exception):
@@ -82,6 +85,43 @@ async def sign_in_with_link(platform: Platform, token: str, now: datetime) -> st
             raise SignInRefused
     principal = grant.principal
     return await start_session(platform, principal.subject, principal.scopes, "link", now)
+
+
+async def begin_oidc(platform: Platform, oidc: Oidc, next_path: str, now: datetime) -> OidcRequest:
+    """A new authorisation request, remembered until the provider answers (10 minutes)."""
+    try:
+        request = await oidc.authorization()
+    except OidcRefused:
+        raise SignInRefused from None
+    async with platform.uow() as session:
+        await repository.add_oidc_request(
+            session,
+            {
+                "state": request.state,
+                "code_verifier": request.code_verifier,
+                "nonce": request.nonce,
+                "next_path": next_path,
+                "expires_at": now + OIDC_WAIT,
+            },
+        )
+    return request
+
+
+async def finish_oidc(
+    platform: Platform, oidc: Oidc, state: str, code: str, now: datetime
+) -> tuple[str, str]:
+    """The provider's answer: a session for the person (its cookie) and where they were
+    going; each request is answered once."""
+    async with platform.uow() as session:
+        pending = await repository.take_oidc_request(session, state, now)
+    if pending is None or not code:
+        raise SignInRefused
+    try:
+        subject, scopes = await oidc.complete(code, pending["code_verifier"], pending["nonce"])
+    except OidcRefused:
+        raise SignInRefused from None
+    cookie = await start_session(platform, subject, scopes, "oidc", now)
+    return cookie, str(pending["next_path"])
 
 
 async def sign_out(platform: Platform, cookie: str, now: datetime) -> None:

@@ -94,15 +94,19 @@ class Upstream:
 
     # notify (contract section 5)
 
-    async def inbox(self, person: Person, agency: str) -> list[dict[str, Any]]:
-        """The agency's referrals, newest first."""
-        records: list[dict[str, Any]] = await self.json(
-            "notify", "/v1/referrals", person, {"agency": agency}
-        )
+    async def inbox(
+        self, person: Person, agency: str, incident_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The agency's referrals (of one incident, when given), newest first."""
+        params = {"agency": agency, "incident_id": incident_id or ""}
+        records: list[dict[str, Any]] = await self.json("notify", "/v1/referrals", person, params)
         return sorted(records, key=lambda r: str(r.get("created_at", "")), reverse=True)
 
-    async def referral(self, person: Person, agency: str, referral_id: str) -> dict[str, Any]:
-        for record in await self.inbox(person, agency):
+    async def referral(
+        self, person: Person, agency: str, referral_id: str, incident_id: str | None = None
+    ) -> dict[str, Any]:
+        """One referral; knowing its incident, only that incident's records are read."""
+        for record in await self.inbox(person, agency, incident_id):
             if record.get("referral_id") == referral_id:
                 return record
         raise NotFound("notify")

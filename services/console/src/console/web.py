@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from console import formats, handlers
 from console.domain.people import Person
+from console.oidc import Oidc
 from console.upstream import NotFound, Refused, Unavailable, Upstream
 from shared.service import PlatformDep
 from shared.topics import AGENCIES
@@ -38,6 +39,10 @@ class Forbidden(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class NotFoundPage(Exception):
+    """Nothing at this address."""
 
 
 class BadRequest(Exception):
@@ -83,7 +88,13 @@ def upstream_of(request: Request) -> Upstream:
     return upstream
 
 
+def oidc_of(request: Request) -> Oidc:
+    oidc: Oidc = request.app.state.oidc
+    return oidc
+
+
 PersonDep = Annotated[Person, Depends(current_person)]
+OidcDep = Annotated[Oidc, Depends(oidc_of)]
 UpstreamDep = Annotated[Upstream, Depends(upstream_of)]
 
 
@@ -127,8 +138,9 @@ def install_pages(app: FastAPI) -> None:
     async def _bad(request: Request, exc: BadRequest) -> Response:
         return _error(request, 400, "There is a problem with the address", exc.detail)
 
+    @app.exception_handler(NotFoundPage)
     @app.exception_handler(NotFound)
-    async def _absent(request: Request, exc: NotFound) -> Response:
+    async def _absent(request: Request, exc: Exception) -> Response:
         return _error(request, 404, "Page not found", "There is nothing at this address.")
 
     @app.exception_handler(Unavailable)
