@@ -101,7 +101,7 @@ async def setup(provider: tuple[str, int, Path], kafka_bootstrap: str) -> AsyncI
 async def login(page: Page, setup: Setup, name: str, target: str = "/dashboard") -> None:
     """From a page that needs sign-in, through the provider's login and consent."""
     await page.goto(f"{setup.console}{target}")
-    await page.click("text=Sign in")
+    await page.click("a.govuk-button--start")
     await page.wait_for_url(f"{setup.issuer}/**")
     await page.fill("input[name=login]", name)
     await page.fill("input[name=password]", "any")
@@ -131,7 +131,7 @@ async def test_a_login_refused_at_the_provider_signs_nobody_in(setup: Setup) -> 
     async with browser() as chromium:
         page = await new_page(chromium)
         await page.goto(f"{setup.console}/sign-in")
-        await page.click("text=Sign in")
+        await page.click("a.govuk-button--start")
         await page.wait_for_url(f"{setup.issuer}/**")
         await page.click("text=[ Cancel ]")
         await page.wait_for_url(f"{setup.console}/sign-in/oidc/callback*")
