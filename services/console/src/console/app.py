@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from console import api, store
+from console import api, signin, store
 from console.config import Settings
 from console.consumer import CONSUMERS
 from console.oidc import Oidc
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         platform,
         title="MASH console",
         description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
-        routers=[api.router],
+        routers=[signin.router, api.router],
         consumers=CONSUMERS,
         extra_start=start,
         extra_stop=stop,
