@@ -146,3 +146,10 @@ async def test_bad_query_values_are_a_400_page_not_an_error(client) -> None:
     ):
         answer = await client.get(path)
         assert answer.status_code == 400, path
+        assert answer.headers["content-type"].startswith("text/html")
+    too_long = await client.get("/referrals?agency=" + "a" * 65)
+    assert too_long.status_code == 400
+    assert "There is a problem with the address" in too_long.text
+    missing = await client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from console import formats, handlers
 from console.domain.people import Person
@@ -142,6 +144,19 @@ def install_pages(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _absent(request: Request, exc: Exception) -> Response:
         return _error(request, 404, "Page not found", "There is nothing at this address.")
+
+    # the console's addresses are pages: their refusals are pages too, for browsers
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _error(
+            request, 400, "There is a problem with the address", "A value in it is not valid."
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(request, 404, "Page not found", "There is nothing at this address.")
+        return _error(request, exc.status_code, "Sorry, this did not work", str(exc.detail))
 
     @app.exception_handler(Unavailable)
     async def _down(request: Request, exc: Unavailable) -> Response:
