@@ -230,6 +230,18 @@ async def test_another_agencys_inbox_is_refused(hub: Hub) -> None:
         assert "You cannot see this page" in await page.inner_text("h1")
         await check_page(page, hub.screens, "inbox-refused")
 
+        # someone who reads two inboxes chooses one
+        chooser = await new_page(chromium)
+        await chooser.goto(
+            hub.link("two-inboxes", ("referrals:read:idva", "referrals:read:victim-support"))
+        )
+        await chooser.goto(f"{hub.urls['console']}/referrals")
+        links = await chooser.eval_on_selector_all(
+            "main a", "links => links.map(a => a.getAttribute('href'))"
+        )
+        assert links == ["/referrals?agency=idva", "/referrals?agency=victim-support"]
+        await check_page(chooser, hub.screens, "inbox-chooser")
+
 
 async def test_the_marac_page_shows_the_list_in_the_apis_order(hub: Hub) -> None:
     async with browser() as chromium, httpx.AsyncClient() as http:
