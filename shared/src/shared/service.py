@@ -195,6 +195,7 @@ def create_app(
     consumers: Sequence[ConsumerSpec] = (),
     extra_start: Any = None,
     extra_stop: Any = None,
+    untraced: Sequence[str] = (),
 ) -> FastAPI:
     """A service's FastAPI app: its routers, probes, problem details, metrics and traces."""
 
@@ -228,8 +229,11 @@ def create_app(
         return response
 
     app.add_middleware(BodyLimit)
+    # `untraced`: routes whose address itself is a secret (a one-time sign-in link)
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=platform.provider, excluded_urls="healthz,readyz,metrics"
+        app,
+        tracer_provider=platform.provider,
+        excluded_urls=",".join(["healthz", "readyz", "metrics", *untraced]),
     )
     return app
 

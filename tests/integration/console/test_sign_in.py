@@ -3,11 +3,13 @@ HttpOnly, SameSite=Strict cookies that expire; sign-out needs the form's CSRF to
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import update
 
 import console.app
@@ -153,3 +155,19 @@ async def test_bad_query_values_are_a_400_page_not_an_error(client) -> None:
     missing = await client.get("/no-such-page")
     assert missing.status_code == 404
     assert "Page not found" in missing.text
+
+
+async def test_a_sign_in_links_token_never_reaches_the_traces(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    spans = InMemorySpanExporter()
+    app = console.app.create_app(console_settings(kafka_bootstrap, sqlite_url, group), [spans])
+    async with running(app) as client:
+        link = sign_in_link("jane.example", "dashboard:read")
+        token = link.split("token=")[1]
+        assert (await client.get(link)).status_code == 303
+        assert (await client.get("/dashboard")).status_code == 200
+    app.state.platform.provider.force_flush()
+    recorded = [json.dumps([s.name, dict(s.attributes or {})]) for s in spans.get_finished_spans()]
+    assert any("/dashboard" in r for r in recorded)
+    assert not [r for r in recorded if token[:40] in r or "jane.example" in r]

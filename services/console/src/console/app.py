@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         consumers=CONSUMERS,
         extra_start=start,
         extra_stop=stop,
+        # a sign-in link's token (and the OpenID answer's code) never reach the traces
+        untraced=("sign-in/link", "sign-in/oidc/callback"),
     )
     app.state.upstream = upstream
     app.state.oidc = oidc
