@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from console import api, signin, store
 from console.config import Settings
-from console.consumer import CONSUMERS
+from console.consumer import consumers
 from console.oidc import Oidc
 from console.upstream import Upstream
 from console.web import install_pages
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         title="MASH console",
         description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
         routers=[signin.router, api.router],
-        consumers=CONSUMERS,
+        consumers=consumers(platform),
         extra_start=start,
         extra_stop=stop,
         # a sign-in link's token (and the OpenID answer's code) never reach the traces

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.handlers import HANDLERS
 from shared.envelope import CloudEvent
-from shared.service import ConsumerSpec
+from shared.service import ConsumerSpec, Platform
 from shared.topics import DECISIONS, ESCALATIONS, MARAC, PERPETRATORS
 
 TOPICS = (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS)
 
 
-async def handle(session: AsyncSession, event: CloudEvent) -> None:
-    """Validate the event's data with its model and hand it to its handler (others: skip)."""
-    if entry := HANDLERS.get(event.type):
-        model, handler = entry
-        await handler(session, event, model.model_validate(event.data))
+def consumers(platform: Platform) -> list[ConsumerSpec]:
+    """One consumer: each event's data validated with its model (a failure is poison,
+    dead-lettered), then its handler; types not in the table are skipped."""
 
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        if entry := HANDLERS.get(event.type):
+            model, handler = entry
+            data = model.model_validate(event.data)
+            await handler(platform, session, data, event, datetime.now(UTC))
 
-CONSUMERS = [ConsumerSpec("console", TOPICS, handle)]
+    return [ConsumerSpec("console", TOPICS, handle)]

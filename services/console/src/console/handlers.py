@@ -140,7 +140,9 @@ async def signed_in(platform: Platform, cookie: str | None, now: datetime) -> Pe
 # event handlers
 
 
-async def on_decision(session: AsyncSession, event: CloudEvent, data: TriageDecided) -> None:
+async def on_decision(
+    platform: Platform, session: AsyncSession, data: TriageDecided, event: CloudEvent, now: datetime
+) -> None:
     """A triage decision: fold it into its incident's facts."""
     decision = Decision(
         incident_id=str(data.incident_id),
@@ -158,7 +160,13 @@ async def on_decision(session: AsyncSession, event: CloudEvent, data: TriageDeci
     await repository.save_incident(session, fold(known, decision))
 
 
-async def on_case_listed(session: AsyncSession, event: CloudEvent, data: MaracCaseListed) -> None:
+async def on_case_listed(
+    platform: Platform,
+    session: AsyncSession,
+    data: MaracCaseListed,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
     """A case listed on a MARAC meeting: counted once (never its people)."""
     listing = Listing(
         case_id=str(data.case_id),
@@ -172,7 +180,11 @@ async def on_case_listed(session: AsyncSession, event: CloudEvent, data: MaracCa
 
 
 async def on_referral_overdue(
-    session: AsyncSession, event: CloudEvent, data: ReferralOverdue
+    platform: Platform,
+    session: AsyncSession,
+    data: ReferralOverdue,
+    event: CloudEvent,
+    now: datetime,
 ) -> None:
     await repository.save_overdue(
         session, data.referral_id, data.agency, data.incident_id, data.due_by, data.overdue_since
@@ -180,7 +192,11 @@ async def on_referral_overdue(
 
 
 async def on_perpetrator_changed(
-    session: AsyncSession, event: CloudEvent, data: PerpetratorChanged
+    platform: Platform,
+    session: AsyncSession,
+    data: PerpetratorChanged,
+    event: CloudEvent,
+    now: datetime,
 ) -> None:
     change = Prioritised(data.perpetrator_id, data.area, data.scored_at)
     await repository.save_perpetrator_change(
@@ -188,7 +204,8 @@ async def on_perpetrator_changed(
     )
 
 
-EventHandler = Callable[[AsyncSession, CloudEvent, Any], Awaitable[None]]
+# the shape of the shared loop's handler tables: (platform, session, data, event, now)
+EventHandler = Callable[[Platform, AsyncSession, Any, CloudEvent, datetime], Awaitable[None]]
 
 HANDLERS: dict[str, tuple[type[BaseModel], EventHandler]] = {
     TRIAGE_DECIDED: (TriageDecided, on_decision),
