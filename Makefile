@@ -14,7 +14,7 @@ help:
 	@echo "make setup  create .venv, fetch the broker and Zipkin (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
 
-setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/zipkin/.complete .env
+setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/zipkin/.complete .env services/console/node_modules/.complete
 	@chmod 700 .data; chmod 600 .env
 
 $(CURDIR)/.tools/bin/uv:
@@ -34,6 +34,11 @@ $(CURDIR)/.tools/bin/uv:
 # Zipkin, the trace UI, from Maven Central (the server's exec jar)
 .data/zipkin/.complete: deploy/zipkin.sh
 	bash deploy/zipkin.sh fetch
+
+# the console's front-end assets (GOV.UK Frontend, Chart.js; axe-core for its tests),
+# served by the console itself: nothing loads from the internet at run time
+services/console/node_modules/.complete: services/console/package.json services/console/package-lock.json
+	npm ci --prefix services/console --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # fresh signing and pseudonym secrets for this checkout, never committed

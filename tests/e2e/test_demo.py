@@ -24,7 +24,7 @@ from shared.config import ROOT
 from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
+SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console")
 MASH = str(Path(sys.executable).parent / "mash")
 
 

@@ -27,7 +27,7 @@ from shared.config import ROOT
 from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
+SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console")
 # the example incident's personal data, whole: names, birth dates, phone, postcode, address
 PERSONAL = (
     "Alex",
@@ -154,6 +154,51 @@ def test_zipkin_and_prometheus_run_on_loopback(stack: Stack) -> None:
         assert healthy() == set(SERVICES)
 
 
+def test_the_console_link_printed_in_the_table_signs_in_once(stack: Stack) -> None:
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline and "Try it" not in text:
+        text = (stack.tmp / "run.log").read_text()
+        time.sleep(0.2)
+    console = f"http://127.0.0.1:{stack.ports['console']}"
+    found = re.search(re.escape(console) + r"/sign-in/link\?token=\S+", text)
+    assert found, text
+    first = httpx.get(found.group(0))
+    assert first.status_code == 303
+    home = httpx.get(f"{console}/", cookies=first.cookies)
+    assert home.status_code == 200
+    assert "demo-coordinator" in home.text
+    assert httpx.get(found.group(0)).status_code == 403
+
+
+def test_mash_console_link_prints_one_working_link(stack: Stack) -> None:
+    printed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "mash"),
+            "console-link",
+            "--sub",
+            "idva-lead",
+            "--scope",
+            "referrals:read:idva referrals:ack:idva",
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed.count("\n") == 1
+    link = printed.strip()
+    assert link.startswith(f"http://127.0.0.1:{stack.ports['console']}/sign-in/link?token=")
+    first = httpx.get(link)
+    assert first.status_code == 303
+    answer = httpx.get(
+        f"http://127.0.0.1:{stack.ports['console']}/referrals?agency=idva", cookies=first.cookies
+    )
+    assert answer.status_code == 200
+    assert "Referrals to the IDVA service" in answer.text
+    assert httpx.get(link).status_code == 403
+
+
 def _token(stack: Stack, scope: str) -> str:
     return subprocess.run(
         [str(Path(sys.executable).parent / "mash"), "token", "--sub", "e2e", "--scope", scope],
@@ -186,7 +231,7 @@ def receiver() -> Iterator[str]:
         server.shutdown()
 
 
-def test_one_incident_is_one_trace_through_the_four_services_found_by_its_id(
+def test_one_incident_is_one_trace_through_every_service_found_by_its_id(
     stack: Stack, receiver: str
 ) -> None:
     ports = stack.ports
@@ -231,10 +276,11 @@ def test_one_incident_is_one_trace_through_the_four_services_found_by_its_id(
 
     deadline = time.monotonic() + 90  # spans reach Zipkin in batches, every few seconds
     trace = the_trace()
-    while not (len(services(trace)) == 4 and delivered(trace)) and time.monotonic() < deadline:
+    everyone = {f"mash-{name}" for name in SERVICES}  # each consumes the incident or its decision
+    while not (services(trace) == everyone and delivered(trace)) and time.monotonic() < deadline:
         time.sleep(1)
         trace = the_trace()
-    assert services(trace) == {f"mash-{name}" for name in SERVICES}
+    assert services(trace) == everyone
     assert {span["traceId"] for span in trace} == {trace_id}
     tagged = {
         (span["localEndpoint"]["serviceName"], span["kind"])
@@ -243,7 +289,7 @@ def test_one_incident_is_one_trace_through_the_four_services_found_by_its_id(
     }
     assert ("mash-intake", "SERVER") in tagged  # the request
     assert ("mash-intake", "PRODUCER") in tagged  # its publish
-    for name in ("triage", "notify", "marac"):
+    for name in ("triage", "notify", "marac", "perpetrators", "console"):
         assert (f"mash-{name}", "CONSUMER") in tagged  # each consume
     assert delivered(trace)  # the webhook delivery, in the incident's trace
 

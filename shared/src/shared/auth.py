@@ -97,3 +97,59 @@ def require(scope: str) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+SIGN_IN_AUDIENCE = "mash-console-sign-in"
+SIGN_IN_TTL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class SignInGrant:
+    """What a one-time console sign-in link grants: who, which scopes, and its id."""
+
+    link_id: str
+    principal: Principal
+    expires_at: datetime
+
+
+def mint_sign_in(
+    secret: str,
+    subject: str,
+    scopes: Iterable[str],
+    link_id: str,
+    issuer: str = "mash",
+    now: datetime | None = None,
+) -> str:
+    """The token of a one-time console sign-in link (contract section 11): 10 minutes."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "scope": " ".join(scopes),
+        "iss": issuer,
+        "aud": SIGN_IN_AUDIENCE,
+        "jti": link_id,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + SIGN_IN_TTL).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_sign_in(secret: str, token: str, issuer: str = "mash") -> SignInGrant:
+    """The grant of a sign-in link's token, or PermissionError (its single use is the
+    console's to enforce)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            audience=SIGN_IN_AUDIENCE,
+            options={"require": ["exp", "sub", "iss", "aud", "jti"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise PermissionError(type(exc).__name__) from None
+    scope, subject, link_id = claims.get("scope", ""), claims["sub"], claims["jti"]
+    if not all(isinstance(v, str) for v in (scope, subject, link_id)):
+        raise PermissionError("malformed claims")
+    principal = Principal(subject=subject, scopes=frozenset(scope.split()))
+    return SignInGrant(link_id, principal, datetime.fromtimestamp(claims["exp"], UTC))

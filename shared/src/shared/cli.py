@@ -1,6 +1,7 @@
 """`mash`: the hub's command line.
 
 mash token --sub NAME --scope "SCOPE ..." [--ttl 24h]   print one bearer token
+mash console-link --sub NAME --scope "SCOPE ..."         print one console sign-in link
 mash run [--no-broker]                                  the whole stack, in the foreground
 mash demo                                               a synthetic day of traffic
 mash kafka-credentials PRINCIPAL [--format json|properties]
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import secrets
 import sys
 from datetime import timedelta
 
-from shared.auth import mint
+from shared.auth import mint, mint_sign_in
 from shared.config import PlatformSettings
 
 
@@ -63,6 +66,22 @@ def kafka_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def console_link(args: argparse.Namespace) -> int:
+    """A one-time sign-in link to the console of this checkout (10 minutes)."""
+    settings = PlatformSettings()
+    token = mint_sign_in(
+        settings.jwt_secret,
+        args.sub,
+        args.scope.split(),
+        secrets.token_urlsafe(16),
+        settings.jwt_issuer,
+    )
+    port = os.environ.get("CONSOLE_PORT", "8005")
+    base = os.environ.get("CONSOLE_PUBLIC_URL") or f"http://127.0.0.1:{port}"
+    print(f"{base.rstrip('/')}/sign-in/link?token={token}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mash", description="The Multi-Agency Safeguarding Hub")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scope", required=True, help='space-separated scopes, e.g. "incidents:write"')
     p.add_argument("--ttl", type=parse_ttl, default=timedelta(hours=24), help="lifetime (24h)")
     p.set_defaults(run=token)
+
+    p = commands.add_parser("console-link", help="print a one-time sign-in link to the console")
+    p.add_argument("--sub", required=True, help="who signs in")
+    p.add_argument("--scope", required=True, help='space-separated scopes, e.g. "marac:read"')
+    p.set_defaults(run=console_link)
 
     p = commands.add_parser("run", help="start Kafka and the four services in the foreground")
     p.add_argument(

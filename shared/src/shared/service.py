@@ -226,6 +226,7 @@ def create_app(
     consumers: Sequence[ConsumerSpec] = (),
     extra_start: Any = None,
     extra_stop: Any = None,
+    untraced: Sequence[str] = (),
 ) -> FastAPI:
     """A service's FastAPI app: its routers, probes, problem details, metrics and traces."""
 
@@ -269,10 +270,16 @@ def create_app(
     app.add_middleware(RequestLimits)
     # every traced answer carries its trace id (W3C `traceresponse`)
     set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
+    # `untraced`: routes whose address itself is a secret (a one-time sign-in link)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=platform.provider,
-        excluded_urls="healthz,readyz,metrics,docs,redoc,openapi.json,asyncapi.json",
+        excluded_urls=",".join(
+            [
+                *("healthz", "readyz", "metrics", "docs", "redoc", "openapi.json", "asyncapi.json"),
+                *untraced,
+            ]
+        ),
     )
     return app
 

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -23,7 +24,9 @@ import httpx
 import yaml
 
 from shared import kafka_security
+from shared.auth import mint_sign_in
 from shared.config import ROOT, PlatformSettings
+from shared.topics import AGENCIES
 
 SERVICES = (
     ("intake", 8001),
@@ -31,6 +34,7 @@ SERVICES = (
     ("notify", 8003),
     ("marac", 8004),
     ("perpetrators", 8006),
+    ("console", 8005),
 )
 
 
@@ -104,6 +108,10 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
     os.umask(0o077)
     platform = PlatformSettings()
     env = {**os.environ, "MASH_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    for upstream, port in (("notify", 8003), ("marac", 8004), ("perpetrators", 8006)):
+        # the console calls the services where this run puts them
+        url = f"http://127.0.0.1:{service_port(upstream, port)}"
+        env.setdefault(f"CONSOLE_{upstream.upper()}_URL", url)
     bin_dir = Path(sys.executable).parent
     children: list[Child] = []
     stopping = asyncio.Event()
@@ -247,6 +255,7 @@ def _print_table(bootstrap: str, zipkin: str, prometheus: str | None) -> None:
     if prometheus:
         rows.append(("prometheus", prometheus, f"{prometheus}/alerts"))
     intake = f"http://127.0.0.1:{service_port('intake', 8001)}"
+    console = f"http://127.0.0.1:{service_port('console', 8005)}"
     print("\nThe hub is running (Ctrl-C stops everything):\n")
     print(f"  {'service':<12} {'address':<30} API docs")
     for name, address, docs in rows:
@@ -258,6 +267,10 @@ GET /v1/incidents/<incident_id> and every intake answer's traceresponse header n
 Kafka is SASL_SSL: a partner's settings come from
   .venv/bin/mash kafka-credentials idva --format json     (or --format properties)
 
+Console: sign in as a demo coordinator (this link works once, within 10 minutes):
+  {_demo_link(console)}
+  another: .venv/bin/mash console-link --sub NAME --scope "marac:read dashboard:read ..."
+
 Try it:
   TOKEN=$(.venv/bin/mash token --sub control-room --scope "incidents:write incidents:read")
   curl -s -X POST {intake}/v1/incidents -H "Authorization: Bearer $TOKEN" \\
@@ -265,6 +278,27 @@ Try it:
 """,
         flush=True,
     )
+
+
+DEMO_SCOPES = (
+    "marac:read",
+    "dashboard:read",
+    "perpetrators:read",
+    *(f"referrals:{verb}:{agency}" for agency in AGENCIES for verb in ("read", "ack")),
+)
+
+
+def _demo_link(console: str) -> str:
+    """A one-time sign-in link for a demo coordinator who may see every page."""
+    settings = PlatformSettings()
+    token = mint_sign_in(
+        settings.jwt_secret,
+        "demo-coordinator",
+        DEMO_SCOPES,
+        secrets.token_urlsafe(16),
+        settings.jwt_issuer,
+    )
+    return f"{console}/sign-in/link?token={token}"
 
 
 def run(args: argparse.Namespace) -> int:

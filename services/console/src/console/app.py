@@ -1,0 +1,83 @@
+"""The console's composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from console import api, signin, store
+from console.config import Settings
+from console.consumer import consumers
+from console.oidc import Oidc
+from console.upstream import Upstream
+from console.web import install_pages
+from shared.service import Platform
+from shared.service import create_app as build
+
+HERE = Path(__file__).resolve().parents[2]
+MIGRATIONS = HERE / "migrations"
+OWN_ASSETS = HERE / "static"
+# scripts and styles come from this host only; no frames, no forms to elsewhere
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
+    """The console: pages for partner staff, MARAC coordinators and the MASH's managers."""
+    settings = settings or Settings()
+    platform = Platform("console", settings, store.platform, MIGRATIONS, exporters)
+    upstream = Upstream(settings)
+    oidc = Oidc(settings)
+
+    async def start(running: Platform[Settings]) -> None:
+        await upstream.start(running)
+        await oidc.start(running)
+
+    async def stop(running: Platform[Settings]) -> None:
+        await oidc.stop(running)
+        await upstream.stop(running)
+
+    app = build(
+        platform,
+        title="MASH console",
+        description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
+        routers=[signin.router, api.router],
+        consumers=consumers(platform),
+        extra_start=start,
+        extra_stop=stop,
+        # a sign-in link's token (and the OpenID answer's code) never reach the traces
+        untraced=("sign-in/link", "sign-in/oidc/callback"),
+    )
+    app.state.upstream = upstream
+    app.state.oidc = oidc
+    install_pages(app)
+    govuk = settings.assets_dir / "govuk-frontend" / "dist" / "govuk"
+    mounts = {
+        # images only: the GOV.UK Transport typeface is for GOV.UK's own services
+        "/assets/images": govuk / "assets" / "images",
+        "/static/govuk": govuk,
+        "/static/chart.js": settings.assets_dir / "chart.js" / "dist",
+        "/static/console": OWN_ASSETS,
+    }
+    for path, directory in mounts.items():
+        app.mount(path, StaticFiles(directory=directory, check_dir=False), name=path)
+
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith(("/static", "/assets")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

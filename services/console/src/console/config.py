@@ -1,0 +1,59 @@
+"""The console's settings (prefix `CONSOLE_`): where the owning services answer, how long
+a session lasts, and the facts the indicators need that no topic carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ENV_FILE, ServiceSettings
+
+ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
+"""The front-end packages `make setup` installs with npm (services/console/package.json)."""
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CONSOLE_", env_file=ENV_FILE, extra="ignore")
+
+    port: int = 8005
+    public_url: str = ""
+    """Where people reach the console (sign-in links, OIDC redirect); default
+    `http://127.0.0.1:<port>`."""
+    notify_url: str = "http://127.0.0.1:8003"
+    marac_url: str = "http://127.0.0.1:8004"
+    perpetrators_url: str = "http://127.0.0.1:8006"
+    upstream_timeout_seconds: float = Field(default=10, gt=0)
+    session_minutes: int = Field(default=480, ge=1, le=24 * 60)
+    """A session ends this long after sign-in, whatever happens meanwhile."""
+    timezone: str = "Europe/London"
+    """Where the months of the dashboard begin and end."""
+    adult_female_population: dict[str, int] = Field(default_factory=dict)
+    """Each area's adult female population (JSON), for MARAC cases per 10,000 women."""
+    assets_dir: Path = ASSETS
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scope_claim: str = "mash_scopes"
+    """The ID token / userinfo claim holding the hub's scopes (a list or a space-separated
+    string)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS, except on loopback during development and tests."""
+        return self.base_url.startswith("https://")

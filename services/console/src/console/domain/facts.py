@@ -1,0 +1,123 @@
+"""What the console keeps of the events it reads: counts' raw material, never a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+LEVELS = ("standard", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The facts of one triage decision the indicators need."""
+
+    incident_id: str
+    area: str
+    reported_at: datetime
+    decided_at: datetime
+    risk_level: str
+    risk_basis: str
+    dash_score: int | None
+    flags: frozenset[str]
+    children_count: int
+    referrals: frozenset[str]
+    """`<agency>/<subject>`: one per referral the decision calls for."""
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """One incident as its decisions so far describe it."""
+
+    incident_id: str
+    area: str
+    reported_at: datetime
+    first_decided_at: datetime
+    last_decided_at: datetime
+    dash_at_first_report: bool
+    dash_later: bool
+    assessed: bool
+    risk_level: str
+    regrade: str | None
+    """`up` or `down`: the CRU's latest re-grade moved the level that way."""
+    flags: frozenset[str]
+    children_count: int
+    referrals: frozenset[str]
+
+
+def fold(known: IncidentFacts | None, decision: Decision) -> IncidentFacts:
+    """The incident after one more decision (decisions may arrive out of order: an older
+    one adds its flags and referrals but does not set the level)."""
+    assessed = decision.dash_score is not None
+    if known is None:
+        return IncidentFacts(
+            incident_id=decision.incident_id,
+            area=decision.area,
+            reported_at=decision.reported_at,
+            first_decided_at=decision.decided_at,
+            last_decided_at=decision.decided_at,
+            dash_at_first_report=assessed,
+            dash_later=False,
+            assessed=assessed,
+            risk_level=decision.risk_level,
+            regrade=None,
+            flags=decision.flags,
+            children_count=decision.children_count,
+            referrals=decision.referrals,
+        )
+    merged = replace(
+        known,
+        flags=known.flags | decision.flags,
+        referrals=known.referrals | decision.referrals,
+        children_count=max(known.children_count, decision.children_count),
+        assessed=known.assessed or assessed,
+        dash_later=known.dash_later or (assessed and not known.dash_at_first_report),
+    )
+    if decision.decided_at < known.last_decided_at:
+        return merged
+    regrade = known.regrade
+    if decision.risk_basis == "regrade":
+        regrade = _direction(known.risk_level, decision.risk_level) or known.regrade
+    return replace(
+        merged,
+        last_decided_at=decision.decided_at,
+        risk_level=decision.risk_level,
+        regrade=regrade,
+    )
+
+
+def _direction(before: str, after: str) -> str | None:
+    if before not in LEVELS or after not in LEVELS or before == after:
+        return None
+    return "up" if LEVELS.index(after) > LEVELS.index(before) else "down"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A victim's case listed on a MARAC meeting (no person: ids, dates, repeat)."""
+
+    case_id: str
+    meeting_id: str
+    area: str
+    meeting_date: date
+    repeat: bool
+    listed_at: datetime
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A referral its agency had not acknowledged by `due_by`."""
+
+    referral_id: str
+    agency: str
+    area: str
+    due_by: datetime
+
+
+@dataclass(frozen=True)
+class Prioritised:
+    """A perpetrator entering the priority cohort (a pseudonymous id only)."""
+
+    perpetrator_id: str
+    area: str
+    at: datetime

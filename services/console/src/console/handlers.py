@@ -1,0 +1,218 @@
+"""The console's commands (sign-in, sign-out) and event handlers: load, fold, save.
+
+The table at the end maps each event type the console reads to its data model and
+handler; the consumer needs nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console import repository
+from console.config import Settings
+from console.domain.facts import Decision, Listing, Prioritised, fold
+from console.domain.people import Person, new_person
+from console.oidc import Oidc, OidcRefused, OidcRequest
+from shared.auth import verify_sign_in
+from shared.envelope import CloudEvent
+from shared.kafka import EventTable, On
+from shared.schemas import MaracCaseListed, PerpetratorRecord, ReferralOverdue, TriageDecided
+from shared.service import Platform
+from shared.topics import (
+    MARAC_CASE_LISTED,
+    PERPETRATOR_PRIORITISED,
+    PERPETRATOR_RELEASED,
+    REFERRAL_OVERDUE,
+    TRIAGE_DECIDED,
+)
+
+OIDC_WAIT = timedelta(minutes=10)
+
+
+class SignInRefused(Exception):
+    """A sign-in link that is not valid, has expired, or was used before."""
+
+
+def session_hash(cookie: str) -> str:
+    """Sessions are stored by a hash of their cookie, so a copy of the database signs
+    nobody in."""
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+# commands
+
+
+async def start_session(
+    platform: Platform[Settings], subject: str, scopes: frozenset[str], method: str, now: datetime
+) -> str:
+    """A new session for the person; its cookie value."""
+    settings = platform.settings
+    cookie = secrets.token_urlsafe(32)
+    person = new_person(
+        subject,
+        scopes,
+        method,
+        secrets.token_urlsafe(32),
+        now,
+        timedelta(minutes=settings.session_minutes),
+    )
+    async with platform.uow() as session:
+        await repository.add_session(session, session_hash(cookie), person)
+    return cookie
+
+
+async def sign_in_with_link(platform: Platform[Settings], token: str, now: datetime) -> str:
+    """Redeem a one-time sign-in link (once, within its 10 minutes); the session's cookie."""
+    shared = platform.settings.platform
+    try:
+        grant = verify_sign_in(shared.jwt_secret, token, shared.jwt_issuer)
+    except PermissionError:
+        raise SignInRefused from None
+    async with platform.uow() as session:
+        if not await repository.use_link(session, grant.link_id, grant.expires_at, now):
+            raise SignInRefused
+    principal = grant.principal
+    return await start_session(platform, principal.subject, principal.scopes, "link", now)
+
+
+async def begin_oidc(
+    platform: Platform[Settings], oidc: Oidc, next_path: str, now: datetime
+) -> OidcRequest:
+    """A new authorisation request, remembered until the provider answers (10 minutes)."""
+    try:
+        request = await oidc.authorization()
+    except OidcRefused:
+        raise SignInRefused from None
+    async with platform.uow() as session:
+        await repository.add_oidc_request(
+            session,
+            {
+                "state": request.state,
+                "code_verifier": request.code_verifier,
+                "nonce": request.nonce,
+                "next_path": next_path,
+                "expires_at": now + OIDC_WAIT,
+            },
+        )
+    return request
+
+
+async def finish_oidc(
+    platform: Platform[Settings], oidc: Oidc, state: str, code: str, now: datetime
+) -> tuple[str, str]:
+    """The provider's answer: a session for the person (its cookie) and where they were
+    going; each request is answered once."""
+    async with platform.uow() as session:
+        pending = await repository.take_oidc_request(session, state, now)
+    if pending is None or not code:
+        raise SignInRefused
+    try:
+        subject, scopes = await oidc.complete(code, pending["code_verifier"], pending["nonce"])
+    except OidcRefused:
+        raise SignInRefused from None
+    cookie = await start_session(platform, subject, scopes, "oidc", now)
+    return cookie, str(pending["next_path"])
+
+
+async def sign_out(platform: Platform[Settings], cookie: str, now: datetime) -> None:
+    async with platform.uow() as session:
+        await repository.end_session(session, session_hash(cookie), now)
+
+
+async def signed_in(
+    platform: Platform[Settings], cookie: str | None, now: datetime
+) -> Person | None:
+    """The person whose session the cookie names, while it lasts."""
+    if not cookie:
+        return None
+    async with platform.sessions() as session:
+        return await repository.find_session(session, session_hash(cookie), now)
+
+
+# event handlers
+
+
+async def on_decision(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: TriageDecided,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """A triage decision: fold it into its incident's facts."""
+    decision = Decision(
+        incident_id=str(data.incident_id),
+        area=data.area,
+        reported_at=data.incident.reported_at,
+        decided_at=data.decided_at,
+        risk_level=data.risk_level,
+        risk_basis=data.risk_basis,
+        dash_score=data.dash_score,
+        flags=frozenset(data.flags),
+        children_count=len(data.incident.children),
+        referrals=frozenset(f"{r.agency}/{r.subject}" for r in data.referrals),
+    )
+    known = await repository.find_incident(session, decision.incident_id)
+    await repository.save_incident(session, fold(known, decision))
+
+
+async def on_case_listed(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: MaracCaseListed,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """A case listed on a MARAC meeting: counted once (never its people)."""
+    listing = Listing(
+        case_id=str(data.case_id),
+        meeting_id=str(data.meeting_id),
+        area=data.area,
+        meeting_date=data.meeting_date,
+        repeat=data.repeat,
+        listed_at=data.listed_at,
+    )
+    await repository.save_listing(session, listing)
+
+
+async def on_referral_overdue(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: ReferralOverdue,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    await repository.save_overdue(
+        session,
+        str(data.referral_id),
+        data.agency,
+        str(data.incident_id),
+        data.due_by,
+        data.overdue_since,
+    )
+
+
+async def on_perpetrator_changed(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: PerpetratorRecord,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    change = Prioritised(data.perpetrator_id, data.area, data.scored_at)
+    await repository.save_perpetrator_change(
+        session, event.id, change, event.type == PERPETRATOR_PRIORITISED
+    )
+
+
+EVENTS: EventTable[Platform[Settings]] = {
+    TRIAGE_DECIDED: On(TriageDecided, on_decision),
+    MARAC_CASE_LISTED: On(MaracCaseListed, on_case_listed),
+    REFERRAL_OVERDUE: On(ReferralOverdue, on_referral_overdue),
+    PERPETRATOR_PRIORITISED: On(PerpetratorRecord, on_perpetrator_changed),
+    PERPETRATOR_RELEASED: On(PerpetratorRecord, on_perpetrator_changed),
+}

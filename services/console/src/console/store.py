@@ -1,0 +1,105 @@
+"""The console's tables: sessions, used sign-in links, and the read model of counts the
+dashboard is computed from (ids and facts only: no name, date of birth or address)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from shared.tables import platform_tables
+
+metadata = MetaData()
+platform = platform_tables(metadata)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("subject", String(200), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+used_links = Table(
+    "used_sign_in_links",
+    metadata,
+    Column("link_id", String(64), primary_key=True),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+oidc_requests = Table(
+    "oidc_requests",
+    metadata,
+    Column("state", String(64), primary_key=True),
+    Column("code_verifier", String(128), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("next_path", String(500), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+incidents = Table(
+    "incident_facts",
+    metadata,
+    Column("incident_id", String(36), primary_key=True),
+    Column("area", String(64), nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("first_decided_at", DateTime(timezone=True), nullable=False),
+    Column("last_decided_at", DateTime(timezone=True), nullable=False),
+    Column("dash_at_first_report", Boolean, nullable=False),
+    Column("dash_later", Boolean, nullable=False),
+    Column("assessed", Boolean, nullable=False),
+    Column("risk_level", String(16), nullable=False),
+    Column("regrade", String(8), nullable=True),
+    Column("flags", JSON, nullable=False),
+    Column("children_count", Integer, nullable=False),
+    Column("referrals", JSON, nullable=False),
+    Index("ix_incident_facts_area_reported", "area", "reported_at"),
+)
+
+marac_cases = Table(
+    "marac_cases",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("meeting_id", String(36), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("meeting_date", Date, nullable=False),
+    Column("repeat", Boolean, nullable=False),
+    Column("listed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_marac_cases_area_listed", "area", "listed_at"),
+)
+
+overdue_referrals = Table(
+    "overdue_referrals",
+    metadata,
+    Column("referral_id", String(36), primary_key=True),
+    Column("agency", String(64), nullable=False),
+    Column("incident_id", String(36), nullable=False, index=True),
+    Column("due_by", DateTime(timezone=True), nullable=False),
+    Column("overdue_since", DateTime(timezone=True), nullable=False),
+)
+
+perpetrator_changes = Table(
+    "perpetrator_changes",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("perpetrator_id", String(64), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("prioritised", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_perpetrator_changes_area_at", "area", "at"),
+)

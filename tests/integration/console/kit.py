@@ -1,0 +1,212 @@
+"""Builders for the console's tests: its settings, a signed-in client, and the events
+the console reads, as their producers publish them (synthetic, counts only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+import console.config
+from shared.auth import mint_sign_in
+from shared.envelope import CloudEvent
+from shared.testing import TEST_SECRET, kafka_options
+from shared.topics import (
+    DECISIONS,
+    ESCALATIONS,
+    MARAC,
+    MARAC_CASE_LISTED,
+    PERPETRATOR_PRIORITISED,
+    PERPETRATORS,
+    REFERRAL_OVERDUE,
+    TRIAGE_DECIDED,
+)
+from tests.builders import settings_for
+
+
+def console_settings(bootstrap: str, database_url: str, group: str, **extra: Any) -> Any:
+    return settings_for(console.config.Settings, bootstrap, database_url, group, **extra)
+
+
+def sign_in_link(subject: str, *scopes: str, base: str = "") -> str:
+    """What `mash console-link` prints (the test suite's secret)."""
+    token = mint_sign_in(TEST_SECRET, subject, scopes, uuid.uuid4().hex)
+    return f"{base}/sign-in/link?token={token}"
+
+
+async def signed_in(client: httpx.AsyncClient, subject: str, *scopes: str) -> str:
+    """Sign the client in with a fresh link; the session's CSRF token is on every page."""
+    answer = await client.get(sign_in_link(subject, *scopes))
+    assert answer.status_code == 303, answer.text
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    client.cookies.set("mash_console_session", answer.cookies["mash_console_session"])
+    return answer.cookies["mash_console_session"]
+
+
+def decision(
+    area: str,
+    *,
+    reported_at: datetime,
+    risk_level: str = "standard",
+    risk_basis: str = "dash_score",
+    dash_score: int | None = 3,
+    flags: tuple[str, ...] = (),
+    children: int = 0,
+    referrals: tuple[str, ...] = ("victim-support",),
+    incident_id: str | None = None,
+    decided_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A `mash.triage.decided` event's data, valid against the shared schema."""
+    incident_id = incident_id or str(uuid.uuid4())
+    decided = decided_at or reported_at + timedelta(minutes=1)
+    incident = {
+        "incident_id": incident_id,
+        "received_at": reported_at.isoformat(),
+        "control_room_ref": f"HC-CONSOLE-{uuid.uuid4().hex[:10]}",
+        "force": "hampshire",
+        "area": area,
+        "reported_at": reported_at.isoformat(),
+        "abuse_types": ["physical"],
+        "relationship": "partner",
+        "victim": {"given_name": "Synthetic", "family_name": "Victim"},
+        "children": [
+            {"given_name": f"Child{i}", "family_name": "Synthetic", "date_of_birth": "2018-03-03"}
+            for i in range(children)
+        ],
+    }
+    return {
+        "decision_id": str(uuid.uuid4()),
+        "incident_id": incident_id,
+        "control_room_ref": incident["control_room_ref"],
+        "force": "hampshire",
+        "area": area,
+        "decided_at": decided.isoformat(),
+        "policy_version": "test",
+        "risk_level": risk_level,
+        "risk_basis": risk_basis,
+        "dash_score": dash_score,
+        "flags": list(flags),
+        "prior_incidents_12m": 0,
+        "marac": {"eligible": False, "criteria": []},
+        "referrals": [{"agency": a, "reason": "test"} for a in referrals],
+        "incident": incident,
+    }
+
+
+def case_listed(
+    area: str, meeting_id: str, *, listed_at: datetime, repeat: bool = False
+) -> dict[str, Any]:
+    """A `mash.marac.case_listed` event's data."""
+    return {
+        "case_id": str(uuid.uuid4()),
+        "meeting_id": meeting_id,
+        "meeting_date": (listed_at + timedelta(days=7)).date().isoformat(),
+        "area": area,
+        "incident_ids": [str(uuid.uuid4())],
+        "criteria": ["visible_high_risk"],
+        "risk_level": "high",
+        "dash_score": 15,
+        "repeat": repeat,
+        "priority": 45,
+        "victim": {"given_name": "Synthetic", "family_name": "Victim"},
+        "suspect": None,
+        "children_count": 0,
+        "listed_at": listed_at.isoformat(),
+    }
+
+
+def overdue(incident_id: str, agency: str, due_by: datetime) -> dict[str, Any]:
+    return {
+        "referral_id": str(uuid.uuid4()),
+        "agency": agency,
+        "incident_id": incident_id,
+        "reason": "test",
+        "due_by": due_by.isoformat(),
+        "overdue_since": due_by.isoformat(),
+    }
+
+
+def prioritised(area: str, scored_at: datetime) -> dict[str, Any]:
+    return {
+        "perpetrator_id": f"p-{uuid.uuid4().hex[:12]}",
+        "area": area,
+        "score": 75,
+        "priority": True,
+        "components": {"recency": 5, "frequency": 3, "gravity": 9, "victims": 2},
+        "policy_version": "test",
+        "policy_owner": "Test partner agency",
+        "person": {"given_name": "Synthetic", "family_name": "Suspect", "date_of_birth": None},
+        "incidents_24m": 3,
+        "victims_count": 2,
+        "children_involved": True,
+        "last_incident_at": scored_at.isoformat(),
+        "scored_at": scored_at.isoformat(),
+        "incident_ids": [],
+        "history": [],
+    }
+
+
+TOPIC_OF = {
+    TRIAGE_DECIDED: DECISIONS,
+    MARAC_CASE_LISTED: MARAC,
+    REFERRAL_OVERDUE: ESCALATIONS,
+    PERPETRATOR_PRIORITISED: PERPETRATORS,
+}
+
+
+PRODUCER_OF = {
+    DECISIONS: "triage",
+    MARAC: "marac",
+    ESCALATIONS: "notify",
+    PERPETRATORS: "perpetrators",
+}
+
+
+class Publisher:
+    """Puts events on their topics as their producers would, each as its producer's principal."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producers = {
+            topic: AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options(principal))
+            for topic, principal in PRODUCER_OF.items()
+        }
+
+    async def __aenter__(self) -> Publisher:
+        for producer in self._producers.values():
+            await producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for producer in self._producers.values():
+            await producer.stop()
+
+    async def publish(self, kind: str, data: dict[str, Any], subject: str = "") -> CloudEvent:
+        event = CloudEvent(
+            id=str(uuid.uuid4()),
+            source="/mash/test",
+            type=kind,
+            subject=subject or str(data.get("incident_id", data.get("case_id", "x"))),
+            data=data,
+            time=datetime.now(UTC),
+        )
+        topic = TOPIC_OF[kind]
+        await self._producers[topic].send_and_wait(
+            topic, value=event.value(), key=b"test-key", headers=event.headers()
+        )
+        return event
+
+
+def page_figures(html: str) -> dict[str, dict[str, str]]:
+    """The dashboard table's figures: indicator -> month (or `total`) -> as written."""
+    import re
+
+    found: dict[str, dict[str, str]] = {}
+    for key, row in re.findall(r'data-indicator="([a-z0-9_]+)">(.*?)</tr>', html, re.S):
+        cells = re.findall(r'data-month="([^"]+)">([^<]*)<', row)
+        found[key] = {month: value.strip() for month, value in cells}
+    return found

@@ -1,0 +1,196 @@
+"""The dashboard's figures for a seeded set of events equal the figures worked out here by
+hand, per month and for the period; the CSV says the same as the page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import console.app
+from shared.testing import eventually, running
+from shared.topics import (
+    MARAC_CASE_LISTED,
+    PERPETRATOR_PRIORITISED,
+    REFERRAL_OVERDUE,
+    TRIAGE_DECIDED,
+)
+from tests.integration.console.kit import (
+    Publisher,
+    case_listed,
+    console_settings,
+    decision,
+    overdue,
+    page_figures,
+    prioritised,
+    signed_in,
+)
+
+pytestmark = pytest.mark.kafka
+
+SEPT, OCT = datetime(2026, 9, 15, 10, tzinfo=UTC), datetime(2026, 10, 14, 10, tzinfo=UTC)
+
+
+def seed(area: str) -> list[tuple[str, dict[str, Any]]]:
+    """Six incidents over two months, with re-grades, a late DASH, listings, an overdue
+    referral and a prioritised perpetrator."""
+    a = decision(area, reported_at=SEPT, flags=("repeat_victim",))
+    b = decision(
+        area,
+        reported_at=SEPT + timedelta(days=1),
+        risk_level="high",
+        dash_score=16,
+        flags=("repeat_victim", "potential_escalation", "children_in_household"),
+        children=2,
+        referrals=("childrens-social-care", "idva", "safeguarding-team"),
+    )
+    c_id, d_id, e_id = (str(uuid.uuid4()) for _ in range(3))
+    c1 = decision(
+        area,
+        reported_at=SEPT + timedelta(days=2),
+        risk_basis="not_assessed",
+        dash_score=None,
+        flags=("not_assessed", "dip_sample"),
+        referrals=("victim-support", "safeguarding-team"),
+        incident_id=c_id,
+    )
+    c2 = decision(
+        area,
+        reported_at=SEPT + timedelta(days=2),
+        risk_level="medium",
+        dash_score=11,
+        referrals=("safeguarding-team",),
+        incident_id=c_id,
+        decided_at=SEPT + timedelta(days=3),
+    )
+    d1 = decision(
+        area,
+        reported_at=SEPT + timedelta(days=4),
+        risk_level="medium",
+        dash_score=10,
+        referrals=("safeguarding-team",),
+        incident_id=d_id,
+    )
+    d2 = decision(
+        area,
+        reported_at=SEPT + timedelta(days=4),
+        risk_level="high",
+        risk_basis="regrade",
+        dash_score=10,
+        referrals=("safeguarding-team", "idva"),
+        incident_id=d_id,
+        decided_at=SEPT + timedelta(days=5),
+    )
+    e1 = decision(
+        area,
+        reported_at=OCT,
+        risk_level="high",
+        dash_score=15,
+        referrals=("idva", "safeguarding-team"),
+        incident_id=e_id,
+    )
+    e2 = decision(
+        area,
+        reported_at=OCT,
+        risk_level="standard",
+        risk_basis="regrade",
+        dash_score=15,
+        referrals=("victim-support",),
+        incident_id=e_id,
+        decided_at=OCT + timedelta(hours=5),
+    )
+    f = decision(
+        area,
+        reported_at=OCT + timedelta(days=1),
+        risk_basis="not_assessed",
+        dash_score=None,
+        flags=("not_assessed", "serial_perpetrator"),
+    )
+    m1, m2 = str(uuid.uuid4()), str(uuid.uuid4())
+    return [
+        *((TRIAGE_DECIDED, d) for d in (a, b, c1, c2, d1, d2, e1, e2, f)),
+        (REFERRAL_OVERDUE, overdue(b["incident_id"], "idva", SEPT + timedelta(days=2))),
+        (MARAC_CASE_LISTED, case_listed(area, m1, listed_at=SEPT + timedelta(days=3))),
+        (MARAC_CASE_LISTED, case_listed(area, m1, listed_at=SEPT + timedelta(days=4), repeat=True)),
+        (MARAC_CASE_LISTED, case_listed(area, m2, listed_at=OCT + timedelta(days=2))),
+        (PERPETRATOR_PRIORITISED, prioritised(area, OCT + timedelta(days=1))),
+    ]
+
+
+# worked out by hand from `seed` (September, October, the whole period)
+EXPECTED = {
+    "incidents": ("4", "2", "6"),
+    "dash_at_first_report": ("3", "1", "4"),
+    "dash_later": ("1", "0", "1"),
+    "not_assessed": ("0", "1", "1"),
+    "risk_standard": ("1", "2", "3"),
+    "risk_medium": ("1", "0", "1"),
+    "risk_high": ("2", "0", "2"),
+    "regraded_up": ("1", "0", "1"),
+    "regraded_down": ("0", "1", "1"),
+    "regraded_share": ("25.0", "50.0", "33.3"),
+    "repeat_victims": ("2", "0", "2"),
+    "repeat_victim_share": ("50.0", "0.0", "33.3"),
+    "potential_escalations": ("1", "0", "1"),
+    "serial_perpetrators": ("0", "1", "1"),
+    "priority_perpetrators": ("0", "1", "1"),
+    "incidents_with_children": ("1", "0", "1"),
+    "children_referred": ("2", "0", "2"),
+    "referrals_childrens_social_care": ("1", "0", "1"),
+    "referrals_idva": ("2", "1", "3"),
+    "referrals_victim_support": ("2", "2", "4"),
+    "referrals_safeguarding_team": ("3", "1", "4"),
+    "referrals_school": ("0", "0", "0"),
+    "referrals_overdue": ("1", "0", "1"),
+    "marac_cases_listed": ("2", "1", "3"),
+    "marac_repeat_cases": ("1", "0", "1"),
+    "marac_repeat_share": ("50.0", "0.0", "33.3"),
+    "marac_meetings": ("1", "1", "2"),
+    "marac_cases_per_meeting": ("2.0", "1.0", "1.5"),
+    # 30,000 adult women: cases x 10,000 x 12 / (30,000 x months)
+    "marac_cases_per_10000_women_year": ("8.0", "4.0", "6.0"),
+    "dip_samples": ("1", "0", "1"),
+}
+
+
+async def test_dashboard_figures_equal_those_worked_out_from_the_seeded_events(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    area = f"t{uuid.uuid4().hex[:10]}"
+    settings = console_settings(
+        kafka_bootstrap, sqlite_url, group, adult_female_population={area: 30000}
+    )
+    app = console.app.create_app(settings)
+    query = f"/dashboard?area={area}&from=2026-09-01&to=2026-10-31"
+    async with running(app) as client, Publisher(kafka_bootstrap) as publisher:
+        await signed_in(client, "manager", "dashboard:read")
+        for kind, data in seed(area):
+            await publisher.publish(kind, data)
+
+        async def complete() -> dict[str, dict[str, str]] | None:
+            page = await client.get(query)
+            figures = page_figures(page.text)
+            done = (
+                figures.get("incidents", {}).get("total") == "6"
+                and figures.get("priority_perpetrators", {}).get("total") == "1"
+                and figures["marac_cases_listed"]["total"] == "3"
+            )
+            return figures if done and figures["referrals_overdue"]["total"] == "1" else None
+
+        figures = await eventually(complete)
+        answer = await client.get(query.replace("/dashboard?", "/dashboard.csv?"))
+
+    for key, (september, october, total) in EXPECTED.items():
+        assert figures[key] == {"2026-09": september, "2026-10": october, "total": total}, key
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [r["month"] for r in rows] == ["2026-09", "2026-10"]
+    for row in rows:
+        for key, by_month in figures.items():
+            shown = by_month[row["month"]]
+            assert row[key] == ("" if shown == "\u2013" else shown), (row["month"], key)
