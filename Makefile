@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml deploy/tools/pyproject.toml $(wildcard services/*/pyproject.toml)
 
 .PHONY: help setup run test test-fast lint format bench demo clean
 

@@ -24,7 +24,7 @@ import intake.config
 import triage.app
 import triage.config
 import triage.store
-from shared import testing
+from mash_tools import testing
 from shared.db import utc
 from tests.builders import incident_body, settings_for
 

@@ -147,7 +147,7 @@ up() {
   BROKER_PID=$!
   watchdog "$parent" "$BROKER_PID" </dev/null >/dev/null 2>&1 &
   WATCHDOG_PID=$!
-  if ! "$PYTHON" -m shared.admin --bootstrap "127.0.0.1:${PORT}" --partitions "$PARTITIONS" \
+  if ! "$PYTHON" -m mash_tools.admin --bootstrap "127.0.0.1:${PORT}" --partitions "$PARTITIONS" \
       --wait 120; then
     echo "kafka did not come up; see $DATA/app-logs/server.log" >&2
     exit 1

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from shared import testing
+from mash_tools import testing
 from shared.config import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import testing
+from mash_tools import testing
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -26,7 +26,7 @@ import notify.app
 import notify.config
 import triage.app
 import triage.config
-from shared.testing import bearer, eventually, free_port
+from mash_tools.testing import bearer, eventually, free_port
 from tests.builders import dash_body, incident_body, settings_for
 from tests.e2e.console_kit import Screens, browser, check_page, new_page, served
 from tests.integration.console.kit import page_figures, sign_in_link

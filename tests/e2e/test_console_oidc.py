@@ -19,8 +19,8 @@ from playwright.async_api import Page
 
 import console.app
 import console.config
+from mash_tools.testing import free_port
 from shared.config import ROOT
-from shared.testing import free_port
 from tests.builders import settings_for
 from tests.e2e.console_kit import Screens, browser, check_page, new_page, served
 

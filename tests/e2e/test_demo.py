@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 from shared.config import ROOT
-from shared.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console")

@@ -15,12 +15,12 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mash_tools.testing import kafka_options, platform_settings
 from shared.config import ServiceSettings
 from shared.envelope import CloudEvent
 from shared.kafka_security import producer_of
 from shared.service import ConsumerSpec, Platform
 from shared.tables import platform_tables
-from shared.testing import kafka_options, platform_settings
 
 metadata = MetaData()
 tables = platform_tables(metadata)

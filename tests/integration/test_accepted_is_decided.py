@@ -19,7 +19,7 @@ import intake.app
 import intake.config
 import triage.app
 import triage.config
-from shared import testing
+from mash_tools import testing
 from tests.builders import dash_body, incident_body, settings_for
 
 pytestmark = pytest.mark.kafka

@@ -17,8 +17,8 @@ import marac.app
 import marac.config
 import triage.app
 import triage.config
+from mash_tools.testing import TEST_SECRET, TopicReader, data_of, headers_of, running, token
 from shared.auth import mint
-from shared.testing import TEST_SECRET, TopicReader, data_of, headers_of, running, token
 from shared.topics import AUDIT
 from tests.builders import incident_body, settings_for
 

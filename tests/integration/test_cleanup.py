@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from mash_tools.testing import eventually
 from shared.config import ROOT
-from shared.testing import eventually
 
 pytestmark = pytest.mark.kafka
 
@@ -52,7 +52,7 @@ async def test_a_broker_dies_with_the_process_that_started_it(tmp_path: Path) ->
         """
         import sys, time
         from pathlib import Path
-        from shared.testing import kafka_broker
+        from mash_tools.testing import kafka_broker
         with kafka_broker(Path(sys.argv[1])) as bootstrap:
             print(bootstrap, flush=True)
             time.sleep(3600)
@@ -74,7 +74,7 @@ async def test_a_postgres_server_dies_with_the_process_that_started_it(tmp_path:
     child = starter(
         """
         import sys, time
-        from shared.testing import postgres_server
+        from mash_tools.testing import postgres_server
         with postgres_server() as url:
             print(url, flush=True)
             time.sleep(3600)

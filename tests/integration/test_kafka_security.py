@@ -25,11 +25,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from mash_tools.testing import TopicReader, eventually, headers_of, kafka_options, running
 from shared import kafka_security
 from shared.config import ROOT
 from shared.envelope import CloudEvent
 from shared.kafka_security import ACL_TABLE, OPS, producer_of
-from shared.testing import TopicReader, eventually, headers_of, kafka_options, running
 from shared.topics import (
     AGENCIES,
     ALL_TOPICS,

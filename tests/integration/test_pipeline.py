@@ -14,7 +14,7 @@ import intake.config
 import triage.app
 import triage.config
 import triage.store
-from shared.testing import bearer, eventually, running
+from mash_tools.testing import bearer, eventually, running
 from tests.builders import incident_body, settings_for
 
 pytestmark = pytest.mark.kafka

@@ -12,9 +12,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from mash_tools.testing import TopicReader, eventually, headers_of, kafka_options
 from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
-from shared.testing import TopicReader, eventually, headers_of, kafka_options
 from shared.topics import DEADLETTER, DECISIONS, INCIDENTS
 from tests.integration.kit import Kit, ping_event, produce
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.testing import token
+from mash_tools.testing import token
 from tests.integration.test_security import apps, v1_calls
 
 BODIES = {

@@ -21,8 +21,8 @@ import perpetrators.app
 import perpetrators.config
 import triage.app
 import triage.config
+from mash_tools.testing import TEST_SECRET, platform_settings, token
 from shared.auth import mint
-from shared.testing import TEST_SECRET, platform_settings, token
 
 SERVICES = [
     (intake.app, intake.config.Settings),

@@ -1,7 +1,7 @@
 """Who may do what on the bus (contract section 8), and the key material that proves it.
 
 The ACL table below is the one definition of every Kafka principal's rights: the
-broker's ACLs are created from it (`python -m shared.admin`), its SCRAM users too, and
+broker's ACLs are created from it (`python -m mash_tools.admin`), its SCRAM users too, and
 later deployment manifests can be generated from it. The material lives in one
 directory per checkout (`MASH_KAFKA_SECURITY_DIR`, default `.data/kafka-security`,
 owner-only): the stack's certificate authority, the broker's certificate and key, and a

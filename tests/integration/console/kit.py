@@ -11,9 +11,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 import console.config
+from mash_tools.testing import TEST_SECRET, kafka_options
 from shared.auth import mint_sign_in
 from shared.envelope import CloudEvent
-from shared.testing import TEST_SECRET, kafka_options
 from shared.topics import (
     DECISIONS,
     ESCALATIONS,

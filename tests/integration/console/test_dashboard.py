@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import console.app
-from shared.testing import eventually, running
+from mash_tools.testing import eventually, running
 from shared.topics import (
     MARAC_CASE_LISTED,
     PERPETRATOR_PRIORITISED,

@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException
 
 import console.app
+from mash_tools.testing import TEST_SECRET, free_port, running
 from shared.auth import verify
-from shared.testing import TEST_SECRET, free_port, running
 from tests.e2e.console_kit import served
 from tests.integration.console.kit import console_settings, signed_in
 

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 import console.app
 from console import store
-from shared.testing import TEST_SECRET, running
+from mash_tools.testing import TEST_SECRET, running
 from tests.integration.console.kit import console_settings, sign_in_link, signed_in
 
 pytestmark = pytest.mark.kafka

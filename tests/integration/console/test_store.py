@@ -15,8 +15,8 @@ from console.app import MIGRATIONS
 from console.config import Settings
 from console.domain.facts import Decision, Listing, Prioritised, fold
 from console.domain.people import new_person
+from mash_tools.testing import platform_settings
 from shared.service import Platform
-from shared.testing import platform_settings
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

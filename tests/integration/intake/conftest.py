@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 import intake.app
 import intake.config
 from intake import store
-from shared.testing import running
+from mash_tools.testing import running
 from tests.builders import settings_for
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 import intake.app
 import intake.config
 from intake import store
-from shared import testing
+from mash_tools import testing
 from tests.builders import dash_body, incident_body, settings_for
 
 pytestmark = pytest.mark.kafka

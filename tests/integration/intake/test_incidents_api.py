@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from shared.testing import TopicReader, bearer, data_of, eventually, headers_of
+from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of
 from shared.topics import INCIDENTS
 from tests.builders import dash_body, incident_body
 from tests.integration.intake.conftest import Intake

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from shared.testing import bearer
+from mash_tools.testing import bearer
 from tests.builders import dash_body, incident_body
 from tests.integration.intake.conftest import Intake
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from shared.testing import TopicReader, bearer, headers_of
+from mash_tools.testing import TopicReader, bearer, headers_of
 from shared.topics import INCIDENTS
 from tests.builders import incident_body
 from tests.integration.intake.conftest import Intake

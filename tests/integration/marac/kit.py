@@ -10,10 +10,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 import marac.config
+from mash_tools.testing import TEST_PSEUDONYM_KEY, kafka_options
 from shared import identity
 from shared.envelope import CloudEvent
 from shared.schemas import Person, TriageDecided
-from shared.testing import TEST_PSEUDONYM_KEY, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 

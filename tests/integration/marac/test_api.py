@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import marac.app
-from shared.testing import bearer, eventually, running
+from mash_tools.testing import bearer, eventually, running
 from tests.integration.marac.kit import (
     ADMIN,
     READ,

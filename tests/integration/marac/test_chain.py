@@ -17,7 +17,7 @@ import marac.app
 import triage.app
 import triage.config
 import triage.store
-from shared.testing import bearer, eventually, running
+from mash_tools.testing import bearer, eventually, running
 from tests.builders import dash_body, incident_body, settings_for
 from tests.integration.marac.kit import ADMIN, READ, day, marac_settings, new_area
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 import marac.app
 from marac import handlers, repository, store
 from marac.domain.listing import Meeting
-from shared.testing import TopicReader, bearer, data_of, eventually, headers_of, running
+from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from shared.topics import MARAC
 from tests.integration.marac.kit import (
     ADMIN,

@@ -11,8 +11,8 @@ import pytest
 import marac.app
 from marac import handlers, repository, store
 from marac.config import ScheduledMeetings, Settings
+from mash_tools.testing import bearer, running
 from shared.service import Platform
-from shared.testing import bearer, running
 from tests.integration.marac.kit import READ, decision, event_of, marac_settings, new_area, victim
 
 NOW = datetime.now(UTC)

@@ -16,11 +16,11 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import select
 
 import notify.app
+from mash_tools.testing import bearer, eventually, kafka_options
 from notify import store
 from notify.config import Settings
 from notify.webhooks import Resolver
 from shared.envelope import CloudEvent
-from shared.testing import bearer, eventually, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 

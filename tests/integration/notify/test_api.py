@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.testing import bearer, eventually, running
+from mash_tools.testing import bearer, eventually, running
 from tests.integration.notify.kit import notify_app, publish, referrals_of
 from tests.unit.notify import builders
 

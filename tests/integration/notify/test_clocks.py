@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from notify import store
-from shared.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from shared.topics import ESCALATIONS, REFERRAL_OUTCOMES
 from tests.integration.notify.kit import (
     Clock,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from mash_tools.testing import eventually, running
 from notify import handlers
-from shared.testing import eventually, running
 from tests.integration.notify.kit import (
     Clock,
     Receiver,

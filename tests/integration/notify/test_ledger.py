@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from mash_tools.testing import platform_settings
 from notify import repository, store
 from notify.app import MIGRATIONS
 from notify.config import Settings
 from shared.db import utc
 from shared.service import Platform
-from shared.testing import platform_settings
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

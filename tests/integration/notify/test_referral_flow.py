@@ -11,10 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from mash_tools.testing import (
+    TEST_PSEUDONYM_KEY,
+    TopicReader,
+    data_of,
+    eventually,
+    headers_of,
+    running,
+)
 from notify import store
 from shared.identity import victim_key
 from shared.schemas import TriageDecided
-from shared.testing import TEST_PSEUDONYM_KEY, TopicReader, data_of, eventually, headers_of, running
 from shared.topics import referrals_topic
 from tests.integration.notify.kit import notify_app, publish, referrals_of
 from tests.unit.notify import builders

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from notify.domain.delivery import DEFAULT_SCHEDULE
-from shared.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from shared.topics import REFERRAL_OUTCOMES
 from tests.integration.notify.kit import (
     Clock,

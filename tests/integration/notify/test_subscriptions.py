@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared.testing import bearer, eventually, running
+from mash_tools.testing import bearer, eventually, running
 from tests.integration.notify.kit import (
     Names,
     Receiver,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from mash_tools.testing import TopicReader, eventually, headers_of, running
 from notify import store
-from shared.testing import TopicReader, eventually, headers_of, running
 from shared.topics import DEADLETTER
 from tests.integration.notify.kit import (
     Receiver,

@@ -17,8 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Route, sync_playwright
 
+from mash_tools.testing import free_port
 from shared.config import ROOT
-from shared.testing import free_port
 
 # the launch flags of the machine notes: no sandbox as root, and no background traffic
 CHROMIUM_FLAGS = [

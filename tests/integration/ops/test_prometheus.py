@@ -11,8 +11,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from mash_tools import stack
 from notify.metrics import ReferralMetrics
-from shared import stack
 from shared.config import ROOT
 from shared.metrics import Metrics
 

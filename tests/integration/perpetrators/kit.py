@@ -16,11 +16,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 import perpetrators.config
+from mash_tools.testing import TEST_PSEUDONYM_KEY, eventually, headers_of, kafka_options
 from perpetrators import store
 from shared import identity
 from shared.envelope import CloudEvent
 from shared.schemas import TriageDecided
-from shared.testing import TEST_PSEUDONYM_KEY, eventually, headers_of, kafka_options
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 

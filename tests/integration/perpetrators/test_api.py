@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 import perpetrators.app
-from shared.testing import bearer, eventually, running, token
+from mash_tools.testing import bearer, eventually, running, token
 from shared.topics import AUDIT
 from tests.integration.perpetrators.kit import (
     READ,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import perpetrators.app
-from shared.testing import bearer, eventually, running
+from mash_tools.testing import bearer, eventually, running
 from shared.topics import (
     AUDIT,
     AUDIT_READ,

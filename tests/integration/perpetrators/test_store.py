@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from mash_tools.testing import platform_settings
 from perpetrators import handlers, repository, store
 from perpetrators.app import MIGRATIONS
 from perpetrators.config import Settings
 from perpetrators.consumer import consumers
 from shared.schemas import TriageDecided
 from shared.service import Platform
-from shared.testing import platform_settings
 from shared.topics import PERPETRATORS
 from tests.integration.perpetrators.kit import Clock, decision, event_of, new_area, person
 

@@ -19,7 +19,7 @@ import intake.app
 import intake.config
 import triage.app
 import triage.config
-from shared.testing import bearer, create_database, running
+from mash_tools.testing import bearer, create_database, running
 from tests.builders import incident_body, settings_for
 from triage import store
 

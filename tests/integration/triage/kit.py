@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from mash_tools.testing import data_of, headers_of, platform_settings
 from shared.envelope import CloudEvent
 from shared.service import Platform
-from shared.testing import data_of, headers_of, platform_settings
 from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
 from tests.builders import dash_body, incident_body
 from triage import store

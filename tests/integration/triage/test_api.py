@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.testing import TopicReader, bearer, data_of, eventually
+from mash_tools.testing import TopicReader, bearer, data_of, eventually
 from shared.topics import DECISIONS
 from tests.builders import dash_body
 from tests.integration.triage.conftest import Stack

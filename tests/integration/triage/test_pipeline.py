@@ -9,10 +9,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.envelope import CloudEvent
-from shared.identity import pseudonym
-from shared.kafka_security import producer_of
-from shared.testing import (
+from mash_tools.testing import (
     TEST_PSEUDONYM_KEY,
     TopicReader,
     bearer,
@@ -21,6 +18,9 @@ from shared.testing import (
     headers_of,
     kafka_options,
 )
+from shared.envelope import CloudEvent
+from shared.identity import pseudonym
+from shared.kafka_security import producer_of
 from shared.topics import DECISIONS, INCIDENTS, MARAC
 from tests.builders import dash_body
 from tests.integration.triage.conftest import Stack

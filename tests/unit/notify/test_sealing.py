@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mash_tools.testing import platform_settings
 from notify.config import Settings
 from notify.sealing import InvalidToken, SecretBox
-from shared.testing import platform_settings
 
 
 def test_a_sealed_secret_opens_with_the_same_key_only() -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from mash_tools.cli import parse_ttl
+from mash_tools.testing import TEST_SECRET
 from shared import envelope
 from shared.auth import mint, verify
-from shared.cli import parse_ttl
 from shared.config import DEVELOPMENT_SECRET, PlatformSettings
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.kafka import describe
 from shared.schemas import Person
-from shared.testing import TEST_SECRET
 
 
 def test_a_cloudevent_survives_the_kafka_binary_mode_round_trip() -> None:

@@ -101,13 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--no-broker", action="store_true", help="use the broker at MASH_KAFKA_BOOTSTRAP"
     )
-    p.set_defaults(run=lambda a: _lazy("shared.stack", "run")(a))
+    p.set_defaults(run=lambda a: _lazy("mash_tools.stack", "run")(a))
 
     p = commands.add_parser("demo", help="post a synthetic day of control-room traffic")
     p.add_argument("--seed", type=int, default=2026, help="random seed for the synthetic people")
     p.add_argument("--incidents", type=int, default=36, help="how many incidents")
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for the pipeline")
-    p.set_defaults(run=lambda a: _lazy("shared.demo", "run")(a))
+    p.set_defaults(run=lambda a: _lazy("mash_tools.demo", "run")(a))
 
     p = commands.add_parser(
         "kafka-credentials", help="print one Kafka principal's client settings (contract 8)"

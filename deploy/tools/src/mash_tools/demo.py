@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
+from mash_tools.stack import SERVICES, service_port
 from shared.auth import mint
 from shared.config import PlatformSettings
-from shared.stack import SERVICES, service_port
 from shared.topics import AGENCIES
 
 AREAS = ("southampton", "portsmouth")

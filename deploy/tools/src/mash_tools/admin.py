@@ -1,7 +1,7 @@
 """Waits for the broker to answer, creates the contract's topics and the ACLs of section 8
 (idempotent), connecting as `admin`.
 
-python -m shared.admin --bootstrap 127.0.0.1:9092 --partitions 3 --wait 120
+python -m mash_tools.admin --bootstrap 127.0.0.1:9092 --partitions 3 --wait 120
 """
 
 from __future__ import annotations
