@@ -49,6 +49,7 @@ from tests.unit.notify import builders
 pytestmark = pytest.mark.kafka
 
 READ_WAIT = 5.0  # seconds a refused reader is given to (wrongly) receive the marker
+FOUND_WAIT = 60.0  # a reader that may read returns as soon as it has: a loaded machine is slow
 
 
 def _ca() -> ssl.SSLContext:
@@ -178,7 +179,7 @@ async def test_a_client_without_valid_credentials_cannot_list_read_or_write(
     options = strangers()[who]
     marker = await put_marker(kafka_bootstrap, referrals_topic("idva"))
     # the same reader and lister with real credentials see the marker and the topics
-    assert await reads(kafka_bootstrap, marker, kafka_options("idva"))
+    assert await reads(kafka_bootstrap, marker, kafka_options("idva"), wait=FOUND_WAIT)
     assert await lists(kafka_bootstrap, kafka_options(OPS))
 
     assert await lists(kafka_bootstrap, options) is None
@@ -195,12 +196,14 @@ async def test_an_agency_reads_its_own_topic_and_nothing_else(
     forbidden = [*others, INCIDENTS, DECISIONS, MARAC, DEADLETTER, PERPETRATORS, ESCALATIONS]
     mine = kafka_options(agency)
     marker = await put_marker(kafka_bootstrap, own)
-    assert await reads(kafka_bootstrap, marker, mine)
-    assert await reads(kafka_bootstrap, marker, mine, group=f"{agency}.reader")
+    assert await reads(kafka_bootstrap, marker, mine, wait=FOUND_WAIT)
+    assert await reads(kafka_bootstrap, marker, mine, group=f"{agency}.reader", wait=FOUND_WAIT)
 
     markers = [await put_marker(kafka_bootstrap, t) for t in forbidden]
     theirs = await asyncio.gather(*(reads(kafka_bootstrap, m, mine) for m in markers))
-    ops = await asyncio.gather(*(reads(kafka_bootstrap, m, kafka_options(OPS)) for m in markers))
+    ops = await asyncio.gather(
+        *(reads(kafka_bootstrap, m, kafka_options(OPS), wait=FOUND_WAIT) for m in markers)
+    )
     assert all(ops)  # each marker is there to be read...
     assert dict(zip(forbidden, theirs, strict=True)) == dict.fromkeys(
         forbidden, False
@@ -221,7 +224,9 @@ async def test_an_agency_cannot_write_anything_nor_use_groups_outside_its_prefix
     assert not any(writes)
 
     marker = await put_marker(kafka_bootstrap, own)
-    assert await reads(kafka_bootstrap, marker, mine, group=f"{agency}.ok-{uuid.uuid4().hex}")
+    assert await reads(
+        kafka_bootstrap, marker, mine, group=f"{agency}.ok-{uuid.uuid4().hex}", wait=FOUND_WAIT
+    )
     outside = [f"{agency}-no-dot", "mash-notify", f"ops.{agency}", "victim-support."]
     refused = await asyncio.gather(
         *(reads(kafka_bootstrap, marker, mine, group=g) for g in outside)
@@ -245,9 +250,11 @@ async def test_an_agency_cannot_write_anything_nor_use_groups_outside_its_prefix
 async def test_ops_reads_every_topic_and_writes_none(kafka_bootstrap: str) -> None:
     markers = [await put_marker(kafka_bootstrap, t) for t in ALL_TOPICS]
     ops = kafka_options(OPS)
-    seen = await asyncio.gather(*(reads(kafka_bootstrap, m, ops) for m in markers))
+    seen = await asyncio.gather(*(reads(kafka_bootstrap, m, ops, wait=FOUND_WAIT) for m in markers))
     assert dict(zip(ALL_TOPICS, seen, strict=True)) == dict.fromkeys(ALL_TOPICS, True)
-    assert await reads(kafka_bootstrap, markers[0], ops, group=f"ops.{uuid.uuid4().hex}")
+    assert await reads(
+        kafka_bootstrap, markers[0], ops, group=f"ops.{uuid.uuid4().hex}", wait=FOUND_WAIT
+    )
     assert set(await lists(kafka_bootstrap, ops) or []) >= set(ALL_TOPICS)
     assert not any(await asyncio.gather(*(write(kafka_bootstrap, t, ops) for t in ALL_TOPICS)))
 
@@ -335,7 +342,7 @@ async def test_mash_kafka_credentials_json_works_with_aiokafka(kafka_bootstrap: 
     settings.pop("bootstrap_servers")
     options = {**settings, "ssl_context": aiokafka.helpers.create_ssl_context(cafile=cafile)}
     marker = await put_marker(kafka_bootstrap, referrals_topic("victim-support"))
-    assert await reads(kafka_bootstrap, marker, options)
+    assert await reads(kafka_bootstrap, marker, options, wait=FOUND_WAIT)
     assert not await reads(kafka_bootstrap, await put_marker(kafka_bootstrap, INCIDENTS), options)
 
 
@@ -394,7 +401,7 @@ async def test_a_rotated_password_replaces_the_old_one(kafka_bootstrap: str) -> 
     principal = "safeguarding-team"
     old = kafka_options(principal)
     marker = await put_marker(kafka_bootstrap, referrals_topic(principal))
-    assert await reads(kafka_bootstrap, marker, old)
+    assert await reads(kafka_bootstrap, marker, old, wait=FOUND_WAIT)
     done = await asyncio.to_thread(
         subprocess.run,
         ["bash", str(ROOT / "deploy" / "kafka.sh"), "rotate", principal],

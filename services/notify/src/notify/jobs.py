@@ -195,8 +195,9 @@ class ClockKeeper(_Loops):
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                while await handlers.escalate_overdue(self._notify, self._notify.clock()):
-                    pass  # a full batch: look again at once
+                with suppress_instrumentation():  # a clock, not an incident: not traced
+                    while await handlers.escalate_overdue(self._notify, self._notify.clock()):
+                        pass  # a full batch: look again at once
                 self.passes += 1
             except Exception as exc:  # noqa: BLE001 - the database blinked: the loop lives on
                 log.warning("overdue clocks: %s", type(exc).__name__)

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from perpetrators import handlers
 from perpetrators.config import Settings
 from shared.service import Platform
@@ -26,7 +28,8 @@ class DailyRescore:
 
     async def run_once(self, platform: Platform[Settings]) -> int:
         """Re-score everyone now (by the clock); the number who entered or left the cohort."""
-        changed = await handlers.rescore_all(platform, self._clock())
+        with suppress_instrumentation():  # a clock, not an incident: not traced
+            changed = await handlers.rescore_all(platform, self._clock())
         log.info("re-score: %d cohort change(s)", changed)
         return changed
 
