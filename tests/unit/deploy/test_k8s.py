@@ -560,3 +560,13 @@ def test_the_container_image_is_the_locked_workspace_run_unprivileged(base):
     assert re.search(r'^ENTRYPOINT \["uvicorn"\]$', text, re.MULTILINE)
     for deployment in of_kind(base, "Deployment").values():
         assert str(container(deployment)["securityContext"]["runAsUser"]) == user[-1][0]
+
+
+def test_the_default_deny_does_not_catch_the_brokers(rendered):
+    """Strimzi copies the Kafka resources' labels to the broker pods: if the hub's default
+    deny selected them, the brokers could not reach each other."""
+    deny = of_kind(rendered, "NetworkPolicy")["default-deny"]["spec"]["podSelector"]["matchLabels"]
+    for kind in ("Kafka", "KafkaNodePool"):
+        for obj in of_kind(rendered, kind).values():
+            labels = obj["metadata"].get("labels", {})
+            assert not all(labels.get(k) == v for k, v in deny.items()), obj["metadata"]["name"]
