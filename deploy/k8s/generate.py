@@ -237,7 +237,12 @@ def deployment(svc: Service) -> dict[str, Any]:
     ]
     env_from: list[dict[str, Any]] = [{"configMapRef": {"name": "mash-platform"}}]
     if svc.name == "console":
-        # CONSOLE_OIDC_ISSUER, its client id and secret (contract section 11)
+        # the owning services' APIs its pages read, by their Services
+        env += [
+            {"name": f"CONSOLE_{callee.upper()}_URL", "value": f"http://{callee}:{PORTS[callee]}"}
+            for callee in CONSOLE_CALLS
+        ]
+        # CONSOLE_OIDC_ISSUER, its client id and secret (contract section 11), CONSOLE_PUBLIC_URL
         env_from.append({"secretRef": {"name": "console-oidc"}})
     probe = {"port": "http", "scheme": "HTTP"}
     container = {
