@@ -36,6 +36,9 @@ from shared.topics import AGENCIES, ALL_TOPICS, PERPETRATORS, TOPIC_PREFIX, refe
 from tests.unit.deploy import schemas
 from tests.unit.deploy.conftest import K8S, ROOT
 
+# the first test builds kustomize with Go on a fresh machine: minutes on two busy cores
+pytestmark = pytest.mark.timeout(1500)
+
 KUBERNETES_VERSION = "1.33.0"
 """The Kubernetes release whose API the core objects are validated against."""
 
