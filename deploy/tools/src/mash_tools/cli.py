@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scope", required=True, help='space-separated scopes, e.g. "marac:read"')
     p.set_defaults(run=console_link)
 
-    p = commands.add_parser("run", help="start Kafka and the four services in the foreground")
+    p = commands.add_parser("run", help="start Kafka, Zipkin and every service in the foreground")
     p.add_argument(
         "--no-broker", action="store_true", help="use the broker at MASH_KAFKA_BOOTSTRAP"
     )
