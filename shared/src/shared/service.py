@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
 from shared.errors import BodyLimit, install_problem_handlers
+from shared.group_commit import GroupCommit
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
 from shared.kafka_security import client_options
 from shared.metrics import Metrics
@@ -90,6 +91,8 @@ class Platform(Generic[Settings]):
         self._sessions: SessionFactory | None = None
         self._producer: EventProducer | None = None
         self._relay: OutboxRelay | None = None
+        self.group_commit = GroupCommit(self.uow)
+        """Concurrent requests' writes in one transaction each group (see shared.group_commit)."""
 
     @property
     def engine(self) -> AsyncEngine:
@@ -164,6 +167,7 @@ class Platform(Generic[Settings]):
             self.consumers.append(loop)
 
     async def stop(self) -> None:
+        await self.group_commit.stop()
         for loop in self.consumers:
             await loop.stop()
         self.consumers.clear()
