@@ -444,6 +444,7 @@ async def replay(running: Hub, database: str) -> dict[str, float]:
     probe = AIOKafkaConsumer(bootstrap_servers=running.bootstrap, **admin)
     await probe.start()
     try:
+        await probe.topics()  # fetches the cluster's metadata
         tps = [TopicPartition(INCIDENTS, p) for p in probe.partitions_for_topic(INCIDENTS) or ()]
         probe.assign(tps)
         ends = await probe.end_offsets(tps)

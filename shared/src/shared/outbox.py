@@ -188,8 +188,8 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish_pending_locked(self) -> int:
-        """One batch in one transaction that holds the outbox's advisory lock from the
-        read to the mark: no other relay reads these rows until they are marked sent."""
+        """One batch under the outbox's advisory lock, held by a transaction from the read
+        until the mark has committed: no other relay reads these rows until they are sent."""
         async with self._sessions() as session, session.begin():
             with suppress_instrumentation():
                 locked = (
@@ -205,8 +205,9 @@ class OutboxRelay:
                     await self._measure(session)
                 return 0
             await self.publish(rows)
+            # marked (and committed) while this transaction still holds the lock
             with suppress_instrumentation():
-                await session.execute(self._mark([row.id for row in rows]))
+                await self.mark_published([row.id for row in rows])
         self._count(rows)
         return len(rows)
 
