@@ -365,8 +365,16 @@ class Referrals:
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> tuple[str, float]:
-    answer = await client.post(url, json=body)
-    if answer.status_code != 202:
+    """Report one incident; a dropped keep-alive connection is retried (intake is idempotent
+    on the reference: a repeat answers 200 with the same id)."""
+    for attempt in range(3):
+        try:
+            answer = await client.post(url, json=body)
+            break
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    if answer.status_code not in (200, 202):
         raise RuntimeError(f"intake answered {answer.status_code}: {answer.text[:200]}")
     return str(answer.json()["incident_id"]), time.time()
 
