@@ -218,7 +218,7 @@ async def _at_least(kit: Kit, subject: str, n: int) -> bool:
 
 def _total(counter: Any, type_: str | None = None) -> float:
     return sum(
-        s.value
+        float(s.value)
         for m in counter.collect()
         for s in m.samples
         if s.name.endswith("_total") and (type_ is None or s.labels.get("type") == type_)
