@@ -414,6 +414,26 @@ async def burst(running: Hub, plan: Plan, progress: Progress) -> dict[str, float
     }
 
 
+async def idle(running: Hub, count: int) -> dict[str, float]:
+    """One incident at a time through the idle hub: 202 to referral on its topic."""
+    run = uuid.uuid4().hex[:6]
+    url = f"http://127.0.0.1:{running.ports['intake']}/v1/incidents"
+    flow: list[float] = []
+    async with (
+        Referrals(running.bootstrap) as referrals,
+        httpx.AsyncClient(headers=testing.bearer("incidents:write"), timeout=60) as client,
+    ):
+        for i in range(count):
+            incident_id, at = await post(client, url, incident(run, i))
+            await referrals.wait_all({incident_id}, time.perf_counter())
+            flow.append(1000 * max(0.0, referrals.at[incident_id] - at))
+            await asyncio.sleep(0.2)  # idle again
+    return {
+        "idle_202_to_referral_p50_ms": statistics.median(flow),
+        "idle_202_to_referral_max_ms": max(flow),
+    }
+
+
 async def steady(running: Hub, plan: Plan) -> dict[str, float]:
     """Offer `steady_rate` incidents a second; latency from each 202 to its referral."""
     run = uuid.uuid4().hex[:6]
@@ -504,6 +524,7 @@ async def backend_run(
         progress.step(f"{backend}: starting the services")
         running.start()
         await running.ready()
+        results |= await idle(running, 10)
         progress.advance()
         progress.step(f"{backend}: burst of {plan.burst}")
         results |= await burst(running, plan, progress)
