@@ -49,6 +49,7 @@ from shared.topics import INCIDENTS, referrals_topic
 SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
 REFERRALS = referrals_topic("victim-support")
 TIME_LIMIT = 300.0  # no single measure waits longer than this
+IDLE = 10  # incidents sent one at a time through the idle hub
 EXAMPLE = (ROOT / "deploy" / "example-incident.json").read_text()
 
 
@@ -528,7 +529,7 @@ async def backend_run(
         progress.step(f"{backend}: starting the services")
         running.start()
         await running.ready()
-        results |= await idle(running, 10)
+        results |= await idle(running, IDLE)
         progress.advance()
         progress.step(f"{backend}: burst of {plan.burst}")
         results |= await burst(running, plan, progress)
@@ -539,7 +540,7 @@ async def backend_run(
         results["peak_rss_mb"] = running.peak_rss_mb()
         running.stop()
         progress.step(f"{backend}: replay")
-        posted = plan.burst + int(plan.steady_rate * plan.steady_seconds)
+        posted = IDLE + plan.burst + int(plan.steady_rate * plan.steady_seconds)
         results |= await replay(running, await database("triage-replay"), posted * (1 + index))
         progress.advance()
     return results
