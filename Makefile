@@ -66,7 +66,7 @@ format: setup
 	.venv/bin/ruff check --fix .
 
 bench: setup
-	PYTHONPATH=. .venv/bin/python deploy/bench.py
+	PYTHONPATH=. .venv/bin/python deploy/bench.py $(if $(filter quick,$(BENCH)),--quick,)
 
 demo: setup
 	.venv/bin/mash demo

@@ -1,119 +1,612 @@
-"""`make bench`: how fast the hub accepts and moves incidents, on this machine.
+"""`make bench`: the hub's speed side by side with raw Kafka, in one run, on this machine.
 
-Starts its own broker (as the tests do), runs intake and triage in-process on SQLite,
-posts incidents concurrently, and reports acceptance throughput, request latency
-percentiles and the latency from the intake request to triage's consume through Kafka.
-Numbers vary with the machine and its load: compare runs on the same machine.
+Starts its own secured broker (as the tests do) and, for each backend (SQLite, then
+PostgreSQL), the five services as real processes (uvicorn, as `mash run` starts them).
+It measures, through the contract only:
+
+- raw aiokafka produce->consume of the same incident JSON (as `admin`), the floor;
+- Kafka's own ProducerPerformance and EndToEndLatency (kafka-tools, `java -cp`);
+- a burst: N incidents posted 64 at a time until every victim-support referral is on
+  its topic; its rate, its ratio to raw, and intake's accepted/s and request p99;
+- a steady 50 incidents/s: the latency from each 202 to its referral on the topic;
+- a replay: a fresh triage (new database, new consumer group) re-deciding the whole
+  incidents topic;
+- each service's peak resident memory (VmHWM).
+
+Everything is bounded in count and time and only targets loopback. `BENCH=quick` (or
+`--quick`) runs a small version to check that it works. Prints a table and one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import NewTopic
 
-import intake.app
-import intake.config
-import triage.app
-import triage.config
-import triage.store
 from mash_tools import testing
-from shared.db import utc
-from tests.builders import incident_body, settings_for
+from mash_tools.admin import admin_client
+from shared import kafka_security
+from shared.config import ROOT
+from shared.topics import INCIDENTS, referrals_topic
+
+SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
+REFERRALS = referrals_topic("victim-support")
+TIME_LIMIT = 300.0  # no single measure waits longer than this
+IDLE = 10  # incidents sent one at a time through the idle hub
+EXAMPLE = (ROOT / "deploy" / "example-incident.json").read_text()
+
+
+@dataclass(frozen=True)
+class Plan:
+    burst: int
+    concurrency: int
+    steady_rate: float
+    steady_seconds: float
+    raw: int
+    tools: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(
+                burst=200, concurrency=64, steady_rate=50, steady_seconds=3, raw=2000, tools=2000
+            )
+        return cls(
+            burst=3000, concurrency=64, steady_rate=50, steady_seconds=20, raw=30000, tools=50000
+        )
+
+
+class Progress:
+    """A one-line progress bar on stderr (no dependency)."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps, self.done, self.label = steps, 0, ""
+        self.started = time.monotonic()
+
+    def step(self, label: str) -> None:
+        self.label = label
+        self._draw()
+
+    def advance(self) -> None:
+        self.done += 1
+        self._draw()
+
+    def _draw(self) -> None:
+        width = 30
+        filled = int(width * self.done / max(1, self.steps))
+        elapsed = time.monotonic() - self.started
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.steps} "
+            f"{elapsed:5.0f}s {self.label:<48}"
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
 
 
 def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-async def bench(bootstrap: str, workdir: Path, total: int, concurrency: int) -> dict[str, Any]:
-    group = f"bench-{uuid.uuid4().hex[:6]}"
-    intake_app = intake.app.create_app(
-        settings_for(
-            intake.config.Settings, bootstrap, f"sqlite+aiosqlite:///{workdir / 'intake.db'}", group
-        )
+def incident(run: str, i: int) -> dict[str, Any]:
+    """The example incident, a distinct synthetic victim each (standard risk, so notify
+    refers it to victim-support)."""
+    body: dict[str, Any] = json.loads(EXAMPLE)
+    body.update(control_room_ref=f"BENCH-{run}-{i}", children=[], notes="bench")
+    body.pop("dash", None)
+    body["reported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    body["victim"].update(person_id=f"B{run}{i}", family_name=f"Bench{i}")
+    body["suspect"] = {"person_id": f"S{run}{i}", "given_name": "Sam", "family_name": f"S{i}"}
+    return body
+
+
+# --- raw Kafka -------------------------------------------------------------------------
+
+
+async def create_topic(bootstrap: str, name: str) -> None:
+    admin = admin_client(bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def raw_aiokafka(bootstrap: str, count: int) -> dict[str, float]:
+    """Produce `count` incident JSONs (idempotent, acks=all, as the services do) while a
+    consumer reads them; messages per second from the first send to the last receipt."""
+    topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
+    await create_topic(bootstrap, topic)
+    value = json.dumps(incident("raw", 0)).encode()
+    options = kafka_security.client_options(kafka_security.ADMIN)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
+        fetch_max_wait_ms=20,
+        max_partition_fetch_bytes=4 * 1048576,
+        **options,
     )
-    triage_app = triage.app.create_app(
-        settings_for(
-            triage.config.Settings, bootstrap, f"sqlite+aiosqlite:///{workdir / 'triage.db'}", group
-        )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2, **options
     )
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        began = time.perf_counter()
+
+        async def send() -> None:
+            futures = [
+                await producer.send(topic, value, key=f"v{i % 500}".encode()) for i in range(count)
+            ]
+            await asyncio.gather(*futures)
+
+        sender = asyncio.create_task(send())
+        received = 0
+        async with asyncio.timeout(TIME_LIMIT):
+            while received < count:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                received += sum(len(r) for r in batches.values())
+        elapsed = time.perf_counter() - began
+        await sender
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return {"raw_aiokafka_msgs_per_s": count / elapsed, "raw_message_bytes": len(value)}
+
+
+def kafka_tools(bootstrap: str, workdir: Path, count: int, size: int) -> dict[str, float]:
+    """Kafka's own ProducerPerformance and EndToEndLatency, as `admin`."""
+    props = workdir / "admin.properties"
+    admin = kafka_security.credentials(kafka_security.ADMIN, testing.platform_settings(bootstrap))
+    props.write_text(admin.as_properties())
+    topic = f"bench.tools.{uuid.uuid4().hex[:6]}"
+    asyncio.run(create_topic(bootstrap, topic))
+    libs = ROOT / ".data" / "kafka-libs"
+    java = ["java", "-Xmx256m", "-cp", f"{libs}/*"]
+    java += [f"-Dlog4j.configuration=file:{ROOT / 'deploy' / 'log4j-tools.properties'}"]
+    out: dict[str, float] = {}
+    perf = subprocess.run(
+        [
+            *java,
+            "org.apache.kafka.tools.ProducerPerformance",
+            "--topic",
+            topic,
+            "--num-records",
+            str(count),
+            "--record-size",
+            str(size),
+            "--throughput",
+            "-1",
+            "--producer.config",
+            str(props),
+            "--producer-props",
+            "acks=all",
+            "linger.ms=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+        check=False,
+    )
+    summary = [line for line in perf.stdout.splitlines() if "records sent" in line]
+    if summary and (m := re.search(r"([\d.]+) records/sec.*?([\d.]+) ms avg latency", summary[-1])):
+        out["kafka_producer_perf_msgs_per_s"] = float(m.group(1))
+        out["kafka_producer_perf_avg_ms"] = float(m.group(2))
+    e2e = subprocess.run(
+        [
+            *java,
+            "org.apache.kafka.tools.EndToEndLatency",
+            bootstrap,
+            topic,
+            str(min(count, 2000)),
+            "all",
+            str(size),
+            str(props),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+        check=False,
+    )
+    if m := re.search(r"Avg latency: ([\d.]+) ms", e2e.stdout):
+        out["kafka_e2e_latency_avg_ms"] = float(m.group(1))
+    for name, p in (("50th", "p50"), ("99th", "p99")):
+        if m := re.search(rf"Percentiles: .*?{name} = ([\d.]+)", e2e.stdout):
+            out[f"kafka_e2e_latency_{p}_ms"] = float(m.group(1))
+    return out
+
+
+# --- the hub as processes --------------------------------------------------------------
+
+
+@dataclass
+class Hub:
+    """The five services as uvicorn processes on free loopback ports."""
+
+    bootstrap: str
+    databases: dict[str, str]
+    tag: str
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, names: tuple[str, ...] = SERVICES, offset_reset: str = "latest") -> None:
+        for name in names:
+            port = testing.free_port()
+            creds = kafka_security.credentials(name)
+            prefix = name.upper()
+            env = {
+                **os.environ,
+                "MASH_HOME": str(ROOT),
+                "MASH_ENV": "test",
+                "MASH_KAFKA_BOOTSTRAP": self.bootstrap,
+                "MASH_KAFKA_USERNAME": creds.username,
+                "MASH_KAFKA_PASSWORD": creds.password,
+                "MASH_JWT_SECRET": testing.TEST_SECRET,
+                "MASH_PSEUDONYM_KEY": testing.TEST_PSEUDONYM_KEY,
+                f"{prefix}_DATABASE_URL": self.databases[name],
+                f"{prefix}_CONSUMER_GROUP": f"mash-{name}-bench-{self.tag}",
+                f"{prefix}_CONSUMER_OFFSET_RESET": offset_reset,
+                f"{prefix}_PORT": str(port),
+                "PYTHONUNBUFFERED": "1",
+            }
+            env.pop("MASH_TRACES_FILE", None)
+            log = (Path(tempfile.gettempdir()) / f"mash-bench-{self.tag}-{name}.log").open("wb")
+            self.processes[name] = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "uvicorn"),
+                    f"{name}.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.ports[name] = port
+
+    async def ready(self, names: tuple[str, ...] = SERVICES) -> None:
+        async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(180):
+            for name in names:
+                while True:
+                    if self.processes[name].poll() is not None:
+                        raise RuntimeError(f"{name} exited; see its log in {tempfile.gettempdir()}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        answer = await client.get(f"http://127.0.0.1:{self.ports[name]}/readyz")
+                        if answer.status_code == 200:
+                            break
+                    await asyncio.sleep(0.3)
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        peaks = {}
+        for name, process in self.processes.items():
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            if m := re.search(r"VmHWM:\s+(\d+) kB", status):
+                peaks[name] = int(m.group(1)) / 1024
+        return peaks
+
+    def stop(self, names: tuple[str, ...] | None = None) -> None:
+        for name in names or tuple(self.processes):
+            process = self.processes.pop(name, None)
+            if process is not None:
+                testing.stop_group(process, timeout=30)
+
+
+@contextlib.contextmanager
+def hub(bootstrap: str, databases: dict[str, str], tag: str) -> Iterator[Hub]:
+    running = Hub(bootstrap, databases, tag)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class Referrals:
+    """Reads the victim-support topic from its end, noting when each incident's referral
+    was appended (the producer's timestamp, on this machine's clock)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.reader = testing.TopicReader(bootstrap, REFERRALS)
+        self.at: dict[str, float] = {}
+
+    async def __aenter__(self) -> Referrals:
+        await self.reader.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.reader.__aexit__(*exc)
+
+    async def poll(self) -> None:
+        consumer = self.reader._consumer  # noqa: SLF001 - the reader's position is what we want
+        assert consumer is not None
+        batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+        for records in batches.values():
+            for r in records:
+                subject = dict(r.headers or ()).get("ce_subject", b"").decode()
+                self.at.setdefault(subject, r.timestamp / 1000)
+
+    async def wait_all(self, ids: set[str], began: float) -> float:
+        """Seconds from `began` (perf counter) until every id has its referral."""
+        async with asyncio.timeout(TIME_LIMIT):
+            while not ids <= self.at.keys():
+                await self.poll()
+        return time.perf_counter() - began
+
+
+async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> tuple[str, float]:
+    """Report one incident; a dropped keep-alive connection is retried (intake is idempotent
+    on the reference: a repeat answers 200 with the same id)."""
+    for attempt in range(3):
+        try:
+            answer = await client.post(url, json=body)
+            break
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    if answer.status_code not in (200, 202):
+        raise RuntimeError(f"intake answered {answer.status_code}: {answer.text[:200]}")
+    return str(answer.json()["incident_id"]), time.time()
+
+
+async def burst(running: Hub, plan: Plan, progress: Progress) -> dict[str, float]:
+    run = uuid.uuid4().hex[:6]
+    url = f"http://127.0.0.1:{running.ports['intake']}/v1/incidents"
     headers = testing.bearer("incidents:write")
     latencies: list[float] = []
-    sent_at: dict[str, float] = {}
-    async with testing.running(triage_app), testing.running(intake_app) as client:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(total):
-            queue.put_nowait(i)
+    ids: set[str] = set()
+    limits = httpx.Limits(max_connections=plan.concurrency)
+    async with (
+        Referrals(running.bootstrap) as referrals,
+        httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client,
+    ):
+        queue = [incident(run, i) for i in range(plan.burst)]
 
         async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                body = incident_body(f"BENCH-{group}-{i}")
-                # 500 victims, two incidents each; distinct synthetic names
-                body["victim"].update(person_id=f"B{i % 500}", family_name=f"Bench{i % 500}")
-                started, wall = time.perf_counter(), time.time()
-                answer = await client.post("/v1/incidents", json=body, headers=headers)
+            while queue:
+                body = queue.pop()
+                started = time.perf_counter()
+                incident_id, _ = await post(client, url, body)
                 latencies.append(time.perf_counter() - started)
-                assert answer.status_code == 202, answer.text
-                sent_at[answer.json()["incident_id"]] = wall
+                ids.add(incident_id)
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        accepted_in = time.perf_counter() - began
-
-        platform = triage_app.state.platform
-        received = triage.store.platform.inbox
-        while time.perf_counter() - began < 600:
-            async with platform.sessions() as session:
-                done = (await session.execute(select(func.count()).select_from(received))).scalar()
-            if done >= total:
-                break
-            await asyncio.sleep(0.2)
-        through_in = time.perf_counter() - began
-        async with platform.sessions() as session:
-            seen = {
-                subject: utc(at).timestamp()
-                for subject, at in (
-                    await session.execute(select(received.c.subject, received.c.processed_at))
-                ).all()
-            }
-    flow = [seen[i] - sent_at[i] for i in sent_at if i in seen]
+        await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
+        accepted = time.perf_counter() - began
+        progress.step("burst: waiting for every referral")
+        through = await referrals.wait_all(ids, began)
     return {
-        "incidents": total,
-        "concurrency": concurrency,
-        "accepted_per_s": total / accepted_in,
-        "request_p50_ms": 1000 * statistics.median(latencies),
-        "request_p99_ms": 1000 * percentile(latencies, 99),
-        "end_to_end_per_s": len(flow) / through_in,
-        "intake_to_triage_p50_ms": 1000 * statistics.median(flow),
-        "intake_to_triage_p99_ms": 1000 * percentile(flow, 99),
+        "burst_incidents": plan.burst,
+        "burst_end_to_end_per_s": plan.burst / through,
+        "intake_accepted_per_s": plan.burst / accepted,
+        "intake_request_p50_ms": 1000 * statistics.median(latencies),
+        "intake_request_p99_ms": 1000 * percentile(latencies, 99),
     }
+
+
+async def idle(running: Hub, count: int) -> dict[str, float]:
+    """One incident at a time through the idle hub: 202 to referral on its topic."""
+    run = uuid.uuid4().hex[:6]
+    url = f"http://127.0.0.1:{running.ports['intake']}/v1/incidents"
+    flow: list[float] = []
+    async with (
+        Referrals(running.bootstrap) as referrals,
+        httpx.AsyncClient(headers=testing.bearer("incidents:write"), timeout=60) as client,
+    ):
+        for i in range(count):
+            incident_id, at = await post(client, url, incident(run, i))
+            await referrals.wait_all({incident_id}, time.perf_counter())
+            flow.append(1000 * max(0.0, referrals.at[incident_id] - at))
+            await asyncio.sleep(0.2)  # idle again
+    return {
+        "idle_202_to_referral_p50_ms": statistics.median(flow),
+        "idle_202_to_referral_max_ms": max(flow),
+    }
+
+
+async def steady(running: Hub, plan: Plan) -> dict[str, float]:
+    """Offer `steady_rate` incidents a second; latency from each 202 to its referral."""
+    run = uuid.uuid4().hex[:6]
+    url = f"http://127.0.0.1:{running.ports['intake']}/v1/incidents"
+    total = int(plan.steady_rate * plan.steady_seconds)
+    answered: dict[str, float] = {}
+    async with (
+        Referrals(running.bootstrap) as referrals,
+        httpx.AsyncClient(headers=testing.bearer("incidents:write"), timeout=60) as client,
+    ):
+
+        async def one(i: int) -> None:
+            incident_id, at = await post(client, url, incident(run, i))
+            answered[incident_id] = at
+
+        began = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            await asyncio.sleep(max(0.0, began + i / plan.steady_rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        offered_in = time.perf_counter() - began
+        await referrals.wait_all(set(answered), began)
+    flow = [1000 * max(0.0, referrals.at[i] - at) for i, at in answered.items()]
+    return {
+        "steady_offered_per_s": plan.steady_rate,
+        "steady_kept_up_per_s": total / offered_in,
+        "steady_202_to_referral_p50_ms": statistics.median(flow),
+        "steady_202_to_referral_p99_ms": percentile(flow, 99),
+    }
+
+
+async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
+    """A fresh triage re-decides the whole incidents topic from the start: the `total`
+    incidents this run has posted (its other writers are not running)."""
+    fresh = Hub(
+        running.bootstrap, {"triage": database}, f"{running.tag}-replay-{uuid.uuid4().hex[:4]}"
+    )
+    fresh.start(("triage",), offset_reset="earliest")
+    pattern = re.compile(
+        r'mash_events_(?:consumed|duplicate)_total\{[^}]*topic="'
+        + re.escape(INCIDENTS)
+        + r'"[^}]*\} ([\d.e+]+)'
+    )
+    try:
+        await fresh.ready(("triage",))
+        url = f"http://127.0.0.1:{fresh.ports['triage']}/metrics"
+        async with httpx.AsyncClient(timeout=5) as client:
+
+            async def decided() -> float:
+                text = (await client.get(url)).text
+                return sum(float(m.group(1)) for m in pattern.finditer(text))
+
+            # measured from readiness (start-up and migrations are not replay); past the
+            # time limit, the rate so far is the figure
+            began, before = time.perf_counter(), await decided()
+            done = before
+            while done < total and time.perf_counter() - began < TIME_LIMIT:
+                await asyncio.sleep(0.2)
+                done = await decided()
+        elapsed = time.perf_counter() - began
+        rss = fresh.peak_rss_mb()["triage"]
+    finally:
+        fresh.stop()
+    return {
+        "replay_events": total,
+        "replay_events_done": done,
+        "replay_per_s": (done - before) / elapsed,
+        "replay_triage_rss_mb": rss,
+    }
+
+
+async def backend_run(
+    backend: str,
+    index: int,
+    bootstrap: str,
+    workdir: Path,
+    pg: str | None,
+    plan: Plan,
+    progress: Progress,
+) -> dict[str, Any]:
+    """The hub on one backend; `index` backends ran before it on this broker."""
+
+    async def database(name: str) -> str:
+        if pg is not None:
+            return await testing.create_database(pg)
+        return f"sqlite+aiosqlite:///{workdir / f'{backend}-{name}-{uuid.uuid4().hex[:4]}.db'}"
+
+    databases = {name: await database(name) for name in SERVICES}
+    results: dict[str, Any] = {}
+    with hub(bootstrap, databases, f"{backend}-{uuid.uuid4().hex[:4]}") as running:
+        progress.step(f"{backend}: starting the services")
+        running.start()
+        await running.ready()
+        results |= await idle(running, IDLE)
+        progress.advance()
+        progress.step(f"{backend}: burst of {plan.burst}")
+        results |= await burst(running, plan, progress)
+        progress.advance()
+        progress.step(f"{backend}: steady {plan.steady_rate:.0f}/s")
+        results |= await steady(running, plan)
+        progress.advance()
+        results["peak_rss_mb"] = running.peak_rss_mb()
+        running.stop()
+        progress.step(f"{backend}: replay")
+        posted = IDLE + plan.burst + int(plan.steady_rate * plan.steady_seconds)
+        results |= await replay(running, await database("triage-replay"), posted * (1 + index))
+        progress.advance()
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    raw = results["raw"]
+    lines = ["", "MASH benchmark (one run, this machine; ratios are what count)", ""]
+    for name, value in raw.items():
+        lines.append(f"  {name:<40} {value:>12,.1f}")
+    floor = raw.get("raw_aiokafka_msgs_per_s", float("nan"))
+    for backend in ("sqlite", "postgres"):
+        if backend not in results:
+            continue
+        r = results[backend]
+        lines += ["", f"  [{backend}]"]
+        for name, value in r.items():
+            if name == "peak_rss_mb":
+                for service, mb in value.items():
+                    lines.append(f"  {'peak_rss_mb.' + service:<40} {mb:>12,.1f}")
+            elif name != "burst_ratio_to_raw":
+                lines.append(f"  {name:<40} {value:>12,.1f}")
+        ratio = 100 * r["burst_end_to_end_per_s"] / floor
+        lines.append(f"  {'burst_end_to_end_%_of_raw':<40} {ratio:>12,.2f}")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--incidents", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH") == "quick")
+    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, testing.kafka_broker(Path(tmp)) as bootstrap:
-        results = asyncio.run(bench(bootstrap, Path(tmp), args.incidents, args.concurrency))
-    print("\nMASH benchmark (intake + triage in-process, SQLite, real Kafka on loopback)")
-    for name, value in results.items():
-        print(
-            f"  {name:<26} {value:>10.1f}"
-            if isinstance(value, float)
-            else f"  {name:<26} {value:>10}"
-        )
+    plan = Plan.of(args.quick)
+    backends = [b for b in args.backends.split(",") if b]
+    progress = Progress(2 + 4 * len(backends))
+    results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "quick": args.quick}
+    with (
+        tempfile.TemporaryDirectory(prefix="mash-bench-") as tmp,
+        testing.kafka_broker(Path(tmp)) as bootstrap,
+        contextlib.ExitStack() as stack,
+    ):
+        progress.step("starting PostgreSQL")
+        pg = stack.enter_context(testing.postgres_server()) if "postgres" in backends else None
+        progress.step("raw aiokafka")
+        results["raw"] = asyncio.run(raw_aiokafka(bootstrap, plan.raw))
+        progress.advance()
+        progress.step("kafka-tools")
+        size = int(results["raw"]["raw_message_bytes"])
+        results["raw"] |= kafka_tools(bootstrap, Path(tmp), plan.tools, size)
+        progress.advance()
+        for index, backend in enumerate(backends):
+            url = pg if backend == "postgres" else None
+            results[backend] = asyncio.run(
+                backend_run(backend, index, bootstrap, Path(tmp), url, plan, progress)
+            )
+            floor = results["raw"]["raw_aiokafka_msgs_per_s"]
+            results[backend]["burst_ratio_to_raw"] = (
+                results[backend]["burst_end_to_end_per_s"] / floor
+            )
+    progress.close()
+    print(table(results))
+    print(json.dumps(results, sort_keys=True))
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        main()

@@ -1,9 +1,11 @@
 """Kafka: an idempotent producer and a consumer loop that never loses or repeats work.
 
-The loop processes each message inside the service's own transaction, records its
-`ce_id` in the inbox in that same transaction (so a redelivery is skipped), commits
-the offset only afterwards, and sends a message it cannot decode or process, after
-bounded retries, to the dead-letter topic with its origin and error in headers.
+The loop processes each fetched batch inside one transaction of the service's own:
+it records every `ce_id` in the inbox in that same transaction (so a redelivery is
+skipped), runs the handlers, and commits the offsets only afterwards. When a batch
+fails it falls back to one message per transaction, so a message it cannot decode or
+process is isolated and, after bounded retries, sent alone to the dead-letter topic
+with its origin and error in headers.
 """
 
 from __future__ import annotations
@@ -173,6 +175,38 @@ async def enter_inbox(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def enter_inbox_many(
+    session: AsyncSession, tables: PlatformTables, entries: Sequence[tuple[CloudEvent, str]]
+) -> list[bool]:
+    """Record many `(event, topic)` in the inbox in one statement; for each, whether it is
+    new (False: processed before, or an earlier entry of this same batch has its id)."""
+    first: dict[str, int] = {}
+    for i, (event, _) in enumerate(entries):
+        first.setdefault(event.id, i)
+    if not first:
+        return []
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "event_id": event.id,
+            "topic": topic,
+            "type": event.type,
+            "subject": event.subject,
+            "processed_at": now,
+        }
+        for event, topic in (entries[i] for i in first.values())
+    ]
+    inbox = tables.inbox
+    result = await session.execute(
+        insert(session, inbox)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(inbox.c.event_id)
+    )
+    new = set(result.scalars().all())
+    return [first[event.id] == i and event.id in new for i, (event, _) in enumerate(entries)]
+
+
 def describe(exc: BaseException) -> str:
     """An error description safe for headers and logs: never the offending values."""
     if isinstance(exc, ValidationError):
@@ -213,7 +247,13 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class ConsumerLoop:
-    """Consumes `topics` as `group_id`, one message at a time, in order per partition."""
+    """Consumes `topics` as `group_id`, a fetched batch per transaction, in order per partition.
+
+    A batch (up to `max_batch` records, from the partitions the fetch returned) runs in
+    one transaction: inbox rows, handlers, outbox rows; its offsets are committed after.
+    If the batch fails for a reason other than an outage, its records are processed
+    again one per transaction (`process`), which isolates and dead-letters a poison one.
+    """
 
     def __init__(
         self,
@@ -232,8 +272,12 @@ class ConsumerLoop:
         retry_seconds: float = 0.2,
         offset_reset: str = "earliest",
         security: Mapping[str, Any] | None = None,
+        max_batch: int = 500,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
         self.name = name
+        self._max_batch = max_batch
+        self._fetch_wait = fetch_max_wait_ms
         self._security = dict(security or {})
         self._topics = list(topics)
         self._group = group_id
@@ -263,7 +307,10 @@ class ConsumerLoop:
             client_id=f"{self._group}-{self.name}",
             enable_auto_commit=False,
             auto_offset_reset=self._offset_reset,
-            fetch_max_wait_ms=100,
+            # the broker answers a fetch as soon as one record is there (fetch_min_bytes=1),
+            # so this wait adds no latency: it only spaces out the idle polls
+            fetch_max_wait_ms=self._fetch_wait,
+            max_partition_fetch_bytes=4 * 1048576,
             max_poll_interval_ms=600000,
             **self._security,
         )
@@ -297,14 +344,42 @@ class ConsumerLoop:
         consumer = self._consumer
         while not self._stopping:
             try:
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
             except KafkaError as exc:
                 log.warning("%s: fetch failed: %s", self.name, type(exc).__name__)
                 await asyncio.sleep(1)
                 continue
-            for tp, records in batches.items():
-                await self._consume_partition(consumer, tp, records)
+            if batches:
+                await self._consume(consumer, batches)
             await self._measure_lag(consumer)
+
+    async def _consume(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        """Process a fetch in one transaction, then commit its offsets; if it fails, record
+        by record (`_consume_partition`). Outages retry the whole fetch later."""
+        batches = {tp: records for tp, records in batches.items() if records}
+        if sum(len(records) for records in batches.values()) > 1:
+            try:
+                done = await self.process_batch([r for rs in batches.values() for r in rs])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - decided below: outage or one bad record
+                if is_transient(exc):
+                    log.warning("%s: %s; will retry the batch", self.name, describe(exc))
+                    for tp, records in batches.items():
+                        consumer.seek(tp, records[0].offset)
+                    await asyncio.sleep(1)
+                    return
+                log.info("%s: batch failed (%s); one at a time", self.name, describe(exc))
+                done = False
+            if done:
+                for tp, records in batches.items():
+                    self._processed[tp] = records[-1].offset + 1
+                await self._commit(consumer, list(batches))
+                return
+        for tp, records in batches.items():
+            await self._consume_partition(consumer, tp, records)
 
     async def _consume_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
@@ -342,13 +417,41 @@ class ConsumerLoop:
             # a rebalance took the partition: its new owner re-reads, the inbox dedupes
             log.info("%s: offset commit failed (%s)", self.name, type(exc).__name__)
 
-    async def process(self, record: ConsumerRecord) -> None:
-        """Process one record exactly once in effect, or dead-letter it."""
+    async def process_batch(self, records: Sequence[ConsumerRecord]) -> bool:
+        """Process `records` (in order per partition) in ONE transaction: the inbox claims
+        every new event, the handlers run, their outbox rows are staged; all commit together.
+
+        False, with nothing done, when a record cannot even be decoded (the caller then goes
+        one record at a time); raises, with nothing committed, when a handler fails.
+        """
         try:
-            event = envelope.parse(record.headers, record.value)
-        except EnvelopeError as exc:
-            await self.dead_letter(record, exc)
-            return
+            events = [envelope.parse(record.headers, record.value) for record in records]
+        except EnvelopeError:
+            return False
+        duplicates: list[str] = []
+        async with self._uow() as session:
+            fresh = await enter_inbox_many(
+                session,
+                self._tables,
+                [(event, record.topic) for event, record in zip(events, records, strict=True)],
+            )
+            for record, event, new in zip(records, events, fresh, strict=True):
+                with self._span(record, event) as span:
+                    span.set_attribute("mash.batch.size", len(records))
+                    if not new:
+                        span.set_attribute("mash.duplicate", True)
+                        duplicates.append(record.topic)
+                        continue
+                    await self._handler(session, event)
+        for record, event, new in zip(records, events, fresh, strict=True):
+            if new:
+                self._metrics.consumed.labels(record.topic, event.type).inc()
+        for topic in duplicates:
+            self._metrics.duplicates.labels(topic).inc()
+        return True
+
+    def _span(self, record: ConsumerRecord, event: CloudEvent) -> Any:
+        """The consumer span of one record, child of the trace the event was published in."""
         attributes = {
             "messaging.system": "kafka",
             "messaging.operation": "process",
@@ -361,12 +464,21 @@ class ConsumerLoop:
         }
         if event.subject:  # the incident id: Zipkin finds the incident's trace by it
             attributes[INCIDENT_ID] = event.subject
-        with self._tracer.start_as_current_span(
+        return self._tracer.start_as_current_span(
             f"{record.topic} process",
             context=extract_context(event.trace_headers),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
-        ) as span:
+        )
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Process one record exactly once in effect, or dead-letter it."""
+        try:
+            event = envelope.parse(record.headers, record.value)
+        except EnvelopeError as exc:
+            await self.dead_letter(record, exc)
+            return
+        with self._span(record, event) as span:
             for attempt in range(1, self._max_attempts + 1):
                 try:
                     async with self._uow() as session:

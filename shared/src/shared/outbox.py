@@ -3,12 +3,18 @@
 A service writes its events into the `outbox` table in the same transaction as its
 state. The relay publishes committed rows in order and marks them sent. A crash
 between publish and mark re-publishes on restart; consumers dedupe on `ce_id`.
+
+On PostgreSQL several replicas of a service share one outbox: each batch is taken
+under a transaction-scoped advisory lock, so only one relay publishes at a time and
+the rows leave in id order (per key, the order they were committed in). SQLite is
+one process's file: its relay is alone by construction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -18,7 +24,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, Tracer
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, unit_of_work, utc
@@ -65,8 +71,20 @@ class Retention:
     processed_inbox: timedelta = timedelta(days=30)
 
 
+def relay_lock_id(table: str) -> int:
+    """The advisory lock key of an outbox (a stable signed 64-bit number)."""
+    digest = hashlib.blake2b(f"mash-outbox-relay:{table}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class OutboxRelay:
-    """Publishes committed outbox rows to Kafka, oldest first, and marks them sent."""
+    """Publishes committed outbox rows to Kafka, oldest first, and marks them sent.
+
+    A batch's sends are queued together and awaited together (acks=all, idempotent
+    producer: order per partition holds); the batch is then marked sent in one UPDATE.
+    The relay runs again at once while rows remain, and otherwise sleeps until a commit
+    wakes it (`wake`), or `poll_seconds` at most (rows committed by another replica).
+    """
 
     def __init__(
         self,
@@ -76,8 +94,9 @@ class OutboxRelay:
         metrics: Metrics,
         tracer: Tracer,
         poll_seconds: float = 0.2,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         retention: Retention | None = None,
+        lock_id: int | None = None,
     ) -> None:
         self._table = tables.outbox
         self._sessions = sessions
@@ -92,6 +111,8 @@ class OutboxRelay:
         self._retention = retention or Retention()
         self._next_purge = 0.0
         self._stopping = False
+        self._lock_id = relay_lock_id(self._table.name) if lock_id is None else lock_id
+        self.busy_retry_seconds = 0.005
 
     def wake(self) -> None:
         """Tell the relay that something was committed (it also polls)."""
@@ -138,7 +159,10 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):
                     await self.purge(datetime.now(UTC))
                 self._next_purge = time.monotonic() + 600
-            if not published:
+            if published < 0:
+                # another replica holds the outbox: it is mid-batch and will let go soon
+                await asyncio.sleep(self.busy_retry_seconds)
+            elif not published:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._poll):
@@ -146,7 +170,12 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; the number published."""
+        """Publish one batch of pending rows; the number published, -1 when another
+        relay holds this outbox (PostgreSQL)."""
+        # the wake is consumed here: a commit after this point wakes the next round
+        self._wake.clear()
+        if self._dialect() == "postgresql":
+            return await self._publish_pending_locked()
         # the polling itself is not part of any incident's trace: only the publish is
         with suppress_instrumentation():
             rows = await self.fetch_batch()
@@ -157,19 +186,59 @@ class OutboxRelay:
         await self.publish(rows)
         with suppress_instrumentation():
             await self.mark_published([row.id for row in rows])
-        for row in rows:
-            self._metrics.produced.labels(row.topic).inc()
+        self._count(rows)
         return len(rows)
 
-    async def fetch_batch(self) -> list[Any]:
-        stmt = (
+    async def _publish_pending_locked(self) -> int:
+        """One batch under the outbox's advisory lock, held by a transaction from the read
+        until the mark has committed: no other relay reads these rows until they are sent."""
+        async with self._sessions() as session, session.begin():
+            with suppress_instrumentation():
+                locked = (
+                    await session.execute(
+                        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self._lock_id}
+                    )
+                ).scalar_one()
+                if not locked:
+                    return -1
+                rows = list((await session.execute(self._pending())).all())
+            if not rows:
+                with suppress_instrumentation():
+                    await self._measure(session)
+                return 0
+            await self.publish(rows)
+            # marked (and committed) while this transaction still holds the lock
+            with suppress_instrumentation():
+                await self.mark_published([row.id for row in rows])
+        self._count(rows)
+        return len(rows)
+
+    def _dialect(self) -> str:
+        bind = self._sessions.kw.get("bind")
+        return str(bind.dialect.name) if bind is not None else ""
+
+    def _count(self, rows: list[Any]) -> None:
+        for row in rows:
+            self._metrics.produced.labels(row.topic).inc()
+
+    def _pending(self) -> Any:
+        return (
             select(self._table)
             .where(self._table.c.published_at.is_(None))
             .order_by(self._table.c.id)
             .limit(self._batch)
         )
+
+    def _mark(self, ids: list[int]) -> Any:
+        return (
+            update(self._table)
+            .where(self._table.c.id.in_(ids))
+            .values(published_at=datetime.now(UTC))
+        )
+
+    async def fetch_batch(self) -> list[Any]:
         async with self._sessions() as session:
-            return list((await session.execute(stmt)).all())
+            return list((await session.execute(self._pending())).all())
 
     async def publish(self, rows: list[Any]) -> None:
         """Send every row and wait until the broker has them all (acks=all)."""
@@ -197,11 +266,7 @@ class OutboxRelay:
 
     async def mark_published(self, ids: list[int]) -> None:
         async with unit_of_work(self._sessions) as session:
-            await session.execute(
-                update(self._table)
-                .where(self._table.c.id.in_(ids))
-                .values(published_at=datetime.now(UTC))
-            )
+            await session.execute(self._mark(ids))
 
     async def purge(self, now: datetime) -> None:
         """Forget published events and processed ids once no redelivery can need them."""
@@ -221,13 +286,16 @@ class OutboxRelay:
     async def measure_backlog(self) -> int:
         """Set the backlog gauges (how many wait, and how long the oldest has waited)."""
         async with self._sessions() as session:
-            backlog, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(self._table.c.created_at))
-                    .select_from(self._table)
-                    .where(self._table.c.published_at.is_(None))
-                )
-            ).one()
+            return await self._measure(session)
+
+    async def _measure(self, session: AsyncSession) -> int:
+        backlog, oldest = (
+            await session.execute(
+                select(func.count(), func.min(self._table.c.created_at))
+                .select_from(self._table)
+                .where(self._table.c.published_at.is_(None))
+            )
+        ).one()
         self._metrics.outbox_backlog.set(backlog)
         age = (datetime.now(UTC) - utc(oldest)).total_seconds() if oldest else 0.0
         self._metrics.outbox_oldest_age.set(max(0.0, age))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake import repository
 from intake.config import Settings
@@ -49,53 +50,61 @@ async def report_incident(
     if errors:
         raise FieldErrors(errors)
     digest = fingerprint(report)
+
+    async def record(session: AsyncSession) -> Accepted | repository.Incident:
+        """The incident and its event, or the incident already recorded under the reference."""
+        existing = await repository.find_by_reference(
+            session, report.force, report.control_room_ref
+        )
+        if existing is not None:
+            return existing
+        incident_id, event_id = uuid4(), uuid4()
+        key = victim_key(settings.platform.pseudonym_key, report.victim, incident_id)
+        await repository.add_incident(
+            session,
+            repository.Incident(
+                incident_id=incident_id,
+                force=report.force,
+                control_room_ref=report.control_room_ref,
+                area=report.area,
+                victim_key=key,
+                fingerprint=digest,
+                event_id=event_id,
+                received_at=now,
+                trace_id=current_trace_id(),
+            ),
+        )
+        data = IncidentReported(**report.model_dump(), incident_id=incident_id, received_at=now)
+        await platform.outbox.add(
+            session,
+            INCIDENTS,
+            key,
+            CloudEvent(
+                id=str(event_id),
+                source=SOURCE,
+                type=INCIDENT_REPORTED,
+                subject=str(incident_id),
+                data=data.model_dump(mode="json"),
+                time=now,
+            ),
+        )
+        return Accepted(incident_id, created=True)
+
     try:
-        async with platform.uow() as session:
-            existing = await repository.find_by_reference(
-                session, report.force, report.control_room_ref
-            )
-            if existing is None:
-                incident_id, event_id = uuid4(), uuid4()
-                key = victim_key(settings.platform.pseudonym_key, report.victim, incident_id)
-                await repository.add_incident(
-                    session,
-                    repository.Incident(
-                        incident_id=incident_id,
-                        force=report.force,
-                        control_room_ref=report.control_room_ref,
-                        area=report.area,
-                        victim_key=key,
-                        fingerprint=digest,
-                        event_id=event_id,
-                        received_at=now,
-                        trace_id=current_trace_id(),
-                    ),
-                )
-                data = IncidentReported(
-                    **report.model_dump(), incident_id=incident_id, received_at=now
-                )
-                await platform.outbox.add(
-                    session,
-                    INCIDENTS,
-                    key,
-                    CloudEvent(
-                        id=str(event_id),
-                        source=SOURCE,
-                        type=INCIDENT_REPORTED,
-                        subject=str(incident_id),
-                        data=data.model_dump(mode="json"),
-                        time=now,
-                    ),
-                )
-                return Accepted(incident_id, created=True)
+        # concurrent reports share one transaction; each is answered after it commits
+        outcome = await platform.group_commit.run(record)
     except IntegrityError:
-        # a concurrent post of the same reference won the unique constraint
+        # a concurrent post of the same reference (another replica) won the unique constraint
         async with platform.sessions() as session:
-            existing = await repository.find_by_reference(
+            found = await repository.find_by_reference(
                 session, report.force, report.control_room_ref
             )
-        if existing is None:
+        if found is None:
             raise
+        outcome = found
+    if isinstance(outcome, Accepted):
+        return outcome
+    existing = outcome
     if existing.fingerprint != digest:
         raise ReferenceConflict(report.control_room_ref)
     return Accepted(existing.incident_id, created=False)

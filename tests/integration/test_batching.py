@@ -1,0 +1,225 @@
+"""The batched pipeline: a fetch in one transaction, the fallback that isolates poison, and
+the outbox relay shared by two replicas on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mash_tools.testing import TopicReader, data_of, eventually, headers_of, kafka_options
+from shared.envelope import CloudEvent
+from shared.kafka import ConsumerLoop, PoisonMessage
+from shared.kafka_security import producer_of
+from shared.topics import DEADLETTER, INCIDENTS
+from tests.integration.kit import Kit, ping_event
+
+pytestmark = pytest.mark.kafka
+
+
+class PoisonKit(Kit):
+    """A kit whose handler cannot process events of type `mash.test.poison`."""
+
+    async def handle(self, session: AsyncSession, event: CloudEvent) -> None:
+        if event.type == "mash.test.poison":
+            raise PoisonMessage("this event can never be processed")
+        await super().handle(session, event)
+
+
+@asynccontextmanager
+async def paused(loop: ConsumerLoop) -> AsyncIterator[None]:
+    """Hold the loop's fetches while a test lines messages up, so that they arrive
+    together in one fetch when it resumes (the broker has them all by then)."""
+    consumer = loop._consumer  # noqa: SLF001 - the test needs the records in one fetch
+    assert consumer is not None
+    consumer.pause(*consumer.assignment())
+    await asyncio.sleep(0.3)  # a fetch already under way returns (fetch_max_wait_ms)
+    try:
+        yield
+    finally:
+        consumer.resume(*consumer.assignment())
+
+
+async def produce_all(bootstrap: str, messages: list[CloudEvent | bytes], key: bytes) -> None:
+    """Send every message on one key (one partition, in order) and wait for them all."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, **kafka_options(producer_of(INCIDENTS))
+    )
+    await producer.start()
+    try:
+        futures = []
+        for message in messages:
+            if isinstance(message, CloudEvent):
+                value, headers = message.value(), message.headers()
+            else:
+                value, headers = message, []
+            futures.append(await producer.send(INCIDENTS, value, key=key, headers=headers))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def batch_sizes(exporter: InMemorySpanExporter, ids: set[str]) -> list[Any]:
+    """The `mash.batch.size` of the consumer spans of the events `ids`."""
+    return [
+        (span.attributes or {}).get("mash.batch.size")
+        for span in exporter.get_finished_spans()
+        if (span.attributes or {}).get("messaging.message.id") in ids
+    ]
+
+
+async def test_a_fetch_is_processed_in_one_transaction_each_event_once(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    exporter = InMemorySpanExporter()
+    kit = Kit(kafka_bootstrap, database_url, group, exporters=[exporter])
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    subject = str(uuid.uuid4())
+    events = [ping_event(subject) for _ in range(40)]
+    try:
+        async with paused(kit.platform.consumers[0]):
+            # one event twice, as a relay that crashed before marking would send it
+            await produce_all(kafka_bootstrap, [*events, events[0]], key=subject.encode())
+        await eventually(lambda: _at_least(kit, subject, 40))
+        await asyncio.sleep(0.5)  # anything acting twice would have acted by now
+        assert await kit.effect_count(subject) == 40
+        sizes = batch_sizes(exporter, {e.id for e in events})
+        assert sizes == [41] * 41  # each span (the duplicate too) in the one transaction
+        assert _total(kit.platform.metrics.duplicates) == 1
+        assert _total(kit.platform.metrics.consumed, "mash.test.ping") == 40
+    finally:
+        await kit.platform.stop()
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone_and_the_rest_act_once(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    kit = PoisonKit(kafka_bootstrap, database_url, group)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    subject = str(uuid.uuid4())
+    before = [ping_event(subject) for _ in range(10)]
+    poison = ping_event(subject, type_="mash.test.poison")
+    after = [ping_event(subject) for _ in range(10)]
+    try:
+        async with TopicReader(kafka_bootstrap, DEADLETTER) as dlq:
+            async with paused(kit.platform.consumers[0]):
+                await produce_all(kafka_bootstrap, [*before, poison, *after], subject.encode())
+            dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison.id)
+            await eventually(lambda: _at_least(kit, subject, 20))
+            await asyncio.sleep(0.5)
+            await dlq.poll()
+        assert await kit.effect_count(subject) == 20  # every other event, once
+        ours = {e.id for e in [*before, poison, *after]}
+        dead_ours = [r for r in dlq.records if headers_of(r).get("ce_id") in ours]
+        assert [headers_of(r)["ce_id"] for r in dead_ours] == [poison.id]  # alone, once
+        assert headers_of(dead)["mash_dlq_error"].startswith("PoisonMessage")
+        assert data_of(dead) == {"hello": "world"}
+    finally:
+        await kit.platform.stop()
+
+
+async def test_an_undecodable_message_in_a_batch_is_dead_lettered_alone(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    kit = Kit(kafka_bootstrap, sqlite_url, group)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    subject = str(uuid.uuid4())
+    marker = uuid.uuid4().hex.encode()
+    good = [ping_event(subject) for _ in range(6)]
+    try:
+        async with TopicReader(kafka_bootstrap, DEADLETTER) as dlq:
+            async with paused(kit.platform.consumers[0]):
+                garbage = b"\xff not json " + marker
+                await produce_all(kafka_bootstrap, [*good[:3], garbage, *good[3:]], b"k")
+            await dlq.wait_for(lambda r: r.value and marker in r.value)
+            await eventually(lambda: _at_least(kit, subject, 6))
+            await asyncio.sleep(0.5)
+            await dlq.poll()
+        assert await kit.effect_count(subject) == 6
+        ids = {e.id for e in good}
+        assert not [r for r in dlq.records if headers_of(r).get("ce_id") in ids]
+        assert len([r for r in dlq.records if r.value and marker in r.value]) == 1
+    finally:
+        await kit.platform.stop()
+
+
+async def test_two_relays_over_one_postgresql_outbox_publish_every_row_once_in_key_order(
+    kafka_bootstrap: str, postgres_server: str, group: str
+) -> None:
+    from mash_tools import testing
+
+    url = await testing.create_database(postgres_server)
+    first = Kit(kafka_bootstrap, url, f"{group}-a", principal="intake")
+    second = Kit(kafka_bootstrap, url, f"{group}-b", principal="intake")
+    await first.platform.start_storage()
+    keys = [f"victim-{i}" for i in range(5)]
+    run = uuid.uuid4().hex
+    try:
+        async with TopicReader(kafka_bootstrap, INCIDENTS) as reader:
+            # rows committed while no relay runs, then more while two relays compete
+            await _stage(first, run, keys, range(0, 100))
+            await first.platform.stop()
+            await first.platform.start([])
+            await second.platform.start([])
+            for start in range(100, 400, 50):
+                await _stage(second if start % 100 else first, run, keys, range(start, start + 50))
+
+            async def all_read() -> bool:
+                await reader.poll()
+                return len(_ours(reader.records, run)) >= 400
+
+            await eventually(all_read, timeout=60)
+            await asyncio.sleep(0.5)
+            await reader.poll()
+        seen = _ours(reader.records, run)
+        assert sorted(n for _, n in seen) == list(range(400))  # every row once
+        for key in keys:
+            in_key = [n for k, n in seen if k == key]
+            assert in_key == sorted(in_key)  # in the order they were committed
+        # neither relay published a row the other had already sent
+        produced = _total(first.platform.metrics.produced) + _total(
+            second.platform.metrics.produced
+        )
+        assert produced == 400
+    finally:
+        await second.platform.stop()
+        await first.platform.stop()
+
+
+async def _stage(kit: Kit, run: str, keys: list[str], numbers: range) -> None:
+    for n in numbers:
+        async with kit.platform.uow() as session:
+            event = CloudEvent(
+                id=str(uuid.uuid4()),
+                source="/mash/test",
+                type="mash.test.sequence",
+                subject=run,
+                data={"n": n},
+            )
+            await kit.platform.outbox.add(session, INCIDENTS, keys[n % len(keys)], event)
+
+
+def _ours(records: list[Any], run: str) -> list[tuple[str, int]]:
+    return [
+        (r.key.decode(), data_of(r)["n"]) for r in records if headers_of(r).get("ce_subject") == run
+    ]
+
+
+async def _at_least(kit: Kit, subject: str, n: int) -> bool:
+    return await kit.effect_count(subject) >= n
+
+
+def _total(counter: Any, type_: str | None = None) -> float:
+    return sum(
+        float(s.value)
+        for m in counter.collect()
+        for s in m.samples
+        if s.name.endswith("_total") and (type_ is None or s.labels.get("type") == type_)
+    )
