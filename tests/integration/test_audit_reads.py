@@ -15,6 +15,8 @@ import intake.app
 import intake.config
 import marac.app
 import marac.config
+import notify.app
+import notify.config
 import triage.app
 import triage.config
 from mash_tools.testing import TEST_SECRET, TopicReader, data_of, headers_of, running, token
@@ -123,3 +125,26 @@ async def test_reading_a_marac_list_is_audited(
         )
         assert waiting.status_code == 200
         assert (await _audit_of(topic, reader + "w"))["route"] == "/v1/cases"
+
+
+async def test_reading_an_agencys_referrals_is_audited(
+    kafka_bootstrap: str, tmp_path: Path, group: str
+) -> None:
+    app = notify.app.create_app(
+        settings_for(
+            notify.config.Settings, kafka_bootstrap, f"sqlite+aiosqlite:///{tmp_path}/n.db", group
+        )
+    )
+    reader = f"idva-{uuid.uuid4().hex[:8]}"
+    async with TopicReader(kafka_bootstrap, AUDIT) as topic, running(app) as client:
+        answer = await client.get(
+            "/v1/referrals?agency=idva", headers=_as(reader, "referrals:read:idva")
+        )
+        assert answer.status_code == 200
+        audit = await _audit_of(topic, reader)
+    assert (audit["service"], audit["route"], audit["resource"]) == (
+        "notify",
+        "/v1/referrals",
+        "referral",
+    )
+    assert audit["ids"] == [r["referral_id"] for r in answer.json()]

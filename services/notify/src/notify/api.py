@@ -16,6 +16,7 @@ from notify import handlers, repository
 from notify.domain.records import current_record
 from notify.handlers import Notify
 from notify.schemas import Queued, Redelivery, Subscribed, Subscription
+from shared.audit import record_read
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
 from shared.schemas import ReferralCreated
@@ -68,9 +69,19 @@ async def list_referrals(
     Needs `referrals:read:<agency>` (that agency) or `referrals:read:*`."""
     if not principal.may(f"referrals:read:{agency}", "referrals:read:*"):
         raise HTTPException(403, f"This token may not read the referrals of '{agency}'.")
-    async with notify.platform.sessions() as session:
+    async with notify.platform.uow() as session:
         entries = await repository.records(
             session, agency, str(incident_id) if incident_id else None
+        )
+        # a read of personal data: audited, committed before the answer (contract section 2)
+        await record_read(
+            notify.platform.outbox,
+            session,
+            service=notify.platform.name,
+            sub=principal.subject,
+            route="/v1/referrals",
+            resource="referral",
+            ids=[entry.referral_id for entry in entries],
         )
     now = notify.clock()
     return [current_record(entry, now) for entry in entries]
