@@ -155,9 +155,7 @@ def _only(facts: Facts, wanted: str, month: Callable[[datetime], str]) -> Facts:
         overdue=[o for o in facts.overdue if month(o.due_by) == wanted],
         prioritised=[p for p in facts.prioritised if month(p.at) == wanted],
         outcomes=[
-            o
-            for o in facts.outcomes
-            if o.counted_at is not None and month(o.counted_at) == wanted
+            o for o in facts.outcomes if o.counted_at is not None and month(o.counted_at) == wanted
         ],
     )
 
@@ -196,9 +194,7 @@ def outcome_figures(outcomes: Sequence[Outcome], zone: tzinfo) -> dict[str, Figu
     }
 
 
-def figures(
-    facts: Facts, adult_women: int | None, months: int, zone: tzinfo
-) -> dict[str, Figure]:
+def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) -> dict[str, Figure]:
     """Every indicator over the given facts; `months` is the period's length, to make a
     yearly rate; `zone` the local time zone (the school day)."""
     incidents = facts.incidents
