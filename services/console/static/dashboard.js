@@ -11,7 +11,7 @@
       return { label: pair[0], data: pair[1], backgroundColor: colours[i % colours.length] }
     })
   }
-  function draw (id, title, series) {
+  function draw (id, title, series, stacked) {
     var canvas = document.getElementById(id)
     if (!canvas) return
     new Chart(canvas, {
@@ -21,10 +21,15 @@
         animation: false,
         responsive: true,
         plugins: { title: { display: true, text: title } },
-        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } }
+        scales: {
+          x: { stacked: stacked },
+          y: { stacked: stacked, beginAtZero: true, ticks: { precision: 0 } }
+        }
       }
     })
   }
-  draw('chart-risk', 'Incidents by risk level', data.risk)
-  draw('chart-referrals', 'Referrals by agency', data.referrals)
+  draw('chart-risk', 'Incidents by risk level', data.risk, true)
+  draw('chart-referrals', 'Referrals by agency', data.referrals, true)
+  // not parts of one whole (a referral may be delivered and acknowledged): side by side
+  draw('chart-outcomes', 'Referral outcomes', data.outcomes, false)
 })()

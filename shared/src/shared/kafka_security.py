@@ -88,7 +88,9 @@ ACL_TABLE: Mapping[str, Access] = {
     "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES)),
     "marac": _service("marac", (DECISIONS,), (MARAC,)),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
-    "console": _service("console", (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS), ()),
+    "console": _service(
+        "console", (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES), ()
+    ),
     **{a: Access(reads=(referrals_topic(a),), group_prefixes=(f"{a}.",)) for a in AGENCIES},
     NEIGHBOURHOOD_TEAM: Access(reads=(PERPETRATORS,), group_prefixes=(f"{NEIGHBOURHOOD_TEAM}.",)),
     OPS: Access(reads=(f"{TOPIC_PREFIX}*",), group_prefixes=(f"{OPS}.",)),

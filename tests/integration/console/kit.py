@@ -21,6 +21,10 @@ from shared.topics import (
     MARAC_CASE_LISTED,
     PERPETRATOR_PRIORITISED,
     PERPETRATORS,
+    REFERRAL_ACKNOWLEDGED,
+    REFERRAL_DEAD,
+    REFERRAL_DELIVERED,
+    REFERRAL_OUTCOMES,
     REFERRAL_OVERDUE,
     TRIAGE_DECIDED,
 )
@@ -131,6 +135,29 @@ def overdue(incident_id: str, agency: str, due_by: datetime) -> dict[str, Any]:
     }
 
 
+def referral_outcome(
+    referral_id: str,
+    incident_id: str,
+    agency: str,
+    *,
+    at: datetime,
+    due_by: datetime,
+    attempts: int | None = None,
+) -> dict[str, Any]:
+    """An outcome's data (`mash.referral.acknowledged`, `.delivered`, `.dead`), as notify
+    publishes it: ids and times only."""
+    data: dict[str, Any] = {
+        "referral_id": referral_id,
+        "agency": agency,
+        "incident_id": incident_id,
+        "at": at.isoformat(),
+        "due_by": due_by.isoformat(),
+    }
+    if attempts is not None:
+        data["attempts"] = attempts
+    return data
+
+
 def prioritised(area: str, scored_at: datetime) -> dict[str, Any]:
     return {
         "perpetrator_id": f"p-{uuid.uuid4().hex[:12]}",
@@ -156,6 +183,9 @@ TOPIC_OF = {
     MARAC_CASE_LISTED: MARAC,
     REFERRAL_OVERDUE: ESCALATIONS,
     PERPETRATOR_PRIORITISED: PERPETRATORS,
+    REFERRAL_ACKNOWLEDGED: REFERRAL_OUTCOMES,
+    REFERRAL_DELIVERED: REFERRAL_OUTCOMES,
+    REFERRAL_DEAD: REFERRAL_OUTCOMES,
 }
 
 
@@ -164,6 +194,7 @@ PRODUCER_OF = {
     MARAC: "marac",
     ESCALATIONS: "notify",
     PERPETRATORS: "perpetrators",
+    REFERRAL_OUTCOMES: "notify",
 }
 
 

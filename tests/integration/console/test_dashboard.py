@@ -16,6 +16,9 @@ from mash_tools.testing import eventually, running
 from shared.topics import (
     MARAC_CASE_LISTED,
     PERPETRATOR_PRIORITISED,
+    REFERRAL_ACKNOWLEDGED,
+    REFERRAL_DEAD,
+    REFERRAL_DELIVERED,
     REFERRAL_OVERDUE,
     TRIAGE_DECIDED,
 )
@@ -27,6 +30,7 @@ from tests.integration.console.kit import (
     overdue,
     page_figures,
     prioritised,
+    referral_outcome,
     signed_in,
 )
 
@@ -118,6 +122,112 @@ def seed(area: str) -> list[tuple[str, dict[str, Any]]]:
         (MARAC_CASE_LISTED, case_listed(area, m1, listed_at=SEPT + timedelta(days=4), repeat=True)),
         (MARAC_CASE_LISTED, case_listed(area, m2, listed_at=OCT + timedelta(days=2))),
         (PERPETRATOR_PRIORITISED, prioritised(area, OCT + timedelta(days=1))),
+        *outcomes(b["incident_id"], c_id, e_id),
+    ]
+
+
+def outcomes(b: str, c: str, e: str) -> list[tuple[str, dict[str, Any]]]:
+    """Notify's outcomes of referrals of incidents b, c and e (September 16 and 17,
+    October 14), of two school notices for b's children and one for e's, and of a
+    referral of an incident the console has never heard of (no area: not counted)."""
+    r1, r2, r3, s1, s2, s3, lost = (str(uuid.uuid4()) for _ in range(7))
+    b_due = SEPT + timedelta(days=2)  # 17 September 10:00 UTC
+    # schools are due at noon local time (BST: 11:00 UTC) on the school day
+    s_sept_due = datetime(2026, 9, 17, 11, tzinfo=UTC)
+    s_oct_due = datetime(2026, 10, 15, 11, tzinfo=UTC)
+    delivered = referral_outcome(
+        r1,
+        b,
+        "childrens-social-care",
+        at=SEPT + timedelta(days=1, hours=1),
+        due_by=b_due,
+        attempts=1,
+    )
+    return [
+        # delivered (told twice: counted once) and acknowledged before its due time
+        (REFERRAL_DELIVERED, delivered),
+        (REFERRAL_DELIVERED, delivered),
+        (
+            REFERRAL_ACKNOWLEDGED,
+            referral_outcome(
+                r1, b, "childrens-social-care", at=SEPT + timedelta(days=1, hours=2), due_by=b_due
+            ),
+        ),
+        # given up after eight attempts
+        (
+            REFERRAL_DEAD,
+            referral_outcome(
+                r2,
+                c,
+                "victim-support",
+                at=SEPT + timedelta(days=3),
+                due_by=SEPT + timedelta(4),
+                attempts=8,
+            ),
+        ),
+        # delivered, acknowledged a day after its due time
+        (
+            REFERRAL_DELIVERED,
+            referral_outcome(
+                r3,
+                e,
+                "idva",
+                at=OCT + timedelta(hours=1),
+                due_by=OCT + timedelta(days=1),
+                attempts=2,
+            ),
+        ),
+        (
+            REFERRAL_ACKNOWLEDGED,
+            referral_outcome(r3, e, "idva", at=OCT + timedelta(days=2), due_by=OCT + timedelta(1)),
+        ),
+        # 08:00 BST: before the school day
+        (
+            REFERRAL_DELIVERED,
+            referral_outcome(
+                s1,
+                b,
+                "school",
+                at=datetime(2026, 9, 17, 7, tzinfo=UTC),
+                due_by=s_sept_due,
+                attempts=1,
+            ),
+        ),
+        # 08:45 BST: the school day has started
+        (
+            REFERRAL_DELIVERED,
+            referral_outcome(
+                s2,
+                b,
+                "school",
+                at=datetime(2026, 9, 17, 7, 45, tzinfo=UTC),
+                due_by=s_sept_due,
+                attempts=3,
+            ),
+        ),
+        # the evening before
+        (
+            REFERRAL_DELIVERED,
+            referral_outcome(
+                s3,
+                e,
+                "school",
+                at=datetime(2026, 10, 14, 18, tzinfo=UTC),
+                due_by=s_oct_due,
+                attempts=1,
+            ),
+        ),
+        (
+            REFERRAL_DELIVERED,
+            referral_outcome(
+                lost,
+                str(uuid.uuid4()),
+                "idva",
+                at=SEPT,
+                due_by=SEPT + timedelta(days=1),
+                attempts=1,
+            ),
+        ),
     ]
 
 
@@ -154,6 +264,13 @@ EXPECTED = {
     # 30,000 adult women: cases x 10,000 x 12 / (30,000 x months)
     "marac_cases_per_10000_women_year": ("8.0", "4.0", "6.0"),
     "dip_samples": ("1", "0", "1"),
+    # notify's outcomes, in the month of their due time
+    "referrals_delivered": ("3", "2", "5"),
+    "referrals_dead": ("1", "0", "1"),
+    "referrals_acknowledged_in_time": ("1", "0", "1"),
+    "school_notices_delivered": ("2", "1", "3"),
+    "school_notices_before_school_day": ("1", "1", "2"),
+    "school_notices_before_school_day_share": ("50.0", "100.0", "66.7"),
 }
 
 
@@ -179,7 +296,13 @@ async def test_dashboard_figures_equal_those_worked_out_from_the_seeded_events(
                 and figures.get("priority_perpetrators", {}).get("total") == "1"
                 and figures["marac_cases_listed"]["total"] == "3"
             )
-            return figures if done and figures["referrals_overdue"]["total"] == "1" else None
+            told = (
+                figures.get("referrals_delivered", {}).get("total") == "5"
+                and figures["referrals_dead"]["total"] == "1"
+                and figures["referrals_acknowledged_in_time"]["total"] == "1"
+            )
+            overdue = figures.get("referrals_overdue", {}).get("total") == "1"
+            return figures if done and told and overdue else None
 
         figures = await eventually(complete)
         answer = await client.get(query.replace("/dashboard?", "/dashboard.csv?"))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from console.domain.facts import IncidentFacts, Listing
+import pytest
+
+from console.domain.facts import IncidentFacts, Listing, Outcome, fold_outcome
 from console.domain.indicators import (
     KEYS,
     Facts,
+    acknowledged_in_time,
+    before_school_day,
+    chart,
     csv_rows,
     dashboard,
     months_between,
@@ -124,3 +130,112 @@ def test_the_csv_has_one_row_a_month_with_every_indicator() -> None:
     assert rows[0] == ["month", "area", *KEYS]
     assert [r[0] for r in rows[1:]] == ["2026-10", "2026-11"]
     assert rows[2][2] == "1"
+
+
+def outcome(agency: str = "idva", **overrides: object) -> Outcome:
+    values: dict[str, object] = {
+        "referral_id": f"r-{len(overrides)}-{sorted(overrides)}-{agency}",
+        "agency": agency,
+        "incident_id": "i-1",
+        "due_by": datetime(2026, 11, 3, 12, tzinfo=UTC),
+        "area": "southampton",
+    }
+    values.update(overrides)
+    return Outcome(**values)  # type: ignore[arg-type]
+
+
+NOV_3 = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def test_outcomes_fold_in_any_order_and_any_number_of_times() -> None:
+    early, late = NOV_3.replace(hour=9), NOV_3.replace(hour=11)
+    due = NOV_3.replace(hour=12)
+    dead = fold_outcome(None, "dead", "r1", "idva", "i1", early, due)
+    dead_again = fold_outcome(dead, "dead", "r1", "idva", "i1", late, due)
+    assert dead_again.dead_at == late
+    assert dead_again.dead
+    redelivered = fold_outcome(dead_again, "delivered", "r1", "idva", "i1", late, due)
+    assert not redelivered.dead
+    assert redelivered.delivered_at == late
+    acked = fold_outcome(redelivered, "acknowledged", "r1", "idva", "i1", late, due)
+    assert fold_outcome(acked, "acknowledged", "r1", "idva", "i1", early, due) == replace(
+        acked, acknowledged_at=early
+    )
+    assert fold_outcome(acked, "acknowledged", "r1", "idva", "i1", late, due) == acked
+    with pytest.raises(ValueError, match="not an outcome"):
+        fold_outcome(None, "overdue", "r1", "idva", "i1", late, due)
+
+
+def test_acknowledged_in_time_is_no_later_than_due_by() -> None:
+    due = NOV_3.replace(hour=12)
+    assert acknowledged_in_time(outcome(acknowledged_at=due))
+    assert not acknowledged_in_time(outcome(acknowledged_at=due + timedelta(seconds=1)))
+    assert not acknowledged_in_time(outcome())
+    assert not acknowledged_in_time(outcome(due_by=None, acknowledged_at=due))
+
+
+def test_a_school_notice_is_on_time_before_half_past_eight_local_on_its_day() -> None:
+    # due at noon London time on Monday 19 October 2026 (BST: 11:00 UTC)
+    due = datetime(2026, 10, 19, 11, tzinfo=UTC)
+    # 07:29 UTC is 08:29 BST: before the school day
+    assert before_school_day(
+        outcome("school", due_by=due, delivered_at=datetime(2026, 10, 19, 7, 29, tzinfo=UTC)),
+        LONDON,
+    )
+    # 07:30 UTC is 08:30 BST: the school day has started
+    assert not before_school_day(
+        outcome("school", due_by=due, delivered_at=datetime(2026, 10, 19, 7, 30, tzinfo=UTC)),
+        LONDON,
+    )
+    # the evening before counts
+    assert before_school_day(
+        outcome("school", due_by=due, delivered_at=datetime(2026, 10, 18, 20, tzinfo=UTC)),
+        LONDON,
+    )
+    assert not before_school_day(outcome("school", due_by=due), LONDON)
+    assert not before_school_day(
+        outcome("idva", due_by=due, delivered_at=datetime(2026, 10, 19, 6, tzinfo=UTC)), LONDON
+    )
+
+
+def test_outcome_indicators_count_each_referral_once_in_its_due_month() -> None:
+    oct_due, nov_due = datetime(2026, 10, 30, 12, tzinfo=UTC), NOV_3.replace(hour=12)
+    outcomes = [
+        outcome(
+            "idva", referral_id="a", due_by=oct_due, delivered_at=oct_due, acknowledged_at=oct_due
+        ),
+        # the same referral told twice counts once
+        outcome(
+            "idva", referral_id="a", due_by=oct_due, delivered_at=oct_due, acknowledged_at=oct_due
+        ),
+        outcome("victim-support", referral_id="b", due_by=nov_due, dead_at=NOV_3),
+        outcome(
+            "victim-support",
+            referral_id="c",
+            due_by=nov_due,
+            dead_at=NOV_3,
+            delivered_at=NOV_3.replace(hour=1),
+            acknowledged_at=nov_due + timedelta(hours=1),
+        ),
+        outcome("school", referral_id="d", due_by=nov_due, delivered_at=NOV_3.replace(hour=8)),
+        outcome("school", referral_id="e", due_by=nov_due, delivered_at=NOV_3.replace(hour=9)),
+    ]
+    board = dashboard(
+        Facts([], [], [], [], outcomes), date(2026, 10, 1), date(2026, 11, 30), LONDON
+    )
+    october, november = board.by_month["2026-10"], board.by_month["2026-11"]
+    assert (october["referrals_delivered"], november["referrals_delivered"]) == (1, 3)
+    assert (october["referrals_dead"], november["referrals_dead"]) == (0, 1)
+    assert october["referrals_acknowledged_in_time"] == 1
+    assert november["referrals_acknowledged_in_time"] == 0
+    assert november["school_notices_delivered"] == 2
+    # 08:00 GMT is before the school day, 09:00 is not
+    assert november["school_notices_before_school_day"] == 1
+    assert november["school_notices_before_school_day_share"] == 50.0
+    assert october["school_notices_before_school_day_share"] is None
+    assert board.total["referrals_delivered"] == 4
+    assert board.total["referrals_dead"] == 1
+    assert board.total["school_notices_before_school_day"] == 1
+    series = chart(board)["outcomes"]
+    assert isinstance(series, list)
+    assert series[0] == ["delivered", [1, 3]]

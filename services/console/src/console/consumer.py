@@ -5,9 +5,9 @@ from __future__ import annotations
 from console import handlers
 from console.config import Settings
 from shared.service import ConsumerSpec, Platform
-from shared.topics import DECISIONS, ESCALATIONS, MARAC, PERPETRATORS
+from shared.topics import DECISIONS, ESCALATIONS, MARAC, PERPETRATORS, REFERRAL_OUTCOMES
 
-TOPICS = (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS)
+TOPICS = (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES)
 
 
 def consumers(platform: Platform[Settings]) -> list[ConsumerSpec]:

@@ -14,18 +14,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console import repository
 from console.config import Settings
-from console.domain.facts import Decision, Listing, Prioritised, fold
+from console.domain.facts import Decision, Listing, Prioritised, fold, fold_outcome
 from console.domain.people import Person, new_person
 from console.oidc import Oidc, OidcRefused, OidcRequest
 from shared.auth import verify_sign_in
 from shared.envelope import CloudEvent
 from shared.kafka import EventTable, On
-from shared.schemas import MaracCaseListed, PerpetratorRecord, ReferralOverdue, TriageDecided
+from shared.schemas import (
+    MaracCaseListed,
+    PerpetratorRecord,
+    ReferralOutcome,
+    ReferralOverdue,
+    TriageDecided,
+)
 from shared.service import Platform
 from shared.topics import (
     MARAC_CASE_LISTED,
     PERPETRATOR_PRIORITISED,
     PERPETRATOR_RELEASED,
+    REFERRAL_ACKNOWLEDGED,
+    REFERRAL_DEAD,
+    REFERRAL_DELIVERED,
     REFERRAL_OVERDUE,
     TRIAGE_DECIDED,
 )
@@ -196,6 +205,36 @@ async def on_referral_overdue(
     )
 
 
+OUTCOME_OF = {
+    REFERRAL_ACKNOWLEDGED: "acknowledged",
+    REFERRAL_DELIVERED: "delivered",
+    REFERRAL_DEAD: "dead",
+}
+
+
+async def on_referral_outcome(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: ReferralOutcome,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """Notify's word on a referral (acknowledged, delivered, dead): folded into what the
+    console knows of it, so a repeat or a late event changes nothing it should not."""
+    referral_id = str(data.referral_id)
+    known = await repository.find_outcome(session, referral_id)
+    outcome = fold_outcome(
+        known,
+        OUTCOME_OF[event.type],
+        referral_id,
+        data.agency,
+        str(data.incident_id),
+        data.at,
+        data.due_by,
+    )
+    await repository.save_outcome(session, outcome)
+
+
 async def on_perpetrator_changed(
     platform: Platform[Settings],
     session: AsyncSession,
@@ -213,6 +252,9 @@ EVENTS: EventTable[Platform[Settings]] = {
     TRIAGE_DECIDED: On(TriageDecided, on_decision),
     MARAC_CASE_LISTED: On(MaracCaseListed, on_case_listed),
     REFERRAL_OVERDUE: On(ReferralOverdue, on_referral_overdue),
+    REFERRAL_ACKNOWLEDGED: On(ReferralOutcome, on_referral_outcome),
+    REFERRAL_DELIVERED: On(ReferralOutcome, on_referral_outcome),
+    REFERRAL_DEAD: On(ReferralOutcome, on_referral_outcome),
     PERPETRATOR_PRIORITISED: On(PerpetratorRecord, on_perpetrator_changed),
     PERPETRATOR_RELEASED: On(PerpetratorRecord, on_perpetrator_changed),
 }

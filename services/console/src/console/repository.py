@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console import store
-from console.domain.facts import IncidentFacts, Listing, Overdue, Prioritised
+from console.domain.facts import IncidentFacts, Listing, Outcome, Overdue, Prioritised
 from console.domain.indicators import Facts
 from console.domain.people import Person
 from shared.db import insert, utc
@@ -155,6 +155,30 @@ async def save_overdue(
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["referral_id"]))
 
 
+async def find_outcome(session: AsyncSession, referral_id: str) -> Outcome | None:
+    table = store.referral_outcomes
+    row = (
+        await session.execute(select(table).where(table.c.referral_id == referral_id))
+    ).one_or_none()
+    return _outcome(row) if row else None
+
+
+async def save_outcome(session: AsyncSession, outcome: Outcome) -> None:
+    values = {
+        "referral_id": outcome.referral_id,
+        "agency": outcome.agency,
+        "incident_id": outcome.incident_id,
+        "due_by": outcome.due_by,
+        "acknowledged_at": outcome.acknowledged_at,
+        "delivered_at": outcome.delivered_at,
+        "dead_at": outcome.dead_at,
+        "counted_at": outcome.counted_at,
+    }
+    stmt = insert(session, store.referral_outcomes).values(**values)
+    updates = {k: v for k, v in values.items() if k != "referral_id"}
+    await session.execute(stmt.on_conflict_do_update(index_elements=["referral_id"], set_=updates))
+
+
 async def save_perpetrator_change(
     session: AsyncSession, event_id: str, change: Prioritised, prioritised: bool
 ) -> None:
@@ -186,11 +210,19 @@ async def facts_between(
         .where(o.c.due_by >= start, o.c.due_by < end)
     )
     q_perps = select(p).where(p.c.prioritised.is_(True), p.c.at >= start, p.c.at < end)
+    r = store.referral_outcomes
+    # an outcome counts in an area once the incident's decision is known
+    q_outcomes = (
+        select(r, i.c.area)
+        .join(i, i.c.incident_id == r.c.incident_id)
+        .where(r.c.counted_at >= start, r.c.counted_at < end)
+    )
     if area:
         q_incidents = q_incidents.where(i.c.area == area)
         q_listings = q_listings.where(c.c.area == area)
         q_overdue = q_overdue.where(i.c.area == area)
         q_perps = q_perps.where(p.c.area == area)
+        q_outcomes = q_outcomes.where(i.c.area == area)
     return Facts(
         incidents=[_incident(r) for r in (await session.execute(q_incidents)).all()],
         listings=[
@@ -205,6 +237,7 @@ async def facts_between(
             Prioritised(r.perpetrator_id, r.area, utc(r.at))
             for r in (await session.execute(q_perps)).all()
         ],
+        outcomes=[_outcome(row) for row in (await session.execute(q_outcomes)).all()],
     )
 
 
@@ -230,4 +263,20 @@ def _incident(row: Any) -> IncidentFacts:
         flags=frozenset(row.flags),
         children_count=row.children_count,
         referrals=frozenset(row.referrals),
+    )
+
+
+def _outcome(row: Any) -> Outcome:
+    def moment(value: datetime | None) -> datetime | None:
+        return utc(value) if value is not None else None
+
+    return Outcome(
+        referral_id=row.referral_id,
+        agency=row.agency,
+        incident_id=row.incident_id,
+        due_by=moment(row.due_by),
+        acknowledged_at=moment(row.acknowledged_at),
+        delivered_at=moment(row.delivered_at),
+        dead_at=moment(row.dead_at),
+        area=getattr(row, "area", ""),
     )

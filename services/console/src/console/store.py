@@ -103,3 +103,16 @@ perpetrator_changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_perpetrator_changes_area_at", "area", "at"),
 )
+
+referral_outcomes = Table(
+    "referral_outcomes",
+    metadata,
+    Column("referral_id", String(36), primary_key=True),
+    Column("agency", String(64), nullable=False),
+    Column("incident_id", String(36), nullable=False, index=True),
+    Column("due_by", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("dead_at", DateTime(timezone=True), nullable=True),
+    Column("counted_at", DateTime(timezone=True), nullable=True, index=True),
+)

@@ -121,3 +121,62 @@ class Prioritised:
     perpetrator_id: str
     area: str
     at: datetime
+
+
+OUTCOME_KINDS = ("acknowledged", "delivered", "dead")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What notify has told of one referral: its acknowledgement and its webhook delivery
+    (ids and times only). The area is the incident's, known from its decisions."""
+
+    referral_id: str
+    agency: str
+    incident_id: str
+    due_by: datetime | None
+    acknowledged_at: datetime | None = None
+    delivered_at: datetime | None = None
+    dead_at: datetime | None = None
+    area: str = ""
+
+    @property
+    def dead(self) -> bool:
+        """Given up and not delivered since (a dead delivery may be queued again)."""
+        return self.dead_at is not None and self.delivered_at is None
+
+    @property
+    def counted_at(self) -> datetime | None:
+        """The moment that places the referral in a month: its due time, as overdue
+        referrals are placed, or else its first outcome."""
+        if self.due_by is not None:
+            return self.due_by
+        known = [m for m in (self.acknowledged_at, self.delivered_at, self.dead_at) if m]
+        return min(known) if known else None
+
+
+def fold_outcome(
+    known: Outcome | None,
+    kind: str,
+    referral_id: str,
+    agency: str,
+    incident_id: str,
+    at: datetime,
+    due_by: datetime | None,
+) -> Outcome:
+    """The referral's outcomes after one more event, in any order and any number of
+    times: the first acknowledgement and delivery count, and the last death."""
+    if kind not in OUTCOME_KINDS:
+        raise ValueError(f"not an outcome: {kind}")
+    outcome = known or Outcome(referral_id, agency, incident_id, due_by)
+    if outcome.due_by is None and due_by is not None:
+        outcome = replace(outcome, due_by=due_by)
+    if kind == "acknowledged":
+        return replace(outcome, acknowledged_at=_earliest(outcome.acknowledged_at, at))
+    if kind == "delivered":
+        return replace(outcome, delivered_at=_earliest(outcome.delivered_at, at))
+    return replace(outcome, dead_at=at if outcome.dead_at is None else max(outcome.dead_at, at))
+
+
+def _earliest(before: datetime | None, at: datetime) -> datetime:
+    return at if before is None else min(before, at)

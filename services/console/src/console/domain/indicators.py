@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 
-from console.domain.facts import IncidentFacts, Listing, Overdue, Prioritised
+from console.domain.facts import IncidentFacts, Listing, Outcome, Overdue, Prioritised
 from shared.topics import AGENCIES
 
 Figure = int | float | None
+
+SCHOOL_DAY_START = time(8, 30)
+"""Operation Encompass: a school is told before its day starts (domain.md)."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,29 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "children_referred", "Children in incidents referred to children's social care", "Children"
     ),
+    Indicator("school_notices_delivered", "School notices delivered", "Children"),
+    Indicator(
+        "school_notices_before_school_day",
+        "School notices delivered before the school day started (08:30)",
+        "Children",
+    ),
+    Indicator(
+        "school_notices_before_school_day_share",
+        "Share of school notices delivered before the school day (%)",
+        "Children",
+    ),
     *(
         Indicator(
             f"referrals_{a.replace('-', '_')}", f"Referrals to {_agency_label(a)}", "Referrals"
         )
         for a in AGENCIES
+    ),
+    Indicator("referrals_delivered", "Referrals delivered (webhook answered 2xx)", "Referrals"),
+    Indicator("referrals_dead", "Referral deliveries given up (dead)", "Referrals"),
+    Indicator(
+        "referrals_acknowledged_in_time",
+        "Referrals acknowledged within their due time",
+        "Referrals",
     ),
     Indicator(
         "referrals_overdue", "Referrals overdue (not acknowledged by the due time)", "Referrals"
@@ -93,6 +114,8 @@ class Facts:
     listings: Sequence[Listing]
     overdue: Sequence[Overdue]
     prioritised: Sequence[Prioritised]
+    outcomes: Sequence[Outcome] = ()
+    """What notify told of referrals: acknowledged, delivered, dead."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +143,8 @@ def dashboard(
     def month(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m")
 
-    by_month = {m: figures(_only(facts, m, month), adult_women, months=1) for m in months}
-    total = figures(facts, adult_women, months=len(months))
+    by_month = {m: figures(_only(facts, m, month), adult_women, 1, zone) for m in months}
+    total = figures(facts, adult_women, len(months), zone)
     return Dashboard(months, by_month, total)
 
 
@@ -131,12 +154,49 @@ def _only(facts: Facts, wanted: str, month: Callable[[datetime], str]) -> Facts:
         listings=[c for c in facts.listings if month(c.listed_at) == wanted],
         overdue=[o for o in facts.overdue if month(o.due_by) == wanted],
         prioritised=[p for p in facts.prioritised if month(p.at) == wanted],
+        outcomes=[
+            o for o in facts.outcomes if o.counted_at is not None and month(o.counted_at) == wanted
+        ],
     )
 
 
-def figures(facts: Facts, adult_women: int | None, months: int) -> dict[str, Figure]:
+def acknowledged_in_time(outcome: Outcome) -> bool:
+    """Acknowledged by its agency no later than its `due_by`."""
+    return (
+        outcome.acknowledged_at is not None
+        and outcome.due_by is not None
+        and outcome.acknowledged_at <= outcome.due_by
+    )
+
+
+def before_school_day(outcome: Outcome, zone: tzinfo) -> bool:
+    """A school notice delivered before 08:30 local time on the school day it is due
+    (a school's `due_by` is noon of that day)."""
+    if outcome.agency != "school" or outcome.delivered_at is None or outcome.due_by is None:
+        return False
+    day = outcome.due_by.astimezone(zone).date()
+    start = datetime.combine(day, SCHOOL_DAY_START, tzinfo=zone)
+    return outcome.delivered_at < start
+
+
+def outcome_figures(outcomes: Sequence[Outcome], zone: tzinfo) -> dict[str, Figure]:
+    """The indicators of notify's outcomes: each referral counted once."""
+    delivered = [o for o in outcomes if o.delivered_at is not None]
+    schools = [o for o in delivered if o.agency == "school"]
+    on_time = sum(1 for o in schools if before_school_day(o, zone))
+    return {
+        "school_notices_delivered": len(schools),
+        "school_notices_before_school_day": on_time,
+        "school_notices_before_school_day_share": share(on_time, len(schools)),
+        "referrals_delivered": len(delivered),
+        "referrals_dead": sum(1 for o in outcomes if o.dead),
+        "referrals_acknowledged_in_time": sum(1 for o in outcomes if acknowledged_in_time(o)),
+    }
+
+
+def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) -> dict[str, Figure]:
     """Every indicator over the given facts; `months` is the period's length, to make a
-    yearly rate."""
+    yearly rate; `zone` the local time zone (the school day)."""
     incidents = facts.incidents
     count = len(incidents)
 
@@ -186,8 +246,13 @@ def figures(facts: Facts, adult_women: int | None, months: int) -> dict[str, Fig
             round(listed * 10000 * 12 / (adult_women * months), 1) if adult_women else None
         ),
         "dip_samples": having("dip_sample"),
+        **outcome_figures(_unique(facts.outcomes), zone),
     }
-    return values
+    return {k: values[k] for k in KEYS}
+
+
+def _unique(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    return list({o.referral_id: o for o in outcomes}.values())
 
 
 def share(part: int, whole: int) -> float | None:
@@ -222,5 +287,11 @@ def chart(board: Dashboard) -> dict[str, object]:
         ],
         "referrals": [
             [_agency_label(a), series(f"referrals_{a.replace('-', '_')}")] for a in AGENCIES
+        ],
+        "outcomes": [
+            ["delivered", series("referrals_delivered")],
+            ["dead", series("referrals_dead")],
+            ["acknowledged in time", series("referrals_acknowledged_in_time")],
+            ["overdue", series("referrals_overdue")],
         ],
     }
