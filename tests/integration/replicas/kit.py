@@ -7,6 +7,7 @@ Each replica is a full service (its relay, its consumers, its jobs) started the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -145,18 +146,16 @@ async def start_at_end(bootstrap: str, principal: str, group: str, topics: Itera
         enable_auto_commit=False,
         **kafka_options(principal),
     )
+    consumer.subscribe(list(topics))
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        tps = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        while not consumer.assignment():  # the group's only member: every partition
+            await asyncio.sleep(0.05)
+        tps = sorted(consumer.assignment())
         ends = await consumer.end_offsets(tps)
         await consumer.commit(dict(ends.items()))
     finally:
-        await consumer.stop()
+        await consumer.stop()  # leaves the group
 
 
 class Publisher:
