@@ -2,6 +2,7 @@
 
 mash token --sub NAME --scope "SCOPE ..." [--ttl 24h]   print one bearer token
 mash run [--no-broker]                                  the whole stack, in the foreground
+mash cluster                                            3 Kafka nodes, PostgreSQL, 2 replicas each
 mash demo                                               a synthetic day of traffic
 mash kafka-credentials PRINCIPAL [--format json|properties]
                                                         one Kafka principal's client settings
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         "--no-broker", action="store_true", help="use the broker at MASH_KAFKA_BOOTSTRAP"
     )
     p.set_defaults(run=lambda a: _lazy("shared.stack", "run")(a))
+
+    p = commands.add_parser(
+        "cluster", help="three Kafka nodes, PostgreSQL and two replicas of every service"
+    )
+    p.set_defaults(run=lambda a: _lazy("shared.cluster", "run")(a))
 
     p = commands.add_parser("demo", help="post a synthetic day of control-room traffic")
     p.add_argument("--seed", type=int, default=2026, help="random seed for the synthetic people")
