@@ -207,7 +207,7 @@ class Cluster:
     def replica_pids(self, name: str) -> list[int]:
         """The worker processes (the replicas) of a service."""
         child = next(c for c in self.services if c.name == name)
-        return _children_of(child.process.pid)
+        return [pid for pid in _children_of(child.process.pid) if _is_worker(pid)]
 
     async def wait_services(self, timeout: float = 180) -> None:
         waits = [
@@ -236,9 +236,10 @@ class Cluster:
 
     async def stop(self) -> None:
         """Services first, then the brokers, Zipkin and PostgreSQL."""
-        await _stop(self.services)
+        # in parallel: a node left alone without its quorum would wait out its shutdown
+        await asyncio.gather(*(_stop([c]) for c in self.services))
         self.services.clear()
-        await _stop(list(self.brokers.values()))
+        await asyncio.gather(*(_stop([c]) for c in self.brokers.values()))
         self.brokers.clear()
         await _stop(self.others)
         self.others.clear()
@@ -260,6 +261,15 @@ def _children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return sorted(found)
+
+
+def _is_worker(pid: int) -> bool:
+    """A uvicorn worker, not multiprocessing's resource tracker."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"resource_tracker" not in cmdline
 
 
 def _kill_jvm(node_dir: Path) -> None:
