@@ -222,6 +222,8 @@ async def campaign(args: argparse.Namespace) -> int:
             now = datetime.now(UTC)
             await asyncio.to_thread(demo.ensure_meetings, hub, now.date())
             plans = demo.synthetic_day(args.seed, args.incidents, now)
+            for plan in plans:  # the stream is the reports alone (no later DASH, no re-grade)
+                plan.late_dash, plan.regrade = None, False
             done = asyncio.Event()
             chaos = asyncio.create_task(faults(cluster, receiver, table, rng, done, args.kills))
             for n, plan in enumerate(plans, start=1):
