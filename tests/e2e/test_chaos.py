@@ -6,9 +6,11 @@ nothing duplicated, no MARAC violation; and it leaves no process behind."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,8 +46,17 @@ def leftovers(marker: str) -> list[str]:
     return found
 
 
-def test_short_chaos_run_loses_nothing(tmp_path: Path) -> None:
-    data = tmp_path / "cluster"
+def test_short_chaos_run_loses_nothing() -> None:
+    # PostgreSQL runs as `postgres`, who must be able to reach its directory
+    home = Path(tempfile.mkdtemp(prefix="mash-chaos-"))
+    home.chmod(0o755)
+    try:
+        campaign(home / "cluster")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def campaign(data: Path) -> None:
     env = {
         **os.environ,
         "MASH_HOME": str(ROOT),

@@ -70,6 +70,7 @@ class Cluster:
     services: list[Child] = field(default_factory=list)
     others: list[Child] = field(default_factory=list)
     quiet: bool = False
+    postgres_started: bool = False
 
     # -- Kafka
 
@@ -141,6 +142,7 @@ class Cluster:
     async def start_postgres(self) -> None:
         directory = self.data / "postgres"
         script = str(ROOT / "deploy" / "postgres.sh")
+        self.postgres_started = True
         await asyncio.to_thread(
             subprocess.run,
             ["bash", script, "start", str(directory), str(self.postgres_port)],
@@ -165,6 +167,8 @@ class Cluster:
             await conn.close()
 
     async def stop_postgres(self) -> None:
+        if not self.postgres_started:
+            return
         script = str(ROOT / "deploy" / "postgres.sh")
         await asyncio.to_thread(
             subprocess.run, ["bash", script, "stop", str(self.data / "postgres")], check=False
