@@ -46,6 +46,7 @@ def leftovers(marker: str) -> list[str]:
     return found
 
 
+@pytest.mark.timeout(900)  # the cluster's start and settling take minutes on two cores
 def test_short_chaos_run_loses_nothing() -> None:
     # PostgreSQL runs as `postgres`, who must be able to reach its directory
     home = Path(tempfile.mkdtemp(prefix="mash-chaos-"))

@@ -235,8 +235,8 @@ async def campaign(args: argparse.Namespace) -> int:
             await chaos
             print("faults over; waiting for the hub to settle ...", flush=True)
             await asyncio.to_thread(cluster_settles, hub, plans, args.timeout)
-            for reader in readers:
-                await reader.poll()
+            ours = {p.incident_id for p in plans if p.incident_id}
+            await drain(readers, await asyncio.to_thread(ledger_ids, hub, ours))
             await asyncio.to_thread(check, hub, plans, readers, receiver, table)
         table.print()
         return 1 if table.failures else 0
@@ -249,6 +249,43 @@ async def campaign(args: argparse.Namespace) -> int:
                 await reader.__aexit__(None, None, None)
         receiver.down()
         await cluster.stop()
+
+
+def ledger_ids(hub: demo.Hub, incidents: set[str]) -> set[str]:
+    """The ids of these incidents' referrals in notify's ledger now."""
+    found: set[str] = set()
+    for agency in AGENCIES:
+        answer = hub.get("notify", "/v1/referrals", agency=agency)
+        answer.raise_for_status()
+        found |= {str(r["referral_id"]) for r in answer.json() if r["incident_id"] in incidents}
+    return found
+
+
+def referral_ids(readers: list[TopicReader]) -> set[str]:
+    found: set[str] = set()
+    for reader in readers:
+        if reader.topic != DEADLETTER:
+            for record in reader.records:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    found.add(str(json.loads(record.value)["referral_id"]))
+    return found
+
+
+async def drain(
+    readers: list[TopicReader], wanted: set[str], quiet_polls: int = 10, seconds: float = 90
+) -> None:
+    """Read the topics until every `wanted` referral is seen and nothing new arrives for
+    `quiet_polls` polls in a row (or `seconds` pass: what is missing then is counted)."""
+    deadline = time.monotonic() + seconds
+    seen, quiet = -1, 0
+    while time.monotonic() < deadline:
+        total = 0
+        for reader in readers:
+            total += len(await reader.poll())
+        quiet = quiet + 1 if total == seen else 0
+        seen = total
+        if quiet >= quiet_polls and wanted <= referral_ids(readers):
+            return
 
 
 def subscribe(hub: demo.Hub, port: int) -> None:
@@ -328,16 +365,12 @@ def check(
     table.referrals = sum(keys.values())
     table.referrals_duplicated = sum(n - 1 for n in keys.values() if n > 1)
     table.referrals_missing = len(_missing_referrals(outcome))
-    on_topics: set[str] = set()
     for reader in readers:
         if reader.topic == DEADLETTER:
             for record in reader.records:
                 error = headers_of(record).get("mash_dlq_error", "unknown")
                 table.dead_letters[error.split(":")[0][:40]] += 1
-            continue
-        for record in reader.records:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                on_topics.add(str(json.loads(record.value)["referral_id"]))
+    on_topics = referral_ids(readers)
     ledger_ids = {str(r["referral_id"]) for found in outcome.referrals.values() for r in found}
     table.referrals_missing_on_topic = len(ledger_ids - on_topics)
     table.webhook_deliveries = len(receiver.log)
