@@ -171,10 +171,11 @@ async def faults(
     """SIGKILL replicas now and then; once, a Kafka node and the receiver."""
     broker_done = receiver_done = False
     count = 0
-    while not done.is_set() or not (broker_done and receiver_done):
+    order = rng.sample(CONSUMING, len(CONSUMING))  # every service gets its turn
+    while not (done.is_set() and broker_done and receiver_done and count >= kills):
         await asyncio.sleep(rng.uniform(1.5, 3.5))
         if count < kills:
-            name = rng.choice(CONSUMING)
+            name = order[count % len(order)]
             pids = cluster.replica_pids(name)
             if pids:
                 with contextlib.suppress(ProcessLookupError):
@@ -197,8 +198,6 @@ async def faults(
             receiver.up()
             table.faults.append("receiver up")
             receiver_done = True
-        if done.is_set() and count >= kills:
-            break
 
 
 async def campaign(args: argparse.Namespace) -> int:
