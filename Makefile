@@ -6,10 +6,12 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml deploy/tools/pyproject.toml $(wildcard services/*/pyproject.toml)
 
-.PHONY: help setup run test test-fast lint format bench demo clean
+.PHONY: help setup run cluster chaos test test-fast lint format bench demo clean
 
 help:
 	@echo "make run    start Kafka, Zipkin and the services on loopback (Ctrl-C stops them)"
+	@echo "make cluster  3 Kafka nodes, PostgreSQL, 2 replicas of every service, Zipkin"
+	@echo "make chaos  a fault campaign against the cluster, then a table of what was lost"
 	@echo "make test   the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), e2e"
 	@echo "make setup  create .venv, fetch the broker and Zipkin (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
@@ -49,6 +51,12 @@ services/console/node_modules/.complete: services/console/package.json services/
 
 run: setup
 	.venv/bin/mash run
+
+cluster: setup
+	.venv/bin/mash cluster
+
+chaos: setup
+	.venv/bin/mash chaos
 
 test: setup
 	bash deploy/test.sh

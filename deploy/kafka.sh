@@ -20,6 +20,10 @@
 # Environment (defaults): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # KAFKA_DATA_DIR (.data/kafka), KAFKA_LIBS (.data/kafka-libs), KAFKA_PARTITIONS (3),
 # KAFKA_HEAP (512m), MASH_KAFKA_SECURITY_DIR (.data/kafka-security).
+# A node of a cluster (`mash cluster`) also sets KAFKA_NODE_ID (1), KAFKA_QUORUM_VOTERS
+# (1@127.0.0.1:$KAFKA_CONTROLLER_PORT), KAFKA_CLUSTER_ID (a new one at first format),
+# KAFKA_REPLICATION (1: every topic's replication factor), KAFKA_MIN_ISR (1) and
+# KAFKA_BOOTSTRAP (127.0.0.1:$KAFKA_PORT: where the topics and ACLs are set up).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +32,11 @@ DATA=${KAFKA_DATA_DIR:-$ROOT/.data/kafka}
 PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 PARTITIONS=${KAFKA_PARTITIONS:-3}
+NODE_ID=${KAFKA_NODE_ID:-1}
+VOTERS=${KAFKA_QUORUM_VOTERS:-$NODE_ID@127.0.0.1:$CONTROLLER_PORT}
+REPLICATION=${KAFKA_REPLICATION:-1}
+MIN_ISR=${KAFKA_MIN_ISR:-1}
+BOOTSTRAP=${KAFKA_BOOTSTRAP:-127.0.0.1:$PORT}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 SECURITY=${MASH_KAFKA_SECURITY_DIR:-$ROOT/.data/kafka-security}
 export MASH_KAFKA_SECURITY_DIR=$SECURITY
@@ -58,8 +67,8 @@ configure() {
   security=$("$PYTHON" -m shared.kafka_security broker-properties --dir "$SECURITY")
   (umask 077; cat > "$DATA/server.properties") <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${CONTROLLER_PORT}
+node.id=${NODE_ID}
+controller.quorum.voters=${VOTERS}
 listeners=SASL_SSL://127.0.0.1:${PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}
 advertised.listeners=SASL_SSL://127.0.0.1:${PORT}
 controller.listener.names=CONTROLLER
@@ -67,10 +76,12 @@ inter.broker.listener.name=SASL_SSL
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=${DATA}/logs
 num.partitions=${PARTITIONS}
-offsets.topic.replication.factor=1
+default.replication.factor=${REPLICATION}
+min.insync.replicas=${MIN_ISR}
+offsets.topic.replication.factor=${REPLICATION}
 offsets.topic.num.partitions=5
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${REPLICATION}
+transaction.state.log.min.isr=${MIN_ISR}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 ${security}
@@ -97,7 +108,7 @@ format_once() {
     mkdir -p "$DATA/logs"
   fi
   local id scram=() arg
-  id=$(run_java kafka.tools.StorageTool random-uuid)
+  id=${KAFKA_CLUSTER_ID:-$(run_java kafka.tools.StorageTool random-uuid)}
   while IFS= read -r arg; do
     scram+=(--add-scram "$arg")
   done < <("$PYTHON" -m shared.kafka_security scram-args --dir "$SECURITY")
@@ -147,13 +158,13 @@ up() {
   BROKER_PID=$!
   watchdog "$parent" "$BROKER_PID" </dev/null >/dev/null 2>&1 &
   WATCHDOG_PID=$!
-  if ! "$PYTHON" -m mash_tools.admin --bootstrap "127.0.0.1:${PORT}" --partitions "$PARTITIONS" \
-      --wait 120; then
+  if ! "$PYTHON" -m mash_tools.admin --bootstrap "$BOOTSTRAP" --partitions "$PARTITIONS" \
+      --replication "$REPLICATION" --wait 180; then
     echo "kafka did not come up; see $DATA/app-logs/server.log" >&2
     exit 1
   fi
   touch "$DATA/ready"
-  echo "kafka ready on 127.0.0.1:${PORT} (SASL_SSL)" >&2
+  echo "kafka node ${NODE_ID} ready on 127.0.0.1:${PORT} (SASL_SSL)" >&2
   # `wait` returns early when a trapped signal arrives; the trap then stops the broker
   while kill -0 "$BROKER_PID" 2>/dev/null; do
     wait "$BROKER_PID" || true

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from shared.db import WRITER, create_engine
+from shared.once import lock_key
 
 
 def run(metadata: MetaData) -> None:
@@ -19,6 +20,10 @@ def run(metadata: MetaData) -> None:
         raise RuntimeError("no database_url for migrations")
 
     def do_run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # replicas start together: one migrates, the others wait and then find it done
+            key = lock_key(f"migrations:{config.get_main_option('script_location')}")
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         context.configure(
             connection=connection,
             target_metadata=metadata,

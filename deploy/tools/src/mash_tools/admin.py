@@ -43,7 +43,7 @@ async def create_acls(admin: AIOKafkaAdminClient, wanted: list[Binding]) -> None
 
 
 async def ensure_topics(
-    bootstrap: str, partitions: int, wait_seconds: float, acls: bool = True
+    bootstrap: str, partitions: int, wait_seconds: float, acls: bool = True, replication: int = 1
 ) -> None:
     """Create every topic of contract section 7 that does not exist yet, and the ACLs."""
     deadline = time.monotonic() + wait_seconds
@@ -57,7 +57,7 @@ async def ensure_topics(
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
                         [
-                            NewTopic(t, num_partitions=partitions, replication_factor=1)
+                            NewTopic(t, num_partitions=partitions, replication_factor=replication)
                             for t in missing
                         ]
                     )
@@ -78,10 +78,13 @@ def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--wait", type=float, default=60)
+    parser.add_argument("--replication", type=int, default=1, help="each topic's replicas")
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "unable to connect" while waiting
     try:
-        asyncio.run(ensure_topics(args.bootstrap, args.partitions, args.wait))
+        asyncio.run(
+            ensure_topics(args.bootstrap, args.partitions, args.wait, replication=args.replication)
+        )
     except (KafkaError, OSError) as exc:
         print(f"kafka not reachable: {type(exc).__name__}", file=sys.stderr)
         sys.exit(1)

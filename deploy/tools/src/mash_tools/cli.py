@@ -3,6 +3,8 @@
 mash token --sub NAME --scope "SCOPE ..." [--ttl 24h]   print one bearer token
 mash console-link --sub NAME --scope "SCOPE ..."         print one console sign-in link
 mash run [--no-broker]                                  the whole stack, in the foreground
+mash cluster                                            3 Kafka nodes, PostgreSQL, 2 replicas each
+mash chaos [--incidents N] [--kills N]                  a fault campaign against the cluster
 mash demo                                               a synthetic day of traffic
 mash kafka-credentials PRINCIPAL [--format json|properties]
                                                         one Kafka principal's client settings
@@ -102,6 +104,19 @@ def main(argv: list[str] | None = None) -> None:
         "--no-broker", action="store_true", help="use the broker at MASH_KAFKA_BOOTSTRAP"
     )
     p.set_defaults(run=lambda a: _lazy("mash_tools.stack", "run")(a))
+
+    p = commands.add_parser(
+        "cluster", help="three Kafka nodes, PostgreSQL and two replicas of every service"
+    )
+    p.set_defaults(run=lambda a: _lazy("mash_tools.cluster", "run")(a))
+
+    p = commands.add_parser("chaos", help="a fault campaign against `mash cluster`, checked")
+    p.add_argument("--seed", type=int, default=2026, help="random seed (people and faults)")
+    p.add_argument("--incidents", type=int, default=200, help="how many incidents")
+    p.add_argument("--kills", type=int, default=12, help="how many replicas to SIGKILL")
+    p.add_argument("--pause", type=float, default=0.2, help="seconds between incidents")
+    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the hub")
+    p.set_defaults(run=lambda a: _lazy("mash_tools.chaos", "run")(a))
 
     p = commands.add_parser("demo", help="post a synthetic day of control-room traffic")
     p.add_argument("--seed", type=int, default=2026, help="random seed for the synthetic people")

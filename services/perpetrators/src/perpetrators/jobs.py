@@ -1,5 +1,6 @@
 """The daily re-score: every perpetrator scored again, so that recency decays and a
-quiet perpetrator leaves the cohort. Runs at start-up, then every interval."""
+quiet perpetrator leaves the cohort. Runs at start-up, then every interval, by one
+replica at a time (`shared.once`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from perpetrators import handlers
 from perpetrators.config import Settings
+from shared.once import one_replica
 from shared.service import Platform
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,15 @@ class DailyRescore:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
-    async def run_once(self, platform: Platform[Settings]) -> int:
-        """Re-score everyone now (by the clock); the number who entered or left the cohort."""
-        with suppress_instrumentation():  # a clock, not an incident: not traced
-            changed = await handlers.rescore_all(platform, self._clock())
+    async def run_once(self, platform: Platform[Settings]) -> int | None:
+        """Re-score everyone now (by the clock); the number who entered or left the cohort,
+        or None when another replica is re-scoring at this moment (the round is its)."""
+        async with one_replica(platform.engine, "perpetrators.rescore") as mine:
+            if not mine:
+                log.info("re-score: done by another replica")
+                return None
+            with suppress_instrumentation():  # a clock, not an incident: not traced
+                changed = await handlers.rescore_all(platform, self._clock())
         log.info("re-score: %d cohort change(s)", changed)
         return changed
 
