@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mash_tools.testing import free_port
+from mash_tools.testing import free_port, free_ports_in_a_row
 from shared.config import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -63,8 +62,8 @@ def campaign(data: Path) -> None:
         "MASH_HOME": str(ROOT),
         "CLUSTER_DATA_DIR": str(data),
         # each node's port follows the one before: three free in a row
-        "CLUSTER_KAFKA_PORT": str(_free_run(3)),
-        "CLUSTER_CONTROLLER_PORT": str(_free_run(3)),
+        "CLUSTER_KAFKA_PORT": str(free_ports_in_a_row(3)),
+        "CLUSTER_CONTROLLER_PORT": str(free_ports_in_a_row(3)),
         "CLUSTER_POSTGRES_PORT": str(free_port()),
         "ZIPKIN_PORT": str(free_port()),
         **{
@@ -99,21 +98,3 @@ def campaign(data: Path) -> None:
     assert "SIGKILL kafka-" in output
     assert "receiver down" in output
     assert leftovers(str(data)) == []
-
-
-def _free_run(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
-    while True:
-        first = free_port()
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,36 +15,21 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from mash_tools.cluster import NODES, Cluster
-from mash_tools.testing import eventually, free_port, kafka_options
+from mash_tools.testing import eventually, free_ports_in_a_row, kafka_options
 from shared.topics import INCIDENTS
 
 pytestmark = [pytest.mark.kafka]
 MESSAGES = 300
 
 
-def free_run(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
-    while True:
-        first = free_port()
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-
-
 @pytest.fixture(scope="module")
 async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cluster]:
     data: Path = tmp_path_factory.mktemp("cluster")
     found = Cluster(
-        data=data, kafka_port=free_run(NODES), controller_port=free_run(NODES), quiet=True
+        data=data,
+        kafka_port=free_ports_in_a_row(NODES),
+        controller_port=free_ports_in_a_row(NODES),
+        quiet=True,
     )
     try:
         for node in range(1, NODES + 1):

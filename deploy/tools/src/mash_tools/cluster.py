@@ -123,8 +123,10 @@ class Cluster:
         while not ready.exists():
             child = self.brokers[node]
             if child.process.returncode is not None or time.monotonic() > deadline:
-                log = self.node_dir(node) / "app-logs" / "server.log"
-                raise RuntimeError(f"kafka node {node} did not start; see {log}")
+                raise RuntimeError(
+                    f"kafka node {node} did not start; its output:\n{child.last_words()}"
+                    f"  and the end of its log:\n{_log_tail(self.node_dir(node))}"
+                )
             await asyncio.sleep(0.3)
 
     async def stop_broker(self, node: int, sig: signal.Signals = signal.SIGTERM) -> None:
@@ -252,6 +254,17 @@ class Cluster:
     @property
     def children(self) -> list[Child]:
         return [*self.services, *self.brokers.values(), *self.others]
+
+
+def _log_tail(node_dir: Path, lines: int = 25) -> str:
+    """The last lines of a node's server.log that say something went wrong (or the last)."""
+    log = node_dir / "app-logs" / "server.log"
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"    (no {log})\n"
+    bad = [line for line in text if " ERROR " in line or " WARN " in line or "Exception" in line]
+    return "".join(f"    {line}\n" for line in (bad or text)[-lines:])
 
 
 def _children_of(pid: int) -> list[int]:

@@ -17,7 +17,8 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -42,18 +43,26 @@ SERVICES = (
 class Child:
     name: str
     process: asyncio.subprocess.Process
+    # its last lines of output, shown when it fails (even when its output is not echoed)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+
+    def last_words(self) -> str:
+        """The tail of its output, indented, for an error message."""
+        return "".join(f"    {line}" for line in self.tail)
 
 
 def service_port(name: str, default: int) -> int:
     return int(os.environ.get(f"{name.upper()}_PORT", default))
 
 
-async def _pipe(name: str, stream: asyncio.StreamReader | None, quiet: bool) -> None:
+async def _pipe(child: Child, stream: asyncio.StreamReader | None, quiet: bool) -> None:
     if stream is None:
         return
     while line := await stream.readline():
+        text = line.decode(errors="replace")
+        child.tail.append(text)
         if not quiet:
-            sys.stdout.write(f"{name:>12} | {line.decode(errors='replace')}")
+            sys.stdout.write(f"{child.name:>12} | {text}")
             sys.stdout.flush()
 
 
@@ -66,8 +75,9 @@ async def _start(name: str, argv: list[str], env: dict[str, str], quiet: bool) -
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
-    asyncio.get_running_loop().create_task(_pipe(name, process.stdout, quiet))
-    return Child(name, process)
+    child = Child(name, process)
+    asyncio.get_running_loop().create_task(_pipe(child, process.stdout, quiet))
+    return child
 
 
 async def _wait_ready(url: str, children: list[Child], timeout: float) -> None:
@@ -76,7 +86,10 @@ async def _wait_ready(url: str, children: list[Child], timeout: float) -> None:
         while time.monotonic() < deadline:
             for child in children:
                 if child.process.returncode is not None:
-                    raise RuntimeError(f"{child.name} exited with {child.process.returncode}")
+                    raise RuntimeError(
+                        f"{child.name} exited with {child.process.returncode}:\n"
+                        + child.last_words()
+                    )
             try:
                 if (await client.get(url)).status_code == 200:
                     return

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,10 +33,48 @@ TEST_SECRET = "test-secret-for-the-suite-only-0123456789"  # noqa: S105
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
 
 
+# Ports handed out by this process: never twice, even once they are free again.
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for the local ports of outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_ports_in_a_row(count: int) -> int:
+    """The first of `count` consecutive loopback ports, free now, for a server started later.
+
+    Taken from below the ephemeral range: a port from `bind(0)` lies inside it, where any
+    outgoing connection made before the server binds (a client retrying a broker that is
+    still starting, say) can take it as its local port and make the server's bind fail.
+    """
+    low, high = _ephemeral_range()
+    top, bottom = (low - count, 10000) if low - count > 10000 else (65535 - count, high + 1)
+    rng = random.SystemRandom()
+    while True:
+        first = rng.randint(bottom, top)
+        run = range(first, first + count)
+        if _HANDED_OUT.intersection(run):
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in run:
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.update(run)
+        return first
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port, free now, for a server started later (see `free_ports_in_a_row`)."""
+    return free_ports_in_a_row(1)
 
 
 SECURITY_ENV = ("MASH_KAFKA_SECURITY_DIR", "MASH_KAFKA_SECURITY_PROTOCOL")

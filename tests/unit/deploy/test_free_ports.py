@@ -1,0 +1,27 @@
+"""Ports for servers that tests start later: outside the ephemeral range, never twice."""
+
+from __future__ import annotations
+
+import socket
+
+from mash_tools.testing import _ephemeral_range, free_port, free_ports_in_a_row
+
+
+def test_ports_lie_outside_the_range_outgoing_connections_take_theirs_from() -> None:
+    low, high = _ephemeral_range()
+    ports = [free_port() for _ in range(200)]
+    assert all(not low <= p <= high for p in ports)
+
+
+def test_a_port_is_never_handed_out_twice() -> None:
+    first = free_ports_in_a_row(3)
+    ports = [free_port() for _ in range(500)]
+    assert len(set(ports)) == len(ports)
+    assert not {first, first + 1, first + 2} & set(ports)
+
+
+def test_a_run_is_free_when_handed_out() -> None:
+    first = free_ports_in_a_row(3)
+    with socket.socket() as a, socket.socket() as b, socket.socket() as c:
+        for s, port in zip((a, b, c), range(first, first + 3), strict=True):
+            s.bind(("127.0.0.1", port))
