@@ -19,7 +19,7 @@ the service stops a moment later.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -132,14 +132,14 @@ class ReadAudit:
         )
 
 
-def audited(scope: str) -> Callable[[Request, Principal], ReadAudit]:
+def audited(scope: str) -> Callable[[Request, Principal], Awaitable[ReadAudit]]:
     """A FastAPI dependency: admits only tokens holding `scope` (401/403 exactly as
     `shared.auth.require`) and gives the route the `ReadAudit` of this request. The app's
     `state.platform` supplies the outbox and the service's name."""
     checker = require(scope)
 
     # a default, not Annotated: the annotation is a string here, and `checker` is local
-    def dependency(request: Request, principal: Principal = Depends(checker)) -> ReadAudit:
+    async def dependency(request: Request, principal: Principal = Depends(checker)) -> ReadAudit:
         platform = request.app.state.platform
         route = getattr(request.scope.get("route"), "path", None) or request.url.path
         return ReadAudit(platform.outbox, platform.name, principal.subject, route)

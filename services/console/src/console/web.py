@@ -85,12 +85,12 @@ async def current_person(request: Request, platform: PlatformDep) -> Person:
     return person
 
 
-def upstream_of(request: Request) -> Upstream:
+async def upstream_of(request: Request) -> Upstream:
     upstream: Upstream = request.app.state.upstream
     return upstream
 
 
-def oidc_of(request: Request) -> Oidc:
+async def oidc_of(request: Request) -> Oidc:
     oidc: Oidc = request.app.state.oidc
     return oidc
 

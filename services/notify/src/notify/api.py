@@ -32,7 +32,7 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
 
 
 def _holding(prefix: str) -> Any:
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not any(scope.startswith(prefix) for scope in principal.scopes):
             raise HTTPException(403, f"This token holds no '{prefix}<agency>' scope.")
         return principal
@@ -40,7 +40,7 @@ def _holding(prefix: str) -> Any:
     return check
 
 
-def _notify(request: Request) -> Notify:
+async def _notify(request: Request) -> Notify:
     notify: Notify = request.app.state.notify
     return notify
 
@@ -107,7 +107,7 @@ async def acknowledge(referral_id: UUID, notify: NotifyDep, principal: Acker) ->
     return Response(status_code=204)
 
 
-def _known_agency(agency: str) -> str:
+async def _known_agency(agency: str) -> str:
     if agency not in AGENCIES:
         raise HTTPException(404, "No agency has this name.")
     return agency

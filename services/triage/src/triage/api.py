@@ -26,7 +26,7 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
 }
 
 
-def _triage(request: Request) -> Triage:
+async def _triage(request: Request) -> Triage:
     triage: Triage = request.app.state.triage
     return triage
 
