@@ -22,16 +22,24 @@ NAMES = {
 }
 
 
+# words the hub writes in capitals wherever they appear in a label
+ACRONYMS = frozenset({"dash", "marac", "idva", "mash", "id", "nhs", "gp", "caf"})
+
+
 def agency(name: str) -> str:
     return NAMES.get(name, name)
 
 
 def label(key: Any) -> str:
-    """`risk_level` -> `Risk level`; `visible_high_risk` -> `Visible high risk`."""
+    """`risk_level` -> `Risk level`; `dash_answers` -> `DASH answers`."""
     text = str(key if key is not None else "")
     if text in NAMES and "_" in text:
         return NAMES[text]
-    spaced = text.replace("_", " ").replace("-", " ").strip()
+    words = [
+        word.upper() if word.lower() in ACRONYMS else word
+        for word in text.replace("_", " ").replace("-", " ").split()
+    ]
+    spaced = " ".join(words)
     return spaced[:1].upper() + spaced[1:] if spaced else ""
 
 
