@@ -52,6 +52,7 @@ REFERRALS = referrals_topic("victim-support")
 TIME_LIMIT = 300.0  # no single measure waits longer than this
 IDLE = 10  # incidents sent one at a time through the idle hub
 EXAMPLE = (ROOT / "deploy" / "example-incident.json").read_text()
+KEEP_ALIVE = 4.0  # seconds a bench connection may idle (uvicorn closes one idle for 5)
 
 
 @dataclass(frozen=True)
@@ -382,29 +383,37 @@ class Intake:
             f"Authorization: {testing.bearer('incidents:write')['Authorization']}\r\n"
             "Content-Type: application/json\r\nContent-Length: "
         ).encode()
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._slots = asyncio.Semaphore(connections)
 
     async def __aenter__(self) -> Intake:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for _, writer in self._idle:
+        for _, writer, _ in self._idle:
             writer.close()
         self._idle.clear()
 
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """An idle connection that uvicorn has not closed yet (it closes one idle for 5 s),
+        or a new one; and whether it was reused."""
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if time.monotonic() - since < KEEP_ALIVE:
+                return reader, writer, True
+            writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return reader, writer, False
+
     async def report(self, body: dict[str, Any]) -> tuple[int, bytes]:
-        """POST one report; its status and body. A dropped keep-alive connection is retried
-        (intake is idempotent on the reference: a repeat answers 200 with the same id)."""
+        """POST one report; its status and body. A reused connection the server closed
+        meanwhile is replaced (intake is idempotent on the reference: a repeat answers 200
+        with the same id)."""
         data = json.dumps(body).encode()
         request = self._head + str(len(data)).encode() + b"\r\n\r\n" + data
         async with self._slots:
-            for attempt in range(3):
-                reader, writer = (
-                    self._idle.pop()
-                    if self._idle
-                    else await asyncio.open_connection("127.0.0.1", self.port)
-                )
+            for _ in range(3):
+                reader, writer, reused = await self._connection()
                 try:
                     writer.write(request)
                     head = await reader.readuntil(b"\r\n\r\n")
@@ -413,15 +422,15 @@ class Intake:
                     answer = await reader.readexactly(int(length.group(1)) if length else 0)
                 except (OSError, asyncio.IncompleteReadError):
                     writer.close()
-                    if attempt == 2:
+                    if not reused:
                         raise
                     continue
                 if b"connection: close" in head.lower():
                     writer.close()
                 else:
-                    self._idle.append((reader, writer))
+                    self._idle.append((reader, writer, time.monotonic()))
                 return status, answer
-        raise AssertionError("unreachable")
+        raise RuntimeError("intake closed three connections in a row")
 
 
 async def post(client: Intake, body: dict[str, Any]) -> tuple[str, float]:
@@ -462,6 +471,23 @@ async def burst(running: Hub, plan: Plan, progress: Progress) -> dict[str, float
         "intake_request_p50_ms": 1000 * statistics.median(latencies),
         "intake_request_p99_ms": 1000 * percentile(latencies, 99),
     }
+
+
+async def settled(running: Hub) -> float:
+    """Wait until every service has consumed all it was sent and published all it wrote
+    (consumer lag and outbox backlog 0 twice in a row); the seconds it took."""
+    lag = re.compile(r"^mash_(?:consumer_lag|outbox_backlog)(?:\{[^}]*\})? ([\d.e+]+)$", re.M)
+    began = time.perf_counter()
+    quiet = 0
+    async with httpx.AsyncClient(timeout=5) as client:
+        while quiet < 2 and time.perf_counter() - began < TIME_LIMIT:
+            behind = 0.0
+            for name in SERVICES:
+                text = (await client.get(f"http://127.0.0.1:{running.ports[name]}/metrics")).text
+                behind += sum(float(m.group(1)) for m in lag.finditer(text))
+            quiet = quiet + 1 if behind == 0 else 0
+            await asyncio.sleep(0.5)
+    return time.perf_counter() - began
 
 
 async def idle(running: Hub, count: int) -> dict[str, float]:
@@ -521,7 +547,6 @@ async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
         + r'"[^}]*\} ([\d.e+]+)'
     )
     try:
-        await fresh.ready(("triage",))
         url = f"http://127.0.0.1:{fresh.ports['triage']}/metrics"
         async with httpx.AsyncClient(timeout=5) as client:
 
@@ -529,9 +554,19 @@ async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
                 text = (await client.get(url)).text
                 return sum(float(m.group(1)) for m in pattern.finditer(text))
 
-            # measured from readiness (start-up and migrations are not replay); past the
-            # time limit, the rate so far is the figure
-            began, before = time.perf_counter(), await decided()
+            # measured from the first answer of its metrics (start-up and migrations are
+            # not replay; /readyz comes later, when the replay may be well under way); past
+            # the time limit, the rate so far is the figure
+            deadline = time.perf_counter() + TIME_LIMIT
+            while True:
+                try:
+                    before = await decided()
+                    break
+                except httpx.TransportError:
+                    if time.perf_counter() > deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+            began = time.perf_counter()
             done = before
             while done < total and time.perf_counter() - began < TIME_LIMIT:
                 await asyncio.sleep(0.2)
@@ -575,6 +610,8 @@ async def backend_run(
         progress.step(f"{backend}: burst of {plan.burst}")
         results |= await burst(running, plan, progress)
         progress.advance()
+        progress.step(f"{backend}: the rest of the hub absorbing the burst")
+        results["burst_settled_after_s"] = await settled(running)
         progress.step(f"{backend}: steady {plan.steady_rate:.0f}/s")
         results |= await steady(running, plan)
         progress.advance()
