@@ -342,18 +342,32 @@ def _final(plan: Planned, outcome: Outcome) -> bool:
 
 
 def collect_lists(hub: Hub, outcome: Outcome, today: date) -> None:
+    """Each area's coming meetings with their cases, and the cases awaiting a meeting.
+
+    Marac may still be listing the last decisions: a meeting read before its cases are
+    read can count fewer than it then holds. An area is read again (for up to 10 s) until
+    every meeting's count agrees with its cases."""
     for area in AREAS:
-        meetings = hub.get("marac", "/v1/meetings", area=area, **{"from": today.isoformat()})
-        meetings.raise_for_status()
-        found = []
-        for meeting in meetings.json():
-            cases = hub.get("marac", f"/v1/meetings/{meeting['meeting_id']}/cases")
-            cases.raise_for_status()
-            found.append({**meeting, "cases": cases.json()})
+        for _ in range(20):
+            found = _meetings_of(hub, area, today)
+            if all(m["listed"] == len(m["cases"]) for m in found):
+                break
+            time.sleep(0.5)
         outcome.meetings[area] = found
         waiting = hub.get("marac", "/v1/cases", area=area, status="awaiting_meeting")
         waiting.raise_for_status()
         outcome.awaiting[area] = waiting.json()
+
+
+def _meetings_of(hub: Hub, area: str, today: date) -> list[dict[str, Any]]:
+    meetings = hub.get("marac", "/v1/meetings", area=area, **{"from": today.isoformat()})
+    meetings.raise_for_status()
+    found = []
+    for meeting in meetings.json():
+        cases = hub.get("marac", f"/v1/meetings/{meeting['meeting_id']}/cases")
+        cases.raise_for_status()
+        found.append({**meeting, "cases": cases.json()})
+    return found
 
 
 def collect_referrals(hub: Hub, outcome: Outcome) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.store import incidents, platform, risk_assessments
@@ -35,9 +35,15 @@ class Incident:
     """Whether the relay has put its event on Kafka (known only to `find`)."""
 
 
+# the statements of every report, built once (each call binds its values only)
+_BY_REFERENCE = select(incidents).where(
+    incidents.c.force == bindparam("force"), incidents.c.control_room_ref == bindparam("ref")
+)
+_ADD_INCIDENT = incidents.insert()
+
+
 async def find_by_reference(session: AsyncSession, force: str, ref: str) -> Incident | None:
-    stmt = select(incidents).where(incidents.c.force == force, incidents.c.control_room_ref == ref)
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_BY_REFERENCE, {"force": force, "ref": ref})).first()
     return _incident(row, published=False) if row else None
 
 
@@ -70,17 +76,18 @@ def _incident(r: Any, published: bool) -> Incident:
 
 async def add_incident(session: AsyncSession, incident: Incident) -> None:
     await session.execute(
-        incidents.insert().values(
-            incident_id=str(incident.incident_id),
-            force=incident.force,
-            control_room_ref=incident.control_room_ref,
-            area=incident.area,
-            victim_key=incident.victim_key,
-            fingerprint=incident.fingerprint,
-            event_id=str(incident.event_id),
-            received_at=incident.received_at,
-            trace_id=incident.trace_id,
-        )
+        _ADD_INCIDENT,
+        {
+            "incident_id": str(incident.incident_id),
+            "force": incident.force,
+            "control_room_ref": incident.control_room_ref,
+            "area": incident.area,
+            "victim_key": incident.victim_key,
+            "fingerprint": incident.fingerprint,
+            "event_id": str(incident.event_id),
+            "received_at": incident.received_at,
+            "trace_id": incident.trace_id,
+        },
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify.domain.delivery import Next
@@ -116,12 +116,18 @@ def _entry(row: Any) -> LedgerEntry:
     )
 
 
+# the statements of every decision, built once (each call binds its values only)
+_MADE_FOR = select(referrals.c.agency, referrals.c.subject).where(
+    referrals.c.incident_id == bindparam("incident_id")
+)
+_ADD_REFERRAL = insert(referrals)
+_ADD_DELIVERY = insert(deliveries)
+
+
 async def made_for(session: AsyncSession, incident_id: str) -> set[tuple[str, str]]:
     """The (agency, subject) pairs the incident already has referrals for."""
-    stmt = select(referrals.c.agency, referrals.c.subject).where(
-        referrals.c.incident_id == incident_id
-    )
-    return {(row.agency, row.subject) for row in await session.execute(stmt)}
+    rows = await session.execute(_MADE_FOR, {"incident_id": incident_id})
+    return {(row.agency, row.subject) for row in rows}
 
 
 async def add_referral(
@@ -147,37 +153,39 @@ async def add_referral(
     """Record a referral and its delivery: by webhook, pinned to the agency's subscription
     of now and due from `deliver_after`, when it has one; else on its topic alone."""
     await session.execute(
-        insert(referrals).values(
-            referral_id=referral_id,
-            incident_id=incident_id,
-            agency=agency,
-            subject=subject,
-            reason=reason,
-            risk_level=risk_level,
-            decision_id=decision_id,
-            victim_key=victim_key,
-            data=data,
-            created_at=created_at,
-            review_due_at=utc(review_due_at) if review_due_at else None,
-            due_by=utc(due_by),
-            clock_policy=clock_policy,
-        )
+        _ADD_REFERRAL,
+        {
+            "referral_id": referral_id,
+            "incident_id": incident_id,
+            "agency": agency,
+            "subject": subject,
+            "reason": reason,
+            "risk_level": risk_level,
+            "decision_id": decision_id,
+            "victim_key": victim_key,
+            "data": data,
+            "created_at": created_at,
+            "review_due_at": utc(review_due_at) if review_due_at else None,
+            "due_by": utc(due_by),
+            "clock_policy": clock_policy,
+        },
     )
     await session.execute(
-        insert(deliveries).values(
-            referral_id=referral_id,
-            agency=agency,
-            channel="webhook" if webhook else "topic",
-            status="pending",
-            attempts=0,
-            round_start=0,
-            deliver_after=utc(deliver_after),
-            due_at=utc(deliver_after) if webhook else None,
-            version=0,
-            trace=trace,
-            webhook_url=webhook.url if webhook else None,
-            secret=webhook.sealed_secret if webhook else None,
-        )
+        _ADD_DELIVERY,
+        {
+            "referral_id": referral_id,
+            "agency": agency,
+            "channel": "webhook" if webhook else "topic",
+            "status": "pending",
+            "attempts": 0,
+            "round_start": 0,
+            "deliver_after": utc(deliver_after),
+            "due_at": utc(deliver_after) if webhook else None,
+            "version": 0,
+            "trace": trace,
+            "webhook_url": webhook.url if webhook else None,
+            "secret": webhook.sealed_secret if webhook else None,
+        },
     )
     entry = await record(session, referral_id)
     assert entry is not None

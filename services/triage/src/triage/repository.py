@@ -6,13 +6,24 @@ hashes (pseudonyms) and times, never names: a person is found by pseudonym only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ColumnElement, and_, false, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Executable,
+    and_,
+    bindparam,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert, utc
@@ -45,19 +56,31 @@ class KnownIncident:
     latest: LatestDecision | None
 
 
+# The statements of the decision path are built once and only bind their values for
+# each event: building a statement per call cost more than running it (`make bench`).
+_LOCKS: dict[str, Executable] = {}
+
+
+def _lock_statement(session: AsyncSession) -> Executable:
+    dialect = session.get_bind().dialect.name
+    if dialect not in _LOCKS:
+        stmt = insert(session, locks)
+        _LOCKS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"touched_at": stmt.excluded.touched_at}
+        )
+    return _LOCKS[dialect]
+
+
 async def lock(session: AsyncSession, names: Iterable[str], now: datetime) -> None:
     """Hold these identities until the transaction ends, in sorted order (no deadlocks).
 
     Two incidents of one person may arrive on different partitions (one with a person
     id, one without): whoever locks second waits, then sees the first one's record.
     """
-    for name in sorted(set(names)):
-        stmt = insert(session, locks).values(name=name, touched_at=utc(now))
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["name"], set_={"touched_at": stmt.excluded.touched_at}
-            )
-        )
+    at = utc(now)
+    rows = [{"name": name, "touched_at": at} for name in sorted(set(names))]
+    if rows:
+        await session.execute(_lock_statement(session), rows)
 
 
 def lock_names(incident_id: str, *people: Identity | None) -> list[str]:
@@ -65,15 +88,17 @@ def lock_names(incident_id: str, *people: Identity | None) -> list[str]:
     return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
 
 
+_FIND_INCIDENT = (
+    select(incidents, *(c for c in incident_people.c if c.name != "incident_id"))
+    .join(incident_people, incident_people.c.incident_id == incidents.c.incident_id)
+    .where(incidents.c.incident_id == bindparam("incident_id"))
+)
+
+
 async def find_incident(session: AsyncSession, incident_id: str) -> KnownIncident | None:
     """The incident as accepted with its latest DASH and re-grade, its place on record,
     and the referrals its latest decision made; None when triage has not seen it."""
-    stmt = (
-        select(incidents, *(c for c in incident_people.c if c.name != "incident_id"))
-        .join(incident_people, incident_people.c.incident_id == incidents.c.incident_id)
-        .where(incidents.c.incident_id == incident_id)
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_FIND_INCIDENT, {"incident_id": incident_id})).first()
     if row is None:
         return None
     latest = await _latest_decision(session, incident_id)
@@ -100,6 +125,10 @@ def _past_incident(row: Any) -> PastIncident:
     )
 
 
+_ADD_INCIDENT = incidents.insert()
+_ADD_PEOPLE = incident_people.insert()
+
+
 async def add_incident(
     session: AsyncSession,
     incident: IncidentReported,
@@ -113,23 +142,25 @@ async def add_incident(
     incident_id = str(incident.incident_id)
     data = incident.model_dump(mode="json")
     await session.execute(
-        incidents.insert().values(
-            incident_id=incident_id,
-            victim_key=key,
-            incident=data,
-            dash=data["dash"],
-            received_at=utc(now),
-        )
+        _ADD_INCIDENT,
+        {
+            "incident_id": incident_id,
+            "victim_key": key,
+            "incident": data,
+            "dash": data["dash"],
+            "received_at": utc(now),
+        },
     )
     await session.execute(
-        incident_people.insert().values(
-            incident_id=incident_id,
-            reported_at=utc(incident.reported_at),
-            victim_pid=victim.person_id,
-            victim_ndob=victim.names_dob,
-            suspect_pid=suspect.person_id if suspect else None,
-            suspect_ndob=suspect.names_dob if suspect else None,
-        )
+        _ADD_PEOPLE,
+        {
+            "incident_id": incident_id,
+            "reported_at": utc(incident.reported_at),
+            "victim_pid": victim.person_id,
+            "victim_ndob": victim.names_dob,
+            "suspect_pid": suspect.person_id if suspect else None,
+            "suspect_ndob": suspect.names_dob if suspect else None,
+        },
     )
 
 
@@ -191,39 +222,71 @@ async def reported_times(session: AsyncSession, incident_ids: Sequence[str]) -> 
     return [utc(at) for at in (await session.execute(stmt)).scalars()]
 
 
-def _matching(pid: Column[Any], ndob: Column[Any], person: Identity | None) -> ColumnElement[bool]:
+def _matching(
+    pid: Column[Any], ndob: Column[Any], who: str, has_pid: bool, has_ndob: bool
+) -> ColumnElement[bool]:
     """Rows that may be this person: the same person id; or the same names and date of
-    birth where not both carry a person id (two different ids are two people)."""
+    birth where not both carry a person id (two different ids are two people). The
+    values are bound as `<who>_pid` and `<who>_ndob` (`_person`)."""
     conditions = []
-    if person and person.person_id:
-        conditions.append(pid == person.person_id)
-    if person and person.names_dob:
-        same_names = ndob == person.names_dob
-        conditions.append(and_(same_names, pid.is_(None)) if person.person_id else same_names)
+    if has_pid:
+        conditions.append(pid == bindparam(f"{who}_pid"))
+    if has_ndob:
+        same_names = ndob == bindparam(f"{who}_ndob")
+        conditions.append(and_(same_names, pid.is_(None)) if has_pid else same_names)
     return or_(*conditions) if conditions else false()
+
+
+def _shape(person: Identity | None) -> tuple[bool, bool]:
+    return bool(person and person.person_id), bool(person and person.names_dob)
+
+
+def _person(who: str, person: Identity | None) -> dict[str, str]:
+    """The values `_matching` binds for this person."""
+    found = {}
+    if person and person.person_id:
+        found[f"{who}_pid"] = person.person_id
+    if person and person.names_dob:
+        found[f"{who}_ndob"] = person.names_dob
+    return found
+
+
+def _of_either(victim: tuple[bool, bool], suspect: tuple[bool, bool]) -> ColumnElement[bool]:
+    c = incident_people.c
+    return or_(
+        _matching(c.victim_pid, c.victim_ndob, "victim", *victim),
+        _matching(c.suspect_pid, c.suspect_ndob, "suspect", *suspect),
+    )
+
+
+@functools.cache
+def _people_statement(victim: tuple[bool, bool], suspect: tuple[bool, bool]) -> Executable:
+    return select(incident_people).where(_of_either(victim, suspect))
+
+
+@functools.cache
+def _listings_statement(victim: tuple[bool, bool]) -> Executable:
+    m = marac_listings.c
+    return select(marac_listings).where(_matching(m.victim_pid, m.victim_ndob, "victim", *victim))
+
+
+_INCIDENTS_IN = select(incident_people).where(
+    incident_people.c.incident_id.in_(bindparam("ids", expanding=True))
+)
 
 
 async def on_record(session: AsyncSession, victim: Identity, suspect: Identity | None) -> OnRecord:
     """Every incident of someone who may be this victim or this suspect, and the victim's
     MARAC listings (the domain decides who really matches, and what falls in a window)."""
-    c = incident_people.c
-    stmt = select(incident_people).where(
-        or_(
-            _matching(c.victim_pid, c.victim_ndob, victim),
-            _matching(c.suspect_pid, c.suspect_ndob, suspect),
-        )
-    )
-    past = [_past_incident(row) for row in await session.execute(stmt)]
-    m = marac_listings.c
-    rows = (
-        await session.execute(
-            select(marac_listings).where(_matching(m.victim_pid, m.victim_ndob, victim))
-        )
-    ).all()
+    people = {**_person("victim", victim), **_person("suspect", suspect)}
+    stmt = _people_statement(_shape(victim), _shape(suspect))
+    past = [_past_incident(row) for row in await session.execute(stmt, people)]
+    listings_of = _listings_statement(_shape(victim))
+    rows = (await session.execute(listings_of, _person("victim", victim))).all()
     listed = {str(i) for row in rows for i in row.incident_ids}
     known: dict[str, Moment] = {}
     if listed:
-        for row in await session.execute(select(incident_people).where(c.incident_id.in_(listed))):
+        for row in await session.execute(_INCIDENTS_IN, {"ids": sorted(listed)}):
             known[row.incident_id] = (utc(row.reported_at), int(row.seq))
     listings = [
         MaracListing(Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known))
@@ -248,32 +311,44 @@ async def later_incidents(
 ) -> list[str]:
     """Incidents of someone who may be this victim or suspect, reported after `reported_at`
     (within the longest window): the ones whose decisions an earlier arrival can change."""
+    stmt = _later_statement(_shape(victim), _shape(suspect))
+    values = {
+        **_person("victim", victim),
+        **_person("suspect", suspect),
+        "after": utc(reported_at),
+        "until": utc(reported_at) + LONGEST_WINDOW,
+        "exclude": list(exclude),
+    }
+    return list((await session.execute(stmt, values)).scalars())
+
+
+@functools.cache
+def _later_statement(victim: tuple[bool, bool], suspect: tuple[bool, bool]) -> Executable:
     c = incident_people.c
-    stmt = (
+    return (
         select(c.incident_id)
         .where(
-            or_(
-                _matching(c.victim_pid, c.victim_ndob, victim),
-                _matching(c.suspect_pid, c.suspect_ndob, suspect),
-            ),
-            c.reported_at > utc(reported_at),
-            c.reported_at <= utc(reported_at) + LONGEST_WINDOW,
-            c.incident_id.not_in(list(exclude)),
+            _of_either(victim, suspect),
+            c.reported_at > bindparam("after"),
+            c.reported_at <= bindparam("until"),
+            c.incident_id.not_in(bindparam("exclude", expanding=True)),
         )
         .order_by(c.reported_at, c.seq)
         .limit(REDECIDE_AT_MOST)
     )
-    return list((await session.execute(stmt)).scalars())
+
+
+_LATEST_DECISION = (
+    select(decisions.c.version, decisions.c.decision)
+    .where(decisions.c.incident_id == bindparam("incident_id"))
+    .order_by(decisions.c.version.desc())
+    .limit(1)
+)
+_ADD_DECISION = decisions.insert()
 
 
 async def _latest_decision(session: AsyncSession, incident_id: str) -> LatestDecision | None:
-    stmt = (
-        select(decisions.c.version, decisions.c.decision)
-        .where(decisions.c.incident_id == incident_id)
-        .order_by(decisions.c.version.desc())
-        .limit(1)
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_LATEST_DECISION, {"incident_id": incident_id})).first()
     return LatestDecision(int(row.version), dict(row.decision)) if row else None
 
 
@@ -282,14 +357,15 @@ async def add_decision(
 ) -> None:
     """Keep a decision as published (without the incident, kept once in `incidents`)."""
     await session.execute(
-        decisions.insert().values(
-            decision_id=str(data.decision_id),
-            incident_id=str(data.incident_id),
-            version=version,
-            cause=cause,
-            decided_at=utc(now),
-            decision=data.model_dump(mode="json", exclude={"incident"}),
-        )
+        _ADD_DECISION,
+        {
+            "decision_id": str(data.decision_id),
+            "incident_id": str(data.incident_id),
+            "version": version,
+            "cause": cause,
+            "decided_at": utc(now),
+            "decision": data.model_dump(mode="json", exclude={"incident"}),
+        },
     )
 
 
