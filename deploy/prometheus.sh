@@ -3,13 +3,16 @@
 #
 #   deploy/prometheus.sh install       install Debian's prometheus (with promtool) when missing
 #   deploy/prometheus.sh check         promtool: the configuration, the rules, the rule tests
-#   deploy/prometheus.sh up CONFIG     run Prometheus with CONFIG in the foreground on loopback
+#   deploy/prometheus.sh up CONFIG     run Prometheus with CONFIG in the foreground on loopback,
+#                                      until SIGINT/SIGTERM or the death of whoever started it
 #
 # Environment (defaults): PROMETHEUS_PORT (9090), PROMETHEUS_DATA_DIR (.data/prometheus).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HERE=$ROOT/deploy/prometheus
+# shellcheck source=deploy/tether.sh
+. "$ROOT/deploy/tether.sh"
 
 install() {
   if command -v promtool >/dev/null && command -v prometheus >/dev/null; then return; fi
@@ -34,7 +37,7 @@ check() {
 up() {
   local config=$1 data=${PROMETHEUS_DATA_DIR:-$ROOT/.data/prometheus}
   mkdir -p "$data"
-  exec prometheus "--config.file=$config" "--storage.tsdb.path=$data/tsdb" \
+  tethered prometheus "--config.file=$config" "--storage.tsdb.path=$data/tsdb" \
     "--web.listen-address=127.0.0.1:${PROMETHEUS_PORT:-9090}" --log.level=warn
 }
 

@@ -2,7 +2,8 @@
 # Zipkin, the trace UI, on loopback (in-memory storage: traces last until it stops).
 #
 #   deploy/zipkin.sh fetch   fetch the server's exec jar from Maven Central (once)
-#   deploy/zipkin.sh up      run it in the foreground until SIGINT/SIGTERM
+#   deploy/zipkin.sh up      run it in the foreground until SIGINT/SIGTERM (or the death of
+#                            the process that started it)
 #
 # Environment (defaults): ZIPKIN_PORT (9411), ZIPKIN_VERSION (3.5.1),
 # ZIPKIN_DIR (.data/zipkin), ZIPKIN_HEAP (512m). The UI is at /zipkin/. It listens on
@@ -14,6 +15,8 @@ VERSION=${ZIPKIN_VERSION:-3.5.1}
 DIR=${ZIPKIN_DIR:-$ROOT/.data/zipkin}
 JAR=$DIR/zipkin-server-$VERSION-exec.jar
 PORT=${ZIPKIN_PORT:-9411}
+# shellcheck source=deploy/tether.sh
+. "$ROOT/deploy/tether.sh"
 
 fetch() {
   if [ -f "$JAR" ]; then return; fi
@@ -25,7 +28,7 @@ fetch() {
 
 up() {
   fetch
-  exec java "-Xmx${ZIPKIN_HEAP:-512m}" -XX:+UseSerialGC -jar "$JAR" \
+  tethered java "-Xmx${ZIPKIN_HEAP:-512m}" -XX:+UseSerialGC -jar "$JAR" \
     "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].port=$PORT" \
     "--armeria.ports[0].protocols[0]=http" \
     --logging.level.root=WARN --spring.main.banner-mode=off

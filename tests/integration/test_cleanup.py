@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mash_tools.testing import eventually
+from mash_tools.testing import eventually, free_port
 from shared.config import ROOT
 
 pytestmark = pytest.mark.kafka
@@ -91,3 +91,37 @@ async def test_a_postgres_server_dies_with_the_process_that_started_it(tmp_path:
         child.kill()  # SIGKILL: no teardown runs in the starter
         child.wait()
     assert await eventually(lambda: not processes_mentioning(f"-p {port}"), timeout=90)
+
+
+@pytest.mark.parametrize("server", ["zipkin", "prometheus"])
+async def test_zipkin_and_prometheus_die_with_the_process_that_started_them(
+    server: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    if server == "zipkin":
+        argv = ["bash", "deploy/zipkin.sh", "up"]
+        marker = f"--armeria.ports[0].port={port}"
+    else:
+        config = tmp_path / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 60s\n")
+        argv = ["bash", "deploy/prometheus.sh", "up", str(config)]
+        marker = f"--web.listen-address=127.0.0.1:{port}"
+    child = starter(
+        f"""
+        import os, subprocess, sys, time
+        env = {{**os.environ, "ZIPKIN_PORT": "{port}", "PROMETHEUS_PORT": "{port}",
+               "PROMETHEUS_DATA_DIR": sys.argv[1] + "/prometheus"}}
+        subprocess.Popen({argv!r}, env=env, stdout=subprocess.DEVNULL)
+        print("started", flush=True)
+        time.sleep(3600)
+        """,
+        tmp_path,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "started"
+        assert await eventually(lambda: processes_mentioning(marker), timeout=60)
+    finally:
+        child.kill()  # SIGKILL: its child, the script, is left without its parent
+        child.wait()
+    assert await eventually(lambda: not processes_mentioning(marker), timeout=60)
