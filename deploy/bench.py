@@ -43,6 +43,7 @@ from aiokafka.admin import NewTopic
 
 from mash_tools import testing
 from mash_tools.admin import admin_client
+from mash_tools.stack import uvicorn_argv
 from shared import kafka_security
 from shared.config import ROOT
 from shared.topics import INCIDENTS, referrals_topic
@@ -279,18 +280,7 @@ class Hub:
             env.pop("MASH_TRACES_FILE", None)
             log = (Path(tempfile.gettempdir()) / f"mash-bench-{self.tag}-{name}.log").open("wb")
             self.processes[name] = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "uvicorn"),
-                    f"{name}.app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
+                uvicorn_argv(name, port),
                 env=env,
                 cwd=ROOT,
                 stdout=log,

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from mash_tools.stack import uvicorn_argv
 from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port, kafka_options, stop_group
 from shared.config import ROOT
 from shared.envelope import CloudEvent
@@ -70,20 +70,8 @@ class Replicas:
         index = len(self.processes)
         port = free_port()
         log = (self.logs / f"{self.service}-{index}.log").open("wb")
-        argv = [
-            str(Path(sys.executable).parent / "uvicorn"),
-            f"{self.service}.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
         process = subprocess.Popen(
-            argv,
+            uvicorn_argv(self.service, port),
             env=self._environment(),
             cwd=ROOT,
             stdout=log,

@@ -39,11 +39,12 @@ from mash_tools.stack import (
     _start,  # the child-process helpers of `mash run`, shared
     _stop,
     _wait_ready,
+    service_credentials,
     service_port,
     start_zipkin,
+    uvicorn_argv,
 )
-from shared import kafka_security
-from shared.config import ROOT, PlatformSettings
+from shared.config import ROOT
 
 NODES = 3
 REPLICAS = 2
@@ -179,33 +180,13 @@ class Cluster:
     # -- services
 
     async def start_service(self, name: str, default: int) -> Child:
-        try:
-            creds = kafka_security.credentials(
-                name, PlatformSettings(kafka_username="", kafka_password="")
-            )
-        except KeyError as exc:
-            raise RuntimeError(f"{exc.args[0]}: run `make setup`") from exc
         env = {
             **self.env,
+            **service_credentials(name),
             "MASH_KAFKA_BOOTSTRAP": self.bootstrap,
-            "MASH_KAFKA_USERNAME": creds.username,
-            "MASH_KAFKA_PASSWORD": creds.password,
             f"{name.upper()}_DATABASE_URL": self.postgres_url(name),
         }
-        argv = [
-            str(Path(sys.executable).parent / "uvicorn"),
-            f"{name}.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(service_port(name, default)),
-            "--workers",
-            str(REPLICAS),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        argv = uvicorn_argv(name, service_port(name, default), workers=REPLICAS)
         child = await _start(name, argv, env, quiet=self.quiet)
         self.services.append(child)
         return child

@@ -55,6 +55,35 @@ def service_port(name: str, default: int) -> int:
     return int(os.environ.get(f"{name.upper()}_PORT", default))
 
 
+def uvicorn_argv(name: str, port: int, workers: int = 1) -> list[str]:
+    """The command that runs a service on loopback, as `mash run` runs it."""
+    argv = [
+        str(Path(sys.executable).parent / "uvicorn"),
+        f"{name}.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    return [*argv, "--workers", str(workers)] if workers > 1 else argv
+
+
+def service_credentials(name: str) -> dict[str, str]:
+    """The environment that makes a service connect to Kafka as its own principal
+    (contract section 8), from this checkout's key material."""
+    try:
+        creds = kafka_security.credentials(
+            name, PlatformSettings(kafka_username="", kafka_password="")
+        )
+    except KeyError as exc:
+        raise RuntimeError(f"{exc.args[0]}: run `make setup`") from exc
+    return {"MASH_KAFKA_USERNAME": creds.username, "MASH_KAFKA_PASSWORD": creds.password}
+
+
 async def _pipe(child: Child, stream: asyncio.StreamReader | None, quiet: bool) -> None:
     if stream is None:
         return
@@ -125,7 +154,6 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
         # the console calls the services where this run puts them
         url = f"http://127.0.0.1:{service_port(upstream, port)}"
         env.setdefault(f"CONSOLE_{upstream.upper()}_URL", url)
-    bin_dir = Path(sys.executable).parent
     children: list[Child] = []
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -154,30 +182,8 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
                     raise RuntimeError("kafka did not start; see .data/kafka/app-logs/server.log")
                 await asyncio.sleep(0.3)
         for name, default in SERVICES:
-            # each service connects to Kafka as its own principal (contract section 8)
-            try:
-                creds = kafka_security.credentials(
-                    name, PlatformSettings(kafka_username="", kafka_password="")
-                )
-            except KeyError as exc:
-                raise RuntimeError(f"{exc.args[0]}: run `make setup`") from exc
-            service_env = {
-                **env,
-                "MASH_KAFKA_USERNAME": creds.username,
-                "MASH_KAFKA_PASSWORD": creds.password,
-            }
-            argv = [
-                str(bin_dir / "uvicorn"),
-                f"{name}.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(service_port(name, default)),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
+            argv = uvicorn_argv(name, service_port(name, default))
+            service_env = {**env, **service_credentials(name)}
             children.append(await _start(name, argv, service_env, quiet=False))
         waits = [
             _wait_ready(f"http://127.0.0.1:{service_port(n, d)}/readyz", children, 120)
