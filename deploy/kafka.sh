@@ -112,7 +112,7 @@ format_once() {
   while IFS= read -r arg; do
     scram+=(--add-scram "$arg")
   done < <("$PYTHON" -m shared.kafka_security scram-args --dir "$SECURITY")
-  run_java kafka.tools.StorageTool format -t "$id" -c "$DATA/server.properties" \
+  run_java kafka.tools.StorageTool format --cluster-id="$id" -c "$DATA/server.properties" \
     --ignore-formatted "${scram[@]}" >/dev/null
   touch "$DATA/secured"
 }

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,6 +167,29 @@ async def ping(engine: AsyncEngine) -> bool:
     except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
         return False
     return True
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key of a name: a stable signed 64-bit number."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+_HOLD = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+async def hold(session: AsyncSession, names: Iterable[str]) -> None:
+    """Hold these names until the session's transaction ends: two writers about the same
+    thing (one person reported on two partitions, read by two replicas) take turns, and
+    the second reads what the first committed.
+
+    PostgreSQL: transaction advisory locks, taken in one global order (sorted keys), so
+    two holders never wait on each other in a circle. SQLite: nothing to take, as
+    `unit_of_work` already lets one writer at a time in.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({lock_key(name) for name in names}):
+        await session.execute(_HOLD, {"key": key})
 
 
 def insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -8,8 +8,7 @@ from alembic import context
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
-from shared.db import WRITER, create_engine
-from shared.once import lock_key
+from shared.db import WRITER, create_engine, lock_key
 
 
 def run(metadata: MetaData) -> None:

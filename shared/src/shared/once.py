@@ -10,7 +10,6 @@ job is always its own.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,12 +17,9 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import lock_key
+
 log = logging.getLogger(__name__)
-
-
-def lock_key(job: str) -> int:
-    """The job's advisory lock key: a stable signed 64-bit number from its name."""
-    return int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "big", signed=True)
 
 
 @asynccontextmanager

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import SessionFactory, unit_of_work, utc
+from shared.db import SessionFactory, lock_key, unit_of_work, utc
 from shared.envelope import CloudEvent
 from shared.kafka import EventProducer
 from shared.metrics import Metrics
@@ -76,8 +75,7 @@ class Retention:
 
 def relay_lock_id(table: str) -> int:
     """The advisory lock key of an outbox (a stable signed 64-bit number)."""
-    digest = hashlib.blake2b(f"mash-outbox-relay:{table}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return lock_key(f"mash-outbox-relay:{table}")
 
 
 class OutboxRelay:

@@ -16,6 +16,7 @@ import marac.app
 from marac import handlers, repository, store
 from marac.config import Settings
 from marac.domain.listing import Meeting
+from mash_tools.testing import create_database, eventually, waits_on_a_lock
 from shared.schemas import TriageDecided
 from shared.service import Platform
 from tests.integration.marac.kit import decision, event_of, marac_settings, new_area, victim
@@ -188,3 +189,33 @@ async def test_concurrent_decisions_about_a_known_victim_make_one_new_case(
         [case] = await repository.cases_on(session, upcoming.meeting_id)
     assert case.repeat is True
     assert {f.incident_id for f in case.incidents} == {str(d.incident_id) for d in decisions}
+
+
+@pytest.mark.postgres
+async def test_one_victim_resolved_at_once_under_two_keys_gets_one_reference(
+    postgres_server: str,
+) -> None:
+    """A victim reported without a person id (one identity key) and with one (two keys)
+    travels under two Kafka keys, so two replicas may resolve them at the same moment: the
+    one with both keys must wait and take the reference the other made, not make its own
+    (which listed the victim twice, as two cases, in a CI run)."""
+    settings = marac_settings("127.0.0.1:1", await create_database(postgres_server), "unused")
+    platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
+    await platform.start_storage()
+    name_key, id_key = f"name-{uuid.uuid4().hex}", f"id-{uuid.uuid4().hex}"
+
+    async def resolve(keys: list[str]) -> str:
+        async with platform.uow() as session:
+            return await repository.resolve_victim(session, keys, "unused", NOW)
+
+    try:
+        async with platform.uow() as first:
+            made = await repository.resolve_victim(first, [name_key], "unused", NOW)
+            second = asyncio.create_task(resolve([id_key, name_key]))
+            await eventually(lambda: waits_on_a_lock(platform.engine))
+        assert await second == made
+        async with platform.sessions() as session:
+            rows = (await session.execute(select(store.identities))).all()
+        assert {row.identity: row.victim_ref for row in rows} == {name_key: made, id_key: made}
+    finally:
+        await platform.stop()

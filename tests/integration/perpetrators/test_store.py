@@ -3,6 +3,7 @@ Kafka: who is the same perpetrator, out-of-order decisions, and the daily re-sco
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from mash_tools.testing import platform_settings
+from mash_tools.testing import create_database, eventually, platform_settings, waits_on_a_lock
 from perpetrators import handlers, repository, store
 from perpetrators.app import MIGRATIONS
 from perpetrators.config import Settings
@@ -153,3 +154,39 @@ async def test_the_daily_rescore_is_deterministic_and_announces_each_change_once
         ("mash.perpetrator.prioritised", left.perpetrator_id),
         ("mash.perpetrator.released", left.perpetrator_id),
     ]
+
+
+async def test_one_suspect_decided_at_once_with_and_without_a_person_id_is_one_perpetrator(
+    postgres_server: str,
+) -> None:
+    """One suspect's incidents against two victims travel under two Kafka keys, so two
+    replicas may take them at the same moment: the second must wait and find the first
+    one's perpetrator (PostgreSQL; on SQLite one writer at a time goes in anyway)."""
+    url = await create_database(postgres_server)
+    settings = Settings(database_url=url, platform=platform_settings("127.0.0.1:9"))
+    platform = Platform("perpetrators", settings, store.platform, MIGRATIONS)
+    await platform.start_storage()
+    clock, area = Clock(), new_area()
+    suspect = person("suspect", 0)
+    without_id = {k: v for k, v in suspect.items() if k != "person_id"}
+    at = clock.now - timedelta(days=2)
+    first, second = (
+        decision(area, s, person("victim", n), reported_at=at + timedelta(hours=n))
+        for n, s in enumerate((without_id, suspect), start=1)
+    )
+    handle = consumers(platform, clock)[0].handler
+
+    async def consume_alone(data: TriageDecided) -> None:
+        async with platform.uow() as session:
+            await handle(session, event_of(data))
+
+    try:
+        async with platform.uow() as session:
+            await handle(session, event_of(first))
+            later = asyncio.create_task(consume_alone(second))
+            await eventually(lambda: waits_on_a_lock(platform.engine))
+        await later
+        [only] = await everyone(platform, area)
+        assert only.score.incidents_24m == 2
+    finally:
+        await platform.engine.dispose()

@@ -23,8 +23,8 @@ from mash_tools.testing import create_database, eventually
 from perpetrators import handlers as perpetrator_handlers
 from perpetrators import store as perpetrator_store
 from perpetrators.jobs import DailyRescore
+from shared.db import lock_key
 from shared.envelope import CloudEvent
-from shared.once import lock_key
 from shared.service import Platform
 from tests.integration.marac.kit import marac_settings, new_area
 from tests.integration.perpetrators.kit import decision, perpetrator_settings, person

@@ -95,7 +95,6 @@ async def test_the_people_tables_hold_pseudonyms_not_names(database_url: str) ->
             rows = [
                 *(await session.execute(select(store.incident_people))).all(),
                 *(await session.execute(select(store.marac_listings))).all(),
-                *(await session.execute(select(store.locks))).all(),
             ]
         stored = json.dumps([list(r) for r in rows], default=str)
         for personal in (victim["person_id"], victim["given_name"], "Testsuspect", "1990-04-01"):

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,15 @@ REPLICAS = 2
 
 def _port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A Kafka cluster id: a base64url UUID that, as Kafka's own `random-uuid` makes sure,
+    never begins with "-" (a command line would take it for an option)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 @dataclass
@@ -87,7 +97,7 @@ class Cluster:
         path = self.data / "cluster-id"
         if not path.exists():
             self.data.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            path.write_text(new_cluster_id())
         return path.read_text().strip()
 
     def node_dir(self, node: int) -> Path:

@@ -19,7 +19,7 @@ from perpetrators.domain.perpetrator import (
     ScoreChange,
 )
 from perpetrators.domain.scoring import Components, Incident, Score
-from shared.db import insert, utc
+from shared.db import hold, insert, utc
 from shared.schemas.v1 import RiskLevel
 
 P = store.perpetrators
@@ -30,7 +30,12 @@ async def resolve_perpetrator(
 ) -> str:
     """The perpetrator these identity hashes belong to (a new one: `new_id`); every hash
     is recorded against them. Two different person ids are two people, even when the
-    names and date of birth agree."""
+    names and date of birth agree.
+
+    The hashes are held first: one person's incidents against different victims travel
+    under different Kafka keys, so two replicas may resolve them at once; the second
+    waits and finds the first one's perpetrator, rather than making a second one."""
+    await hold(session, (f"perpetrator:{h}" for h in identity.hashes))
     rows = (
         await session.execute(
             select(store.identities).where(store.identities.c.identity.in_(identity.hashes))

@@ -14,7 +14,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import utc
+from shared.db import hold, utc
 from shared.envelope import CloudEvent
 from shared.identity import victim_key
 from shared.kafka import EventTable, On, PoisonMessage
@@ -100,7 +100,7 @@ async def incident_reported(
     incident_id = str(incident.incident_id)
     victim = identify(triage.secret, incident.victim)
     suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
-    await repository.lock(session, repository.lock_names(incident_id, victim, suspect), now)
+    await hold(session, repository.lock_names(incident_id, victim, suspect))
     if await repository.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
     key = victim_key(triage.secret, incident.victim, incident_id)
@@ -133,9 +133,7 @@ async def risk_assessment_submitted(
         # one victim's events share a partition, so the incident always comes first
         raise PoisonMessage("a risk assessment for an incident triage has never seen")
     record = known.case.record
-    await repository.lock(
-        session, repository.lock_names(incident_id, record.victim, record.suspect), now
-    )
+    await hold(session, repository.lock_names(incident_id, record.victim, record.suspect))
     dash = Dash.model_validate(submitted.model_dump(include=set(Dash.model_fields)))
     await repository.set_dash(session, incident_id, dash)
     await _decide(triage, session, incident_id, event.id, now)
@@ -152,7 +150,7 @@ async def case_listed(
     victim = identify(triage.secret, listing.victim, listing.victim_person_id)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
-    await repository.lock(session, victim.hashes, now)
+    await hold(session, victim.hashes)
     listed = [str(i) for i in listing.incident_ids]
     await repository.add_listing(
         session, event.id, listing.case_id, victim, listing.listed_at, listed
@@ -176,9 +174,7 @@ async def regrade(
         if known is None:
             raise UnknownIncident(key)
         record = known.case.record
-        await repository.lock(
-            session, repository.lock_names(key, record.victim, record.suspect), now
-        )
+        await hold(session, repository.lock_names(key, record.victim, record.suspect))
         regrade_id = uuid4()
         grade = Regrade(risk_level=order.risk_level, reason=order.reason, by=order.by, at=now)
         await repository.add_regrade(session, regrade_id, key, grade, order.principal)

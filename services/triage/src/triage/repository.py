@@ -1,4 +1,4 @@
-"""Triage's queries: locks, incidents, what is on record about their people, decisions.
+"""Triage's queries: incidents, what is on record about their people, decisions.
 
 Returns domain objects; rows never leave this module. The people tables hold keyed
 hashes (pseudonyms) and times, never names: a person is found by pseudonym only.
@@ -26,14 +26,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert, utc
+from shared.db import utc
 from shared.schemas import Dash, IncidentReported, TriageDecided
 from shared.schemas.v1 import Regrade
 from triage.domain.decision import Case
 from triage.domain.identity import Identity
 from triage.domain.referrals import Referral
 from triage.domain.windows import MaracListing, Moment, OnRecord, PastIncident
-from triage.store import decisions, incident_people, incidents, locks, marac_listings, regrades
+from triage.store import decisions, incident_people, incidents, marac_listings, regrades
 
 LONGEST_WINDOW = timedelta(days=3 * 366)  # the serial-perpetrator window, with room to spare
 REDECIDE_AT_MOST = 100
@@ -58,33 +58,12 @@ class KnownIncident:
 
 # The statements of the decision path are built once and only bind their values for
 # each event: building a statement per call cost more than running it (`make bench`).
-_LOCKS: dict[str, Executable] = {}
-
-
-def _lock_statement(session: AsyncSession) -> Executable:
-    dialect = session.get_bind().dialect.name
-    if dialect not in _LOCKS:
-        stmt = insert(session, locks)
-        _LOCKS[dialect] = stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"touched_at": stmt.excluded.touched_at}
-        )
-    return _LOCKS[dialect]
-
-
-async def lock(session: AsyncSession, names: Iterable[str], now: datetime) -> None:
-    """Hold these identities until the transaction ends, in sorted order (no deadlocks).
-
-    Two incidents of one person may arrive on different partitions (one with a person
-    id, one without): whoever locks second waits, then sees the first one's record.
-    """
-    at = utc(now)
-    rows = [{"name": name, "touched_at": at} for name in sorted(set(names))]
-    if rows:
-        await session.execute(_lock_statement(session), rows)
 
 
 def lock_names(incident_id: str, *people: Identity | None) -> list[str]:
-    """What to lock for a decision on an incident: it, and its people's hashes."""
+    """What to hold (`shared.db.hold`) for a decision on an incident: it, and its people's
+    hashes. Two incidents of one person may arrive on different partitions (one with a
+    person id, one without): whoever holds second waits, then sees the first one's record."""
     return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
 
 

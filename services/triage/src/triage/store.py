@@ -78,10 +78,3 @@ decisions = Table(
     Column("decision", JSON, nullable=False),
     UniqueConstraint("incident_id", "version", name="uq_decision_version"),
 )
-
-locks = Table(
-    "identity_locks",
-    metadata,
-    Column("name", String(100), primary_key=True),
-    Column("touched_at", DateTime(timezone=True), nullable=False),
-)
