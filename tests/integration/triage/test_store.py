@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.kafka import PoisonMessage
+from shared.schemas import IncidentReported
 from shared.topics import DECISIONS
+from tests.builders import dash_body
 from tests.integration.triage.kit import (
     dash_event,
     listing_event,
@@ -25,6 +27,7 @@ from tests.integration.triage.kit import (
 )
 from triage import handlers, repository, store
 from triage.consumer import consumers
+from triage.domain.identity import identify
 from triage.handlers import Triage
 
 pytestmark = pytest.mark.postgres
@@ -297,3 +300,32 @@ async def test_a_marac_listing_arriving_after_the_next_incident_makes_it_a_repea
         await consume(triage, listing_event(victim, T0 + timedelta(days=9), [first.subject]))
         assert (await decision(triage, later.subject))["marac"]["criteria"] == ["repeat_marac"]
         assert (await decision(triage, first.subject))["marac"]["criteria"] == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"dash": dash_body(15)},  # a DASH at the scene
+        {"suspect": None},  # no suspect
+        {"suspect": {"given_name": "Unknown", "family_name": "Unknown"}},  # matches nobody
+    ],
+    ids=["dash", "no-suspect", "unidentifiable-suspect"],
+)
+async def test_a_new_incident_as_stored_is_the_incident_as_read_back(
+    database_url: str, overrides: dict[str, Any]
+) -> None:
+    """Triage decides on a new incident from what it stored, without reading it again:
+    that must be exactly what reading it back gives (a later DASH or re-grade reads it)."""
+    plus_one = timezone(timedelta(hours=1))
+    reported = reported_event(T0.astimezone(plus_one), unique_victim(), **overrides)
+    incident = IncidentReported.model_validate(reported.data)
+    async with storage_only(database_url) as triage:
+        victim = identify(triage.secret, incident.victim)
+        suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
+        async with triage.platform.uow() as session:
+            stored = await repository.add_incident(
+                session, incident, "the-key", victim, suspect, T0
+            )
+        async with triage.platform.sessions() as session:
+            found = await repository.find_incident(session, reported.subject)
+    assert found == stored

@@ -10,10 +10,13 @@ import pytest
 from tests.unit.triage.builders import REPORTED_AT, SUSPECT, VICTIM, record
 from triage.domain.identity import Identity
 from triage.domain.windows import (
+    LONGEST_WINDOW,
+    REDECIDE_AT_MOST,
     MaracListing,
     OnRecord,
     listed_at_marac,
     prior_incidents,
+    reported_later,
     victims_of_suspect,
     years_before,
 )
@@ -155,3 +158,34 @@ def test_repeat_marac_window_is_365_days(before: timedelta, repeat: bool) -> Non
 def test_a_listing_of_someone_else_does_not_count() -> None:
     listing = MaracListing(Identity("someone-else"), (REPORTED_AT - DAY, 0))
     assert listed_at_marac(record(), OnRecord(listings=(listing,)), 365) is False
+
+
+def test_what_an_arrival_can_change_is_what_was_reported_after_it_in_the_longest_window() -> None:
+    at = REPORTED_AT
+    same_instant_later = record(at, seq=2, incident_id="same-instant")
+    inside = record(at + DAY, incident_id="next-day")
+    at_the_edge = record(at + LONGEST_WINDOW, incident_id="edge")
+    beyond = record(at + LONGEST_WINDOW + timedelta(seconds=1), incident_id="beyond")
+    before = record(at - DAY, incident_id="before")
+    itself = record(at, seq=1, incident_id="itself")
+    found = reported_later(
+        [beyond, at_the_edge, inside, before, same_instant_later, itself],
+        at,
+        exclude=["itself"],
+    )
+    # strictly later than the arrival's instant, up to and including the window's end
+    assert found == ["next-day", "edge"]
+
+
+def test_at_most_a_hundred_are_decided_again_earliest_first() -> None:
+    many = [record(REPORTED_AT + n * DAY, seq=n, incident_id=f"i{n:03}") for n in range(150, 0, -1)]
+    found = reported_later(many, REPORTED_AT)
+    assert found == [f"i{n:03}" for n in range(1, REDECIDE_AT_MOST + 1)]
+
+
+def test_one_instant_is_decided_again_in_arrival_order() -> None:
+    later = REPORTED_AT + DAY
+    found = reported_later(
+        [record(later, seq=s, incident_id=f"s{s}") for s in (9, 3, 5)], REPORTED_AT
+    )
+    assert found == ["s3", "s5", "s9"]

@@ -39,6 +39,7 @@ from triage.config import Settings
 from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
 from triage.domain.identity import identify
 from triage.domain.policy import TriagePolicy
+from triage.domain.windows import OnRecord, reported_later
 
 SOURCE = "/mash/triage"
 
@@ -104,13 +105,13 @@ async def incident_reported(
     if await repository.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
     key = victim_key(triage.secret, incident.victim, incident_id)
-    await repository.add_incident(session, incident, key, victim, suspect, now)
-    await _decide(triage, session, incident_id, event.id, now)
+    stored = await repository.add_incident(session, incident, key, victim, suspect, now)
+    record = stored.case.record
+    on_record = await repository.on_record(session, record.victim, record.suspect)
+    await _decide(triage, session, incident_id, event.id, now, known=(stored, on_record))
     # Another victim's incidents travel on another partition: one reported later may have
     # been decided first. Its windows now hold this one, so decide on it again.
-    later = await repository.later_incidents(
-        session, victim, suspect, incident.reported_at, exclude=[incident_id]
-    )
+    later = reported_later(on_record.incidents, record.reported_at, exclude=[incident_id])
     for other in later:
         await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
@@ -160,7 +161,8 @@ async def case_listed(
         await repository.reported_times(session, listed),
         default=utc(listing.listed_at) - timedelta(days=366),
     )
-    for other in await repository.later_incidents(session, victim, None, since, exclude=listed):
+    on_record = await repository.on_record(session, victim, None)
+    for other in reported_later(on_record.incidents, since, exclude=listed):
         await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
 
@@ -191,16 +193,22 @@ async def _decide(
     now: datetime,
     *,
     knock_on: bool = False,
+    known: tuple[repository.KnownIncident, OnRecord] | None = None,
 ) -> TriageDecided | None:
     """Decide on a stored incident, keep the decision and stage it on the outbox.
 
-    A knock-on re-decision (an earlier incident or a MARAC listing arrived late, under
-    another incident) is published only if the decision really changes.
+    `known`: the incident as just stored and what is on record about its people, when
+    the caller has them (else they are read). A knock-on re-decision (an earlier
+    incident or a MARAC listing arrived late, under another incident) is published only
+    if the decision really changes.
     """
-    known = await repository.find_incident(session, incident_id)
-    assert known is not None, "decide only on stored incidents"
-    case, latest = known.case, known.latest
-    on_record = await repository.on_record(session, case.record.victim, case.record.suspect)
+    if known is None:
+        found = await repository.find_incident(session, incident_id)
+        assert found is not None, "decide only on stored incidents"
+        people = found.case.record
+        known = (found, await repository.on_record(session, people.victim, people.suspect))
+    stored, on_record = known
+    case, latest = stored.case, stored.latest
     data = published(case, decide(case, on_record, triage.policy), decision_id(cause), now)
     if knock_on and latest is not None and same_substance(latest.data, data):
         return None
@@ -213,7 +221,7 @@ async def _decide(
         data=data.model_dump(mode="json"),
         time=now,
     )
-    await triage.platform.outbox.add(session, DECISIONS, known.victim_key, event)
+    await triage.platform.outbox.add(session, DECISIONS, stored.victim_key, event)
     _observe(triage, data)
     return data
 

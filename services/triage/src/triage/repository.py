@@ -7,10 +7,10 @@ hashes (pseudonyms) and times, never names: a person is found by pseudonym only.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import utc
@@ -34,9 +35,6 @@ from triage.domain.identity import Identity
 from triage.domain.referrals import Referral
 from triage.domain.windows import MaracListing, Moment, OnRecord, PastIncident
 from triage.store import decisions, incident_people, incidents, marac_listings, regrades
-
-LONGEST_WINDOW = timedelta(days=3 * 366)  # the serial-perpetrator window, with room to spare
-REDECIDE_AT_MOST = 100
 
 
 @dataclass(frozen=True)
@@ -115,9 +113,10 @@ async def add_incident(
     victim: Identity,
     suspect: Identity | None,
     now: datetime,
-) -> None:
+) -> KnownIncident:
     """Keep the incident (with its DASH, if it came with one), and its place on the
-    victim's and the suspect's record."""
+    victim's and the suspect's record; the incident as `find_incident` would now find it
+    (built from what was stored, not read again: a new incident has no decision yet)."""
     incident_id = str(incident.incident_id)
     data = incident.model_dump(mode="json")
     await session.execute(
@@ -130,17 +129,30 @@ async def add_incident(
             "received_at": utc(now),
         },
     )
-    await session.execute(
+    reported_at = utc(incident.reported_at)
+    added = await session.execute(
         _ADD_PEOPLE,
         {
             "incident_id": incident_id,
-            "reported_at": utc(incident.reported_at),
+            "reported_at": reported_at,
             "victim_pid": victim.person_id,
             "victim_ndob": victim.names_dob,
             "suspect_pid": suspect.person_id if suspect else None,
             "suspect_ndob": suspect.names_dob if suspect else None,
         },
     )
+    inserted = cast("CursorResult[Any]", added).inserted_primary_key  # one row's INSERT
+    assert inserted is not None, "an INSERT of one row knows its key"
+    seq = inserted[0]
+    record = PastIncident(
+        incident_id=incident_id,
+        victim=victim,
+        reported_at=reported_at,
+        seq=int(seq),
+        suspect=suspect if suspect and suspect.hashes else None,
+    )
+    case = Case(incident=incident, record=record, dash=incident.dash)
+    return KnownIncident(case, key, latest=None)
 
 
 async def set_dash(session: AsyncSession, incident_id: str, dash: Dash) -> None:
@@ -279,42 +291,6 @@ def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
     triage knows, in triage's order; from `listed_at` when it knows none of them."""
     moments = [known[str(i)] for i in row.incident_ids if str(i) in known]
     return min(moments) if moments else (utc(row.listed_at), 0)
-
-
-async def later_incidents(
-    session: AsyncSession,
-    victim: Identity,
-    suspect: Identity | None,
-    reported_at: datetime,
-    exclude: Iterable[str] = (),
-) -> list[str]:
-    """Incidents of someone who may be this victim or suspect, reported after `reported_at`
-    (within the longest window): the ones whose decisions an earlier arrival can change."""
-    stmt = _later_statement(_shape(victim), _shape(suspect))
-    values = {
-        **_person("victim", victim),
-        **_person("suspect", suspect),
-        "after": utc(reported_at),
-        "until": utc(reported_at) + LONGEST_WINDOW,
-        "exclude": list(exclude),
-    }
-    return list((await session.execute(stmt, values)).scalars())
-
-
-@functools.cache
-def _later_statement(victim: tuple[bool, bool], suspect: tuple[bool, bool]) -> Executable:
-    c = incident_people.c
-    return (
-        select(c.incident_id)
-        .where(
-            _of_either(victim, suspect),
-            c.reported_at > bindparam("after"),
-            c.reported_at <= bindparam("until"),
-            c.incident_id.not_in(bindparam("exclude", expanding=True)),
-        )
-        .order_by(c.reported_at, c.seq)
-        .limit(REDECIDE_AT_MOST)
-    )
 
 
 _LATEST_DECISION = (

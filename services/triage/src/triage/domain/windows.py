@@ -10,6 +10,7 @@ same instant are ordered by arrival (`seq`), so "earlier" is always a strict ord
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,6 +18,9 @@ from triage.domain.identity import Identity, same_person
 
 Moment = tuple[datetime, int]
 """When something happened in triage's order: (reported_at, arrival sequence)."""
+
+LONGEST_WINDOW = timedelta(days=3 * 366)  # the serial-perpetrator window, with room to spare
+REDECIDE_AT_MOST = 100
 
 
 @dataclass(frozen=True)
@@ -114,3 +118,17 @@ def listed_at_marac(current: PastIncident, on_record: OnRecord, days: int) -> bo
         and earlier_within(listing.moment, current.moment, start)
         for listing in on_record.listings
     )
+
+
+def reported_later(
+    incidents: Iterable[PastIncident], after: datetime, exclude: Collection[str] = ()
+) -> list[str]:
+    """Of these incidents on record, the ones reported after `after` and within the
+    longest window, earliest first and at most `REDECIDE_AT_MOST`: the ones whose
+    decisions something arriving late at `after` (an incident, a listing) can change."""
+    until = after + LONGEST_WINDOW
+    later = sorted(
+        (p for p in incidents if after < p.reported_at <= until and p.incident_id not in exclude),
+        key=lambda p: p.moment,
+    )
+    return [p.incident_id for p in later[:REDECIDE_AT_MOST]]
