@@ -107,7 +107,7 @@ class EventProducer:
             client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
-            linger_ms=2,
+            linger_ms=0,  # the relay queues a whole batch before the sender runs: batches form anyway
             request_timeout_ms=15000,
             **self._security,
         )
