@@ -107,7 +107,9 @@ class EventProducer:
             client_id=self._client_id,
             enable_idempotence=True,
             acks="all",
-            linger_ms=0,  # the relay queues a whole batch before the sender runs: batches form anyway
+            # no lingering: the relay queues a whole batch before the sender runs, so
+            # batches form anyway, and an idle hop is not held back
+            linger_ms=0,
             request_timeout_ms=15000,
             **self._security,
         )
