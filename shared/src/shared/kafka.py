@@ -219,14 +219,29 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL's serialization failure and deadlock: the database gave up the transaction
+so that another could go on; the same work succeeds when run again."""
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return str(code) if code else None
+
+
 def is_transient(exc: BaseException) -> bool:
-    """An outage (retry the same message until it passes), not a fault of the message.
+    """An outage (retry the same message until it passes), or the database giving up a
+    transaction so that another could go on (a deadlock): not a fault of the message.
 
     A data error from the database (a value too long, a constraint) is the message's
     fault: it gets bounded retries and the dead-letter topic, never an endless loop.
     """
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, (OperationalError, InterfaceError))
+            or _sqlstate(exc) in RETRY_SQLSTATES
+        )
     return isinstance(exc, (ConnectionError, TimeoutError, OSError, KafkaError))
 
 

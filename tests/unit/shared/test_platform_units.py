@@ -164,3 +164,18 @@ def test_outages_are_retried_forever_but_data_errors_are_the_messages_fault() ->
     assert not is_transient(IntegrityError("x", {}, Exception("duplicate")))
     assert not is_transient(ValueError("a handler bug"))
     assert not is_transient(KeyError("missing"))
+
+
+def test_a_deadlock_or_serialization_failure_is_retried_like_an_outage() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from shared.kafka import is_transient
+
+    class Refused(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__("the database gave this transaction up")
+            self.sqlstate = sqlstate
+
+    assert is_transient(DBAPIError("x", {}, Refused("40P01")))  # deadlock detected
+    assert is_transient(DBAPIError("x", {}, Refused("40001")))  # serialization failure
+    assert not is_transient(DBAPIError("x", {}, Refused("22001")))  # a value too long
