@@ -101,7 +101,7 @@ async def incident_reported(
     incident_id = str(incident.incident_id)
     victim = identify(triage.secret, incident.victim)
     suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
-    await hold(session, repository.lock_names(incident_id, victim, suspect))
+    await hold(session, repository.hold_names(incident_id, victim, suspect))
     if await repository.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
     key = victim_key(triage.secret, incident.victim, incident_id)
@@ -134,7 +134,7 @@ async def risk_assessment_submitted(
         # one victim's events share a partition, so the incident always comes first
         raise PoisonMessage("a risk assessment for an incident triage has never seen")
     record = known.case.record
-    await hold(session, repository.lock_names(incident_id, record.victim, record.suspect))
+    await hold(session, repository.hold_names(incident_id, record.victim, record.suspect))
     dash = Dash.model_validate(submitted.model_dump(include=set(Dash.model_fields)))
     await repository.set_dash(session, incident_id, dash)
     await _decide(triage, session, incident_id, event.id, now)
@@ -161,8 +161,8 @@ async def case_listed(
         await repository.reported_times(session, listed),
         default=utc(listing.listed_at) - timedelta(days=366),
     )
-    on_record = await repository.on_record(session, victim, None)
-    for other in reported_later(on_record.incidents, since, exclude=listed):
+    of_victim = await repository.incidents_of(session, victim, None)
+    for other in reported_later(of_victim, since, exclude=listed):
         await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
 
@@ -176,7 +176,7 @@ async def regrade(
         if known is None:
             raise UnknownIncident(key)
         record = known.case.record
-        await hold(session, repository.lock_names(key, record.victim, record.suspect))
+        await hold(session, repository.hold_names(key, record.victim, record.suspect))
         regrade_id = uuid4()
         grade = Regrade(risk_level=order.risk_level, reason=order.reason, by=order.by, at=now)
         await repository.add_regrade(session, regrade_id, key, grade, order.principal)

@@ -54,17 +54,15 @@ class KnownIncident:
     latest: LatestDecision | None
 
 
-# The statements of the decision path are built once and only bind their values for
-# each event: building a statement per call cost more than running it (`make bench`).
-
-
-def lock_names(incident_id: str, *people: Identity | None) -> list[str]:
+def hold_names(incident_id: str, *people: Identity | None) -> list[str]:
     """What to hold (`shared.db.hold`) for a decision on an incident: it, and its people's
     hashes. Two incidents of one person may arrive on different partitions (one with a
     person id, one without): whoever holds second waits, then sees the first one's record."""
     return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
 
 
+# The statements of the decision path are built once and only bind their values for
+# each event: building a statement per call cost more than running it (`make bench`).
 _FIND_INCIDENT = (
     select(incidents, *(c for c in incident_people.c if c.name != "incident_id"))
     .join(incident_people, incident_people.c.incident_id == incidents.c.incident_id)
@@ -266,12 +264,20 @@ _INCIDENTS_IN = select(incident_people).where(
 )
 
 
+async def incidents_of(
+    session: AsyncSession, victim: Identity, suspect: Identity | None
+) -> tuple[PastIncident, ...]:
+    """Every incident of someone who may be this victim or this suspect (the domain
+    decides who really matches)."""
+    people = {**_person("victim", victim), **_person("suspect", suspect)}
+    stmt = _people_statement(_shape(victim), _shape(suspect))
+    return tuple(_past_incident(row) for row in await session.execute(stmt, people))
+
+
 async def on_record(session: AsyncSession, victim: Identity, suspect: Identity | None) -> OnRecord:
     """Every incident of someone who may be this victim or this suspect, and the victim's
     MARAC listings (the domain decides who really matches, and what falls in a window)."""
-    people = {**_person("victim", victim), **_person("suspect", suspect)}
-    stmt = _people_statement(_shape(victim), _shape(suspect))
-    past = [_past_incident(row) for row in await session.execute(stmt, people)]
+    past = await incidents_of(session, victim, suspect)
     listings_of = _listings_statement(_shape(victim))
     rows = (await session.execute(listings_of, _person("victim", victim))).all()
     listed = {str(i) for row in rows for i in row.incident_ids}
@@ -283,7 +289,7 @@ async def on_record(session: AsyncSession, victim: Identity, suspect: Identity |
         MaracListing(Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known))
         for row in rows
     ]
-    return OnRecord(tuple(past), tuple(listings))
+    return OnRecord(past, tuple(listings))
 
 
 def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
