@@ -43,7 +43,7 @@ from aiokafka.admin import NewTopic
 
 from mash_tools import testing
 from mash_tools.admin import admin_client
-from mash_tools.stack import uvicorn_argv
+from mash_tools.stack import service_credentials, uvicorn_argv
 from shared import kafka_security
 from shared.config import ROOT
 from shared.topics import INCIDENTS, referrals_topic
@@ -260,22 +260,13 @@ class Hub:
     def start(self, names: tuple[str, ...] = SERVICES, offset_reset: str = "latest") -> None:
         for name in names:
             port = testing.free_port()
-            creds = kafka_security.credentials(name)
+            group = f"mash-{name}-bench-{self.tag}"
             prefix = name.upper()
             env = {
-                **os.environ,
-                "MASH_HOME": str(ROOT),
-                "MASH_ENV": "test",
-                "MASH_KAFKA_BOOTSTRAP": self.bootstrap,
-                "MASH_KAFKA_USERNAME": creds.username,
-                "MASH_KAFKA_PASSWORD": creds.password,
-                "MASH_JWT_SECRET": testing.TEST_SECRET,
-                "MASH_PSEUDONYM_KEY": testing.TEST_PSEUDONYM_KEY,
-                f"{prefix}_DATABASE_URL": self.databases[name],
-                f"{prefix}_CONSUMER_GROUP": f"mash-{name}-bench-{self.tag}",
+                **testing.service_environment(name, self.bootstrap, self.databases[name], group),
+                **service_credentials(name),
                 f"{prefix}_CONSUMER_OFFSET_RESET": offset_reset,
                 f"{prefix}_PORT": str(port),
-                "PYTHONUNBUFFERED": "1",
             }
             env.pop("MASH_TRACES_FILE", None)
             log = (Path(tempfile.gettempdir()) / f"mash-bench-{self.tag}-{name}.log").open("wb")

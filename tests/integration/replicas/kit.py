@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mash_tools.stack import uvicorn_argv
-from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port, kafka_options, stop_group
+from mash_tools.testing import free_port, kafka_options, service_environment, stop_group
 from shared.config import ROOT
 from shared.envelope import CloudEvent
 from shared.kafka_security import producer_of
@@ -45,18 +45,9 @@ class Replicas:
     ports: list[int] = field(default_factory=list)
 
     def _environment(self) -> dict[str, str]:
-        prefix = self.service.upper()
         return {
-            **os.environ,
-            "MASH_HOME": str(ROOT),
-            "PYTHONUNBUFFERED": "1",
-            "MASH_ENV": "test",
-            "MASH_KAFKA_BOOTSTRAP": self.bootstrap,
-            "MASH_JWT_SECRET": TEST_SECRET,
-            "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
-            f"{prefix}_DATABASE_URL": self.database_url,
-            f"{prefix}_CONSUMER_GROUP": self.group,
-            f"{prefix}_OUTBOX_POLL_SECONDS": "0.1",
+            **service_environment(self.service, self.bootstrap, self.database_url, self.group),
+            f"{self.service.upper()}_OUTBOX_POLL_SECONDS": "0.1",
             **self.env,
         }
 

@@ -83,6 +83,24 @@ def free_port() -> int:
 SECURITY_ENV = ("MASH_KAFKA_SECURITY_DIR", "MASH_KAFKA_SECURITY_PROTOCOL")
 
 
+def service_environment(name: str, bootstrap: str, database_url: str, group: str) -> dict[str, str]:
+    """The environment of one service process started by the suite or the bench (uvicorn,
+    as `mash run` starts it): the test secrets, its own database and consumer group. It
+    connects to the broker as its own principal (contract section 8)."""
+    prefix = name.upper()
+    return {
+        **os.environ,
+        "MASH_HOME": str(ROOT),
+        "MASH_ENV": "test",
+        "PYTHONUNBUFFERED": "1",
+        "MASH_KAFKA_BOOTSTRAP": bootstrap,
+        "MASH_JWT_SECRET": TEST_SECRET,
+        "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+        f"{prefix}_DATABASE_URL": database_url,
+        f"{prefix}_CONSUMER_GROUP": group,
+    }
+
+
 def dash_led_cluster_id() -> str:
     """A valid Kafka cluster id (base64url of 16 random bytes) that begins with "-"."""
     raw = bytearray(uuid.uuid4().bytes)
