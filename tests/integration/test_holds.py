@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,9 +20,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 async def engine(postgres_server: str) -> AsyncIterator[AsyncEngine]:
-    found = create_engine(await create_database(postgres_server))
-    async with found.begin() as conn:
-        await conn.run_sync(MetaData().create_all)
+    found = create_engine(await create_database(postgres_server))  # no table: locks only
     yield found
     await found.dispose()
 
