@@ -21,7 +21,7 @@ import triage.app
 import triage.config
 from mash_tools.testing import TEST_SECRET, TopicReader, data_of, headers_of, running, token
 from shared.auth import mint
-from shared.topics import AUDIT
+from shared.topics import audit_topic
 from tests.builders import incident_body, settings_for
 
 pytestmark = pytest.mark.kafka
@@ -34,7 +34,7 @@ def _as(sub: str, *scopes: str) -> dict[str, str]:
 
 async def _audit_of(topic: TopicReader, sub: str) -> dict[str, Any]:
     record = await topic.wait_for(lambda r: data_of(r)["sub"] == sub)
-    assert headers_of(record)["ce_type"] == "mash.audit.read"
+    assert headers_of(record)["ce_type"] == "mash.audit.consulted"
     return data_of(record)  # type: ignore[no-any-return]
 
 
@@ -48,7 +48,7 @@ async def test_reading_an_incident_is_audited_without_its_data(
     )
     body = incident_body(f"HC-AUDIT-{uuid.uuid4().hex[:10]}")
     reader = f"control-room-{uuid.uuid4().hex[:8]}"
-    async with TopicReader(kafka_bootstrap, AUDIT) as topic, running(app) as client:
+    async with TopicReader(kafka_bootstrap, audit_topic("intake")) as topic, running(app) as client:
         posted = await client.post(
             "/v1/incidents",
             json=body,
@@ -86,7 +86,7 @@ async def test_reading_a_decision_is_audited(
     )
     reader = f"cru-{uuid.uuid4().hex[:8]}"
     incident_id = str(uuid.uuid4())
-    async with TopicReader(kafka_bootstrap, AUDIT) as topic, running(app) as client:
+    async with TopicReader(kafka_bootstrap, audit_topic("triage")) as topic, running(app) as client:
         answer = await client.get(
             f"/v1/decisions/{incident_id}", headers=_as(reader, "triage:read")
         )
@@ -104,7 +104,7 @@ async def test_reading_a_marac_list_is_audited(
         )
     )
     reader = f"coordinator-{uuid.uuid4().hex[:8]}"
-    async with TopicReader(kafka_bootstrap, AUDIT) as topic, running(app) as client:
+    async with TopicReader(kafka_bootstrap, audit_topic("marac")) as topic, running(app) as client:
         meeting = await client.post(
             "/v1/meetings",
             json={"area": f"a{uuid.uuid4().hex[:6]}", "date": "2099-01-05", "capacity": 5},
@@ -136,7 +136,7 @@ async def test_reading_an_agencys_referrals_is_audited(
         )
     )
     reader = f"idva-{uuid.uuid4().hex[:8]}"
-    async with TopicReader(kafka_bootstrap, AUDIT) as topic, running(app) as client:
+    async with TopicReader(kafka_bootstrap, audit_topic("notify")) as topic, running(app) as client:
         answer = await client.get(
             "/v1/referrals?agency=idva", headers=_as(reader, "referrals:read:idva")
         )

@@ -33,7 +33,7 @@ from shared.kafka_security import ACL_TABLE, OPS, producer_of
 from shared.topics import (
     AGENCIES,
     ALL_TOPICS,
-    AUDIT,
+    AUDIT_PREFIX,
     DEADLETTER,
     DECISIONS,
     ESCALATIONS,
@@ -41,6 +41,7 @@ from shared.topics import (
     MARAC,
     PERPETRATORS,
     TRIAGE_DECIDED,
+    audit_topic,
     referrals_topic,
 )
 from tests.integration.notify.kit import notify_app, publish, referrals_of
@@ -66,7 +67,7 @@ class Marker:
 
 async def put_marker(bootstrap: str, topic: str, principal: str | None = None) -> Marker:
     """A unique record on `topic`, written by the principal that writes it in production."""
-    shared_topic = topic in (DEADLETTER, AUDIT)
+    shared_topic = topic == DEADLETTER or topic.startswith(AUDIT_PREFIX)
     principal = principal or ("notify" if shared_topic else producer_of(topic))
     value = f"marker-{uuid.uuid4()}".encode()
     producer = AIOKafkaProducer(
@@ -265,7 +266,7 @@ def test_each_service_may_write_only_its_own_outputs() -> None:
     assert [p for p, a in ACL_TABLE.items() if INCIDENTS in a.writes] == ["intake"]
     assert [p for p, a in ACL_TABLE.items() if MARAC in a.writes] == ["marac"]
     for service in kafka_security.SERVICES:
-        assert set(ACL_TABLE[service].writes) >= {DEADLETTER, AUDIT}
+        assert set(ACL_TABLE[service].writes) >= {DEADLETTER, audit_topic(service)}
         assert ACL_TABLE[service].group_prefixes == (f"mash-{service}",)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from shared import topics
 from shared.schemas import (
-    AuditRead,
+    AuditEntry,
     IncidentReported,
     MaracCaseListed,
     PerpetratorRecord,
@@ -127,11 +127,19 @@ CHANNELS: tuple[Channel, ...] = (
             Message(topics.REFERRAL_DEAD, ReferralOutcome, "A webhook delivery was given up."),
         ),
     ),
-    Channel(
-        topics.AUDIT,
-        "every service",
-        "Who read which records through the APIs: ids, never the records.",
-        (Message(topics.AUDIT_READ, AuditRead, "A read of personal data."),),
+    *(
+        Channel(
+            topics.audit_topic(service),
+            service,
+            f"{service}'s records of processing (section 12): who did what to which records, "
+            "when, and to whom they went; ids and pseudonymous keys, never the records. "
+            f"Written only by {service}; read by records.",
+            tuple(
+                Message(topics.audit_type(op), AuditEntry, f"Personal data {op}.")
+                for op in topics.AUDIT_OPERATIONS
+            ),
+        )
+        for service in topics.AUDITED_SERVICES
     ),
 )
 

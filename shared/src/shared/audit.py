@@ -1,10 +1,17 @@
-"""Audit of every read of personal data through an API (contract section 2).
+"""Records of processing (contract section 12, DPA 2018 s.62): every service logs what it
+does with personal data on its own topic, `mash.audit.<service>.v1`.
 
-A route that discloses personal data records, in the transaction it reads in, one
-`mash.audit.read` event on `mash.audit.v1` naming who read (the token's `sub`), when,
-through which route, and the ids of the records (never the records). The event goes
-through the outbox, so it is committed before the answer leaves and published even if
-the service stops a moment later.
+An entry names who (a token's `sub`, a Kafka principal or group, `job:<name>`), when,
+how (`via`), the operation, the ids of the records and the people's pseudonymous keys,
+never the records themselves. It is staged in the outbox inside the transaction of the
+operation it records, so an operation and its log entry commit together or not at all.
+An operation over more than 500 records is logged as several entries.
+
+    await audit.log(platform.outbox, session, Entry("notify", "disclosed", "notify",
+                    "topic", topic, "referral", recipient="idva"), [Item(id, keys)])
+
+API reads go through the `audited(scope)` dependency, which gives the route a
+`ReadAudit` bound to the token's `sub` and the route's template:
 
     Audit = Annotated[ReadAudit, Depends(audited("perpetrators:read"))]
 
@@ -13,14 +20,12 @@ the service stops a moment later.
         async with platform.uow() as session:
             thing = await repository.find(session, thing_id)
             await audit.record(session, "thing", [thing_id], 200 if thing else 404)
-        ...
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -29,81 +34,133 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, require
 from shared.envelope import CloudEvent
+from shared.identity import identities, pseudonym
 from shared.outbox import Outbox
-from shared.schemas.v1 import AuditRead
-from shared.topics import AUDIT, AUDIT_READ
+from shared.schemas.v1 import (
+    AUDIT_MAX_IDS,
+    AUDIT_MAX_SUBJECTS,
+    AuditEntry,
+    AuditOperation,
+    AuditResource,
+    AuditVia,
+    Person,
+)
+from shared.topics import audit_topic, audit_type
 
 SUBJECT_LIMIT = 64  # ce_subject, as the inbox stores it
-KEY_LIMIT = 128  # the outbox's key column
 
 
-def read_event(
-    *,
-    service: str,
-    sub: str,
-    route: str,
-    resource: str,
-    ids: Sequence[str],
-    status: int,
-    now: datetime,
-) -> CloudEvent:
-    """The `mash.audit.read` event of one answered read."""
-    data = AuditRead(
-        at=now,
-        sub=sub,
-        service=service,
-        route=route,
-        resource=resource,
-        ids=[str(i) for i in ids],
-        status=status,
+@dataclass(frozen=True)
+class Entry:
+    """What one log entry says, less the records it names (those are `Item`s)."""
+
+    service: str
+    operation: AuditOperation
+    sub: str
+    via: AuditVia
+    route: str
+    resource: AuditResource
+    recipient: str | None = None
+    status: int | str = "ok"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record processed: its id and the keys of the people it is about."""
+
+    id: str
+    subjects: tuple[str, ...] = field(default_factory=tuple)
+
+
+def person_keys(secret: str, person: Person | None) -> tuple[str, ...]:
+    """Every pseudonymous key of one person: one for the person id, one for the names and
+    date of birth, as the hub's identity rule (`shared.identity`) makes them."""
+    if person is None:
+        return ()
+    found = identities(
+        person.person_id, person.given_name, person.family_name, person.date_of_birth
     )
-    # one record read: its id is the subject; several (a list): the kind of record
-    subject = str(ids[0]) if len(ids) == 1 else resource
-    return CloudEvent(
-        id=str(uuid4()),
-        source=f"/mash/{service}",
-        type=AUDIT_READ,
-        subject=subject[:SUBJECT_LIMIT] or resource[:SUBJECT_LIMIT],
-        data=data.model_dump(mode="json"),
-        time=now,
-    )
+    return tuple(pseudonym(secret, i) for i in found)
 
 
-def audit_key(sub: str) -> str:
-    """The Kafka key: the reader, so that one reader's reads keep their order."""
-    if 0 < len(sub) <= KEY_LIMIT:
-        return sub
-    return hashlib.sha256(sub.encode()).hexdigest()
+def keys_of(secret: str, people: Iterable[Person | None]) -> tuple[str, ...]:
+    """The keys of several people, each once, in order."""
+    return tuple(dict.fromkeys(k for p in people for k in person_keys(secret, p)))
 
 
-async def record_read(
+def _chunks(items: Sequence[Item]) -> Iterable[list[Item]]:
+    chunk: list[Item] = []
+    keys: set[str] = set()
+    for item in items:
+        fresh = keys.union(item.subjects)
+        if chunk and (len(chunk) >= AUDIT_MAX_IDS or len(fresh) > AUDIT_MAX_SUBJECTS):
+            yield chunk
+            chunk, fresh = [], set(item.subjects)
+        chunk.append(item)
+        keys = fresh
+    if chunk or not items:
+        yield chunk
+
+
+def entries(entry: Entry, items: Sequence[Item], now: datetime) -> list[CloudEvent]:
+    """The log events of one operation: one entry per 500 records (one for none, so a
+    read that found nothing is logged too)."""
+    events = []
+    for chunk in _chunks(items):
+        subjects = list(dict.fromkeys(k for item in chunk for k in item.subjects))
+        data = AuditEntry(
+            entry_id=uuid4(),
+            at=now,
+            service=entry.service,
+            operation=entry.operation,
+            sub=entry.sub[:256],
+            via=entry.via,
+            route=entry.route[:256],
+            resource=entry.resource,
+            ids=[item.id[:128] for item in chunk],
+            subjects=subjects[:AUDIT_MAX_SUBJECTS],
+            recipient=entry.recipient,
+            status=entry.status,
+        )
+        # one record: its id is the subject; several: the kind of record
+        subject = chunk[0].id if len(chunk) == 1 else entry.resource
+        events.append(
+            CloudEvent(
+                id=str(data.entry_id),
+                source=f"/mash/{entry.service}",
+                type=audit_type(entry.operation),
+                subject=subject[:SUBJECT_LIMIT] or entry.resource,
+                data=data.model_dump(mode="json"),
+                time=now,
+            )
+        )
+    return events
+
+
+async def log(
     outbox: Outbox,
     session: AsyncSession,
-    *,
-    service: str,
-    sub: str,
-    route: str,
-    resource: str,
-    ids: Sequence[str],
-    status: int = 200,
+    entry: Entry,
+    items: Sequence[Item],
     now: datetime | None = None,
 ) -> None:
-    """Stage the audit event of one read in `session`'s transaction (published on commit)."""
-    event = read_event(
-        service=service,
-        sub=sub,
-        route=route,
-        resource=resource,
-        ids=ids,
-        status=status,
-        now=now or datetime.now(UTC),
-    )
-    await outbox.add(session, AUDIT, audit_key(sub), event)
+    """Stage the entries of one operation in `session`'s transaction (published on commit).
+
+    The key is the service, so one service's entries keep their order on the topic, which
+    is the order the records service chains them in."""
+    for event in entries(entry, items, now or datetime.now(UTC)):
+        await outbox.add(session, audit_topic(entry.service), entry.service, event)
+
+
+def items(ids: Iterable[str], subjects: Sequence[str] = ()) -> list[Item]:
+    """Records that all concern the same people (or nobody known)."""
+    keys = tuple(subjects)
+    return [Item(str(i), keys) for i in ids]
 
 
 @dataclass(frozen=True)
 class ReadAudit:
-    """One request's reader and route, ready to record what the route disclosed."""
+    """One request's reader and route, ready to log what the route consulted."""
 
     outbox: Outbox
     service: str
@@ -113,23 +170,17 @@ class ReadAudit:
     async def record(
         self,
         session: AsyncSession,
-        resource: str,
-        ids: Sequence[str],
+        resource: AuditResource,
+        ids: Sequence[str] | Sequence[Item],
         status: int = 200,
         now: datetime | None = None,
+        subjects: Sequence[str] = (),
     ) -> None:
-        """Stage the audit event in `session`'s transaction: commit it before answering."""
-        await record_read(
-            self.outbox,
-            session,
-            service=self.service,
-            sub=self.sub,
-            route=self.route,
-            resource=resource,
-            ids=ids,
-            status=status,
-            now=now,
-        )
+        """Log a consultation in `session`'s transaction: commit it before answering.
+        `ids` are plain ids (all about `subjects`) or `Item`s with their own keys."""
+        found = [i if isinstance(i, Item) else Item(str(i), tuple(subjects)) for i in ids]
+        entry = Entry(self.service, "consulted", self.sub, "api", self.route, resource)
+        await log(self.outbox, session, replace(entry, status=status), found, now)
 
 
 def audited(scope: str) -> Callable[[Request, Principal], Awaitable[ReadAudit]]:

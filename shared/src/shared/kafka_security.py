@@ -33,7 +33,7 @@ from typing import Any
 from shared.config import PlatformSettings
 from shared.topics import (
     AGENCIES,
-    AUDIT,
+    AUDIT_PREFIX,
     DEADLETTER,
     DECISIONS,
     ESCALATIONS,
@@ -42,6 +42,7 @@ from shared.topics import (
     PERPETRATORS,
     REFERRAL_OUTCOMES,
     TOPIC_PREFIX,
+    audit_topic,
     referrals_topic,
 )
 
@@ -49,7 +50,7 @@ SASL_MECHANISM = "SCRAM-SHA-512"
 ADMIN = "admin"
 OPS = "ops"
 NEIGHBOURHOOD_TEAM = "neighbourhood-team"
-SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console")
+SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console", "records")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Access:
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     group_prefixes: tuple[str, ...] = ()
+    described_groups: tuple[str, ...] = ()
+    """Group-id prefixes whose members and committed offsets it may describe (records)."""
     superuser: bool = False
 
     @property
@@ -67,11 +70,19 @@ class Access:
         return bool(self.writes)
 
 
-def _service(name: str, reads: tuple[str, ...], writes: tuple[str, ...]) -> Access:
+def _service(
+    name: str,
+    reads: tuple[str, ...],
+    writes: tuple[str, ...],
+    described_groups: tuple[str, ...] = (),
+) -> Access:
+    """A service: its inputs, its outputs, the dead-letter topic and its own log topic
+    (section 12: no other principal may write it, so nobody can forge its entries)."""
     return Access(
         reads=reads,
-        writes=(*writes, DEADLETTER, AUDIT),
+        writes=(*writes, DEADLETTER, audit_topic(name)),
         group_prefixes=(service_group(name),),
+        described_groups=described_groups,
     )
 
 
@@ -91,6 +102,13 @@ ACL_TABLE: Mapping[str, Access] = {
     "console": _service(
         "console", (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES), ()
     ),
+    # every log topic, and what the partners consume (to log it from their committed offsets)
+    "records": _service(
+        "records",
+        (f"{AUDIT_PREFIX}*", *_REFERRALS, PERPETRATORS),
+        (),
+        described_groups=(*(f"{a}." for a in AGENCIES), f"{NEIGHBOURHOOD_TEAM}.", f"{OPS}."),
+    ),
     **{a: Access(reads=(referrals_topic(a),), group_prefixes=(f"{a}.",)) for a in AGENCIES},
     NEIGHBOURHOOD_TEAM: Access(reads=(PERPETRATORS,), group_prefixes=(f"{NEIGHBOURHOOD_TEAM}.",)),
     OPS: Access(reads=(f"{TOPIC_PREFIX}*",), group_prefixes=(f"{OPS}.",)),
@@ -102,7 +120,7 @@ PRINCIPALS = tuple(ACL_TABLE)
 def producer_of(topic: str) -> str:
     """The principal that writes `topic` in production (shared topics excluded)."""
     for name, access in ACL_TABLE.items():
-        if topic in access.writes and topic not in (DEADLETTER, AUDIT):
+        if topic in access.writes and topic != DEADLETTER and not topic.startswith(AUDIT_PREFIX):
             return name
     raise KeyError(f"no principal writes {topic}")
 
@@ -147,6 +165,8 @@ def bindings(table: Mapping[str, Access] = ACL_TABLE) -> list[Binding]:
             ]
         for prefix in access.group_prefixes:
             out.append(Binding(GROUP, prefix, PREFIXED, principal, READ))
+        for prefix in access.described_groups:
+            out.append(Binding(GROUP, prefix, PREFIXED, principal, DESCRIBE))
         if access.idempotent_write:
             out.append(Binding(CLUSTER, CLUSTER_NAME, LITERAL, principal, IDEMPOTENT_WRITE))
     return list(dict.fromkeys(out))
@@ -415,6 +435,7 @@ def main(argv: list[str] | None = None) -> None:
                 "writes": list(a.writes),
                 "group_prefixes": list(a.group_prefixes),
                 "idempotent_write": a.idempotent_write,
+                "described_groups": list(a.described_groups),
                 "superuser": a.superuser,
             }
             for name, a in ACL_TABLE.items()

@@ -8,13 +8,25 @@ MARAC = "mash.marac.v1"
 DEADLETTER = "mash.deadletter.v1"
 ESCALATIONS = "mash.escalations.v1"
 PERPETRATORS = "mash.perpetrators.v1"
-AUDIT = "mash.audit.v1"
 TOPIC_PREFIX = "mash."
 REFERRAL_OUTCOMES = "mash.referral-outcomes.v1"
 """Internal (not in the contract's table): notify's acknowledgements and delivery outcomes,
 the console's facts."""
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
+
+AUDITED_SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console", "records")
+"""Every service that processes personal data logs it on a topic of its own (section 12)."""
+
+AUDIT_PREFIX = "mash.audit."
+
+
+def audit_topic(service: str) -> str:
+    """The log topic one service writes its records of processing to; no other may."""
+    return f"{AUDIT_PREFIX}{service}.v1"
+
+
+AUDIT_TOPICS = tuple(audit_topic(s) for s in AUDITED_SERVICES)
 
 
 def referrals_topic(agency: str) -> str:
@@ -29,8 +41,8 @@ ALL_TOPICS = (
     DEADLETTER,
     ESCALATIONS,
     PERPETRATORS,
-    AUDIT,
     REFERRAL_OUTCOMES,
+    *AUDIT_TOPICS,
     *(referrals_topic(a) for a in AGENCIES),
 )
 
@@ -43,7 +55,14 @@ MARAC_CASE_LISTED = "mash.marac.case_listed"
 REFERRAL_OVERDUE = "mash.referral.overdue"
 PERPETRATOR_PRIORITISED = "mash.perpetrator.prioritised"
 PERPETRATOR_RELEASED = "mash.perpetrator.released"
-AUDIT_READ = "mash.audit.read"
+AUDIT_OPERATIONS = ("collected", "altered", "consulted", "disclosed", "combined", "erased")
+
+
+def audit_type(operation: str) -> str:
+    """The `ce_type` of a log entry: `mash.audit.<operation>`."""
+    return f"mash.audit.{operation}"
+
+
 REFERRAL_ACKNOWLEDGED = "mash.referral.acknowledged"
 REFERRAL_DELIVERED = "mash.referral.delivered"
 REFERRAL_DEAD = "mash.referral.dead"

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 import perpetrators.app
 from mash_tools.testing import bearer, eventually, running, token
-from shared.topics import AUDIT
+from shared.topics import audit_topic
 from tests.integration.perpetrators.kit import (
     READ,
     Clock,
@@ -59,7 +59,7 @@ async def test_no_token_is_401_and_a_token_without_the_scope_is_403_and_neither_
     refused = await client.get(route, params=params, headers=other)
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
-    assert await outbox_events(app, AUDIT) == []
+    assert await outbox_events(app, audit_topic("perpetrators")) == []
 
 
 async def test_an_unknown_perpetrator_is_404_and_the_attempt_is_audited(
@@ -71,7 +71,7 @@ async def test_an_unknown_perpetrator_is_404_and_the_attempt_is_audited(
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
     # committed before the answer: it is in the outbox already
-    [audit] = await outbox_events(app, AUDIT)
+    [audit] = await outbox_events(app, audit_topic("perpetrators"))
     assert audit["data"] | {"at": None} == {
         "at": None,
         "sub": "tester",
@@ -120,7 +120,7 @@ async def test_a_list_read_is_audited_with_the_ids_it_disclosed(
         return found if len(found) == 2 else None
 
     found = await eventually(both)
-    audits = [e["data"] for e in await outbox_events(app, AUDIT)]
+    audits = [e["data"] for e in await outbox_events(app, audit_topic("perpetrators"))]
     assert audits[-1]["ids"] == [p["perpetrator_id"] for p in found]
     assert audits[-1]["route"] == "/v1/perpetrators"
 

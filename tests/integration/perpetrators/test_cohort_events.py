@@ -16,11 +16,10 @@ import pytest
 import perpetrators.app
 from mash_tools.testing import bearer, eventually, running
 from shared.topics import (
-    AUDIT,
-    AUDIT_READ,
     PERPETRATOR_PRIORITISED,
     PERPETRATOR_RELEASED,
     PERPETRATORS,
+    audit_topic,
 )
 from tests.integration.perpetrators.kit import (
     READ,
@@ -72,7 +71,7 @@ async def test_a_third_incident_with_a_child_present_prioritises_once_and_no_vic
     async with (
         running(app) as client,
         Tail(kafka_bootstrap, PERPETRATORS) as cohort_topic,
-        Tail(kafka_bootstrap, AUDIT) as audit_topic,
+        Tail(kafka_bootstrap, audit_topic("perpetrators")) as audit_log,
         DecisionPublisher(kafka_bootstrap) as triage,
     ):
         one = decision(area, suspect, first_victim, reported_at=start - timedelta(days=40))
@@ -182,16 +181,18 @@ async def test_a_third_incident_with_a_child_present_prioritises_once_and_no_vic
 
         # nothing anywhere names a victim or a child, or says where or how to reach them
         await drained(app)
-        await audit_topic.settle()
+        await audit_log.settle()
         await cohort_topic.settle()
         everything = [entry.text, detail.text, answer.text, json.dumps(api_rows)]
-        for r in cohort_topic.records + audit_topic.records:
+        for r in cohort_topic.records + audit_log.records:
             everything += [r.value.decode(), r.key.decode(), str(r.headers)]
         for value in personal_data(first_victim, second_victim, *kids):
             assert not any(value in text for text in everything), value
 
         # every read above was audited, naming the reader, route and ids, never the data
-        reads = [d for _, d in audit_topic.events(AUDIT_READ) if d["service"] == "perpetrators"]
+        reads = [
+            d for _, d in audit_log.events("mash.audit.consulted") if d["service"] == "perpetrators"
+        ]
         routes = {d["route"] for d in reads}
         assert routes == {
             "/v1/perpetrators",

@@ -16,7 +16,7 @@ from notify import handlers, repository
 from notify.domain.records import current_record
 from notify.handlers import Notify
 from notify.schemas import Queued, Redelivery, Subscribed, Subscription
-from shared.audit import record_read
+from shared.audit import ReadAudit
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
 from shared.schemas import ReferralCreated
@@ -74,15 +74,10 @@ async def list_referrals(
             session, agency, str(incident_id) if incident_id else None
         )
         # a read of personal data: audited, committed before the answer (contract section 2)
-        await record_read(
-            notify.platform.outbox,
-            session,
-            service=notify.platform.name,
-            sub=principal.subject,
-            route="/v1/referrals",
-            resource="referral",
-            ids=[entry.referral_id for entry in entries],
+        audit = ReadAudit(
+            notify.platform.outbox, notify.platform.name, principal.subject, "/v1/referrals"
         )
+        await audit.record(session, "referral", [entry.referral_id for entry in entries])
     now = notify.clock()
     return [current_record(entry, now) for entry in entries]
 

@@ -7,7 +7,7 @@ one records a `mash.audit.read` event in the transaction it reads in.
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
@@ -39,7 +39,7 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
     403: {"description": "The token lacks the scope"},
     422: {"description": "Problem details naming every bad field"},
 }
-RESOURCE = "perpetrator"
+RESOURCE: Final = "perpetrator"
 
 
 async def _area_list(

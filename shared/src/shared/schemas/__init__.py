@@ -2,7 +2,7 @@
 
 from shared.schemas.referrals import ReferralOutcome, ReferralOverdue
 from shared.schemas.v1 import (
-    AuditRead,
+    AuditEntry,
     Dash,
     DecisionReferral,
     IncidentReport,
@@ -20,7 +20,7 @@ from shared.schemas.v1 import (
 )
 
 __all__ = [
-    "AuditRead",
+    "AuditEntry",
     "Dash",
     "DecisionReferral",
     "IncidentReport",

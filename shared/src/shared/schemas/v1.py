@@ -404,18 +404,62 @@ class MaracCaseListed(Strict):
     victim_person_id: str | None = None
 
 
-class AuditRead(Strict):
-    """Data of `mash.audit.read`: who read which records through an API, never the records."""
+AuditOperation = Literal["collected", "altered", "consulted", "disclosed", "combined", "erased"]
+AuditVia = Literal["api", "topic", "webhook", "job"]
+AuditResource = Literal[
+    "incident",
+    "risk_assessment",
+    "decision",
+    "referral",
+    "subscription",
+    "marac_case",
+    "marac_referral",
+    "action",
+    "meeting",
+    "perpetrator",
+    "policy",
+    "records",
+]
+AUDIT_MAX_IDS = 500
+AUDIT_MAX_SUBJECTS = 1500
 
-    at: AwareDatetime = Field(description="When the read was answered.")
-    sub: str = Field(description="The token's subject: who read.")
-    service: str = Field(description="The service that answered.", examples=["perpetrators"])
-    route: str = Field(
-        description="The route's template.", examples=["/v1/perpetrators/{perpetrator_id}"]
+
+class AuditEntry(Strict):
+    """Data of `mash.audit.<operation>` (contract section 12): one record of processing.
+
+    Who did what to which records, when, how, and to whom they went; the people concerned
+    only by their pseudonymous keys. Never a name, date of birth, address, contact, note
+    or DASH answer, so the log can outlive the records it describes."""
+
+    entry_id: UUID = Field(description="This entry's id: the records service keeps it once.")
+    at: AwareDatetime = Field(description="When the processing happened.")
+    service: str = Field(description="The service that processed.", examples=["notify"])
+    operation: AuditOperation = Field(description="What was done (DPA 2018 s.62).")
+    sub: str = Field(
+        max_length=256,
+        description="Who: the token's sub, a Kafka principal or consumer group, or job:<name>.",
+        examples=["idva-caseworker-17"],
     )
-    resource: str = Field(description="The kind of record read.", examples=["perpetrator"])
-    ids: list[str] = Field(description="The ids of the records disclosed (or asked for).")
-    status: int = Field(description="The HTTP status answered.", examples=[200])
+    via: AuditVia = Field(description="How: an API, a topic, a webhook or a job.")
+    route: str = Field(
+        max_length=256,
+        description="The route's template, the topic, the webhook's host or the job.",
+        examples=["/v1/referrals"],
+    )
+    resource: AuditResource = Field(description="The kind of record processed.")
+    ids: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
+        max_length=AUDIT_MAX_IDS,
+        description="The ids of the records (never the records): at most 500 an entry.",
+    )
+    subjects: list[Annotated[str, StringConstraints(max_length=128)]] = Field(
+        default_factory=list,
+        max_length=AUDIT_MAX_SUBJECTS,
+        description="Every pseudonymous key of each person concerned (shared.identity).",
+    )
+    recipient: str | None = Field(
+        default=None, max_length=64, description="The agency a disclosure went to."
+    )
+    status: int | str = Field(description="The HTTP status answered, or `ok`.", examples=[200])
 
 
 class PerpetratorComponents(Strict):
