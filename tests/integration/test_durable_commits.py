@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from mash_tools import testing
 from shared.config import ROOT
 from shared.kafka_security import SERVICES
 from shared.service import Platform
@@ -45,3 +46,27 @@ async def test_each_service_s_engine_commits_durably(
                 assert found == "on"
     finally:
         await platform.stop()
+
+
+async def durability_of(server_url: str) -> list[str]:
+    """A PostgreSQL server's `fsync`, `synchronous_commit` and `full_page_writes`."""
+    import asyncpg
+
+    dsn = server_url.replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(f"{dsn}/postgres")
+    try:
+        names = ("fsync", "synchronous_commit", "full_page_writes")
+        return [str(await conn.fetchval(f"SHOW {name}")) for name in names]
+    finally:
+        await conn.close()
+
+
+async def test_the_project_s_postgresql_is_durable_unless_it_is_the_suite_s_own(
+    postgres_server: str,
+) -> None:
+    """`deploy/postgres.sh` starts the bench's and `mash cluster`'s servers as PostgreSQL
+    ships (fsync, synchronous commits); only the test suite's throwaway server, deleted
+    with the run, skips fsync. No server of the project turns synchronous commits off."""
+    with testing.postgres_server(throwaway=False) as durable:
+        assert await durability_of(durable) == ["on", "on", "on"]
+    assert (await durability_of(postgres_server))[1] == "on"
