@@ -66,12 +66,13 @@ class _InlineSQLite(aiosqlite.Connection):
     aiosqlite hands every call to a worker thread and back: a queue, a thread switch, the
     GIL and a wake-up of the loop per statement, which profiling under a burst showed to
     be the largest single cost in the consumers (about a third of triage's Python time).
-    A statement on a local SQLite file in WAL mode takes microseconds, and a commit one
-    fsync of the WAL (`synchronous=FULL`: about 0.3 ms on the development machine's disk,
-    paid once per group commit or consumed batch), so running it in place costs the loop
-    less than the hop. It must never wait for a lock: writers are queued by `unit_of_work`
-    before they begin, and a reader never waits in WAL. The loop gets a turn after every
-    5 ms of statements in a row. The worker thread is never started.
+    A statement on a local SQLite file in WAL mode takes microseconds, so running it in
+    place costs the loop less than the hop. A commit also fsyncs the WAL
+    (`synchronous=FULL`), once per group commit or consumed batch: about 0.3 ms on a quiet
+    disk, but 4 ms (p99 30 ms) on a busy shared one, and the loop waits for it. A
+    statement must never wait for a lock: writers are queued by `unit_of_work` before
+    they begin, and a reader never waits in WAL. The loop gets a turn after every 5 ms of
+    statements in a row. The worker thread is never started.
     """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
