@@ -1,7 +1,9 @@
 """`make bench`: the hub's speed side by side with raw Kafka, in one run, on this machine.
 
-Starts its own secured broker (as the tests do) and, for each backend (SQLite, then
-PostgreSQL), the five services as real processes (uvicorn, as `mash run` starts them).
+Starts its own secured broker (as the tests do) and, for each backend (SQLite as the hub
+runs it, with every commit fsynced; SQLite with `synchronous=NORMAL`, only to show what
+those fsyncs cost; then PostgreSQL, durable too), the five services as real processes
+(uvicorn, as `mash run` starts them).
 It measures, through the contract only:
 
 - raw aiokafka produce->consume of the same incident JSON (as `admin`), the floor;
@@ -46,6 +48,7 @@ from mash_tools.admin import admin_client
 from mash_tools.stack import service_credentials, uvicorn_argv
 from shared import kafka_security
 from shared.config import ROOT
+from shared.db import SYNCHRONOUS
 from shared.topics import INCIDENTS, referrals_topic
 
 SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
@@ -54,6 +57,22 @@ TIME_LIMIT = 300.0  # no single measure waits longer than this
 IDLE = 10  # incidents sent one at a time through the idle hub
 EXAMPLE = (ROOT / "deploy" / "example-incident.json").read_text()
 KEEP_ALIVE = 4.0  # seconds a bench connection may idle (uvicorn closes one idle for 5)
+# each backend's extra environment: `sqlite` is the hub as it runs (every commit fsynced);
+# `sqlite-normal` exists only to show the cost of those fsyncs side by side
+BACKENDS: dict[str, dict[str, str]] = {
+    "sqlite": {SYNCHRONOUS: "FULL"},
+    "sqlite-normal": {SYNCHRONOUS: "NORMAL"},
+    "postgres": {},
+}
+COMPARED = (  # the measures the FULL/NORMAL comparison prints side by side
+    "burst_end_to_end_per_s",
+    "intake_accepted_per_s",
+    "intake_request_p50_ms",
+    "intake_request_p99_ms",
+    "steady_202_to_referral_p50_ms",
+    "steady_202_to_referral_p99_ms",
+    "idle_202_to_referral_p50_ms",
+)
 
 
 @dataclass(frozen=True)
@@ -254,6 +273,7 @@ class Hub:
     bootstrap: str
     databases: dict[str, str]
     tag: str
+    extra_env: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -267,6 +287,7 @@ class Hub:
                 **service_credentials(name),
                 f"{prefix}_CONSUMER_OFFSET_RESET": offset_reset,
                 f"{prefix}_PORT": str(port),
+                **self.extra_env,
             }
             env.pop("MASH_TRACES_FILE", None)
             log = (Path(tempfile.gettempdir()) / f"mash-bench-{self.tag}-{name}.log").open("wb")
@@ -308,8 +329,10 @@ class Hub:
 
 
 @contextlib.contextmanager
-def hub(bootstrap: str, databases: dict[str, str], tag: str) -> Iterator[Hub]:
-    running = Hub(bootstrap, databases, tag)
+def hub(
+    bootstrap: str, databases: dict[str, str], tag: str, extra_env: dict[str, str]
+) -> Iterator[Hub]:
+    running = Hub(bootstrap, databases, tag, extra_env)
     try:
         yield running
     finally:
@@ -519,7 +542,10 @@ async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
     """A fresh triage re-decides the whole incidents topic from the start: the `total`
     incidents this run has posted (its other writers are not running)."""
     fresh = Hub(
-        running.bootstrap, {"triage": database}, f"{running.tag}-replay-{uuid.uuid4().hex[:4]}"
+        running.bootstrap,
+        {"triage": database},
+        f"{running.tag}-replay-{uuid.uuid4().hex[:4]}",
+        running.extra_env,
     )
     fresh.start(("triage",), offset_reset="earliest")
     pattern = re.compile(
@@ -582,7 +608,8 @@ async def backend_run(
 
     databases = {name: await database(name) for name in SERVICES}
     results: dict[str, Any] = {}
-    with hub(bootstrap, databases, f"{backend}-{uuid.uuid4().hex[:4]}") as running:
+    tag = f"{backend}-{uuid.uuid4().hex[:4]}"
+    with hub(bootstrap, databases, tag, BACKENDS[backend]) as running:
         progress.step(f"{backend}: starting the services")
         running.start()
         await running.ready()
@@ -611,7 +638,7 @@ def table(results: dict[str, Any]) -> str:
     for name, value in raw.items():
         lines.append(f"  {name:<40} {value:>12,.1f}")
     floor = raw.get("raw_aiokafka_msgs_per_s", float("nan"))
-    for backend in ("sqlite", "postgres"):
+    for backend in BACKENDS:
         if backend not in results:
             continue
         r = results[backend]
@@ -624,16 +651,28 @@ def table(results: dict[str, Any]) -> str:
                 lines.append(f"  {name:<40} {value:>12,.1f}")
         ratio = 100 * r["burst_end_to_end_per_s"] / floor
         lines.append(f"  {'burst_end_to_end_%_of_raw':<40} {ratio:>12,.2f}")
+    if "sqlite" in results and "sqlite-normal" in results:
+        full, normal = results["sqlite"], results["sqlite-normal"]
+        lines += ["", "  [sqlite: what fsyncing every commit costs]"]
+        lines.append(f"  {'':<40} {'FULL':>12} {'NORMAL':>12}")
+        for name in COMPARED:
+            lines.append(f"  {name:<40} {full[name]:>12,.1f} {normal[name]:>12,.1f}")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH") == "quick")
-    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"some of {', '.join(BACKENDS)} (sqlite-normal: for the comparison only)",
+    )
     args = parser.parse_args()
     plan = Plan.of(args.quick)
     backends = [b for b in args.backends.split(",") if b]
+    if unknown := set(backends) - BACKENDS.keys():
+        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
     progress = Progress(2 + 4 * len(backends))
     results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "quick": args.quick}
     with (
@@ -642,7 +681,9 @@ def main() -> None:
         contextlib.ExitStack() as stack,
     ):
         progress.step("starting PostgreSQL")
-        pg = stack.enter_context(testing.postgres_server()) if "postgres" in backends else None
+        # durable, as SQLite is here: fsync and synchronous commits on
+        durable = testing.postgres_server(throwaway=False)
+        pg = stack.enter_context(durable) if "postgres" in backends else None
         progress.step("raw aiokafka")
         results["raw"] = asyncio.run(raw_aiokafka(bootstrap, plan.raw))
         progress.advance()

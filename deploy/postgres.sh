@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL server on loopback, for the test suite.
+# A PostgreSQL server on loopback, for the test suite, the bench and `mash cluster`.
 #
 #   deploy/postgres.sh install          install Debian's postgresql when missing
-#   deploy/postgres.sh start DIR PORT   initdb DIR once and start a server on 127.0.0.1:PORT
+#   deploy/postgres.sh start DIR PORT [throwaway]
+#                                       initdb DIR once and start a server on 127.0.0.1:PORT;
+#                                       durable (fsync and synchronous_commit on, as
+#                                       PostgreSQL ships) unless `throwaway` is given
 #   deploy/postgres.sh stop DIR         stop it
 #   deploy/postgres.sh watch DIR PID    stop it as soon as process PID is gone (a watchdog,
 #                                       so a killed test run leaves no server behind)
@@ -37,7 +40,15 @@ install() {
 }
 
 start() {
-  local dir=$1 port=$2 bin
+  local dir=$1 port=$2 kind=${3:-durable} bin sync=() options=""
+  if [ "$kind" = throwaway ]; then
+    # ONLY the test suite's own server, deleted when the run ends: its data need not
+    # survive a power cut, so it skips the fsyncs. Everything else keeps them (issue 26).
+    sync=(--no-sync)
+    options="-c fsync=off"
+  elif [ "$kind" != durable ]; then
+    echo "postgres.sh start: the third argument is 'throwaway' or nothing" >&2; exit 2
+  fi
   install
   bin=$(bindir)
   mkdir -p "$dir"
@@ -46,10 +57,10 @@ start() {
     chown postgres "$dir"; chmod 700 "$dir"
   fi
   if [ ! -f "$dir/PG_VERSION" ]; then
-    as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 >/dev/null
+    as_owner "$bin/initdb" -D "$dir" -U postgres -A trust "${sync[@]}" -E UTF8 >/dev/null
   fi
   as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $options -c max_connections=200" start >/dev/null
 }
 
 stop() {
@@ -65,8 +76,8 @@ watch() {
 
 case "${1:-}" in
   install) install ;;
-  start) start "$2" "$3" ;;
+  start) start "$2" "$3" "${4:-durable}" ;;
   stop) stop "$2" ;;
   watch) watch "$2" "$3" ;;
-  *) echo "usage: $0 install | start DIR PORT | stop DIR | watch DIR PID" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start DIR PORT [throwaway] | stop DIR | watch DIR PID" >&2; exit 2 ;;
 esac

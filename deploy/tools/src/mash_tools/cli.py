@@ -6,6 +6,7 @@ mash run [--no-broker]                                  the whole stack, in the 
 mash cluster                                            3 Kafka nodes, PostgreSQL, 2 replicas each
 mash chaos [--incidents N] [--kills N]                  a fault campaign against the cluster
 mash demo                                               a synthetic day of traffic
+mash backup DIR                                         copy every SQLite store, while running
 mash kafka-credentials PRINCIPAL [--format json|properties]
                                                         one Kafka principal's client settings
 """
@@ -19,6 +20,7 @@ import re
 import secrets
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from shared.auth import mint, mint_sign_in
 from shared.config import PlatformSettings
@@ -123,6 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--incidents", type=int, default=36, help="how many incidents")
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for the pipeline")
     p.set_defaults(run=lambda a: _lazy("mash_tools.demo", "run")(a))
+
+    p = commands.add_parser(
+        "backup", help="copy every service's SQLite store into DIR while the hub runs"
+    )
+    p.add_argument("directory", type=Path, help="where the copies and manifest.json go")
+    p.set_defaults(run=lambda a: _lazy("mash_tools.backup", "run")(a))
 
     p = commands.add_parser(
         "kafka-credentials", help="print one Kafka principal's client settings (contract 8)"

@@ -181,15 +181,20 @@ def kafka_options(principal: str) -> dict[str, Any]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a real PostgreSQL (installed from Debian's packages when missing)."""
+def postgres_server(throwaway: bool = True) -> Iterator[str]:
+    """Start a real PostgreSQL (installed from Debian's packages when missing).
+
+    `throwaway` (the test suite's server, deleted at the end) skips fsync; the bench asks
+    for a durable one, so that it compares like with like (SQLite fsyncs each commit).
+    """
     port = free_port()
     # the server runs as the `postgres` user, who must be able to reach its directory
     home = Path(tempfile.mkdtemp(prefix="mash-pg-"))
     home.chmod(0o755)
     data = home / "data"
     script = str(ROOT / "deploy" / "postgres.sh")
-    subprocess.run(["bash", script, "start", str(data), str(port)], check=True)
+    kind = ["throwaway"] if throwaway else []
+    subprocess.run(["bash", script, "start", str(data), str(port), *kind], check=True)
     # pg_ctl detaches the server: a watchdog stops it if this process dies without cleaning up
     watchdog = subprocess.Popen(
         ["bash", script, "watch", str(data), str(os.getpid())],
