@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from mash_tools.stack import SERVICES, service_port
+from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
 from shared.config import PlatformSettings
 from shared.topics import AGENCIES
@@ -233,7 +233,7 @@ class Hub:
         )
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
-        self.urls = {name: f"http://127.0.0.1:{service_port(name, p)}" for name, p in SERVICES}
+        self.urls = {s.name: service_url(s.name) for s in SERVICES}
 
     def ready(self) -> list[str]:
         """The services that do not answer /readyz with 200."""
@@ -269,14 +269,20 @@ class Outcome:
         return {i for c in cases for i in c["incident_ids"]}
 
 
+_SHOWN: dict[str, tuple[int, int]] = {}
+"""The last count printed per label when stdout is not a terminal."""
+
+
 def progress(label: str, done: int, total: int, width: int = 30) -> None:
+    """A progress bar redrawn in place on a terminal; in a log or CI output (not a
+    terminal) no `\r` frames: one line, when the step completes."""
     filled = width * done // max(total, 1)
-    end = "\n" if done >= total else ""
-    print(
-        f"\r{label:<22} [{'#' * filled}{'-' * (width - filled)}] {done}/{total}",
-        end=end,
-        flush=True,
-    )
+    bar = f"{label:<22} [{'#' * filled}{'-' * (width - filled)}] {done}/{total}"
+    if sys.stdout.isatty():
+        print(f"\r{bar}", end="\n" if done >= total else "", flush=True)
+    elif done >= total and _SHOWN.get(label) != (done, total):
+        _SHOWN[label] = (done, total)
+        print(bar, flush=True)
 
 
 def wait(until: Callable[[], bool], deadline: float, interval: float = 0.5) -> bool:
