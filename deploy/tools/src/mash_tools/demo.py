@@ -5,7 +5,9 @@ high risk, children with their schools, repeat victims, a serial perpetrator, a 
 completed late and one re-grade by the central referral unit), waits until triage has
 decided every one, notify has made the referrals, marac has listed the eligible
 victims and perpetrators has scored every suspect, and prints what the hub did (after
-the MARAC lists, each area's priority perpetrators with the parts of their score).
+the MARAC lists, each area's priority perpetrators with the parts of their score). Last,
+a data protection officer asks the records service who collected, combined, disclosed
+and consulted one victim's data, and whether the chains verify (`subject_access`).
 Every person is generated from the seed: none is real. `MASH_DEMO_SUMMARY=<file>` also
 writes the summary as JSON (the e2e test reads it).
 """
@@ -28,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from mash_tools import subject_access
 from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
 from shared.config import PlatformSettings
@@ -511,7 +514,13 @@ def report_perpetrators(area: str, outcome: Outcome) -> None:
         )
 
 
-def write_summary(path: str, plans: list[Planned], outcome: Outcome, ok: bool) -> None:
+def write_summary(
+    path: str,
+    plans: list[Planned],
+    outcome: Outcome,
+    ok: bool,
+    records: subject_access.Answer | None = None,
+) -> None:
     summary = {
         "ok": ok,
         "incidents": [
@@ -528,6 +537,14 @@ def write_summary(path: str, plans: list[Planned], outcome: Outcome, ok: bool) -
         "meetings": outcome.meetings,
         "awaiting": outcome.awaiting,
         "perpetrators": outcome.perpetrators,
+        "records": None
+        if records is None
+        else {
+            "question": records.question,
+            "entries": records.entries,
+            "verify": records.verify,
+            "missing": records.missing,
+        },
     }
     with open(path, "w", encoding="utf-8") as out:
         json.dump(summary, out, indent=2)
@@ -543,6 +560,7 @@ def run(args: argparse.Namespace) -> int:
     plans = synthetic_day(args.seed, args.incidents, now)
     outcome = Outcome()
     ok = False
+    records: subject_access.Answer | None = None
     with httpx.Client(timeout=10) as client:
         hub = Hub(client)
         try:
@@ -560,13 +578,19 @@ def run(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.timeout
             post_day(hub, plans)
             ok = follow_up(hub, plans, outcome, today, deadline)
+            if ok:
+                victim = next(p for p in plans if p.story == "repeat").body["victim"]
+                records = subject_access.ask(client, hub.urls["records"], victim, deadline)
+                ok = not records.missing and records.verify.get("ok") is True
         except (httpx.HTTPError, DemoError) as exc:
             print(f"\nmash demo: {exc}", file=sys.stderr)
             return 1
         finally:
             if path := os.environ.get("MASH_DEMO_SUMMARY"):
-                write_summary(path, plans, outcome, ok)
+                write_summary(path, plans, outcome, ok, records)
     report(plans, outcome, today)
+    if records is not None:
+        subject_access.report(records, hub.urls["records"])
     return 0 if ok else 1
 
 
