@@ -65,7 +65,7 @@ IMAGE = "mash:0.1.0"
 LAG_THRESHOLD = 50
 """KEDA adds a replica for every this many messages of lag per replica."""
 PLATFORM_SECRET = "mash-platform-secrets"  # noqa: S105 - a name, not a value
-"""Created by the platform team: `jwt-secret` and `pseudonym-key` (README)."""
+"""Created by the platform team: `jwt-secret` and `pseudonym-key` (docs/kubernetes.md)."""
 KEDA_KAFKA_SECRET = "mash-keda-kafka"  # noqa: S105 - a name, not a value
 
 # where the platform's own parts run (namespace and pod labels); an overlay may patch them
