@@ -294,7 +294,7 @@ Try it:
 Records of processing (who collected, consulted, disclosed a person's data; DPA 2018 s.62):
   DPO=$(.venv/bin/mash token --sub dpo --scope records:read)
   curl -s -X POST {records}/v1/records/search -H "Authorization: Bearer $DPO" \\
-    -H 'content-type: application/json' -d '{{"person_id": "N123456"}}'
+    -H 'content-type: application/json' -d '{{"person_id": "<the person id>"}}'
   curl -s {records}/v1/records/verify -H "Authorization: Bearer $DPO"
 """,
         flush=True,
