@@ -207,6 +207,16 @@ def deployment(svc: Service) -> dict[str, Any]:
         _secret_env("MASH_JWT_SECRET", PLATFORM_SECRET, "jwt-secret"),
         _secret_env("MASH_PSEUDONYM_KEY", PLATFORM_SECRET, "pseudonym-key"),
     ]
+    if svc.database_role:
+        # its migrations run as the database's owner; the service logs in as a role in
+        # `database_role`, with the rights its migrations grant (records: insert and read)
+        env.append(
+            _secret_env(
+                f"{svc.settings_prefix}MIGRATIONS_DATABASE_URL",
+                f"{svc.name}-database",
+                "migrations-url",
+            )
+        )
     env_from: list[dict[str, Any]] = [{"configMapRef": {"name": "mash-platform"}}]
     # the APIs it calls (the console's pages read the owning services), by their Services
     env += [

@@ -50,6 +50,11 @@ class Service:
     """Why it must reach HTTPS on the internet ("" when it never leaves the cluster)."""
     settings_secret: str = ""
     """A Kubernetes Secret holding settings of its own (the console's OpenID Connect)."""
+    database_role: str = ""
+    """The PostgreSQL group role its login belongs to when its migrations grant the service
+    less than the owner (records: `records_writer`, which may insert and read its log, never
+    update it). The tools then log it in as a role of its own in that group, and give the
+    owner's URL to its migrations only (`<PREFIX>MIGRATIONS_DATABASE_URL`)."""
 
     @property
     def settings_prefix(self) -> str:
@@ -75,6 +80,11 @@ class Service:
     def database(self) -> str:
         """Its PostgreSQL database under `mash cluster` (one per service)."""
         return f"mash_{self.name}"
+
+    @property
+    def database_login(self) -> str:
+        """The PostgreSQL role it logs in as when it has a `database_role` (else the owner)."""
+        return f"{self.database}_service" if self.database_role else ""
 
     @property
     def consumer_group(self) -> str:
@@ -123,7 +133,13 @@ SERVICES: tuple[Service, ...] = (
     ),
     # every service's log (its own included: its answers are logged too), and the topics
     # whose partners' committed offsets it turns into `consulted` entries (contract 12)
-    Service("records", 8007, consumes=_LOGS, observes=(*_REFERRALS, PERPETRATORS)),
+    Service(
+        "records",
+        8007,
+        consumes=_LOGS,
+        observes=(*_REFERRALS, PERPETRATORS),
+        database_role="records_writer",
+    ),
 )
 assert tuple(s.name for s in SERVICES) == NAMES
 assert all(t.startswith(AUDIT_PREFIX) for t in _LOGS)

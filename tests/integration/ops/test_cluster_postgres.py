@@ -49,10 +49,24 @@ async def test_the_cluster_starts_postgresql_inside_an_owner_only_data_dir(
         )
         try:
             names = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            records = registry.service("records")
+            login = await conn.fetchrow(
+                "SELECT rolsuper, rolcanlogin, pg_has_role(rolname, $2, 'MEMBER') AS member"
+                " FROM pg_roles WHERE rolname = $1",
+                records.database_login,
+                records.database_role,
+            )
         finally:
             await conn.close()
         assert {s.database for s in registry.SERVICES} <= names
         assert "mash_records" in names
+        # records logs in as a role of its own in its insert-only group, not as the owner
+        assert login is not None
+        assert (login["rolsuper"], login["rolcanlogin"], login["member"]) == (False, True, True)
+        assert cluster.postgres_url("records").startswith(
+            f"postgresql+asyncpg://{records.database_login}@"
+        )
+        assert "postgres@" in cluster.postgres_url("records", owner=True)
     finally:
         await cluster.stop()
     # nothing of .data was opened to other users

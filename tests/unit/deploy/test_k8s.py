@@ -328,6 +328,15 @@ def test_each_service_has_a_hardened_deployment_with_both_probes(rendered):
         assert volumes[ca_mount["name"]]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
         # its own PostgreSQL and the platform secrets, never in the ConfigMap
         assert "secretKeyRef" in env[f"{name.upper()}_DATABASE_URL"]["valueFrom"]
+        migrations = env.get(f"{name.upper()}_MIGRATIONS_DATABASE_URL")
+        if name == "records":  # the owner migrates; records logs in insert-only (contract 12)
+            assert migrations is not None
+            assert migrations["valueFrom"]["secretKeyRef"] == {
+                "name": "records-database",
+                "key": "migrations-url",
+            }
+        else:
+            assert migrations is None
         assert "secretKeyRef" in env["MASH_JWT_SECRET"]["valueFrom"]
         assert "secretKeyRef" in env["MASH_PSEUDONYM_KEY"]["valueFrom"]
         assert {"configMapRef": {"name": "mash-platform"}} in c["envFrom"]

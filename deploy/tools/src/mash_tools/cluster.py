@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mash_tools.stack import (
     SERVICES,
@@ -151,9 +152,12 @@ class Cluster:
 
     # -- PostgreSQL
 
-    def postgres_url(self, service: str) -> str:
-        database = registry.service(service).database
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.postgres_port}/{database}"
+    def postgres_url(self, service: str, owner: bool = False) -> str:
+        """Where a service's database is, as its own login (the owner's, `owner=True`, or
+        for a service without a `database_role`)."""
+        svc = registry.service(service)
+        user = "postgres" if owner or not svc.database_role else svc.database_login
+        return f"postgresql+asyncpg://{user}@127.0.0.1:{self.postgres_port}/{svc.database}"
 
     async def start_postgres(self) -> None:
         directory = self.data / "postgres"
@@ -179,6 +183,8 @@ class Cluster:
                 )
                 if not found:
                     await conn.execute(f'CREATE DATABASE "{svc.database}"')
+                if svc.database_role:
+                    await _login_in_group(conn, svc.database_login, svc.database_role)
         finally:
             await conn.close()
 
@@ -200,6 +206,8 @@ class Cluster:
             "MASH_KAFKA_BOOTSTRAP": self.bootstrap,
             f"{svc.settings_prefix}DATABASE_URL": self.postgres_url(name),
         }
+        if svc.database_role:  # its migrations run as the owner, the service as its login
+            env[f"{svc.settings_prefix}MIGRATIONS_DATABASE_URL"] = self.postgres_url(name, True)
         for callee in svc.calls:  # e.g. the console's pages read the services of this run
             env.setdefault(f"{svc.settings_prefix}{callee.upper()}_URL", service_url(callee))
         argv = uvicorn_argv(name, service_port(name), workers=REPLICAS)
@@ -250,6 +258,15 @@ class Cluster:
     @property
     def children(self) -> list[Child]:
         return [*self.services, *self.brokers.values(), *self.others]
+
+
+async def _login_in_group(conn: Any, login: str, group: str) -> None:
+    """A login role in a group role (both created when missing): the service's login,
+    whose rights are the group's, which its migrations grant (records: insert and read)."""
+    for role, options in ((group, "NOLOGIN"), (login, f'LOGIN IN ROLE "{group}"')):
+        found = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if not found:
+            await conn.execute(f'CREATE ROLE "{role}" {options}')
 
 
 def _log_tail(node_dir: Path, lines: int = 25) -> str:
