@@ -2,8 +2,8 @@
 
 Starts its own secured broker (as the tests do) and, for each backend (SQLite as the hub
 runs it, with every commit fsynced; SQLite with `synchronous=NORMAL`, only to show what
-those fsyncs cost; then PostgreSQL, durable too), the five services as real processes
-(uvicorn, as `mash run` starts them).
+those fsyncs cost; then PostgreSQL, durable too), the pipeline's services and records as
+real processes (uvicorn, as `mash run` starts them).
 It measures, through the contract only:
 
 - raw aiokafka produce->consume of the same incident JSON (as `admin`), the floor;
@@ -46,12 +46,14 @@ from aiokafka.admin import NewTopic
 from mash_tools import testing
 from mash_tools.admin import admin_client
 from mash_tools.stack import service_credentials, uvicorn_argv
-from shared import kafka_security
+from shared import kafka_security, registry
 from shared.config import ROOT
 from shared.db import SYNCHRONOUS
 from shared.topics import INCIDENTS, referrals_topic
 
-SERVICES = ("intake", "triage", "notify", "marac", "perpetrators")
+SERVICES = tuple(s.name for s in registry.SERVICES if not s.calls)
+"""Every service of the registry but those whose pages call the others (the console):
+the pipeline and the records service that logs it."""
 REFERRALS = referrals_topic("victim-support")
 TIME_LIMIT = 300.0  # no single measure waits longer than this
 IDLE = 10  # incidents sent one at a time through the idle hub
@@ -99,7 +101,7 @@ class Progress:
     """A one-line progress bar on stderr (no dependency)."""
 
     def __init__(self, steps: int) -> None:
-        self.steps, self.done, self.label = steps, 0, ""
+        self.steps, self.done, self.label, self.shown = steps, 0, "", ""
         self.started = time.monotonic()
 
     def step(self, label: str) -> None:
@@ -114,14 +116,20 @@ class Progress:
         width = 30
         filled = int(width * self.done / max(1, self.steps))
         elapsed = time.monotonic() - self.started
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.steps} "
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.steps} "
             f"{elapsed:5.0f}s {self.label:<48}"
         )
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{line}")
+        elif self.label != self.shown:  # a log or CI output: a line per step, no \r frames
+            self.shown = self.label
+            sys.stderr.write(f"{line.rstrip()}\n")
         sys.stderr.flush()
 
     def close(self) -> None:
-        sys.stderr.write("\n")
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -268,7 +276,7 @@ def kafka_tools(bootstrap: str, workdir: Path, count: int, size: int) -> dict[st
 
 @dataclass
 class Hub:
-    """The five services as uvicorn processes on free loopback ports."""
+    """The bench's services (SERVICES) as uvicorn processes on free loopback ports."""
 
     bootstrap: str
     databases: dict[str, str]

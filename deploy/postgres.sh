@@ -11,6 +11,13 @@
 #                                       so a killed test run leaves no server behind)
 #
 # The superuser is `postgres` with trust auth on loopback only.
+#
+# As root, the server runs as the `postgres` user, who must reach DIR. A checkout's
+# `.data/` is owner-only (it holds the bus's keys and passwords) and may sit under an
+# owner-only home, so when `postgres` cannot reach DIR the server's data lives in a
+# directory of its own under the postgres user's home instead
+# (`~postgres/mash/<hash of DIR>`), and DIR keeps only a `location` file naming it:
+# nothing of `.data` is loosened.
 set -euo pipefail
 
 bindir() {
@@ -39,6 +46,27 @@ install() {
   fi
 }
 
+# the directory the server's data is in: DIR, or the one its `location` file names
+datadir() {
+  local dir=$1
+  if [ -f "$dir/location" ]; then cat "$dir/location"; else echo "$dir"; fi
+}
+
+# as root: DIR when `postgres` can reach it, else a directory of its own, recorded in DIR
+place() {
+  local dir=$1 home real
+  if [ -f "$dir/location" ]; then return; fi
+  if runuser -u postgres -- test -x "$(dirname "$dir")" 2>/dev/null; then
+    chown postgres "$dir"; chmod 700 "$dir"
+    return
+  fi
+  home=$(getent passwd postgres | cut -d: -f6)
+  real="$home/mash/$(printf '%s' "$(cd "$dir" && pwd -P)" | sha256sum | cut -c1-16)"
+  mkdir -p "$real"
+  chown postgres "$home/mash" "$real"; chmod 700 "$home/mash" "$real"
+  echo "$real" > "$dir/location"
+}
+
 start() {
   local dir=$1 port=$2 kind=${3:-durable} bin sync=() options=""
   if [ "$kind" = throwaway ]; then
@@ -53,9 +81,9 @@ start() {
   bin=$(bindir)
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then
-    chmod a+x "$(dirname "$dir")"  # the server runs as postgres and must reach its dir
-    chown postgres "$dir"; chmod 700 "$dir"
+    place "$dir"
   fi
+  dir=$(datadir "$dir")
   if [ ! -f "$dir/PG_VERSION" ]; then
     as_owner "$bin/initdb" -D "$dir" -U postgres -A trust "${sync[@]}" -E UTF8 >/dev/null
   fi
@@ -64,7 +92,8 @@ start() {
 }
 
 stop() {
-  local dir=$1
+  local dir
+  dir=$(datadir "$1")
   as_owner "$(bindir)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
 

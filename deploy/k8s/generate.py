@@ -4,10 +4,12 @@ own tables, so that the manifests cannot drift from what `make run` does:
 - kafka-topics.yaml     a Strimzi `KafkaTopic` per topic of shared.topics.ALL_TOPICS
 - kafka-users.yaml      a Strimzi `KafkaUser` per principal, its ACLs from
                         shared.kafka_security.bindings() (the one ACL table, contract 8)
-- services.yaml         per service: Deployment, Service, PodDisruptionBudget
+- services.yaml         per service of shared.registry: Deployment, Service,
+                        PodDisruptionBudget
 - autoscaling.yaml      per consuming service: KEDA TriggerAuthentication + ScaledObject
-                        (one Kafka trigger per topic it reads, per the same ACL table)
-- network-policies.yaml default deny, then only the traffic the design needs
+                        (one Kafka trigger per topic it consumes, per the registry)
+- network-policies.yaml default deny, then only the traffic the design needs (the APIs a
+                        service calls and HTTPS to the internet, as the registry says)
 
 python deploy/k8s/generate.py          rewrite the files
 python deploy/k8s/generate.py --check  exit 1 if a committed file differs (the test does this)
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,12 @@ from shared.kafka_security import (
     LITERAL,
     PREFIXED,
     READ,
-    SERVICES,
     TOPIC,
     WRITE,
     bindings,
-    service_group,
 )
+from shared.registry import SERVICES, Service
+from shared.registry import service as entry
 from shared.topics import ALL_TOPICS
 
 BASE = Path(__file__).resolve().parent / "base"
@@ -64,19 +65,8 @@ IMAGE = "mash:0.1.0"
 LAG_THRESHOLD = 50
 """KEDA adds a replica for every this many messages of lag per replica."""
 PLATFORM_SECRET = "mash-platform-secrets"  # noqa: S105 - a name, not a value
-"""Created by the platform team: `jwt-secret` and `pseudonym-key` (README)."""
+"""Created by the platform team: `jwt-secret` and `pseudonym-key` (docs/kubernetes.md)."""
 KEDA_KAFKA_SECRET = "mash-keda-kafka"  # noqa: S105 - a name, not a value
-
-PORTS = {
-    "intake": 8001,
-    "triage": 8002,
-    "notify": 8003,
-    "marac": 8004,
-    "console": 8005,
-    "perpetrators": 8006,
-}
-CONSOLE_CALLS = ("notify", "marac", "perpetrators")
-"""The APIs the console's pages read (contract section 11)."""
 
 # where the platform's own parts run (namespace and pod labels); an overlay may patch them
 INGRESS = (
@@ -123,28 +113,10 @@ _OPERATION = {
 _OPERATION_ORDER = ("Read", "Write", "Describe", "IdempotentWrite")
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    port: int
-
-    @property
-    def reads(self) -> tuple[str, ...]:
-        """The topics it consumes: its reads in the ACL table."""
-        return ACL_TABLE[self.name].reads
-
-    @property
-    def consumes(self) -> bool:
-        return bool(self.reads)
-
-    @property
-    def env_prefix(self) -> str:
-        return self.name.upper()
-
-
 def services() -> list[Service]:
-    assert set(PORTS) == set(SERVICES), "a service without a port (or a port without a service)"
-    return [Service(name, port) for name, port in PORTS.items()]
+    """The services of the registry (shared.registry), each with its Kafka principal."""
+    assert all(s.principal in ACL_TABLE for s in SERVICES), "a service without a principal"
+    return list(SERVICES)
 
 
 def labels(name: str) -> dict[str, str]:
@@ -229,21 +201,35 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
 def deployment(svc: Service) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
         # the service's own Kafka principal: its Strimzi KafkaUser and the secret it creates
-        {"name": "MASH_KAFKA_USERNAME", "value": svc.name},
-        _secret_env("MASH_KAFKA_PASSWORD", svc.name, "password"),
-        _secret_env(f"{svc.env_prefix}_DATABASE_URL", f"{svc.name}-database", "url"),
+        {"name": "MASH_KAFKA_USERNAME", "value": svc.principal},
+        _secret_env("MASH_KAFKA_PASSWORD", svc.principal, "password"),
+        _secret_env(f"{svc.settings_prefix}DATABASE_URL", f"{svc.name}-database", "url"),
         _secret_env("MASH_JWT_SECRET", PLATFORM_SECRET, "jwt-secret"),
         _secret_env("MASH_PSEUDONYM_KEY", PLATFORM_SECRET, "pseudonym-key"),
     ]
+    if svc.database_role:
+        # its migrations run as the database's owner; the service logs in as a role in
+        # `database_role`, with the rights its migrations grant (records: insert and read)
+        env.append(
+            _secret_env(
+                f"{svc.settings_prefix}MIGRATIONS_DATABASE_URL",
+                f"{svc.name}-database",
+                "migrations-url",
+            )
+        )
     env_from: list[dict[str, Any]] = [{"configMapRef": {"name": "mash-platform"}}]
-    if svc.name == "console":
-        # the owning services' APIs its pages read, by their Services
-        env += [
-            {"name": f"CONSOLE_{callee.upper()}_URL", "value": f"http://{callee}:{PORTS[callee]}"}
-            for callee in CONSOLE_CALLS
-        ]
-        # CONSOLE_OIDC_ISSUER, its client id and secret (contract section 11), CONSOLE_PUBLIC_URL
-        env_from.append({"secretRef": {"name": "console-oidc"}})
+    # the APIs it calls (the console's pages read the owning services), by their Services
+    env += [
+        {
+            "name": f"{svc.settings_prefix}{callee.upper()}_URL",
+            "value": f"http://{callee}:{entry(callee).port}",
+        }
+        for callee in svc.calls
+    ]
+    if svc.settings_secret:
+        # settings of its own, e.g. the console's OpenID Connect issuer, client id and secret
+        # (contract section 11) and CONSOLE_PUBLIC_URL
+        env_from.append({"secretRef": {"name": svc.settings_secret}})
     probe = {"port": "http", "scheme": "HTTP"}
     container = {
         "name": svc.name,
@@ -420,7 +406,7 @@ def scaled_object(svc: Service) -> dict[str, Any]:
             "type": "kafka",
             "metadata": {
                 "bootstrapServers": KAFKA_BOOTSTRAP,
-                "consumerGroup": service_group(svc.name),
+                "consumerGroup": svc.consumer_group,
                 "topic": topic,
                 "lagThreshold": str(LAG_THRESHOLD),
                 "offsetResetPolicy": "earliest",
@@ -428,7 +414,7 @@ def scaled_object(svc: Service) -> dict[str, Any]:
             },
             "authenticationRef": {"name": f"{svc.name}-kafka"},
         }
-        for topic in svc.reads
+        for topic in svc.consumes
     ]
     return {
         "apiVersion": "keda.sh/v1alpha1",
@@ -470,8 +456,11 @@ def network_policies() -> list[dict[str, Any]]:
     ]
     for svc in services():
         sources = [_peer(*INGRESS), _peer(*PROMETHEUS)]
-        if svc.name in CONSOLE_CALLS:
-            sources.append({"podSelector": {"matchLabels": labels("console")}})
+        sources += [
+            {"podSelector": {"matchLabels": labels(caller.name)}}
+            for caller in SERVICES
+            if svc.name in caller.calls
+        ]
         out.append(
             {
                 "apiVersion": "networking.k8s.io/v1",
@@ -522,14 +511,13 @@ def network_policies() -> list[dict[str, Any]]:
                 "ports": [{"protocol": "TCP", "port": OTLP_HTTP_PORT}],
             },
         ]
-        if svc.name == "console":
-            egress += [
-                {
-                    "to": [{"podSelector": {"matchLabels": labels(callee)}}],
-                    "ports": [{"protocol": "TCP", "port": PORTS[callee]}],
-                }
-                for callee in CONSOLE_CALLS
-            ]
+        egress += [
+            {
+                "to": [{"podSelector": {"matchLabels": labels(callee)}}],
+                "ports": [{"protocol": "TCP", "port": entry(callee).port}],
+            }
+            for callee in svc.calls
+        ]
         out.append(
             {
                 "apiVersion": "networking.k8s.io/v1",
@@ -542,8 +530,7 @@ def network_policies() -> list[dict[str, Any]]:
                 },
             }
         )
-    out.append(_public_https("notify", "partners' webhooks (contract section 5)"))
-    out.append(_public_https("console", "the OpenID Connect issuer (contract section 11)"))
+    out += [_public_https(s.name, s.public_https) for s in SERVICES if s.public_https]
     return out
 
 
@@ -590,7 +577,7 @@ def rendered() -> dict[str, str]:
         "kafka-users.yaml": _dump(kafka_users(), "shared/kafka_security.py ACL_TABLE"),
         "services.yaml": _dump(
             [o for s in svcs for o in (deployment(s), service(s), disruption_budget(s))],
-            "its service table",
+            "shared/registry.py SERVICES",
         ),
         "autoscaling.yaml": _dump(
             [
@@ -602,9 +589,9 @@ def rendered() -> dict[str, str]:
                     for o in (trigger_authentication(s), scaled_object(s))
                 ),
             ],
-            "shared/kafka_security.py ACL_TABLE (what each service reads)",
+            "shared/registry.py SERVICES (what each service consumes)",
         ),
-        "network-policies.yaml": _dump(network_policies(), "its service table"),
+        "network-policies.yaml": _dump(network_policies(), "shared/registry.py SERVICES"),
     }
 
 

@@ -1,5 +1,6 @@
 """`mash demo` against a stack started as `make run` starts it: the synthetic day goes
-through intake, triage, notify and marac, and what the demo reports obeys domain.md."""
+through intake, triage, notify and marac, what the demo reports obeys domain.md, and the
+records service answers a subject access request for one of its victims."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ import httpx
 import pytest
 
 from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
+from shared import registry
 from shared.config import ROOT
 
 pytestmark = pytest.mark.e2e
-SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console")
+SERVICES = registry.NAMES
 MASH = str(Path(sys.executable).parent / "mash")
 
 
@@ -52,13 +54,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
         "ZIPKIN_PORT": str(free_port()),
         "PROMETHEUS_PORT": str(free_port()),
     }
-    for name, port in ports.items():
-        prefix = name.upper()
-        env[f"{prefix}_PORT"] = str(port)
-        env[f"{prefix}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / name}.db"
+    for svc in registry.SERVICES:
+        prefix = svc.settings_prefix
+        env[f"{prefix}PORT"] = str(ports[svc.name])
+        env[f"{prefix}DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / svc.name}.db"
         # the broker is shared with other tests: start at the end, in groups of our own
-        env[f"{prefix}_CONSUMER_GROUP"] = f"mash-{name}-e2e-demo-{run_id}"
-        env[f"{prefix}_CONSUMER_OFFSET_RESET"] = "latest"
+        env[f"{prefix}CONSUMER_GROUP"] = f"{svc.consumer_group}-e2e-demo-{run_id}"
+        env[f"{prefix}CONSUMER_OFFSET_RESET"] = "latest"
     log = (tmp / "run.log").open("w")
     process = subprocess.Popen(
         [MASH, "run", "--no-broker"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
@@ -189,6 +191,24 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
     assert "Priority perpetrators portsmouth" in out
     assert "score = R x (F + G + 2 x (V - 1))" in out
 
+    # a subject access request for one of the day's victims (contract 12, issue 19): who
+    # collected, combined, disclosed and consulted their data, in time order; verify ok
+    records = summary["records"]
+    entries = records["entries"]
+    assert records["missing"] == []
+    assert {"collected", "combined", "disclosed", "consulted"} <= {e["operation"] for e in entries}
+    assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+    assert {e["service"] for e in entries} >= {"intake", "triage", "notify"}
+    disclosed = [e for e in entries if e["operation"] == "disclosed"]
+    assert all(e["recipient"] for e in disclosed)
+    ours = set(incidents)
+    assert ours & {i for e in entries for i in e["ids"]}
+    assert records["verify"]["ok"] is True
+    words = json.dumps(entries)
+    assert not [v for v in records["question"].values() if v in words], "personal data logged"
+    assert "Records of processing: a subject access request" in out
+    assert "/v1/records/verify: ok" in out
+
 
 def test_a_second_run_works_and_joins_the_same_victims_cases(hub: Hub) -> None:
     _, first = demo(hub, "again-1", "--seed", "11", "--incidents", "12", "--timeout", "240")
@@ -215,8 +235,8 @@ def test_the_demo_says_so_when_the_hub_is_not_running(tmp_path: Path) -> None:
         "MASH_JWT_SECRET": TEST_SECRET,
         "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
     }
-    for name in SERVICES:
-        env[f"{name.upper()}_PORT"] = str(free_port())
+    for svc in registry.SERVICES:
+        env[f"{svc.settings_prefix}PORT"] = str(free_port())
     done = subprocess.run(
         [MASH, "demo", "--incidents", "3", "--timeout", "5"],
         env=env,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import PlatformSettings
+from shared.registry import NAMES
 from shared.topics import (
     AGENCIES,
     AUDIT_PREFIX,
@@ -50,7 +51,8 @@ SASL_MECHANISM = "SCRAM-SHA-512"
 ADMIN = "admin"
 OPS = "ops"
 NEIGHBOURHOOD_TEAM = "neighbourhood-team"
-SERVICES = ("intake", "triage", "notify", "marac", "perpetrators", "console", "records")
+SERVICES = NAMES
+"""The services' principals: one per service of the registry."""
 
 
 @dataclass(frozen=True)

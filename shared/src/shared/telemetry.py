@@ -14,8 +14,10 @@ offsets ourselves, and every exporter sees URLs without user info, query or frag
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ INCIDENT_ID = "mash.incident_id"
 """The attribute naming the incident a span works on: Zipkin finds the trace by it."""
 
 DEFAULT_TRACES_FILE_MAX_BYTES = 5 * 1024 * 1024
+_log = logging.getLogger(__name__)
 # attributes that hold a whole query string: dropped, whatever their value
 _QUERY_KEYS = frozenset({"url.query", "http.query"})
 
@@ -104,6 +107,42 @@ def _redacted(span: ReadableSpan) -> ReadableSpan:
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+class QuietExporter(SpanExporter):
+    """Hands spans to `inner` and turns its failures into one warning line, at most one
+    every `interval` seconds: a trace UI that is slow or gone (Zipkin's ReadTimeout under
+    load) must not flood a service's output with tracebacks. Spans it could not send are
+    dropped, as the exporter would drop them anyway."""
+
+    def __init__(self, inner: SpanExporter, name: str, interval: float = 60.0) -> None:
+        self.inner = inner
+        self._name = name
+        self._interval = interval
+        self._warned_at: float | None = None
+        self._failed = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            return self.inner.export(spans)
+        except Exception as exc:  # noqa: BLE001 - any failure of the exporter is the same to us
+            self._failed += len(spans)
+            now = time.monotonic()
+            if self._warned_at is None or now - self._warned_at >= self._interval:
+                self._warned_at = now
+                _log.warning(
+                    "%s: spans not exported (%d so far): %s",
+                    self._name,
+                    self._failed,
+                    type(exc).__name__,
+                )
+            return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 class JsonLinesExporter(SpanExporter):
@@ -177,7 +216,7 @@ def tracer_provider(service: str, exporters: Sequence[SpanExporter] = ()) -> Tra
     if zipkin := os.environ.get("MASH_ZIPKIN_ENDPOINT"):
         from opentelemetry.exporter.zipkin.json import ZipkinExporter
 
-        batch(ZipkinExporter(endpoint=zipkin, timeout=5))
+        batch(QuietExporter(ZipkinExporter(endpoint=zipkin, timeout=5), "zipkin"))
     if traces_file := os.environ.get("MASH_TRACES_FILE"):
         path = Path(traces_file.replace("{service}", service))
         limit = int(os.environ.get("MASH_TRACES_FILE_MAX_BYTES", DEFAULT_TRACES_FILE_MAX_BYTES))

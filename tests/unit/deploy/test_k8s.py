@@ -1,5 +1,6 @@
 """deploy/k8s/: what `kubectl apply -k` would send is valid, hardened, and agrees with the
-project's own tables (topics, the ACL table of contract section 8, partitions)."""
+project's own tables (the service registry, topics, the ACL table of contract section 8,
+partitions)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,20 @@ from shared.kafka_security import (
     PREFIXED,
     PRINCIPALS,
     READ,
-    SERVICES,
     TOPIC,
     WRITE,
     bindings,
-    service_group,
 )
-from shared.topics import AGENCIES, ALL_TOPICS, PERPETRATORS, TOPIC_PREFIX, referrals_topic
+from shared.registry import SERVICES as REGISTRY
+from shared.registry import service as entry
+from shared.topics import (
+    AGENCIES,
+    ALL_TOPICS,
+    DEADLETTER,
+    PERPETRATORS,
+    TOPIC_PREFIX,
+    referrals_topic,
+)
 from tests.unit.deploy import schemas
 from tests.unit.deploy.conftest import K8S, ROOT
 
@@ -42,14 +50,11 @@ pytestmark = pytest.mark.timeout(1500)
 KUBERNETES_VERSION = "1.33.0"
 """The Kubernetes release whose API the core objects are validated against."""
 
-PORTS = {
-    "intake": 8001,
-    "triage": 8002,
-    "notify": 8003,
-    "marac": 8004,
-    "console": 8005,
-    "perpetrators": 8006,
-}
+PORTS = {s.name: s.port for s in REGISTRY}
+"""Every service of the registry and its port (contract section 1)."""
+SERVICES = tuple(PORTS)
+CALLERS = {s.name: {c.name for c in REGISTRY if s.name in c.calls} for s in REGISTRY}
+"""Who calls each service's API (the console calls notify, marac, perpetrators, records)."""
 Objects = list[dict[str, Any]]
 
 
@@ -270,18 +275,21 @@ def test_section_8_services_read_with_their_own_group_and_write_their_outputs(re
     for svc in SERVICES:
         may = _may(rendered, svc)
         groups = {r for r in may["Read"] if r[0] == "group"}
-        assert groups == {("group", service_group(svc), "prefix")}
-        topics_read = {r[1] for r in may["Read"] if r[0] == "topic"}
-        assert topics_read == set(ACL_TABLE[svc].reads)
+        assert groups == {("group", entry(svc).consumer_group, "prefix")}
+        topics_read = {(r[1], r[2]) for r in may["Read"] if r[0] == "topic"}
+        assert topics_read == {  # `mash.audit.*` in the table is the prefix `mash.audit.`
+            (t.removesuffix("*"), "prefix" if t.endswith("*") else "literal")
+            for t in ACL_TABLE[svc].reads
+        }
         written = {r[1] for r in may["Write"]}
-        assert {"mash.deadletter.v1", "mash.audit.v1"} <= written
+        assert written == {DEADLETTER, entry(svc).log_topic, *entry(svc).produces}
 
 
 # -- the services --------------------------------------------------------------------------------
 def test_each_service_has_a_hardened_deployment_with_both_probes(rendered):
     deployments = of_kind(rendered, "Deployment")
     assert sorted(deployments) == sorted(PORTS)
-    assert set(PORTS) == set(SERVICES)
+    assert "records" in deployments  # contract section 12
     config = of_kind(rendered, "ConfigMap")["mash-platform"]["data"]
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
@@ -320,13 +328,26 @@ def test_each_service_has_a_hardened_deployment_with_both_probes(rendered):
         assert volumes[ca_mount["name"]]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
         # its own PostgreSQL and the platform secrets, never in the ConfigMap
         assert "secretKeyRef" in env[f"{name.upper()}_DATABASE_URL"]["valueFrom"]
+        migrations = env.get(f"{name.upper()}_MIGRATIONS_DATABASE_URL")
+        if name == "records":  # the owner migrates; records logs in insert-only (contract 12)
+            assert migrations is not None
+            assert migrations["valueFrom"]["secretKeyRef"] == {
+                "name": "records-database",
+                "key": "migrations-url",
+            }
+        else:
+            assert migrations is None
         assert "secretKeyRef" in env["MASH_JWT_SECRET"]["valueFrom"]
         assert "secretKeyRef" in env["MASH_PSEUDONYM_KEY"]["valueFrom"]
         assert {"configMapRef": {"name": "mash-platform"}} in c["envFrom"]
         if name == "console":  # the APIs its pages read, by their Services
-            for callee in ("notify", "marac", "perpetrators"):
+            for callee in ("notify", "marac", "perpetrators", "records"):
                 url = f"http://{callee}:{PORTS[callee]}"
                 assert env[f"CONSOLE_{callee.upper()}_URL"]["value"] == url
+            assert {"secretRef": {"name": "console-oidc"}} in c["envFrom"]
+        else:
+            assert not [e for e in env if e.endswith("_URL") and "DATABASE" not in e]
+            assert len(c["envFrom"]) == 1
     assert config["MASH_ENV"] == "production"
     assert config["MASH_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert not {k for k in config if "SECRET" in k or "PASSWORD" in k or "KEY" in k}
@@ -357,8 +378,8 @@ def test_every_consuming_service_scales_on_the_lag_of_what_it_reads(rendered):
     auths = of_kind(rendered, "TriggerAuthentication")
     topics = {t["spec"]["topicName"]: t for t in of_kind(rendered, "KafkaTopic").values()}
     deployments = of_kind(rendered, "Deployment")
-    consumers = {s for s in SERVICES if ACL_TABLE[s].reads}
-    assert consumers == {"triage", "notify", "marac", "perpetrators", "console"}
+    consumers = {s for s in SERVICES if entry(s).consumes}
+    assert consumers == {"triage", "notify", "marac", "perpetrators", "console", "records"}
     assert set(scaled) == consumers
     for name, obj in scaled.items():
         spec = obj["spec"]
@@ -366,11 +387,12 @@ def test_every_consuming_service_scales_on_the_lag_of_what_it_reads(rendered):
         assert name in deployments
         assert "replicas" not in deployments[name]["spec"]  # the ScaledObject owns them
         triggers = spec["triggers"]
-        assert {t["metadata"]["topic"] for t in triggers} == set(ACL_TABLE[name].reads)
+        assert {t["metadata"]["topic"] for t in triggers} == set(entry(name).consumes)
+        assert all(t["metadata"]["topic"] in topics for t in triggers)  # topics, not patterns
         for trigger in triggers:
             meta = trigger["metadata"]
             assert trigger["type"] == "kafka"
-            assert meta["consumerGroup"] == service_group(name)
+            assert meta["consumerGroup"] == entry(name).consumer_group
             assert int(meta["lagThreshold"]) > 0
             assert (
                 meta["bootstrapServers"]
@@ -444,12 +466,13 @@ def test_ingress_only_to_the_service_port_from_the_ingress_controller_prometheus
         same_namespace = [
             p["podSelector"]["matchLabels"] for p in peers if "namespaceSelector" not in p
         ]
-        if name in ("notify", "marac", "perpetrators"):
+        if name in ("notify", "marac", "perpetrators", "records"):
             assert same_namespace == [
                 {"app.kubernetes.io/name": "console", "app.kubernetes.io/part-of": "mash"}
             ]
         else:
             assert same_namespace == []
+        assert {p["app.kubernetes.io/name"] for p in same_namespace} == CALLERS[name]
 
 
 def test_egress_dns_kafka_own_postgres_and_the_collector_only(rendered):
@@ -480,7 +503,7 @@ def test_egress_dns_kafka_own_postgres_and_the_collector_only(rendered):
         if name == "notify":
             allowed |= {443}
         if name == "console":
-            allowed |= {443, PORTS["notify"], PORTS["marac"], PORTS["perpetrators"]}
+            allowed |= {443, *(PORTS[c] for c in ("notify", "marac", "perpetrators", "records"))}
         assert set(by_port) == allowed, name
 
 

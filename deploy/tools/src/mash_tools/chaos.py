@@ -9,12 +9,15 @@ receiver's log), and prints:
 
   incidents accepted / lost (unknown to intake) / undecided (no decision from triage);
   referrals missing (a final decision's referral not in notify's ledger), duplicated in
-  the ledger, missing from their agency's topic; webhook deliveries repeated after a 2xx;
-  MARAC meetings over capacity and victims listed twice on one meeting; dead letters by
-  cause.
+  the ledger, missing from their agency's topic; webhook deliveries repeated after a 2xx,
+  those a notify crash explains apart from the rest; MARAC meetings over capacity and
+  victims listed twice on one meeting; dead letters by cause.
 
-It exits 1 on any loss, duplicate or violation (dead letters are reported, not failed:
-poison is not loss). Every process it starts is stopped at the end, also on failure.
+It exits 1 on any loss, duplicate or violation. Reported, not failed: dead letters (poison
+is not loss) and a webhook delivery repeated after a 2xx when a notify replica was killed
+between the two (contract section 5: a crash after the receiver's 2xx and before notify
+records it means one more delivery, which receivers drop by its `ce-id`). Every process
+it starts is stopped at the end, also on failure.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -29,7 +33,8 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,11 +45,41 @@ import httpx
 from mash_tools import demo
 from mash_tools.cluster import NODES, Cluster
 from mash_tools.testing import TopicReader, free_port, headers_of
+from shared import registry
 from shared.auth import mint
 from shared.config import PlatformSettings
 from shared.topics import AGENCIES, DEADLETTER, referrals_topic
 
-CONSUMING = ("triage", "notify", "marac", "perpetrators", "intake")
+VICTIMS = registry.NAMES
+"""The services whose replicas it kills: every one (uvicorn starts each again)."""
+CRASH_GRACE = 2.0
+"""Seconds a delivery may reach the receiver after the notify replica that sent it died
+(the request was already on the wire)."""
+
+
+def webhook_repeats(
+    deliveries: Sequence[tuple[str, int, float]], crashes: Sequence[float]
+) -> tuple[int, int]:
+    """Deliveries repeated after a 2xx: (explained, unexplained).
+
+    `deliveries` are (ce-id, status, when) as the receiver saw them, `crashes` when a
+    notify replica was killed (both on the monotonic clock). A repeat is explained when a
+    notify crash happened between the earlier 2xx (less `CRASH_GRACE`) and the repeat:
+    the crash may have come before notify recorded the delivery. Any other repeat is a
+    defect."""
+    answered: dict[str, list[float]] = defaultdict(list)
+    for ce_id, status, at in deliveries:
+        if 200 <= status < 300:
+            answered[ce_id].append(at)
+    explained = unexplained = 0
+    for times in answered.values():
+        times.sort()
+        for earlier, later in itertools.pairwise(times):
+            if any(earlier - CRASH_GRACE <= crash <= later for crash in crashes):
+                explained += 1
+            else:
+                unexplained += 1
+    return explained, unexplained
 
 
 class Receiver:
@@ -52,7 +87,7 @@ class Receiver:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.log: list[tuple[str, int]] = []
+        self.log: list[tuple[str, int, float]] = []  # (ce-id, status, monotonic time)
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -64,7 +99,7 @@ class Receiver:
                 length = int(self.headers.get("content-length") or 0)
                 self.rfile.read(length)
                 with receiver._lock:
-                    receiver.log.append((self.headers.get("ce-id", ""), 204))
+                    receiver.log.append((self.headers.get("ce-id", ""), 204, time.monotonic()))
                 self.send_response(204)
                 self.end_headers()
 
@@ -81,10 +116,10 @@ class Receiver:
             self._server.server_close()
             self._server = None
 
-    def repeated_after_2xx(self) -> int:
+    def repeats(self, crashes: Sequence[float]) -> tuple[int, int]:
+        """Deliveries repeated after a 2xx: (explained by a notify crash, unexplained)."""
         with self._lock:
-            counts = Counter(ce_id for ce_id, status in self.log if 200 <= status < 300)
-        return sum(n - 1 for n in counts.values() if n > 1)
+            return webhook_repeats(list(self.log), crashes)
 
 
 @dataclass
@@ -98,10 +133,15 @@ class Table:
     referrals_missing_on_topic: int = 0
     webhook_deliveries: int = 0
     webhook_duplicates: int = 0
+    """Repeated after a 2xx with no notify crash between: a failure."""
+    webhook_repeats_after_crash: int = 0
+    """Repeated after a 2xx with a notify crash between: allowed, reported."""
     over_capacity: int = 0
     double_listed: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     faults: list[str] = field(default_factory=list)
+    notify_crashes: list[float] = field(default_factory=list)
+    """When a notify replica was killed (monotonic clock)."""
 
     @property
     def failures(self) -> int:
@@ -127,6 +167,7 @@ class Table:
             ("referrals missing from their topic", self.referrals_missing_on_topic),
             ("webhook deliveries (2xx)", self.webhook_deliveries),
             ("webhook deliveries repeated after a 2xx", self.webhook_duplicates),
+            ("webhook repeats a notify crash explains", self.webhook_repeats_after_crash),
             ("MARAC meetings over capacity", self.over_capacity),
             ("MARAC victims listed twice on a meeting", self.double_listed),
         ]
@@ -171,7 +212,7 @@ async def faults(
     """SIGKILL replicas now and then; once, a Kafka node and the receiver."""
     broker_done = receiver_done = False
     count = 0
-    order = rng.sample(CONSUMING, len(CONSUMING))  # every service gets its turn
+    order = rng.sample(VICTIMS, len(VICTIMS))  # every service gets its turn
     while not (done.is_set() and broker_done and receiver_done and count >= kills):
         await asyncio.sleep(rng.uniform(1.5, 3.5))
         if count < kills:
@@ -180,6 +221,8 @@ async def faults(
             if pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(rng.choice(pids), signal.SIGKILL)
+                if name == "notify":
+                    table.notify_crashes.append(time.monotonic())
                 count += 1
                 table.faults.append(f"SIGKILL {name}")
         if count >= kills // 3 and not broker_done:
@@ -373,7 +416,8 @@ def check(
     ledger_ids = {str(r["referral_id"]) for found in outcome.referrals.values() for r in found}
     table.referrals_missing_on_topic = len(ledger_ids - on_topics)
     table.webhook_deliveries = len(receiver.log)
-    table.webhook_duplicates = receiver.repeated_after_2xx()
+    explained, unexplained = receiver.repeats(table.notify_crashes)
+    table.webhook_repeats_after_crash, table.webhook_duplicates = explained, unexplained
     demo.collect_lists(hub, outcome, datetime.now(UTC).date())
     for meetings in outcome.meetings.values():
         for meeting in meetings:

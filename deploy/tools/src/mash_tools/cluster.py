@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mash_tools.stack import (
     SERVICES,
@@ -42,9 +43,11 @@ from mash_tools.stack import (
     _wait_ready,
     service_credentials,
     service_port,
+    service_url,
     start_zipkin,
     uvicorn_argv,
 )
+from shared import registry
 from shared.config import ROOT
 
 NODES = 3
@@ -149,8 +152,12 @@ class Cluster:
 
     # -- PostgreSQL
 
-    def postgres_url(self, service: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.postgres_port}/mash_{service}"
+    def postgres_url(self, service: str, owner: bool = False) -> str:
+        """Where a service's database is, as its own login (the owner's, `owner=True`, or
+        for a service without a `database_role`)."""
+        svc = registry.service(service)
+        user = "postgres" if owner or not svc.database_role else svc.database_login
+        return f"postgresql+asyncpg://{user}@127.0.0.1:{self.postgres_port}/{svc.database}"
 
     async def start_postgres(self) -> None:
         directory = self.data / "postgres"
@@ -170,12 +177,14 @@ class Cluster:
             f"postgresql://postgres@127.0.0.1:{self.postgres_port}/postgres"
         )
         try:
-            for name, _ in SERVICES:
+            for svc in SERVICES:
                 found = await conn.fetchval(
-                    "SELECT 1 FROM pg_database WHERE datname = $1", f"mash_{name}"
+                    "SELECT 1 FROM pg_database WHERE datname = $1", svc.database
                 )
                 if not found:
-                    await conn.execute(f'CREATE DATABASE "mash_{name}"')
+                    await conn.execute(f'CREATE DATABASE "{svc.database}"')
+                if svc.database_role:
+                    await _login_in_group(conn, svc.database_login, svc.database_role)
         finally:
             await conn.close()
 
@@ -189,14 +198,19 @@ class Cluster:
 
     # -- services
 
-    async def start_service(self, name: str, default: int) -> Child:
+    async def start_service(self, name: str) -> Child:
+        svc = registry.service(name)
         env = {
             **self.env,
-            **service_credentials(name),
+            **service_credentials(svc.principal),
             "MASH_KAFKA_BOOTSTRAP": self.bootstrap,
-            f"{name.upper()}_DATABASE_URL": self.postgres_url(name),
+            f"{svc.settings_prefix}DATABASE_URL": self.postgres_url(name),
         }
-        argv = uvicorn_argv(name, service_port(name, default), workers=REPLICAS)
+        if svc.database_role:  # its migrations run as the owner, the service as its login
+            env[f"{svc.settings_prefix}MIGRATIONS_DATABASE_URL"] = self.postgres_url(name, True)
+        for callee in svc.calls:  # e.g. the console's pages read the services of this run
+            env.setdefault(f"{svc.settings_prefix}{callee.upper()}_URL", service_url(callee))
+        argv = uvicorn_argv(name, service_port(name), workers=REPLICAS)
         child = await _start(name, argv, env, quiet=self.quiet)
         self.services.append(child)
         return child
@@ -208,8 +222,7 @@ class Cluster:
 
     async def wait_services(self, timeout: float = 180) -> None:
         waits = [
-            _wait_ready(f"http://127.0.0.1:{service_port(n, d)}/readyz", self.services, timeout)
-            for n, d in SERVICES
+            _wait_ready(f"{service_url(s.name)}/readyz", self.services, timeout) for s in SERVICES
         ]
         await asyncio.gather(*waits)
 
@@ -225,8 +238,8 @@ class Cluster:
         for node in range(1, NODES + 1):
             await self.start_broker(node)
         await asyncio.gather(*(self.wait_broker(n) for n in range(1, NODES + 1)))
-        for name, default in SERVICES:
-            await self.start_service(name, default)
+        for svc in SERVICES:
+            await self.start_service(svc.name)
         await self.wait_services()
         await _wait_ready(f"{zipkin}/health", self.others, 120)
         return zipkin
@@ -245,6 +258,15 @@ class Cluster:
     @property
     def children(self) -> list[Child]:
         return [*self.services, *self.brokers.values(), *self.others]
+
+
+async def _login_in_group(conn: Any, login: str, group: str) -> None:
+    """A login role in a group role (both created when missing): the service's login,
+    whose rights are the group's, which its migrations grant (records: insert and read)."""
+    for role, options in ((group, "NOLOGIN"), (login, f'LOGIN IN ROLE "{group}"')):
+        found = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if not found:
+            await conn.execute(f'CREATE ROLE "{role}" {options}')
 
 
 def _log_tail(node_dir: Path, lines: int = 25) -> str:
@@ -304,9 +326,9 @@ def _print_table(cluster: Cluster, zipkin: str) -> None:
         f"  {'postgresql':<14} {'127.0.0.1:' + str(cluster.postgres_port):<34} "
         "one database per service (mash_<service>)"
     )
-    for name, default in SERVICES:
-        url = f"http://127.0.0.1:{service_port(name, default)}"
-        print(f"  {name:<14} {url:<34} {REPLICAS} replicas (uvicorn workers), {url}/docs")
+    for svc in SERVICES:
+        url = service_url(svc.name)
+        print(f"  {svc.name:<14} {url:<34} {REPLICAS} replicas (uvicorn workers), {url}/docs")
     print(f"  {'zipkin':<14} {zipkin + '/zipkin/':<34} traces")
     print(
         f"\nKafka: MASH_KAFKA_BOOTSTRAP={cluster.bootstrap} (replication 3, min ISR 2, SASL_SSL)\n",

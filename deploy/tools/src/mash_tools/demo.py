@@ -5,7 +5,9 @@ high risk, children with their schools, repeat victims, a serial perpetrator, a 
 completed late and one re-grade by the central referral unit), waits until triage has
 decided every one, notify has made the referrals, marac has listed the eligible
 victims and perpetrators has scored every suspect, and prints what the hub did (after
-the MARAC lists, each area's priority perpetrators with the parts of their score).
+the MARAC lists, each area's priority perpetrators with the parts of their score). Last,
+a data protection officer asks the records service who collected, combined, disclosed
+and consulted one victim's data, and whether the chains verify (`subject_access`).
 Every person is generated from the seed: none is real. `MASH_DEMO_SUMMARY=<file>` also
 writes the summary as JSON (the e2e test reads it).
 """
@@ -28,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from mash_tools.stack import SERVICES, service_port
+from mash_tools import subject_access
+from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
 from shared.config import PlatformSettings
 from shared.topics import AGENCIES
@@ -233,7 +236,7 @@ class Hub:
         )
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
-        self.urls = {name: f"http://127.0.0.1:{service_port(name, p)}" for name, p in SERVICES}
+        self.urls = {s.name: service_url(s.name) for s in SERVICES}
 
     def ready(self) -> list[str]:
         """The services that do not answer /readyz with 200."""
@@ -269,14 +272,20 @@ class Outcome:
         return {i for c in cases for i in c["incident_ids"]}
 
 
+_SHOWN: dict[str, tuple[int, int]] = {}
+"""The last count printed per label when stdout is not a terminal."""
+
+
 def progress(label: str, done: int, total: int, width: int = 30) -> None:
+    """A progress bar redrawn in place on a terminal; in a log or CI output (not a
+    terminal) no `\r` frames: one line, when the step completes."""
     filled = width * done // max(total, 1)
-    end = "\n" if done >= total else ""
-    print(
-        f"\r{label:<22} [{'#' * filled}{'-' * (width - filled)}] {done}/{total}",
-        end=end,
-        flush=True,
-    )
+    bar = f"{label:<22} [{'#' * filled}{'-' * (width - filled)}] {done}/{total}"
+    if sys.stdout.isatty():
+        print(f"\r{bar}", end="\n" if done >= total else "", flush=True)
+    elif done >= total and _SHOWN.get(label) != (done, total):
+        _SHOWN[label] = (done, total)
+        print(bar, flush=True)
 
 
 def wait(until: Callable[[], bool], deadline: float, interval: float = 0.5) -> bool:
@@ -505,7 +514,13 @@ def report_perpetrators(area: str, outcome: Outcome) -> None:
         )
 
 
-def write_summary(path: str, plans: list[Planned], outcome: Outcome, ok: bool) -> None:
+def write_summary(
+    path: str,
+    plans: list[Planned],
+    outcome: Outcome,
+    ok: bool,
+    records: subject_access.Answer | None = None,
+) -> None:
     summary = {
         "ok": ok,
         "incidents": [
@@ -522,6 +537,14 @@ def write_summary(path: str, plans: list[Planned], outcome: Outcome, ok: bool) -
         "meetings": outcome.meetings,
         "awaiting": outcome.awaiting,
         "perpetrators": outcome.perpetrators,
+        "records": None
+        if records is None
+        else {
+            "question": records.question,
+            "entries": records.entries,
+            "verify": records.verify,
+            "missing": records.missing,
+        },
     }
     with open(path, "w", encoding="utf-8") as out:
         json.dump(summary, out, indent=2)
@@ -537,6 +560,7 @@ def run(args: argparse.Namespace) -> int:
     plans = synthetic_day(args.seed, args.incidents, now)
     outcome = Outcome()
     ok = False
+    records: subject_access.Answer | None = None
     with httpx.Client(timeout=10) as client:
         hub = Hub(client)
         try:
@@ -554,13 +578,19 @@ def run(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.timeout
             post_day(hub, plans)
             ok = follow_up(hub, plans, outcome, today, deadline)
+            if ok:
+                victim = next(p for p in plans if p.story == "repeat").body["victim"]
+                records = subject_access.ask(client, hub.urls["records"], victim, deadline)
+                ok = not records.missing and records.verify.get("ok") is True
         except (httpx.HTTPError, DemoError) as exc:
             print(f"\nmash demo: {exc}", file=sys.stderr)
             return 1
         finally:
             if path := os.environ.get("MASH_DEMO_SUMMARY"):
-                write_summary(path, plans, outcome, ok)
+                write_summary(path, plans, outcome, ok, records)
     report(plans, outcome, today)
+    if records is not None:
+        subject_access.report(records, hub.urls["records"])
     return 0 if ok else 1
 
 

@@ -24,19 +24,13 @@ from pathlib import Path
 import httpx
 import yaml
 
-from shared import kafka_security
+from shared import kafka_security, registry
 from shared.auth import mint_sign_in
 from shared.config import ROOT, PlatformSettings
 from shared.topics import AGENCIES
 
-SERVICES = (
-    ("intake", 8001),
-    ("triage", 8002),
-    ("notify", 8003),
-    ("marac", 8004),
-    ("perpetrators", 8006),
-    ("console", 8005),
-)
+SERVICES = registry.SERVICES
+"""Every service `mash run` starts, in order: the registry's (shared.registry)."""
 
 
 @dataclass
@@ -51,8 +45,15 @@ class Child:
         return "".join(f"    {line}" for line in self.tail)
 
 
-def service_port(name: str, default: int) -> int:
-    return int(os.environ.get(f"{name.upper()}_PORT", default))
+def service_port(name: str, default: int | None = None) -> int:
+    """A service's port in this run: `<NAME>_PORT`, else the registry's default."""
+    fallback = registry.service(name).port if default is None else default
+    return int(os.environ.get(f"{name.upper()}_PORT", fallback))
+
+
+def service_url(name: str) -> str:
+    """A service's base URL on loopback in this run."""
+    return registry.service(name).url_in(os.environ)
 
 
 def uvicorn_argv(name: str, port: int, workers: int = 1) -> list[str]:
@@ -150,10 +151,10 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
     os.umask(0o077)
     platform = PlatformSettings()
     env = {**os.environ, "MASH_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    for upstream, port in (("notify", 8003), ("marac", 8004), ("perpetrators", 8006)):
-        # the console calls the services where this run puts them
-        url = f"http://127.0.0.1:{service_port(upstream, port)}"
-        env.setdefault(f"CONSOLE_{upstream.upper()}_URL", url)
+    for caller in SERVICES:
+        for callee in caller.calls:
+            # e.g. the console calls the services where this run puts them
+            env.setdefault(f"{caller.settings_prefix}{callee.upper()}_URL", service_url(callee))
     children: list[Child] = []
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -181,14 +182,11 @@ async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
                 if children[-1].process.returncode is not None or time.monotonic() > deadline:
                     raise RuntimeError("kafka did not start; see .data/kafka/app-logs/server.log")
                 await asyncio.sleep(0.3)
-        for name, default in SERVICES:
-            argv = uvicorn_argv(name, service_port(name, default))
-            service_env = {**env, **service_credentials(name)}
-            children.append(await _start(name, argv, service_env, quiet=False))
-        waits = [
-            _wait_ready(f"http://127.0.0.1:{service_port(n, d)}/readyz", children, 120)
-            for n, d in SERVICES
-        ]
+        for svc in SERVICES:
+            argv = uvicorn_argv(svc.name, service_port(svc.name))
+            service_env = {**env, **service_credentials(svc.principal)}
+            children.append(await _start(svc.name, argv, service_env, quiet=False))
+        waits = [_wait_ready(f"{service_url(s.name)}/readyz", children, 120) for s in SERVICES]
         await asyncio.gather(*waits, _wait_ready(f"{zipkin}/health", children, 120))
         prometheus = await start_prometheus(env, children, platform.data_dir)
         _print_table(platform.kafka_bootstrap, zipkin, prometheus)
@@ -234,7 +232,7 @@ def prometheus_config(target: Path) -> Path:
     source = ROOT / "deploy" / "prometheus"
     config = yaml.safe_load((source / "prometheus.yml").read_text())
     config["rule_files"] = [str(source / name) for name in config.get("rule_files", [])]
-    ports = {name: service_port(name, default) for name, default in SERVICES}
+    ports = {s.name: service_port(s.name) for s in SERVICES}
     for job in config["scrape_configs"]:
         statics = [c for c in job["static_configs"] if c["labels"]["service"] in ports]
         for static in statics:
@@ -267,14 +265,12 @@ async def start_prometheus(env: dict[str, str], children: list[Child], data: Pat
 
 def _print_table(bootstrap: str, zipkin: str, prometheus: str | None) -> None:
     rows = [("kafka", bootstrap, "")] + [
-        (n, f"http://127.0.0.1:{service_port(n, d)}", f"http://127.0.0.1:{service_port(n, d)}/docs")
-        for n, d in SERVICES
+        (s.name, service_url(s.name), f"{service_url(s.name)}/docs") for s in SERVICES
     ]
     rows.append(("zipkin", f"{zipkin}/zipkin/", "traces: search by tag mash.incident_id=<id>"))
     if prometheus:
         rows.append(("prometheus", prometheus, f"{prometheus}/alerts"))
-    intake = f"http://127.0.0.1:{service_port('intake', 8001)}"
-    console = f"http://127.0.0.1:{service_port('console', 8005)}"
+    intake, console, records = (service_url(n) for n in ("intake", "console", "records"))
     print("\nThe hub is running (Ctrl-C stops everything):\n")
     print(f"  {'service':<12} {'address':<30} API docs")
     for name, address, docs in rows:
@@ -294,6 +290,12 @@ Try it:
   TOKEN=$(.venv/bin/mash token --sub control-room --scope "incidents:write incidents:read")
   curl -s -X POST {intake}/v1/incidents -H "Authorization: Bearer $TOKEN" \\
     -H 'content-type: application/json' -d @deploy/example-incident.json
+
+Records of processing (who collected, consulted, disclosed a person's data; DPA 2018 s.62):
+  DPO=$(.venv/bin/mash token --sub dpo --scope records:read)
+  curl -s -X POST {records}/v1/records/search -H "Authorization: Bearer $DPO" \\
+    -H 'content-type: application/json' -d '{{"person_id": "<the person id>"}}'
+  curl -s {records}/v1/records/verify -H "Authorization: Bearer $DPO"
 """,
         flush=True,
     )
@@ -303,6 +305,7 @@ DEMO_SCOPES = (
     "marac:read",
     "dashboard:read",
     "perpetrators:read",
+    "records:read",
     *(f"referrals:{verb}:{agency}" for agency in AGENCIES for verb in ("read", "ack")),
 )
 
