@@ -16,6 +16,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from shared import registry
 from shared.asyncapi import document
 from shared.config import ROOT
 from shared.schemas import TriageDecided
@@ -38,7 +39,7 @@ SECTION_7 = {
             f"mash.audit.{op}"
             for op in ("collected", "altered", "consulted", "disclosed", "combined", "erased")
         }
-        for service in ("intake", "triage", "notify", "marac", "perpetrators", "console", "records")
+        for service in registry.NAMES
     },
 }
 
