@@ -1,7 +1,8 @@
 """Writes the generated part of the Kubernetes base (deploy/k8s/base/) from the project's
 own tables, so that the manifests cannot drift from what `make run` does:
 
-- kafka-topics.yaml     a Strimzi `KafkaTopic` per topic of shared.topics.ALL_TOPICS
+- kafka-topics.yaml     a Strimzi `KafkaTopic` per topic of shared.topics.ALL_TOPICS, with
+                        its settings (shared.topics.topic_config: the log topics' 30 days)
 - kafka-users.yaml      a Strimzi `KafkaUser` per principal, its ACLs from
                         shared.kafka_security.bindings() (the one ACL table, contract 8)
 - services.yaml         per service: Deployment, Service, PodDisruptionBudget
@@ -43,7 +44,7 @@ from shared.kafka_security import (
     bindings,
     service_group,
 )
-from shared.topics import ALL_TOPICS
+from shared.topics import ALL_TOPICS, AUDIT_PREFIX, topic_config
 
 BASE = Path(__file__).resolve().parent / "base"
 
@@ -74,9 +75,10 @@ PORTS = {
     "marac": 8004,
     "console": 8005,
     "perpetrators": 8006,
+    "records": 8007,
 }
-CONSOLE_CALLS = ("notify", "marac", "perpetrators")
-"""The APIs the console's pages read (contract section 11)."""
+CONSOLE_CALLS = ("notify", "marac", "perpetrators", "records")
+"""The APIs the console's pages read (contract sections 11 and 12: its Records page)."""
 
 # where the platform's own parts run (namespace and pod labels); an overlay may patch them
 INGRESS = (
@@ -130,8 +132,24 @@ class Service:
 
     @property
     def reads(self) -> tuple[str, ...]:
-        """The topics it consumes: its reads in the ACL table."""
-        return ACL_TABLE[self.name].reads
+        """The topics it consumes: its reads in the ACL table, a prefix (`mash.audit.*`)
+        standing for every topic of the contract that it covers."""
+        return tuple(
+            topic
+            for read in ACL_TABLE[self.name].reads
+            for topic in (
+                [t for t in ALL_TOPICS if t.startswith(read[:-1])] if read.endswith("*") else [read]
+            )
+        )
+
+    @property
+    def lag_topics(self) -> tuple[str, ...]:
+        """The topics its consumer group reads, whose lag it scales on. `records` reads the
+        agencies' and the neighbourhood team's topics only to see what their groups have
+        consumed (contract section 12), not with a group of its own: only its log topics."""
+        if self.name == "records":
+            return tuple(t for t in self.reads if t.startswith(AUDIT_PREFIX))
+        return self.reads
 
     @property
     def consumes(self) -> bool:
@@ -172,11 +190,16 @@ def kafka_topics() -> list[dict[str, Any]]:
                 "topicName": topic,
                 "partitions": PARTITIONS,
                 "replicas": REPLICAS,
-                "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS},
+                "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS, **_settings(topic)},
             },
         }
         for topic in ALL_TOPICS
     ]
+
+
+def _settings(topic: str) -> dict[str, int | str]:
+    """The topic's own settings, numbers as numbers (as Strimzi writes them)."""
+    return {k: int(v) if v.isdigit() else v for k, v in topic_config(topic).items()}
 
 
 def acls(principal: str) -> list[dict[str, Any]]:
@@ -428,7 +451,7 @@ def scaled_object(svc: Service) -> dict[str, Any]:
             },
             "authenticationRef": {"name": f"{svc.name}-kafka"},
         }
-        for topic in svc.reads
+        for topic in svc.lag_topics
     ]
     return {
         "apiVersion": "keda.sh/v1alpha1",

@@ -32,7 +32,17 @@ from shared.kafka_security import (
     bindings,
     service_group,
 )
-from shared.topics import AGENCIES, ALL_TOPICS, PERPETRATORS, TOPIC_PREFIX, referrals_topic
+from shared.topics import (
+    AGENCIES,
+    ALL_TOPICS,
+    AUDIT_PREFIX,
+    AUDIT_TOPICS,
+    DEADLETTER,
+    PERPETRATORS,
+    TOPIC_PREFIX,
+    audit_topic,
+    referrals_topic,
+)
 from tests.unit.deploy import schemas
 from tests.unit.deploy.conftest import K8S, ROOT
 
@@ -49,7 +59,10 @@ PORTS = {
     "marac": 8004,
     "console": 8005,
     "perpetrators": 8006,
+    "records": 8007,
 }
+CONSOLE_CALLS = ("notify", "marac", "perpetrators", "records")
+THIRTY_DAYS_MS = 30 * 24 * 60 * 60 * 1000
 Objects = list[dict[str, Any]]
 
 
@@ -171,6 +184,17 @@ def test_a_topic_per_contract_topic_replicated_three_times_with_min_isr_two(rend
         assert topic["spec"]["partitions"] == kafka_sh_partitions()
 
 
+def test_section_12_every_log_topic_keeps_its_entries_at_least_30_days(rendered):
+    topics = {t["spec"]["topicName"]: t for t in of_kind(rendered, "KafkaTopic").values()}
+    assert set(AUDIT_TOPICS) <= set(topics)
+    for name, topic in topics.items():
+        kept = topic["spec"]["config"].get("retention.ms")
+        if name.startswith(AUDIT_PREFIX):
+            assert int(kept) >= THIRTY_DAYS_MS, name
+        else:
+            assert kept is None, name  # the others keep the broker's default
+
+
 # -- principals and ACLs (contract section 8) ----------------------------------------------------
 _TYPES = {"topic": TOPIC, "group": GROUP, "cluster": CLUSTER}
 _PATTERNS = {"literal": LITERAL, "prefix": PREFIXED}
@@ -271,10 +295,35 @@ def test_section_8_services_read_with_their_own_group_and_write_their_outputs(re
         may = _may(rendered, svc)
         groups = {r for r in may["Read"] if r[0] == "group"}
         assert groups == {("group", service_group(svc), "prefix")}
-        topics_read = {r[1] for r in may["Read"] if r[0] == "topic"}
+        topics_read = {
+            r[1] + ("*" if r[2] == "prefix" else "") for r in may["Read"] if r[0] == "topic"
+        }
         assert topics_read == set(ACL_TABLE[svc].reads)
         written = {r[1] for r in may["Write"]}
-        assert {"mash.deadletter.v1", "mash.audit.v1"} <= written
+        assert {DEADLETTER, audit_topic(svc)} <= written
+        # its own log topic, and no other's (contract section 12)
+        assert {t for t in written if t.startswith(AUDIT_PREFIX)} == {audit_topic(svc)}
+
+
+def test_section_12_a_log_topic_is_written_by_its_service_alone(rendered):
+    for topic in AUDIT_TOPICS:
+        writers = {
+            user["metadata"]["name"]
+            for user in of_kind(rendered, "KafkaUser").values()
+            if any(
+                r[1] == topic or (r[2] == "prefix" and topic.startswith(r[1]))
+                for r in _may(rendered, user["metadata"]["name"])["Write"]
+            )
+        }
+        assert writers == {topic.removeprefix(AUDIT_PREFIX).removesuffix(".v1")}, topic
+
+
+def test_section_12_records_reads_every_log_topic_and_describes_the_partners_groups(rendered):
+    may = _may(rendered, "records")
+    assert ("topic", AUDIT_PREFIX, "prefix") in may["Read"]
+    described = {r[1] for r in may["Describe"] if r[0] == "group" and r[2] == "prefix"}
+    assert {f"{a}." for a in AGENCIES} | {f"{NEIGHBOURHOOD_TEAM}.", f"{OPS}."} <= described
+    assert {r[1] for r in may["Write"]} == {DEADLETTER, audit_topic("records")}
 
 
 # -- the services --------------------------------------------------------------------------------
@@ -324,7 +373,7 @@ def test_each_service_has_a_hardened_deployment_with_both_probes(rendered):
         assert "secretKeyRef" in env["MASH_PSEUDONYM_KEY"]["valueFrom"]
         assert {"configMapRef": {"name": "mash-platform"}} in c["envFrom"]
         if name == "console":  # the APIs its pages read, by their Services
-            for callee in ("notify", "marac", "perpetrators"):
+            for callee in CONSOLE_CALLS:
                 url = f"http://{callee}:{PORTS[callee]}"
                 assert env[f"CONSOLE_{callee.upper()}_URL"]["value"] == url
     assert config["MASH_ENV"] == "production"
@@ -358,7 +407,7 @@ def test_every_consuming_service_scales_on_the_lag_of_what_it_reads(rendered):
     topics = {t["spec"]["topicName"]: t for t in of_kind(rendered, "KafkaTopic").values()}
     deployments = of_kind(rendered, "Deployment")
     consumers = {s for s in SERVICES if ACL_TABLE[s].reads}
-    assert consumers == {"triage", "notify", "marac", "perpetrators", "console"}
+    assert consumers == {"triage", "notify", "marac", "perpetrators", "console", "records"}
     assert set(scaled) == consumers
     for name, obj in scaled.items():
         spec = obj["spec"]
@@ -366,7 +415,9 @@ def test_every_consuming_service_scales_on_the_lag_of_what_it_reads(rendered):
         assert name in deployments
         assert "replicas" not in deployments[name]["spec"]  # the ScaledObject owns them
         triggers = spec["triggers"]
-        assert {t["metadata"]["topic"] for t in triggers} == set(ACL_TABLE[name].reads)
+        # records scales on its log topics (it only looks at the partners' topics' offsets)
+        reads = set(AUDIT_TOPICS) if name == "records" else set(ACL_TABLE[name].reads)
+        assert {t["metadata"]["topic"] for t in triggers} == reads
         for trigger in triggers:
             meta = trigger["metadata"]
             assert trigger["type"] == "kafka"
@@ -444,7 +495,7 @@ def test_ingress_only_to_the_service_port_from_the_ingress_controller_prometheus
         same_namespace = [
             p["podSelector"]["matchLabels"] for p in peers if "namespaceSelector" not in p
         ]
-        if name in ("notify", "marac", "perpetrators"):
+        if name in CONSOLE_CALLS:
             assert same_namespace == [
                 {"app.kubernetes.io/name": "console", "app.kubernetes.io/part-of": "mash"}
             ]
@@ -480,7 +531,7 @@ def test_egress_dns_kafka_own_postgres_and_the_collector_only(rendered):
         if name == "notify":
             allowed |= {443}
         if name == "console":
-            allowed |= {443, PORTS["notify"], PORTS["marac"], PORTS["perpetrators"]}
+            allowed |= {443, *(PORTS[callee] for callee in CONSOLE_CALLS)}
         assert set(by_port) == allowed, name
 
 

@@ -33,7 +33,14 @@ SECTION_7 = {
     "mash.deadletter.v1": set(),  # carries the original message's type
     "mash.escalations.v1": {"mash.referral.overdue"},
     "mash.perpetrators.v1": {"mash.perpetrator.prioritised", "mash.perpetrator.released"},
-    "mash.audit.v1": {"mash.audit.read"},
+    # section 12: one log topic per service, written by it alone, with every operation
+    **{
+        f"mash.audit.{service}.v1": {
+            f"mash.audit.{op}"
+            for op in ("collected", "altered", "consulted", "disclosed", "combined", "erased")
+        }
+        for service in ("intake", "triage", "notify", "marac", "perpetrators", "console", "records")
+    },
 }
 
 
