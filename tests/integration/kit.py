@@ -158,9 +158,10 @@ class Logged:
             if e["operation"] == operation and all(e[k] == v for k, v in fields.items())
         ]
 
-    def naming(self, operation: str, record_id: str) -> dict[str, Any]:
-        """The one entry of `operation` naming `record_id` (fails on none or several)."""
-        [entry] = [e for e in self.of(operation) if record_id in e["ids"]]
+    def about(self, operation: str, record_id: str) -> dict[str, Any]:
+        """The one entry of `operation` whose first id is `record_id` (the record it is
+        about; fails on none or several)."""
+        [entry] = [e for e in self.of(operation) if e["ids"][:1] == [record_id]]
         return entry
 
     def assert_nothing_personal_of(self, *people: Mapping[str, Any] | None) -> None:
@@ -187,9 +188,9 @@ def _values(person: Mapping[str, Any]) -> list[str]:
     return out
 
 
-async def logged(app: FastAPI) -> Logged:
+async def logged(service: FastAPI | Platform[Any]) -> Logged:
     """The service's log entries, from its outbox rows for `mash.audit.<service>.v1`."""
-    platform = app.state.platform
+    platform = service.state.platform if isinstance(service, FastAPI) else service
     outbox = platform.tables.outbox
     async with platform.sessions() as session:
         stmt = select(outbox).where(outbox.c.topic == audit_topic(platform.name))
