@@ -141,3 +141,51 @@ async def test_every_disclosure_and_alteration_of_a_referral_is_logged_without_i
 
 async def _is(client: Any, agency: str, incident_id: str, status: str) -> bool:
     return await _status(client, agency, incident_id) == status
+
+
+async def test_redelivering_an_agencys_dead_deliveries_is_logged_per_host_they_were_pinned_to(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    first, second = (builders.decision_data(referrals=[IDVA]) for _ in range(2))
+    names = Names({h: ["127.0.0.1"] for h in ("old.idva.test", "new.idva.test")})
+    app = notify_app(kafka_bootstrap, sqlite_url, group, resolver=names)
+    admin = f"ops-{uuid.uuid4().hex[:6]}"
+    write = _as(admin, "subscriptions:write")
+    mine = {first["incident_id"], second["incident_id"]}
+    async with (
+        Receiver(answer=lambda _id, _n: 404) as broken,
+        Receiver() as fixed,
+        running(app) as client,
+    ):
+
+        async def subscribe(host: str, receiver: Receiver) -> None:
+            port = receiver.url.split(":")[2].split("/")[0]
+            body = {"webhook_url": f"http://{host}:{port}/hook", "secret": "s3cret"}
+            put = await client.put("/v1/subscriptions/idva", json=body, headers=write)
+            assert put.status_code == 200, put.text
+
+        await subscribe("old.idva.test", broken)
+        for data in (first, second):
+            await publish(kafka_bootstrap, data)
+        for incident_id in mine:
+            await eventually(lambda: _is(client, "idva", incident_id, "dead"))  # noqa: B023
+        made = [(await referrals_of(client, "idva", i))[0] for i in sorted(mine)]
+        await subscribe("new.idva.test", fixed)
+        since = min(r["created_at"] for r in made)
+        answer = await client.post(
+            "/v1/subscriptions/idva/redeliver", json={"since": since}, headers=write
+        )
+        assert answer.status_code == 202
+        for incident_id in mine:
+            await eventually(lambda: _is(client, "idva", incident_id, "delivered"))  # noqa: B023
+        log = await logged(app)
+
+    ids = {r["referral_id"] for r in made}
+    [requeued] = [e for e in log.of("altered", sub=admin) if ids & set(e["ids"])]
+    assert requeued["route"] == "new.idva.test (was old.idva.test)"
+    assert ids <= set(requeued["ids"])  # with any other dead ones of idva since then
+    assert (requeued["via"], requeued["resource"]) == ("api", "referral")
+    victim_keys = keys_of(TEST_PSEUDONYM_KEY, first["incident"]["victim"])
+    assert victim_keys <= set(requeued["subjects"])
+    delivered = [e for e in log.of("disclosed", via="webhook") if ids & set(e["ids"])]
+    assert sorted(e["route"] for e in delivered) == ["new.idva.test"] * 2
