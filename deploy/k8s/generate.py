@@ -1,7 +1,8 @@
 """Writes the generated part of the Kubernetes base (deploy/k8s/base/) from the project's
 own tables, so that the manifests cannot drift from what `make run` does:
 
-- kafka-topics.yaml     a Strimzi `KafkaTopic` per topic of shared.topics.ALL_TOPICS
+- kafka-topics.yaml     a Strimzi `KafkaTopic` per topic of shared.topics.ALL_TOPICS, with
+                        its settings (shared.topics.topic_config: the log topics' 30 days)
 - kafka-users.yaml      a Strimzi `KafkaUser` per principal, its ACLs from
                         shared.kafka_security.bindings() (the one ACL table, contract 8)
 - services.yaml         per service of shared.registry: Deployment, Service,
@@ -44,7 +45,7 @@ from shared.kafka_security import (
 )
 from shared.registry import SERVICES, Service
 from shared.registry import service as entry
-from shared.topics import ALL_TOPICS
+from shared.topics import ALL_TOPICS, topic_config
 
 BASE = Path(__file__).resolve().parent / "base"
 
@@ -144,11 +145,16 @@ def kafka_topics() -> list[dict[str, Any]]:
                 "topicName": topic,
                 "partitions": PARTITIONS,
                 "replicas": REPLICAS,
-                "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS},
+                "config": {"min.insync.replicas": MIN_INSYNC_REPLICAS, **_settings(topic)},
             },
         }
         for topic in ALL_TOPICS
     ]
+
+
+def _settings(topic: str) -> dict[str, int | str]:
+    """The topic's own settings, numbers as numbers (as Strimzi writes them)."""
+    return {k: int(v) if v.isdigit() else v for k, v in topic_config(topic).items()}
 
 
 def acls(principal: str) -> list[dict[str, Any]]:

@@ -6,21 +6,28 @@ effect would show), and can forward an event to a next hop through the outbox.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mash_tools.testing import kafka_options, platform_settings
+from shared.audit import person_keys
 from shared.config import ServiceSettings
 from shared.envelope import CloudEvent
 from shared.kafka_security import producer_of
+from shared.schemas import Person
+from shared.schemas.v1 import AuditEntry
 from shared.service import ConsumerSpec, Platform
 from shared.tables import platform_tables
+from shared.topics import audit_topic, audit_type
 
 metadata = MetaData()
 tables = platform_tables(metadata)
@@ -128,3 +135,82 @@ async def produce(
             await producer.send_and_wait(topic, raw, key=key)
     finally:
         await producer.stop()
+
+
+# -- records of processing (contract section 12) ------------------------------------------------
+_NOT_PERSONAL = {"school_urn", "present_at_incident"}
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What a service has committed on its own log topic (published or not), oldest first."""
+
+    entries: list[dict[str, Any]]
+    """Each entry's data, valid as `AuditEntry`, its `ce_type` its operation's."""
+    text: str
+    """Every row whole (key, headers and entry), for looking for what must not be there."""
+
+    def of(self, operation: str, **fields: Any) -> list[dict[str, Any]]:
+        """The entries of one operation whose fields have these values."""
+        return [
+            e
+            for e in self.entries
+            if e["operation"] == operation and all(e[k] == v for k, v in fields.items())
+        ]
+
+    def about(self, operation: str, record_id: str) -> dict[str, Any]:
+        """The one entry of `operation` whose first id is `record_id` (the record it is
+        about; fails on none or several)."""
+        [entry] = [e for e in self.of(operation) if e["ids"][:1] == [record_id]]
+        return entry
+
+    def assert_nothing_personal_of(self, *people: Mapping[str, Any] | None) -> None:
+        """No name, date of birth, address, contact or person id of these people appears in
+        any row (whole); each value checked as given and lowercased."""
+        lowered = self.text.lower()
+        values = [v for p in people if p for v in _values(p)]
+        assert values, "a test of no personal data needs people with personal data"
+        for value in values:
+            assert value.lower() not in lowered, f"personal data in the log: {value!r}"
+
+
+def _values(person: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key, value in person.items():
+        if key in _NOT_PERSONAL or value is None:
+            continue
+        if isinstance(value, Mapping):
+            out += _values(value)
+        elif isinstance(value, list):
+            out += [str(v) for v in value]
+        else:
+            out.append(str(value))
+    return out
+
+
+async def logged(service: FastAPI | Platform[Any]) -> Logged:
+    """The service's log entries, from its outbox rows for `mash.audit.<service>.v1`."""
+    platform = service.state.platform if isinstance(service, FastAPI) else service
+    outbox = platform.tables.outbox
+    async with platform.sessions() as session:
+        stmt = select(outbox).where(outbox.c.topic == audit_topic(platform.name))
+        rows = (await session.execute(stmt.order_by(outbox.c.id))).all()
+    entries = []
+    for row in rows:
+        data = json.loads(row.payload)
+        AuditEntry.model_validate(data)
+        assert dict(row.headers)["ce_type"] == audit_type(data["operation"])
+        assert row.key == platform.name
+        assert data["service"] == platform.name
+        entries.append(data)
+    text = json.dumps([[r.key, dict(r.headers), r.payload] for r in rows])
+    return Logged(entries, text)
+
+
+def keys_of(secret: str, *people: Mapping[str, Any] | None) -> set[str]:
+    """Every pseudonymous key of these people (request bodies), as the hub makes them."""
+    return {k for p in people if p for k in person_keys(secret, Person.model_validate(_person(p)))}
+
+
+def _person(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k in Person.model_fields}

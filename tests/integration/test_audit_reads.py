@@ -1,5 +1,6 @@
-"""Every API read of personal data leaves a `mash.audit.read` event (contract section 2),
-through the outbox and the real broker: who, which route, which ids, never the data."""
+"""Every API read of personal data is logged as `consulted` on the service's own log topic
+(contract sections 2 and 12), through the outbox and the real broker: who, which route,
+which ids, never the data."""
 
 from __future__ import annotations
 

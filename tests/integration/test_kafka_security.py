@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from mash_tools.testing import TopicReader, eventually, headers_of, kafka_options, running
-from shared import kafka_security
+from shared import kafka_security, registry
 from shared.config import ROOT
 from shared.envelope import CloudEvent
 from shared.kafka_security import ACL_TABLE, OPS, producer_of
@@ -34,6 +35,7 @@ from shared.topics import (
     AGENCIES,
     ALL_TOPICS,
     AUDIT_PREFIX,
+    AUDIT_TOPICS,
     DEADLETTER,
     DECISIONS,
     ESCALATIONS,
@@ -65,17 +67,26 @@ class Marker:
     value: bytes
 
 
-async def put_marker(bootstrap: str, topic: str, principal: str | None = None) -> Marker:
+def writer_of(topic: str) -> str:
+    """The principal that writes `topic` in production: a log topic's own service (no
+    other may), any service for the dead letters, else the ACL table's producer."""
+    if topic.startswith(AUDIT_PREFIX):
+        return topic.removeprefix(AUDIT_PREFIX).removesuffix(".v1")
+    return "notify" if topic == DEADLETTER else producer_of(topic)
+
+
+async def put_marker(
+    bootstrap: str, topic: str, principal: str | None = None, key: bytes | None = None
+) -> Marker:
     """A unique record on `topic`, written by the principal that writes it in production."""
-    shared_topic = topic == DEADLETTER or topic.startswith(AUDIT_PREFIX)
-    principal = principal or ("notify" if shared_topic else producer_of(topic))
+    principal = principal or writer_of(topic)
     value = f"marker-{uuid.uuid4()}".encode()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=True, **kafka_options(principal)
     )
     await producer.start()
     try:
-        meta = await producer.send_and_wait(topic, value, key=uuid.uuid4().bytes)
+        meta = await producer.send_and_wait(topic, value, key=key or uuid.uuid4().bytes)
     finally:
         await producer.stop()
     return Marker(topic, meta.partition, meta.offset, value)
@@ -268,6 +279,10 @@ def test_each_service_may_write_only_its_own_outputs() -> None:
     for service in kafka_security.SERVICES:
         assert set(ACL_TABLE[service].writes) >= {DEADLETTER, audit_topic(service)}
         assert ACL_TABLE[service].group_prefixes == (f"mash-{service}",)
+    # section 12: a log topic has one writer, its service (no prefix grant covers another's)
+    for principal, access in ACL_TABLE.items():
+        logs = [t for t in access.writes if t.startswith(AUDIT_PREFIX) or t.endswith("*")]
+        assert logs == ([audit_topic(principal)] if principal in kafka_security.SERVICES else [])
 
 
 @pytest.mark.parametrize("forger", ["notify", "idva", "marac", "ops"])
@@ -418,3 +433,156 @@ async def test_a_rotated_password_replaces_the_old_one(kafka_bootstrap: str) -> 
     # the broker applies the new credential as it commits it: retry until it is in force
     assert await eventually(lambda: reads(kafka_bootstrap, marker, new), timeout=60)
     assert not await reads(kafka_bootstrap, marker, old)
+
+
+# -- records of processing (contract section 12) ------------------------------------------------
+async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_options(OPS))
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh
+            partitions = consumer.partitions_for_topic(topic) or set()
+        found: dict[TopicPartition, int] = await consumer.end_offsets(
+            [TopicPartition(topic, p) for p in partitions]
+        )
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _values_between(
+    bootstrap: str, since: dict[TopicPartition, int], marker: Marker, options: dict[str, Any]
+) -> list[bytes]:
+    """Every value on the marker's partition from `since` up to the marker, read with
+    `options` (the records service's principal)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
+    tp = TopicPartition(marker.topic, marker.partition)
+    values: list[bytes] = []
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, since[tp])
+        async with asyncio.timeout(FOUND_WAIT):
+            while marker.value not in values:
+                batches = await consumer.getmany(tp, timeout_ms=300)
+                values += [r.value for r in batches.get(tp, [])]
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def test_only_notify_writes_notifys_log_topic(kafka_bootstrap: str) -> None:
+    """Nobody holding another principal's password can put an entry in notify's log: not
+    the console, not an agency, not another service, not the records service."""
+    topic = audit_topic("notify")
+    since = await _end_offsets(kafka_bootstrap, topic)
+    forgers = ["console", "idva", "triage", "records", OPS]
+    forged = {f: f"forged-read-by-{f}-{uuid.uuid4()}".encode() for f in forgers}
+    written = await asyncio.gather(
+        *(write(kafka_bootstrap, topic, kafka_options(f), forged[f]) for f in forgers)
+    )
+    assert dict(zip(forgers, written, strict=True)) == dict.fromkeys(forgers, False)
+    # notify may, on the partition the forgeries would have gone to (the same key)
+    marker = await put_marker(kafka_bootstrap, topic, "notify", key=b"victim-k")
+    on_topic = await _values_between(kafka_bootstrap, since, marker, kafka_options("records"))
+    assert marker.value in on_topic
+    assert not set(forged.values()) & set(on_topic)
+
+
+async def test_each_service_writes_its_own_log_topic_and_no_other(kafka_bootstrap: str) -> None:
+    services = list(registry.NAMES)
+    own = await asyncio.gather(
+        *(write(kafka_bootstrap, audit_topic(s), kafka_options(s)) for s in services)
+    )
+    assert dict(zip(services, own, strict=True)) == dict.fromkeys(services, True)
+    others = [(s, audit_topic(o)) for s in services for o in services if o != s][::5]
+    theirs = await asyncio.gather(*(write(kafka_bootstrap, t, kafka_options(s)) for s, t in others))
+    assert dict(zip(others, theirs, strict=True)) == dict.fromkeys(others, False)
+
+
+async def test_records_reads_every_log_topic_but_writes_none_but_its_own(
+    kafka_bootstrap: str,
+) -> None:
+    records = kafka_options("records")
+    markers = [await put_marker(kafka_bootstrap, t) for t in AUDIT_TOPICS]
+    seen = await asyncio.gather(
+        *(reads(kafka_bootstrap, m, records, wait=FOUND_WAIT) for m in markers)
+    )
+    assert dict(zip(AUDIT_TOPICS, seen, strict=True)) == dict.fromkeys(AUDIT_TOPICS, True)
+    group = f"mash-records-{uuid.uuid4().hex[:8]}"  # and with its own consumer group
+    assert await reads(kafka_bootstrap, markers[0], records, group=group, wait=FOUND_WAIT)
+    assert not await write(kafka_bootstrap, audit_topic("notify"), records)
+    assert await write(kafka_bootstrap, audit_topic("records"), records)
+    # a topic with personal data it has no business reading
+    incident = await put_marker(kafka_bootstrap, INCIDENTS)
+    assert not await reads(kafka_bootstrap, incident, records)
+
+
+async def committed(
+    bootstrap: str, options: dict[str, Any], group: str
+) -> dict[TopicPartition, int] | None:
+    """The group's state and committed offsets as a client with `options` describes them;
+    None when the broker refuses to describe the group."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
+    try:
+        async with asyncio.timeout(READ_WAIT * 2):
+            await admin.start()
+            described = await admin.describe_consumer_groups([group])
+            if any(g[0] for response in described for g in response.groups):
+                return None  # an error code for the group: refused
+            offsets = await admin.list_consumer_group_offsets(group)
+            return {tp: meta.offset for tp, meta in offsets.items()}
+    except (KafkaError, TimeoutError):
+        return None
+    finally:
+        await admin.close()
+
+
+async def test_records_describes_an_agencys_group_and_sees_what_it_consumed(
+    kafka_bootstrap: str,
+) -> None:
+    """What a partner consumes is logged from its group's committed offsets (section 12):
+    the records principal may describe the agencies' groups, not the services'."""
+    inbox = f"idva.inbox-{uuid.uuid4().hex[:8]}"
+    marker = await put_marker(kafka_bootstrap, referrals_topic("idva"))
+    assert await reads(kafka_bootstrap, marker, kafka_options("idva"), group=inbox, wait=FOUND_WAIT)
+    offsets = await committed(kafka_bootstrap, kafka_options("records"), inbox)
+    assert offsets is not None
+    tp = TopicPartition(marker.topic, marker.partition)
+    assert offsets[tp] > marker.offset  # committed past the marker: it was consumed
+    # the same question from others, or about a group it has no business with
+    assert await committed(kafka_bootstrap, kafka_options("school"), inbox) is None
+    assert await committed(kafka_bootstrap, kafka_options("console"), inbox) is None
+    service_group = f"mash-triage-{uuid.uuid4().hex[:8]}"
+    triage_marker = await put_marker(kafka_bootstrap, INCIDENTS)
+    assert await reads(
+        kafka_bootstrap,
+        triage_marker,
+        kafka_options("triage"),
+        group=service_group,
+        wait=FOUND_WAIT,
+    )
+    assert await committed(kafka_bootstrap, kafka_options("records"), service_group) is None
+
+
+async def test_log_topics_keep_their_entries_at_least_30_days(kafka_bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **kafka_options("admin"))
+    await admin.start()
+    try:
+        asked = [ConfigResource(ConfigResourceType.TOPIC, t) for t in (*AUDIT_TOPICS, INCIDENTS)]
+        responses = await admin.describe_configs(asked)
+    finally:
+        await admin.close()
+    retention: dict[str, int] = {}
+    for response in responses:
+        for _code, _message, _type, topic, entries in response.resources:
+            for name, value, *_ in entries:
+                if name == "retention.ms":
+                    retention[topic] = int(value)
+    thirty_days = 30 * 24 * 60 * 60 * 1000
+    assert {t: retention[t] >= thirty_days for t in AUDIT_TOPICS} == dict.fromkeys(
+        AUDIT_TOPICS, True
+    )
+    assert retention[INCIDENTS] < thirty_days  # the broker's default (7 days) elsewhere

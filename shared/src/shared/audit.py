@@ -10,8 +10,9 @@ An operation over more than 500 records is logged as several entries.
     await audit.log(platform.outbox, session, Entry("notify", "disclosed", "notify",
                     "topic", topic, "referral", recipient="idva"), [Item(id, keys)])
 
-API reads go through the `audited(scope)` dependency, which gives the route a
-`ReadAudit` bound to the token's `sub` and the route's template:
+API routes go through the `audited(scope)` dependency, which gives the route a
+`ReadAudit` bound to the token's `sub` and the route's template (a write route hands it
+to its handler, which logs with `audit.entry("collected", ...)`):
 
     Audit = Annotated[ReadAudit, Depends(audited("perpetrators:read"))]
 
@@ -181,6 +182,11 @@ class ReadAudit:
         found = [i if isinstance(i, Item) else Item(str(i), tuple(subjects)) for i in ids]
         entry = Entry(self.service, "consulted", self.sub, "api", self.route, resource)
         await log(self.outbox, session, replace(entry, status=status), found, now)
+
+    def entry(self, operation: AuditOperation, resource: AuditResource) -> Entry:
+        """What this request did besides reading (collected, altered...), by the same
+        caller through the same route: a write route's handler logs it with `log`."""
+        return Entry(self.service, operation, self.sub, "api", self.route, resource)
 
 
 def audited(scope: str) -> Callable[[Request, Principal], Awaitable[ReadAudit]]:

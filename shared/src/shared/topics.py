@@ -27,6 +27,16 @@ def audit_topic(service: str) -> str:
 
 
 AUDIT_TOPICS = tuple(audit_topic(s) for s in AUDITED_SERVICES)
+AUDIT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+"""A log topic keeps its entries 30 days (the broker's default is 7): the records service
+may be down or behind for weeks before anything is lost."""
+
+
+def topic_config(topic: str) -> dict[str, str]:
+    """The topic-level settings a topic is created with, beyond the broker's defaults."""
+    if topic.startswith(AUDIT_PREFIX):
+        return {"retention.ms": str(AUDIT_RETENTION_MS)}
+    return {}
 
 
 def referrals_topic(agency: str) -> str:

@@ -14,6 +14,7 @@ import intake.app
 import intake.config
 from intake import store
 from mash_tools.testing import running
+from shared.topics import INCIDENTS, audit_topic
 from tests.builders import settings_for
 
 
@@ -23,17 +24,17 @@ class Intake:
     client: httpx.AsyncClient
 
     async def count(self, table: str) -> int:
+        """Rows of a table; `outbox`: the events for `mash.incidents.v1` (its log entries,
+        contract section 12, are `log`)."""
+        outbox = store.platform.outbox
         tables = {
-            "incidents": store.incidents,
-            "outbox": store.platform.outbox,
-            "risk_assessments": store.risk_assessments,
+            "incidents": select(func.count()).select_from(store.incidents),
+            "outbox": select(func.count()).where(outbox.c.topic == INCIDENTS),
+            "log": select(func.count()).where(outbox.c.topic == audit_topic("intake")),
+            "risk_assessments": select(func.count()).select_from(store.risk_assessments),
         }
         async with self.app.state.platform.sessions() as session:
-            return int(
-                (
-                    await session.execute(select(func.count()).select_from(tables[table]))
-                ).scalar_one()
-            )
+            return int((await session.execute(tables[table])).scalar_one())
 
 
 @pytest.fixture

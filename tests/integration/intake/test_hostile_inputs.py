@@ -198,4 +198,5 @@ def test_the_valid_body_the_properties_break_is_itself_accepted(client: TestClie
     before = leftovers(client)
     answer = client.post("/v1/incidents", json=valid(), headers=WRITE)
     assert answer.status_code == 202, answer.text
-    assert leftovers(client) == before + 2  # its incident and its event: the counter counts
+    # its incident, its event and its log entry (collected): the counter counts
+    assert leftovers(client) == before + 3

@@ -76,6 +76,7 @@ async def test_the_same_report_again_answers_200_with_the_same_id_and_publishes_
     assert again.json()["incident_id"] == first.json()["incident_id"]
     assert await intake_service.count("incidents") == 1
     assert await intake_service.count("outbox") == 1
+    assert await intake_service.count("log") == 1  # collected once
 
 
 async def test_a_reused_reference_with_a_different_body_is_a_conflict(
@@ -114,6 +115,7 @@ async def test_twenty_identical_posts_at_once_make_one_incident_and_one_event(
     assert len({a.json()["incident_id"] for a in answers}) == 1
     assert await intake_service.count("incidents") == 1
     assert await intake_service.count("outbox") == 1
+    assert await intake_service.count("log") == 1  # collected once
 
 
 async def test_invalid_reports_answer_422_naming_every_field_and_change_nothing(

@@ -72,16 +72,21 @@ async def test_an_unknown_perpetrator_is_404_and_the_attempt_is_audited(
     assert answer.headers["content-type"] == "application/problem+json"
     # committed before the answer: it is in the outbox already
     [audit] = await outbox_events(app, audit_topic("perpetrators"))
-    assert audit["data"] | {"at": None} == {
+    assert audit["data"] | {"at": None, "entry_id": None} == {
         "at": None,
+        "entry_id": None,
         "sub": "tester",
         "service": "perpetrators",
+        "operation": "consulted",
+        "via": "api",
         "route": "/v1/perpetrators/{perpetrator_id}",
         "resource": "perpetrator",
         "ids": [unknown],
+        "subjects": [],  # nobody known by that id
+        "recipient": None,
         "status": 404,
     }
-    assert audit["headers"]["ce_type"] == "mash.audit.read"
+    assert audit["headers"]["ce_type"] == "mash.audit.consulted"
     assert audit["headers"]["ce_subject"] == unknown
 
 
@@ -123,6 +128,8 @@ async def test_a_list_read_is_audited_with_the_ids_it_disclosed(
     audits = [e["data"] for e in await outbox_events(app, audit_topic("perpetrators"))]
     assert audits[-1]["ids"] == [p["perpetrator_id"] for p in found]
     assert audits[-1]["route"] == "/v1/perpetrators"
+    # each perpetrator by both their keys (person id; names and date of birth)
+    assert len(audits[-1]["subjects"]) == 4
 
 
 async def test_incidents_without_an_identifiable_suspect_score_nobody(

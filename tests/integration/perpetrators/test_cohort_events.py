@@ -15,6 +15,7 @@ import pytest
 
 import perpetrators.app
 from mash_tools.testing import bearer, eventually, running
+from shared.schemas.v1 import AuditEntry
 from shared.topics import (
     PERPETRATOR_PRIORITISED,
     PERPETRATOR_RELEASED,
@@ -200,7 +201,8 @@ async def test_a_third_incident_with_a_child_present_prioritises_once_and_no_vic
             "/v1/perpetrators/{perpetrator_id}",
         }
         for read in reads:
-            assert set(read) == {"at", "sub", "service", "route", "resource", "ids", "status"}
+            assert set(read) == set(AuditEntry.model_fields)  # contract section 12
+            assert (read["operation"], read["via"]) == ("consulted", "api")
             assert read["sub"] == "tester"
             assert read["status"] == 200
             assert read["resource"] == "perpetrator"

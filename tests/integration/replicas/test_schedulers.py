@@ -26,6 +26,7 @@ from perpetrators.jobs import DailyRescore
 from shared.db import lock_key
 from shared.envelope import CloudEvent
 from shared.service import Platform
+from shared.topics import PERPETRATORS
 from tests.integration.marac.kit import marac_settings, new_area
 from tests.integration.perpetrators.kit import decision, perpetrator_settings, person
 from tests.integration.perpetrators.kit import new_area as perpetrator_area
@@ -137,7 +138,8 @@ async def test_perpetrators_rescore_is_done_by_one_replica_at_a_time(
     assert await rescores[1].run_once(second) == 0  # free again, and already done
     outbox = perpetrator_store.platform.outbox
     async with second.sessions() as session:
-        staged = (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
+        stmt = select(func.count()).where(outbox.c.topic == PERPETRATORS)
+        staged = (await session.execute(stmt)).scalar_one()
     assert staged == 2  # prioritised once, released once
 
 

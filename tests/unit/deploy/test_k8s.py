@@ -36,9 +36,12 @@ from shared.registry import service as entry
 from shared.topics import (
     AGENCIES,
     ALL_TOPICS,
+    AUDIT_PREFIX,
+    AUDIT_TOPICS,
     DEADLETTER,
     PERPETRATORS,
     TOPIC_PREFIX,
+    audit_topic,
     referrals_topic,
 )
 from tests.unit.deploy import schemas
@@ -55,6 +58,7 @@ PORTS = {s.name: s.port for s in REGISTRY}
 SERVICES = tuple(PORTS)
 CALLERS = {s.name: {c.name for c in REGISTRY if s.name in c.calls} for s in REGISTRY}
 """Who calls each service's API (the console calls notify, marac, perpetrators, records)."""
+THIRTY_DAYS_MS = 30 * 24 * 60 * 60 * 1000
 Objects = list[dict[str, Any]]
 
 
@@ -176,6 +180,17 @@ def test_a_topic_per_contract_topic_replicated_three_times_with_min_isr_two(rend
         assert topic["spec"]["partitions"] == kafka_sh_partitions()
 
 
+def test_section_12_every_log_topic_keeps_its_entries_at_least_30_days(rendered):
+    topics = {t["spec"]["topicName"]: t for t in of_kind(rendered, "KafkaTopic").values()}
+    assert set(AUDIT_TOPICS) <= set(topics)
+    for name, topic in topics.items():
+        kept = topic["spec"]["config"].get("retention.ms")
+        if name.startswith(AUDIT_PREFIX):
+            assert int(kept) >= THIRTY_DAYS_MS, name
+        else:
+            assert kept is None, name  # the others keep the broker's default
+
+
 # -- principals and ACLs (contract section 8) ----------------------------------------------------
 _TYPES = {"topic": TOPIC, "group": GROUP, "cluster": CLUSTER}
 _PATTERNS = {"literal": LITERAL, "prefix": PREFIXED}
@@ -283,6 +298,29 @@ def test_section_8_services_read_with_their_own_group_and_write_their_outputs(re
         }
         written = {r[1] for r in may["Write"]}
         assert written == {DEADLETTER, entry(svc).log_topic, *entry(svc).produces}
+        # its own log topic, and no other's (contract section 12)
+        assert {t for t in written if t.startswith(AUDIT_PREFIX)} == {audit_topic(svc)}
+
+
+def test_section_12_a_log_topic_is_written_by_its_service_alone(rendered):
+    for topic in AUDIT_TOPICS:
+        writers = {
+            user["metadata"]["name"]
+            for user in of_kind(rendered, "KafkaUser").values()
+            if any(
+                r[1] == topic or (r[2] == "prefix" and topic.startswith(r[1]))
+                for r in _may(rendered, user["metadata"]["name"])["Write"]
+            )
+        }
+        assert writers == {topic.removeprefix(AUDIT_PREFIX).removesuffix(".v1")}, topic
+
+
+def test_section_12_records_reads_every_log_topic_and_describes_the_partners_groups(rendered):
+    may = _may(rendered, "records")
+    assert ("topic", AUDIT_PREFIX, "prefix") in may["Read"]
+    described = {r[1] for r in may["Describe"] if r[0] == "group" and r[2] == "prefix"}
+    assert {f"{a}." for a in AGENCIES} | {f"{NEIGHBOURHOOD_TEAM}.", f"{OPS}."} <= described
+    assert {r[1] for r in may["Write"]} == {DEADLETTER, audit_topic("records")}
 
 
 # -- the services --------------------------------------------------------------------------------

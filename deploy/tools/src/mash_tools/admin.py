@@ -1,5 +1,5 @@
-"""Waits for the broker to answer, creates the contract's topics and the ACLs of section 8
-(idempotent), connecting as `admin`.
+"""Waits for the broker to answer, creates the contract's topics (the log topics keeping 30
+days, contract section 12) and the ACLs of section 8 (idempotent), connecting as `admin`.
 
 python -m mash_tools.admin --bootstrap 127.0.0.1:9092 --partitions 3 --wait 120
 """
@@ -14,12 +14,13 @@ import sys
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from shared.config import PlatformSettings
 from shared.kafka_security import ADMIN, ALLOW, Binding, bindings, client_options
-from shared.topics import ALL_TOPICS
+from shared.topics import ALL_TOPICS, topic_config
 
 
 def admin_client(bootstrap: str, platform: PlatformSettings | None = None) -> AIOKafkaAdminClient:
@@ -42,6 +43,21 @@ async def create_acls(admin: AIOKafkaAdminClient, wanted: list[Binding]) -> None
                 raise for_code(error_code)(message)
 
 
+async def ensure_topic_configs(admin: AIOKafkaAdminClient) -> None:
+    """Give every topic its settings of `shared.topics.topic_config` (the log topics' 30
+    days), existing ones too: a topic created before a setting keeps the broker's default
+    otherwise. A topic has no settings of its own but these, so setting them is idempotent."""
+    wanted = [
+        ConfigResource(ConfigResourceType.TOPIC, t, topic_config(t))
+        for t in ALL_TOPICS
+        if topic_config(t)
+    ]
+    for response in await admin.alter_configs(wanted):
+        for error_code, message, *_ in response.resources:
+            if error_code:
+                raise for_code(error_code)(message)
+
+
 async def ensure_topics(
     bootstrap: str, partitions: int, wait_seconds: float, acls: bool = True, replication: int = 1
 ) -> None:
@@ -57,11 +73,17 @@ async def ensure_topics(
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
                         [
-                            NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                            NewTopic(
+                                t,
+                                num_partitions=partitions,
+                                replication_factor=replication,
+                                topic_configs=topic_config(t),
+                            )
                             for t in missing
                         ]
                     )
             if set(ALL_TOPICS) <= set(await admin.list_topics()):
+                await ensure_topic_configs(admin)
                 if acls:
                     await create_acls(admin, bindings())
                 return

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from intake import handlers, repository
 from intake.schemas import AssessmentAccepted, IncidentAccepted, IncidentStatus
 from shared.audit import ReadAudit, audited
-from shared.auth import Principal, require
 from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
 from shared.telemetry import mark_incident
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
-Writer = Annotated[Principal, Depends(require("incidents:write"))]
+Writer = Annotated[ReadAudit, Depends(audited("incidents:write"))]
+"""A writer, and who and which route its collection is logged as (contract section 12)."""
 Reader = Annotated[ReadAudit, Depends(audited("incidents:read"))]
 PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "No token, or not a valid one"},
@@ -42,12 +42,12 @@ PROBLEMS: dict[int | str, dict[str, str]] = {
     },
 )
 async def report_incident(
-    report: IncidentReport, platform: PlatformDep, _: Writer, response: Response
+    report: IncidentReport, platform: PlatformDep, caller: Writer, response: Response
 ) -> IncidentAccepted:
     """Accept an incident. It is committed with its event before this answers 202; the same
     `(force, control_room_ref)` again answers 200 with the same id (identical body) or 409."""
     try:
-        accepted = await handlers.report_incident(platform, report, datetime.now(UTC))
+        accepted = await handlers.report_incident(platform, report, datetime.now(UTC), caller)
     except handlers.ReferenceConflict:
         raise HTTPException(
             409, "This control_room_ref was already reported with a different body."
@@ -73,13 +73,13 @@ async def report_incident(
     },
 )
 async def submit_risk_assessment(
-    incident_id: UUID, dash: Dash, platform: PlatformDep, _: Writer, response: Response
+    incident_id: UUID, dash: Dash, platform: PlatformDep, caller: Writer, response: Response
 ) -> AssessmentAccepted:
     """Accept a later DASH; triage decides again with it. The same body again for the same
     incident answers 200 with the same `assessment_id` and publishes nothing new."""
     try:
         accepted = await handlers.submit_risk_assessment(
-            platform, incident_id, dash, datetime.now(UTC)
+            platform, incident_id, dash, datetime.now(UTC), caller
         )
     except handlers.UnknownIncident:
         raise HTTPException(404, "No incident has this id.") from None
@@ -99,7 +99,8 @@ async def get_incident(incident_id: UUID, platform: PlatformDep, audit: Reader) 
     """The incident's status; the read is audited (committed before the answer)."""
     async with platform.uow() as session:
         incident = await repository.find(session, incident_id)
-        await audit.record(session, "incident", [str(incident_id)], 200 if incident else 404)
+        status, subjects = (200, incident.subjects) if incident else (404, ())
+        await audit.record(session, "incident", [str(incident_id)], status, subjects=subjects)
     if incident is None:
         raise HTTPException(404, "No incident has this id.")
     return IncidentStatus(

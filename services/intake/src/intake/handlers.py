@@ -1,5 +1,6 @@
-"""Intake's commands: accept an incident, accept a later DASH. Each commits its state and
-its outgoing event together (the outbox) before anyone is told it was accepted."""
+"""Intake's commands: accept an incident, accept a later DASH. Each commits its state, its
+outgoing event and its log entry (`collected`, contract section 12) together (the outbox)
+before anyone is told it was accepted."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake import repository
 from intake.config import Settings
 from intake.domain.rules import fingerprint, timing_errors
+from shared import audit
+from shared.audit import Item, ReadAudit
 from shared.envelope import CloudEvent
 from shared.errors import FieldErrors
 from shared.identity import victim_key
@@ -42,10 +45,13 @@ class Accepted:
 
 
 async def report_incident(
-    platform: Platform[Settings], report: IncidentReport, now: datetime
+    platform: Platform[Settings], report: IncidentReport, now: datetime, caller: ReadAudit
 ) -> Accepted:
-    """Record an incident and its `mash.incident.reported` event, once per reference."""
+    """Record an incident and its `mash.incident.reported` event, once per reference, and
+    log its collection by `caller` (the people by their keys only)."""
     settings = platform.settings
+    people = [report.victim, report.suspect, *report.children]
+    subjects = audit.keys_of(settings.platform.pseudonym_key, people)
     errors = timing_errors(report, now, timedelta(seconds=settings.clock_skew_seconds))
     if errors:
         raise FieldErrors(errors)
@@ -72,6 +78,7 @@ async def report_incident(
                 event_id=event_id,
                 received_at=now,
                 trace_id=current_trace_id(),
+                subjects=subjects,
             ),
         )
         data = IncidentReported(**report.model_dump(), incident_id=incident_id, received_at=now)
@@ -88,6 +95,9 @@ async def report_incident(
                 time=now,
             ),
         )
+        collected = caller.entry("collected", "incident")
+        found = [Item(str(incident_id), subjects)]
+        await audit.log(platform.outbox, session, collected, found, now)
         return Accepted(incident_id, created=True)
 
     try:
@@ -111,10 +121,12 @@ async def report_incident(
 
 
 async def submit_risk_assessment(
-    platform: Platform[Settings], incident_id: UUID, dash: Dash, now: datetime
+    platform: Platform[Settings], incident_id: UUID, dash: Dash, now: datetime, caller: ReadAudit
 ) -> Accepted:
-    """Record a DASH completed after the report and publish it on the incident's key; the
-    same body again for the same incident is the same assessment (a retried post)."""
+    """Record a DASH completed after the report and publish it on the incident's key, and
+    log its collection by `caller` (ids: the assessment and its incident; subjects: the
+    incident's people). The same body again for the same incident is the same assessment
+    (a retried post): nothing new is collected."""
     digest = fingerprint(dash)
     try:
         async with platform.uow() as session:
@@ -141,6 +153,9 @@ async def submit_risk_assessment(
                         time=now,
                     ),
                 )
+                collected = caller.entry("collected", "risk_assessment")
+                ids = audit.items([str(event_id), str(incident_id)], incident.subjects)
+                await audit.log(platform.outbox, session, collected, ids, now)
                 return Accepted(event_id, created=True)
     except IntegrityError:
         # a concurrent post of the same body won the unique constraint

@@ -33,6 +33,8 @@ class Incident:
     """The W3C trace the incident began in (32 hex)."""
     published: bool = False
     """Whether the relay has put its event on Kafka (known only to `find`)."""
+    subjects: tuple[str, ...] = ()
+    """Every pseudonymous key of its victim, suspect and children (the log names them)."""
 
 
 # the statements of every report, built once (each call binds its values only)
@@ -71,6 +73,7 @@ def _incident(r: Any, published: bool) -> Incident:
         received_at=utc(r.received_at),
         trace_id=r.trace_id,
         published=published,
+        subjects=tuple(r.subjects or ()),
     )
 
 
@@ -87,6 +90,7 @@ async def add_incident(session: AsyncSession, incident: Incident) -> None:
             "event_id": str(incident.event_id),
             "received_at": incident.received_at,
             "trace_id": incident.trace_id,
+            "subjects": list(incident.subjects),
         },
     )
 

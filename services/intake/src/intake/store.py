@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     ForeignKey,
@@ -29,6 +30,8 @@ incidents = Table(
     Column("event_id", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("trace_id", String(32), nullable=True),  # the W3C trace the incident began in
+    # its people's pseudonymous keys (shared.audit.keys_of): what its log entries name
+    Column("subjects", JSON, nullable=True),
     UniqueConstraint("force", "control_room_ref", name="uq_incident_force_ref"),
 )
 

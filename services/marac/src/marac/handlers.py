@@ -1,8 +1,9 @@
 """Marac's commands and event handlers: load, call the domain, save, emit.
 
 Each runs in its caller's transaction or opens one (`platform.uow()`); every listing is
-announced through the outbox with it. The module ends with `EVENTS`, the table the
-consumer dispatches on.
+announced through the outbox with it, and an incident joining a case (a new one or the
+victim's open one) is logged there as `combined` (contract section 12). The module ends
+with `EVENTS`, the table the consumer dispatches on.
 """
 
 from __future__ import annotations
@@ -30,16 +31,20 @@ from marac.domain.listing import (
     waiting_queue,
 )
 from marac.domain.schedule import meeting_dates
+from shared import audit
+from shared.audit import Entry
 from shared.envelope import CloudEvent
 from shared.identity import identities, pseudonym, victim_key
 from shared.kafka import EventTable, On
 from shared.schemas import TriageDecided
 from shared.service import Platform
-from shared.topics import MARAC, MARAC_CASE_LISTED, TRIAGE_DECIDED
+from shared.topics import DECISIONS, MARAC, MARAC_CASE_LISTED, TRIAGE_DECIDED
 
 SOURCE = "/mash/marac"
 ATTEMPTS = 3
 log = logging.getLogger(__name__)
+NAME = "marac"
+COMBINED = Entry(NAME, "combined", NAME, "topic", DECISIONS, "marac_case")
 
 
 class DuplicateMeeting(Exception):
@@ -56,6 +61,8 @@ class EligibleDecision:
     area: str
     decided_on: date
     facts: IncidentFacts
+    subjects: tuple[str, ...] = ()
+    """The pseudonymous keys of the incident's victim and suspect (the log names them)."""
 
 
 def local_date(moment: datetime, settings: Settings) -> date:
@@ -87,6 +94,7 @@ async def decision_made(
         area=decision.area,
         decided_on=local_date(decision.decided_at, settings),
         facts=facts_of(decision),
+        subjects=audit.keys_of(secret, [victim, decision.incident.suspect]),
     )
     today = local_date(now, settings)
     for attempt in range(1, ATTEMPTS + 1):
@@ -123,6 +131,8 @@ async def _list_incident(
         locked = await repository.lock_case(session, placement.join.case_id)
         incidents = tuple(merge(locked.incidents, facts))
         await repository.save_incidents(session, locked.case_id, incidents, key)
+        if all(f.incident_id != facts.incident_id for f in locked.incidents):
+            await _log_combined(platform, session, locked.case_id, incidents, eligible, now)
         return replace(locked, incidents=incidents)
     case = MaracCase(
         case_id=str(uuid4()),
@@ -142,9 +152,24 @@ async def _list_incident(
             case = listed_on(case, meeting, now)
             break
     await repository.insert_case(session, case, key)
+    await _log_combined(platform, session, case.case_id, case.incidents, eligible, now)
     if case.status == "listed":
         await _announce(platform, session, case, key, now)
     return case
+
+
+async def _log_combined(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    case_id: str,
+    incidents: tuple[IncidentFacts, ...],
+    eligible: EligibleDecision,
+    now: datetime,
+) -> None:
+    """An incident joined a case: the case's id and all its incidents', and the keys of
+    the people of the joining incident."""
+    ids = audit.items([case_id, *(f.incident_id for f in incidents)], eligible.subjects)
+    await audit.log(platform.outbox, session, COMBINED, ids, now)
 
 
 async def create_meeting(

@@ -16,7 +16,7 @@ from notify import handlers, repository
 from notify.domain.records import current_record
 from notify.handlers import Notify
 from notify.schemas import Queued, Redelivery, Subscribed, Subscription
-from shared.audit import ReadAudit
+from shared.audit import Item, ReadAudit
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
 from shared.schemas import ReferralCreated
@@ -77,7 +77,9 @@ async def list_referrals(
         audit = ReadAudit(
             notify.platform.outbox, notify.platform.name, principal.subject, "/v1/referrals"
         )
-        await audit.record(session, "referral", [entry.referral_id for entry in entries])
+        ids = [entry.referral_id for entry in entries]
+        keys = await repository.subject_keys(session, ids)
+        await audit.record(session, "referral", [Item(i, keys.get(i, ())) for i in ids])
     now = notify.clock()
     return [current_record(entry, now) for entry in entries]
 
@@ -119,7 +121,7 @@ KnownAgency = Annotated[str, Depends(_known_agency)]
     responses={404: {"description": "Unknown agency"}, **PROBLEMS},
 )
 async def subscribe(
-    _: Subscriber, agency: KnownAgency, body: Subscription, notify: NotifyDep
+    principal: Subscriber, agency: KnownAgency, body: Subscription, notify: NotifyDep
 ) -> Subscribed:
     """From now on each new referral for the agency is also POSTed to `webhook_url`, signed
     with `secret`; a new PUT replaces the subscription for referrals made after it (each
@@ -128,7 +130,7 @@ async def subscribe(
     nor a host resolving to one: 422 otherwise."""
     url = str(body.webhook_url)
     try:
-        await handlers.subscribe(notify, agency, url, body.secret)
+        await handlers.subscribe(notify, agency, url, body.secret, principal.subject)
     except handlers.RefusedUrl as exc:
         raise FieldErrors([{"loc": ["body", "webhook_url"], "msg": str(exc)}]) from None
     return Subscribed(agency=agency, webhook_url=url)
@@ -141,10 +143,10 @@ async def subscribe(
     summary="Remove an agency's webhook",
     responses={404: {"description": "Unknown agency, or no subscription"}, **PROBLEMS},
 )
-async def unsubscribe(_: Subscriber, agency: KnownAgency, notify: NotifyDep) -> Response:
+async def unsubscribe(principal: Subscriber, agency: KnownAgency, notify: NotifyDep) -> Response:
     """Stop POSTing the agency's referrals (they stay on its topic and in GET): its
     pending deliveries become `cancelled`."""
-    if not await handlers.unsubscribe(notify, agency):
+    if not await handlers.unsubscribe(notify, agency, principal.subject):
         raise HTTPException(404, "This agency has no subscription.")
     return Response(status_code=204)
 
@@ -160,11 +162,11 @@ async def unsubscribe(_: Subscriber, agency: KnownAgency, notify: NotifyDep) -> 
         **PROBLEMS,
     },
 )
-async def redeliver(_: Subscriber, referral_id: UUID, notify: NotifyDep) -> Response:
+async def redeliver(principal: Subscriber, referral_id: UUID, notify: NotifyDep) -> Response:
     """Queue a `dead`, `failed` or `cancelled` delivery again, to the agency's current
     subscription, with a fresh retry schedule."""
     try:
-        await handlers.redeliver(notify, str(referral_id))
+        await handlers.redeliver(notify, str(referral_id), principal.subject)
     except handlers.UnknownReferral:
         raise HTTPException(404, "No referral has this id.") from None
     except handlers.AlreadyDelivered:
@@ -187,12 +189,12 @@ async def redeliver(_: Subscriber, referral_id: UUID, notify: NotifyDep) -> Resp
     },
 )
 async def redeliver_dead(
-    _: Subscriber, agency: KnownAgency, body: Redelivery, notify: NotifyDep
+    principal: Subscriber, agency: KnownAgency, body: Redelivery, notify: NotifyDep
 ) -> Queued:
     """Queue again, to the current subscription, every `dead` delivery of the agency whose
     referral was made at or after `since`."""
     try:
-        queued = await handlers.redeliver_dead(notify, agency, body.since)
+        queued = await handlers.redeliver_dead(notify, agency, body.since, principal.subject)
     except handlers.NoSubscription:
         raise HTTPException(409, "This agency has no subscription.") from None
     return Queued(queued=queued)

@@ -2,6 +2,12 @@
 
 The module ends with `EVENTS`, the table the consumer dispatches on. The delivery loops
 that call `record_attempt` are the background job in `jobs.py`.
+
+Each logs what it does with a referral (contract section 12) in its own transaction:
+`disclosed` when a referral is staged on its agency's topic and again when a webhook
+answers 2xx (naming the host), `altered` for an acknowledgement, a subscription set or
+removed, and a redelivery. An entry names the referral, its incident and the keys of the
+person it is about, never the record.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from notify.domain.delivery import Next, after_attempt
 from notify.domain.records import LedgerEntry, created_record
 from notify.domain.referrals import NewReferral, ReferralTiming, not_yet_made, plan
 from notify.metrics import ReferralMetrics
-from notify.webhooks import Attempt
+from notify.webhooks import Attempt, host_of
+from shared import audit
+from shared.audit import Entry, Item
 from shared.auth import Principal
 from shared.envelope import CloudEvent
 from shared.identity import victim_key
 from shared.kafka import EventTable, On
-from shared.schemas import ReferralOutcome, ReferralOverdue, TriageDecided
+from shared.schemas import Person, ReferralOutcome, ReferralOverdue, TriageDecided
 from shared.service import Platform
 from shared.telemetry import inject_headers
 from shared.topics import (
@@ -44,6 +52,9 @@ from shared.topics import (
 )
 
 log = logging.getLogger(__name__)
+NAME = "notify"
+ACK_ROUTE = "/v1/referrals/{referral_id}/ack"
+SUBSCRIPTION_ROUTE = "/v1/subscriptions/{agency}"
 
 
 def _system_clock() -> datetime:
@@ -147,6 +158,7 @@ async def _make_referral(
     """Record one referral and its delivery (pinned to the agency's subscription of now),
     and stage its event on the agency's topic."""
     referral_id = str(uuid4())
+    keys = audit.person_keys(notify.settings.platform.pseudonym_key, _about(decision, referral))
     entry = await repository.add_referral(
         session,
         referral_id=referral_id,
@@ -165,6 +177,7 @@ async def _make_referral(
         deliver_after=referral.deliver_after,
         webhook=await repository.subscription(session, referral.agency),
         trace=inject_headers(),
+        subject_keys=keys,
     )
     # ce_id = referral_id, on Kafka as in the webhook: one id for one referral everywhere
     event = CloudEvent(
@@ -175,7 +188,37 @@ async def _make_referral(
         data=created_record(entry),
         time=now,
     )
-    await notify.platform.outbox.add(session, referrals_topic(referral.agency), key, event)
+    topic = referrals_topic(referral.agency)
+    await notify.platform.outbox.add(session, topic, key, event)
+    disclosed = Entry(NAME, "disclosed", NAME, "topic", topic, "referral", referral.agency)
+    ids = audit.items([referral_id, str(decision.incident_id)], keys)
+    await audit.log(notify.platform.outbox, session, disclosed, ids, now)
+
+
+def _about(decision: TriageDecided, referral: NewReferral) -> Person | None:
+    """The person a referral is about: the victim, or the child a school is told of."""
+    if referral.subject.startswith("child:"):
+        index = int(referral.subject.removeprefix("child:"))
+        children = decision.incident.children
+        return children[index] if index < len(children) else None
+    return decision.incident.victim
+
+
+async def _log(
+    notify: Notify,
+    session: AsyncSession,
+    entry: Entry,
+    referral_ids: list[str],
+    now: datetime,
+    incidents: dict[str, str] | None = None,
+) -> None:
+    """Log one operation on these referrals (and their incidents, when given), each with
+    the keys of the person it is about."""
+    keys = await repository.subject_keys(session, referral_ids)
+    found = [Item(r, keys.get(r, ())) for r in referral_ids]
+    for referral_id, incident_id in (incidents or {}).items():
+        found.append(Item(incident_id, keys.get(referral_id, ())))
+    await audit.log(notify.platform.outbox, session, entry, found, now)
 
 
 async def _outcome(
@@ -207,9 +250,11 @@ async def _outcome(
     await notify.platform.outbox.add(session, REFERRAL_OUTCOMES, entry.victim_key, event)
 
 
-async def acknowledge(notify: Notify, referral_id: str, principal: Principal) -> None:
+async def acknowledge(
+    notify: Notify, referral_id: str, principal: Principal, route: str = ACK_ROUTE
+) -> None:
     """Record an agency's acknowledgement of one of its referrals (the first one counts,
-    and only it is published as `mash.referral.acknowledged`)."""
+    and only it is published as `mash.referral.acknowledged` and logged as altered)."""
     now = notify.clock()
     async with notify.platform.uow() as session:
         entry = await repository.record(session, referral_id)
@@ -219,29 +264,47 @@ async def acknowledge(notify: Notify, referral_id: str, principal: Principal) ->
             raise NotYourReferral(referral_id)
         if await repository.acknowledge(session, referral_id, now):
             await _outcome(notify, session, entry, REFERRAL_ACKNOWLEDGED, now)
+            altered = Entry(NAME, "altered", principal.subject, "api", route, "referral")
+            incidents = {referral_id: entry.incident_id}
+            await _log(notify, session, altered, [referral_id], now, incidents)
 
 
-async def subscribe(notify: Notify, agency: str, url: str, secret: str) -> None:
+async def subscribe(notify: Notify, agency: str, url: str, secret: str, by: str) -> None:
     """Set (or replace) the agency's webhook: its new referrals are POSTed there too.
-    RefusedUrl when the URL may not be a webhook (contract section 5)."""
+    RefusedUrl when the URL may not be a webhook (contract section 5). Logged as altered
+    by `by` (the token's `sub`)."""
     settings = notify.settings
     why = await webhooks.refusal(url, notify.resolver, settings.allows_loopback)
     if why is not None:
         raise RefusedUrl(why)
     sealed = settings.secret_box().seal(secret)
     async with notify.platform.uow() as session:
-        await repository.subscribe(session, agency, url, sealed, notify.clock())
+        now = notify.clock()
+        await repository.subscribe(session, agency, url, sealed, now)
+        await _log_subscription(notify, session, agency, by, now)
 
 
-async def unsubscribe(notify: Notify, agency: str) -> bool:
+async def unsubscribe(notify: Notify, agency: str, by: str) -> bool:
     """Remove the agency's webhook and cancel its pending deliveries; False when it had
-    none."""
+    none. Logged as altered by `by` when it had one."""
     async with notify.platform.uow() as session:
-        return await repository.unsubscribe(session, agency)
+        if not await repository.unsubscribe(session, agency):
+            return False
+        await _log_subscription(notify, session, agency, by, notify.clock())
+        return True
 
 
-async def redeliver(notify: Notify, referral_id: str) -> None:
-    """Queue a referral's delivery again, to the agency's current subscription."""
+async def _log_subscription(
+    notify: Notify, session: AsyncSession, agency: str, by: str, now: datetime
+) -> None:
+    """A subscription set or removed: the agency's, by whom (it is about no one)."""
+    altered = Entry(NAME, "altered", by, "api", SUBSCRIPTION_ROUTE, "subscription")
+    await audit.log(notify.platform.outbox, session, altered, [Item(agency)], now)
+
+
+async def redeliver(notify: Notify, referral_id: str, by: str) -> None:
+    """Queue a referral's delivery again, to the agency's current subscription; logged as
+    altered by `by`, naming the host it will go to."""
     async with notify.platform.uow() as session:
         entry = await repository.record(session, referral_id)
         if entry is None:
@@ -251,21 +314,39 @@ async def redeliver(notify: Notify, referral_id: str) -> None:
         webhook = await repository.subscription(session, entry.agency)
         if webhook is None:
             raise NoSubscription(entry.agency)
-        if not await repository.requeue(session, referral_id, webhook, notify.clock()):
+        before = await repository.delivery_url(session, referral_id)
+        now = notify.clock()
+        if not await repository.requeue(session, referral_id, webhook, now):
             raise AlreadyDelivered(referral_id)
+        altered = Entry(NAME, "altered", by, "api", _redirected(webhook.url, before), "referral")
+        await _log(notify, session, altered, [referral_id], now, {referral_id: entry.incident_id})
 
 
-async def redeliver_dead(notify: Notify, agency: str, since: datetime) -> int:
-    """Queue again every dead delivery of the agency made since `since`; how many."""
+def _redirected(url: str, before: str | None) -> str:
+    """Where a redelivery goes: the new host, and the one the delivery was pinned to when
+    that differs (a redelivery to another host is a disclosure somewhere else)."""
+    host = host_of(url)
+    was = host_of(before) if before else None
+    return host if was in (None, host) else f"{host} (was {was})"
+
+
+async def redeliver_dead(notify: Notify, agency: str, since: datetime, by: str) -> int:
+    """Queue again every dead delivery of the agency made since `since`; how many. Logged
+    as altered by `by`, one entry per host the deliveries were pinned to."""
     async with notify.platform.uow() as session:
         webhook = await repository.subscription(session, agency)
         if webhook is None:
             raise NoSubscription(agency)
-        queued = 0
         now = notify.clock()
+        by_route: dict[str, list[str]] = {}
         for referral_id in await repository.dead_since(session, agency, since):
-            queued += await repository.requeue(session, referral_id, webhook, now)
-        return queued
+            before = await repository.delivery_url(session, referral_id)
+            if await repository.requeue(session, referral_id, webhook, now):
+                by_route.setdefault(_redirected(webhook.url, before), []).append(referral_id)
+        for route, queued in by_route.items():
+            altered = Entry(NAME, "altered", by, "api", route, "referral")
+            await _log(notify, session, altered, queued, now)
+        return sum(len(queued) for queued in by_route.values())
 
 
 async def begin_attempt(
@@ -319,6 +400,14 @@ async def record_attempt(
             assert entry is not None, "a delivery always has its referral"
             kind = REFERRAL_DELIVERED if after.status == "delivered" else REFERRAL_DEAD
             await _outcome(notify, session, entry, kind, attempt.finished_at, number)
+            if after.status == "delivered":
+                host = host_of(due.webhook_url)
+                disclosed = Entry(
+                    NAME, "disclosed", NAME, "webhook", host, "referral", entry.agency
+                )
+                incidents = {entry.referral_id: entry.incident_id}
+                ids = [entry.referral_id]
+                await _log(notify, session, disclosed, ids, attempt.finished_at, incidents)
             if after.status == "dead":
                 letter = _dead_letter(entry, attempt, number, settings.source)
                 await notify.platform.outbox.add(session, DEADLETTER, entry.victim_key, letter)

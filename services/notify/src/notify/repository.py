@@ -149,6 +149,7 @@ async def add_referral(
     deliver_after: datetime,
     webhook: Webhook | None,
     trace: dict[str, str],
+    subject_keys: tuple[str, ...] = (),
 ) -> LedgerEntry:
     """Record a referral and its delivery: by webhook, pinned to the agency's subscription
     of now and due from `deliver_after`, when it has one; else on its topic alone."""
@@ -168,6 +169,7 @@ async def add_referral(
             "review_due_at": utc(review_due_at) if review_due_at else None,
             "due_by": utc(due_by),
             "clock_policy": clock_policy,
+            "subject_keys": list(subject_keys),
         },
     )
     await session.execute(
@@ -205,6 +207,27 @@ async def record(session: AsyncSession, referral_id: str) -> LedgerEntry | None:
     stmt = _entries().where(referrals.c.referral_id == referral_id)
     row = (await session.execute(stmt)).first()
     return _entry(row) if row else None
+
+
+async def subject_keys(
+    session: AsyncSession, referral_ids: list[str]
+) -> dict[str, tuple[str, ...]]:
+    """The keys of the person each referral is about (none for a referral made before they
+    were kept), for its log entries."""
+    if not referral_ids:
+        return {}
+    stmt = select(referrals.c.referral_id, referrals.c.subject_keys).where(
+        referrals.c.referral_id.in_(referral_ids)
+    )
+    rows = await session.execute(stmt)
+    return {row.referral_id: tuple(row.subject_keys or ()) for row in rows}
+
+
+async def delivery_url(session: AsyncSession, referral_id: str) -> str | None:
+    """The webhook a delivery is pinned to now (None: it went by topic alone)."""
+    stmt = select(deliveries.c.webhook_url).where(deliveries.c.referral_id == referral_id)
+    found: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
 
 
 async def acknowledge(session: AsyncSession, referral_id: str, at: datetime) -> bool:

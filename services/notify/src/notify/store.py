@@ -42,6 +42,8 @@ referrals = Table(
     Column("due_by", DateTime(timezone=True), nullable=True),  # null only before clocks
     Column("clock_policy", String(32), nullable=True),
     Column("overdue_since", DateTime(timezone=True), nullable=True),  # set once: escalated
+    # the pseudonymous keys of the person it is about (shared.audit): what its log entries name
+    Column("subject_keys", JSON, nullable=True),
     UniqueConstraint("incident_id", "agency", "subject", name="uq_referral_once"),
     Index("ix_referrals_agency_created", "agency", "created_at"),
     Index("ix_referrals_clock", "overdue_since", "acknowledged_at", "due_by"),

@@ -53,6 +53,15 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def host_of(url: str) -> str:
+    """The host of a webhook URL, alone (no scheme, user info, port, path or query): what a
+    log entry names as where a referral went (contract section 12)."""
+    try:
+        return urlsplit(url).hostname or "(no host)"
+    except ValueError:
+        return "(unparseable URL)"
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (getaddrinfo: numeric forms included)."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -1,7 +1,7 @@
 """Perpetrators' HTTP API (contract section 10): thin, parse -> query -> audit -> answer.
 
 Every answer discloses personal data (the suspects' names and dates of birth), so every
-one records a `mash.audit.read` event in the transaction it reads in.
+one logs a `consulted` entry (with the perpetrators' keys) in the transaction it reads in.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from perpetrators.schemas import (
     record_of,
     summary_of,
 )
-from shared.audit import ReadAudit, audited
+from shared.audit import Item, ReadAudit, audited
 from shared.service import PlatformDep
 
 router = APIRouter(prefix="/v1", tags=["perpetrators"])
@@ -47,7 +47,9 @@ async def _area_list(
 ) -> list[PerpetratorSummary]:
     async with platform.uow() as session:
         found = await repository.in_area(session, area, cohort == "priority")
-        await audit.record(session, RESOURCE, [p.perpetrator_id for p in found])
+        ids = [p.perpetrator_id for p in found]
+        keys = await repository.identity_keys(session, ids)
+        await audit.record(session, RESOURCE, [Item(i, keys.get(i, ())) for i in ids])
     return [summary_of(p) for p in found]
 
 
@@ -98,7 +100,9 @@ async def one_perpetrator(
     async with platform.uow() as session:
         found = await repository.find(session, perpetrator_id, window)
         # an unsuccessful look-up is audited too: someone asked for this id
-        await audit.record(session, RESOURCE, [perpetrator_id], 200 if found else 404)
+        keys = (await repository.identity_keys(session, [perpetrator_id])).get(perpetrator_id, ())
+        status = 200 if found else 404
+        await audit.record(session, RESOURCE, [perpetrator_id], status, subjects=keys)
     if found is None:
         raise HTTPException(404, "No perpetrator has this id.")
     return record_of(found)

@@ -1,6 +1,9 @@
 """Perpetrators' event and command handlers: load, call the domain, save, emit.
 
-The module ends with `HANDLERS`, the table the consumer dispatches from.
+Scoring a suspect over their incidents is logged as `combined`, and publishing a
+perpetrator for the neighbourhood team as `disclosed` (contract section 12), in the
+transaction that does it. The module ends with `EVENTS`, the table the consumer
+dispatches from.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from perpetrators.domain.identity import identify, perpetrator_id
 from perpetrators.domain.perpetrator import IncidentOnRecord, Perpetrator, PersonDetails
 from perpetrators.domain.scoring import Incident
 from perpetrators.schemas import record_of
+from shared import audit
+from shared.audit import Entry, Item
 from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.kafka import EventTable, On
+from shared.kafka_security import NEIGHBOURHOOD_TEAM
 from shared.schemas import TriageDecided
 from shared.service import Platform
 from shared.topics import (
+    DECISIONS,
     PERPETRATOR_PRIORITISED,
     PERPETRATOR_RELEASED,
     PERPETRATORS,
@@ -34,6 +41,11 @@ from shared.topics import (
 SOURCE = "/mash/perpetrators"
 EVENT_TYPES = {"prioritised": PERPETRATOR_PRIORITISED, "released": PERPETRATOR_RELEASED}
 log = logging.getLogger(__name__)
+NAME = "perpetrators"
+COMBINED = Entry(NAME, "combined", NAME, "topic", DECISIONS, "perpetrator")
+DISCLOSED = Entry(
+    NAME, "disclosed", NAME, "topic", PERPETRATORS, "perpetrator", recipient=NEIGHBOURHOOD_TEAM
+)
 
 
 async def on_decision(
@@ -75,6 +87,24 @@ async def on_decision(
     )
     await repository.save_incident(session, ref, kept)
     await rescore(platform, session, ref, now)
+    await _log_combined(platform, session, ref, suspect.hashes, now)
+
+
+async def _log_combined(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    ref: str,
+    keys: tuple[str, ...],
+    now: datetime,
+) -> None:
+    """The suspect scored over every incident on record against them: the perpetrator
+    with the suspect's keys, and each incident with its victim's."""
+    found = [Item(ref, keys)]
+    found += [
+        Item(k.incident.incident_id, k.incident.victim.hashes)
+        for k in await repository.incidents_of(session, ref)
+    ]
+    await audit.log(platform.outbox, session, COMBINED, found, now)
 
 
 async def rescore(
@@ -126,6 +156,9 @@ async def announce(
         time=now,
     )
     await platform.outbox.add(session, PERPETRATORS, ref, event)
+    # released or prioritised, the record goes to the neighbourhood team's topic
+    keys = (await repository.identity_keys(session, [ref])).get(ref, ())
+    await audit.log(platform.outbox, session, DISCLOSED, [Item(ref, keys)], now)
     log.info("perpetrator %s %s", ref, change)
 
 

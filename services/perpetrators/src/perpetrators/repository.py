@@ -62,6 +62,22 @@ async def resolve_perpetrator(
     return ref
 
 
+async def identity_keys(session: AsyncSession, refs: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each perpetrator's identity hashes: the hub's pseudonymous keys of the person (the
+    log names them, never the person)."""
+    if not refs:
+        return {}
+    stmt = (
+        select(store.identities.c.perpetrator_id, store.identities.c.identity)
+        .where(store.identities.c.perpetrator_id.in_(refs))
+        .order_by(store.identities.c.kind.desc())  # pid first, as shared.identity does
+    )
+    found: dict[str, tuple[str, ...]] = {}
+    for row in (await session.execute(stmt)).all():
+        found[row.perpetrator_id] = (*found.get(row.perpetrator_id, ()), row.identity)
+    return found
+
+
 async def _has_person_id(session: AsyncSession, perpetrator_id: str) -> bool:
     stmt = select(store.identities.c.identity).where(
         store.identities.c.perpetrator_id == perpetrator_id, store.identities.c.kind == "pid"

@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from shared.audit import ReadAudit, audited
-from shared.auth import Principal, require
 from shared.schemas import TriageDecided
 from triage import handlers, repository
 from triage.handlers import Triage
@@ -17,7 +16,8 @@ from triage.schemas import RegradeAccepted, RegradeRequest
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 Reader = Annotated[ReadAudit, Depends(audited("triage:read"))]
-Regrader = Annotated[Principal, Depends(require("triage:regrade"))]
+Regrader = Annotated[ReadAudit, Depends(audited("triage:regrade"))]
+"""A re-grader, and who and which route the alteration is logged as (contract section 12)."""
 PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "No token, or not a valid one"},
     403: {"description": "The token lacks the scope"},
@@ -44,7 +44,8 @@ async def get_decision(incident_id: UUID, triage: TriageDep, audit: Reader) -> T
     """The latest decision: the data of its `mash.triage.decided` event. Audited."""
     async with triage.platform.uow() as session:
         decision = await repository.current_decision(session, str(incident_id))
-        await audit.record(session, "decision", [str(incident_id)], 200 if decision else 404)
+        status, keys = (200, triage.keys(decision.incident)) if decision else (404, ())
+        await audit.record(session, "decision", [str(incident_id)], status, subjects=keys)
     if decision is None:
         raise HTTPException(404, "There is no decision on this incident yet.")
     return decision
@@ -58,11 +59,11 @@ async def get_decision(incident_id: UUID, triage: TriageDep, audit: Reader) -> T
     responses=PROBLEMS,
 )
 async def regrade(
-    incident_id: UUID, body: RegradeRequest, triage: TriageDep, principal: Regrader
+    incident_id: UUID, body: RegradeRequest, triage: TriageDep, caller: Regrader
 ) -> RegradeAccepted:
     """Set the risk level outright; a new decision (`risk_basis: regrade`) is published.
     Referrals already made stay: a lower re-grade withdraws nothing."""
-    order = handlers.RegradeOrder(body.risk_level, body.reason, body.by, principal.subject)
+    order = handlers.RegradeOrder(body.risk_level, body.reason, body.by, caller.sub, caller.route)
     try:
         done = await handlers.regrade(triage, incident_id, order, datetime.now(UTC))
     except handlers.UnknownIncident:

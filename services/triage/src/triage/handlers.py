@@ -1,6 +1,8 @@
 """Triage's commands and event handlers: load, call the domain, save, emit.
 
-Each runs in one transaction; every decision goes out through the outbox with it. The
+Each runs in one transaction; every decision goes out through the outbox with it, and so
+does its log entry (contract section 12): `combined` when an incident is linked to its
+people's other incidents, `altered` when a later DASH or a re-grade decides again. The
 module ends with `EVENTS`, the table the consumer dispatches on.
 """
 
@@ -14,6 +16,8 @@ from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import audit
+from shared.audit import Entry, Item
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
 from shared.identity import victim_key
@@ -30,6 +34,7 @@ from shared.service import Platform
 from shared.topics import (
     DECISIONS,
     INCIDENT_REPORTED,
+    INCIDENTS,
     MARAC_CASE_LISTED,
     RISK_ASSESSMENT_SUBMITTED,
     TRIAGE_DECIDED,
@@ -37,11 +42,16 @@ from shared.topics import (
 from triage import repository
 from triage.config import Settings
 from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
-from triage.domain.identity import identify
+from triage.domain.identity import Identity, identify, same_person
 from triage.domain.policy import TriagePolicy
-from triage.domain.windows import OnRecord, reported_later
+from triage.domain.windows import OnRecord, PastIncident, reported_later
 
 SOURCE = "/mash/triage"
+NAME = "triage"
+COMBINED = Entry(NAME, "combined", NAME, "topic", INCIDENTS, "incident")
+"""Linking an incident to its people's other incidents, as triage consumes it."""
+ALTERED = Entry(NAME, "altered", NAME, "topic", INCIDENTS, "decision")
+"""A later DASH deciding again (a re-grade is logged as its caller's, through the API)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,10 @@ class Triage:
     def secret(self) -> str:
         return self.platform.settings.platform.pseudonym_key
 
+    def keys(self, incident: IncidentReported) -> tuple[str, ...]:
+        """Every pseudonymous key of the incident's people: what its log entries name."""
+        return audit.keys_of(self.secret, [incident.victim, incident.suspect, *incident.children])
+
 
 class UnknownIncident(Exception):
     """Triage has no incident with this id (yet)."""
@@ -82,6 +96,8 @@ class RegradeOrder:
     reason: str
     by: str
     principal: str
+    """Who asked: the token's `sub` (the log names them, with the route)."""
+    route: str = "/v1/incidents/{incident_id}/regrade"
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,7 @@ async def incident_reported(
     stored = await repository.add_incident(session, incident, key, victim, suspect, now)
     record = stored.case.record
     on_record = await repository.on_record(session, record.victim, record.suspect)
+    await _log_combined(triage, session, stored, on_record, now)
     await _decide(triage, session, incident_id, event.id, now, known=(stored, on_record))
     # Another victim's incidents travel on another partition: one reported later may have
     # been decided first. Its windows now hold this one, so decide on it again.
@@ -137,7 +154,11 @@ async def risk_assessment_submitted(
     await hold(session, repository.hold_names(incident_id, record.victim, record.suspect))
     dash = Dash.model_validate(submitted.model_dump(include=set(Dash.model_fields)))
     await repository.set_dash(session, incident_id, dash)
-    await _decide(triage, session, incident_id, event.id, now)
+    decided = await _decide(triage, session, incident_id, event.id, now)
+    assert decided is not None, "only a knock-on decision may be left out"
+    keys = triage.keys(known.case.incident)
+    ids = audit.items([incident_id, str(decided.decision_id)], keys)
+    await audit.log(triage.platform.outbox, session, ALTERED, ids, now)
 
 
 async def case_listed(
@@ -181,8 +202,47 @@ async def regrade(
         grade = Regrade(risk_level=order.risk_level, reason=order.reason, by=order.by, at=now)
         await repository.add_regrade(session, regrade_id, key, grade, order.principal)
         decided = await _decide(triage, session, key, str(regrade_id), now)
-    assert decided is not None
+        assert decided is not None, "only a knock-on decision may be left out"
+        ids = [key, str(regrade_id), str(decided.decision_id)]
+        keys = triage.keys(known.case.incident)
+        altered = Entry(NAME, "altered", order.principal, "api", order.route, "decision")
+        await audit.log(triage.platform.outbox, session, altered, audit.items(ids, keys), now)
     return Regraded(regrade_id, decided.decision_id)
+
+
+async def _log_combined(
+    triage: Triage,
+    session: AsyncSession,
+    stored: repository.KnownIncident,
+    on_record: OnRecord,
+    now: datetime,
+) -> None:
+    """Log the linking of a new incident to the other incidents of its victim or suspect
+    (those the identity rule matches, earlier or reported later but arrived first): the
+    ids of all of them, and the keys of the people each is about. Nothing to log when
+    the incident's people have no other incident."""
+    record = stored.case.record
+    linked = [p for p in on_record.incidents if _shares_a_person(p, record)]
+    if not linked:
+        return
+    found = [Item(record.incident_id, triage.keys(stored.case.incident))]
+    found += [Item(p.incident_id, _hashes(p.victim, p.suspect)) for p in linked]
+    await audit.log(triage.platform.outbox, session, COMBINED, found, now)
+
+
+def _shares_a_person(past: PastIncident, current: PastIncident) -> bool:
+    """Whether another incident on record is of this incident's victim or suspect."""
+    if past.incident_id == current.incident_id:
+        return False
+    if same_person(past.victim, current.victim):
+        return True
+    return bool(past.suspect and current.suspect and same_person(past.suspect, current.suspect))
+
+
+def _hashes(*people: Identity | None) -> tuple[str, ...]:
+    """The keys triage holds of these people: its identity hashes are the hub's person keys
+    (`shared.audit.person_keys`), made with the same secret."""
+    return tuple(dict.fromkeys(h for p in people if p for h in p.hashes))
 
 
 async def _decide(
