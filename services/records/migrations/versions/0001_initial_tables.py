@@ -1,0 +1,137 @@
+"""initial tables, insert-only for the service's role
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-12-05 06:30:00
+
+On PostgreSQL the tables belong to whoever runs the migrations (the owner,
+`RECORDS_MIGRATIONS_DATABASE_URL`); the service connects as a member of the group role
+`records_writer` (`RECORDS_DATABASE_URL`), which this migration creates when missing and
+grants: the log's tables SELECT and INSERT (and DELETE on the entries, which retention
+needs), never UPDATE; the checkpoints SELECT and INSERT only; the platform's own outbox
+and inbox what the relay and consumer loop need.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+ROLE = "records_writer"
+GRANTS = {
+    "record_entries": "SELECT, INSERT, DELETE",
+    "record_subjects": "SELECT, INSERT, DELETE",
+    "record_ids": "SELECT, INSERT, DELETE",
+    "chain_checkpoints": "SELECT, INSERT",
+    "outbox": "SELECT, INSERT, UPDATE, DELETE",
+    "inbox": "SELECT, INSERT, DELETE",
+}
+
+
+def upgrade() -> None:
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("type", sa.String(length=100), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index("ix_inbox_subject", "inbox", ["subject"])
+    op.create_table(
+        "outbox",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=True),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "id"])
+    op.create_table(
+        "record_entries",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("entry_id", sa.String(length=36), nullable=False),
+        sa.Column("service", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("operation", sa.String(length=16), nullable=False),
+        sa.Column("sub", sa.String(length=256), nullable=False),
+        sa.Column("via", sa.String(length=16), nullable=False),
+        sa.Column("route", sa.String(length=256), nullable=False),
+        sa.Column("resource", sa.String(length=32), nullable=False),
+        sa.Column("ids", sa.JSON(), nullable=False),
+        sa.Column("subjects", sa.JSON(), nullable=False),
+        sa.Column("recipient", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.JSON(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("entry_id"),
+        sa.UniqueConstraint("service", "seq", name="uq_record_entries_chain"),
+    )
+    op.create_index("ix_record_entries_at", "record_entries", ["at", "id"])
+    op.create_index("ix_record_entries_sub", "record_entries", ["sub"])
+    op.create_table(
+        "record_subjects",
+        sa.Column("subject", sa.String(length=128), nullable=False),
+        sa.Column("entry_id", sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint("subject", "entry_id"),
+    )
+    op.create_index("ix_record_subjects_entry_id", "record_subjects", ["entry_id"])
+    op.create_table(
+        "record_ids",
+        sa.Column("record_id", sa.String(length=128), nullable=False),
+        sa.Column("entry_id", sa.String(length=36), nullable=False),
+        sa.PrimaryKeyConstraint("record_id", "entry_id"),
+    )
+    op.create_index("ix_record_ids_entry_id", "record_ids", ["entry_id"])
+    op.create_table(
+        "chain_checkpoints",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("service", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("erased", sa.Integer(), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("service", "seq", name="uq_chain_checkpoints_chain"),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        _grant()
+
+
+def _grant() -> None:
+    op.execute(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') "
+        f"THEN CREATE ROLE {ROLE} NOLOGIN; END IF; END $$"
+    )
+    for table, privileges in GRANTS.items():
+        op.execute(f"REVOKE ALL ON {table} FROM PUBLIC")
+        op.execute(f"GRANT {privileges} ON {table} TO {ROLE}")
+    for sequence in ("record_entries_id_seq", "chain_checkpoints_id_seq", "outbox_id_seq"):
+        op.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {ROLE}")
+
+
+def downgrade() -> None:
+    for table in (
+        "chain_checkpoints",
+        "record_ids",
+        "record_subjects",
+        "record_entries",
+        "outbox",
+        "inbox",
+    ):
+        op.drop_table(table)
