@@ -11,12 +11,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import records.config
 from mash_tools.testing import TEST_PSEUDONYM_KEY, eventually, kafka_options
 from records import store
 from shared.audit import person_keys
+from shared.db import create_engine
 from shared.envelope import CloudEvent
 from shared.schemas import AuditEntry, Person
 from shared.topics import audit_topic, audit_type
@@ -138,6 +139,16 @@ async def until_kept(app: FastAPI, count: int, service: str = "notify") -> list[
     return found
 
 
+async def until_all_kept(app: FastAPI, entry_ids: list[str]) -> None:
+    """Wait until the store holds every one of these entries (whatever else it holds)."""
+
+    async def all_there() -> bool:
+        found = {r.entry_id for r in await kept(app)}
+        return found.issuperset(entry_ids)
+
+    await eventually(all_there)
+
+
 async def outbox_entries(app: FastAPI) -> list[dict[str, Any]]:
     """The log entries records itself has committed (published or not), oldest first."""
     outbox = store.platform.outbox
@@ -155,3 +166,31 @@ async def outbox_entries(app: FastAPI) -> list[dict[str, Any]]:
 async def count(app: FastAPI, table: Any) -> int:
     async with app.state.platform.sessions() as session:
         return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def service_database(database_url: str) -> tuple[str, str]:
+    """Where the service connects and where its migrations run. SQLite: one file. PostgreSQL:
+    the service logs in as a role of its own in the group `records_writer` (insert and read
+    only), and the migrations run as the database's owner."""
+    if not database_url.startswith("postgresql"):
+        return database_url, ""
+    login = f"records_{uuid.uuid4().hex[:8]}"
+    await as_owner(
+        database_url,
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'records_writer') "
+        "THEN CREATE ROLE records_writer NOLOGIN; END IF; END $$",
+        f"CREATE ROLE {login} LOGIN IN ROLE records_writer",
+    )
+    server, _, database = database_url.rpartition("/")
+    return server.replace("//postgres@", f"//{login}@") + "/" + database, database_url
+
+
+async def as_owner(owner_url: str, *statements: str, **params: Any) -> None:
+    """Statements run straight on the database as its owner, behind the service's back."""
+    engine = create_engine(owner_url)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(text(statement), params)
+    finally:
+        await engine.dispose()
