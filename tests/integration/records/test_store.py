@@ -137,6 +137,23 @@ async def test_a_deleted_entry_is_named_by_verify_at_the_entry_after_it(records:
     assert broken.reason == "an entry before it is missing or changed"
 
 
+async def test_a_search_row_deleted_behind_the_service_s_back_is_named_by_verify(
+    records: Records,
+) -> None:
+    entries = [entry("intake", "collected", subjects=["a" * 64, "b" * 64]) for _ in range(3)]
+    await consume(records, *entries)
+    await execute(
+        records,
+        "DELETE FROM record_subjects WHERE entry_id = :id AND subject = :key",
+        id=str(entries[1].entry_id),
+        key="b" * 64,
+    )
+    broken = (await verify(records)).broken
+    assert broken is not None
+    assert broken.entry_id == str(entries[1].entry_id)
+    assert broken.reason == "its people or ids as searched differ from it"
+
+
 async def test_retention_erases_the_old_head_logs_it_and_the_chain_still_verifies(
     records: Records,
 ) -> None:
@@ -215,10 +232,16 @@ async def test_the_service_role_cannot_update_or_delete_what_it_must_not(
             "UPDATE record_subjects SET subject = 'x'",
             "UPDATE record_ids SET record_id = 'x'",
             "UPDATE chain_checkpoints SET hash = 'x'",
+            "DELETE FROM record_entries",
+            "DELETE FROM record_subjects",
+            "DELETE FROM record_ids",
             "DELETE FROM chain_checkpoints",
+            "INSERT INTO chain_checkpoints (service, seq, hash, erased, erased_at)"
+            " VALUES ('notify', 99, 'x', 1, now())",
             "TRUNCATE record_entries",
+            "DROP FUNCTION records_erase(text, integer)",
         ):
-            with pytest.raises(Exception, match="permission denied"):
+            with pytest.raises(Exception, match=r"permission denied|must be owner"):
                 await execute(records, statement)
         async with records.platform.sessions() as session:
             user = (await session.execute(text("SELECT current_user"))).scalar_one()

@@ -14,6 +14,7 @@ from records.domain.chain import (
     Link,
     canonical,
     chain,
+    index_of,
     link_hash,
     walk,
 )
@@ -112,3 +113,14 @@ def test_an_entry_of_another_service_breaks() -> None:
     found = walk("notify", START, entries)
     assert isinstance(found, Break)
     assert found.reason == "entry of another service"
+
+
+def test_an_entry_whose_search_rows_differ_breaks() -> None:
+    entries = chained(3)
+    rows = {e.record.entry_id: index_of(e.record) for e in entries}
+    assert walk("notify", START, entries, rows) == Link(3, entries[-1].hash)
+    _subjects, ids = rows[entries[1].record.entry_id]
+    rows[entries[1].record.entry_id] = (frozenset(), ids)  # a person's row deleted
+    assert walk("notify", START, entries, rows) == Break(
+        "notify", entries[1].record.entry_id, "its people or ids as searched differ from it"
+    )

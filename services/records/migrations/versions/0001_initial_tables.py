@@ -7,9 +7,10 @@ Create Date: 2026-12-05 06:30:00
 On PostgreSQL the tables belong to whoever runs the migrations (the owner,
 `RECORDS_MIGRATIONS_DATABASE_URL`); the service connects as a member of the group role
 `records_writer` (`RECORDS_DATABASE_URL`), which this migration creates when missing and
-grants: the log's tables SELECT and INSERT (and DELETE on the entries, which retention
-needs), never UPDATE; the checkpoints SELECT and INSERT only; the platform's own outbox
-and inbox what the relay and consumer loop need.
+grants: the log's tables SELECT and INSERT only, never UPDATE or DELETE; retention erases
+through `records_erase`, a SECURITY DEFINER function that deletes only the head of one
+chain and always writes its checkpoint; the platform's own outbox and inbox what the
+relay and the consumer loop need.
 """
 
 from collections.abc import Sequence
@@ -25,10 +26,10 @@ depends_on: str | Sequence[str] | None = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 ROLE = "records_writer"
 GRANTS = {
-    "record_entries": "SELECT, INSERT, DELETE",
-    "record_subjects": "SELECT, INSERT, DELETE",
-    "record_ids": "SELECT, INSERT, DELETE",
-    "chain_checkpoints": "SELECT, INSERT",
+    "record_entries": "SELECT, INSERT",
+    "record_subjects": "SELECT, INSERT",
+    "record_ids": "SELECT, INSERT",
+    "chain_checkpoints": "SELECT",
     "outbox": "SELECT, INSERT, UPDATE, DELETE",
     "inbox": "SELECT, INSERT, DELETE",
 }
@@ -113,19 +114,49 @@ def upgrade() -> None:
         _grant()
 
 
+ERASE = """
+CREATE FUNCTION records_erase(p_service text, p_upto integer) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+DECLARE
+    last_hash text;
+    gone integer;
+BEGIN
+    SELECT hash INTO last_hash FROM record_entries WHERE service = p_service AND seq = p_upto;
+    IF last_hash IS NULL THEN
+        RAISE EXCEPTION 'records_erase: no entry % of %', p_upto, p_service;
+    END IF;
+    DELETE FROM record_subjects WHERE entry_id IN (
+        SELECT entry_id FROM record_entries WHERE service = p_service AND seq <= p_upto);
+    DELETE FROM record_ids WHERE entry_id IN (
+        SELECT entry_id FROM record_entries WHERE service = p_service AND seq <= p_upto);
+    DELETE FROM record_entries WHERE service = p_service AND seq <= p_upto;
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    INSERT INTO chain_checkpoints (service, seq, hash, erased, erased_at)
+        VALUES (p_service, p_upto, last_hash, gone, now());
+    RETURN gone;
+END $$
+"""
+
+
 def _grant() -> None:
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ROLE}') "
         f"THEN CREATE ROLE {ROLE} NOLOGIN; END IF; END $$"
     )
+    schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar_one()
+    op.execute(ERASE.format(schema=f'"{schema}"'))
+    op.execute("REVOKE ALL ON FUNCTION records_erase(text, integer) FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION records_erase(text, integer) TO {ROLE}")
     for table, privileges in GRANTS.items():
         op.execute(f"REVOKE ALL ON {table} FROM PUBLIC")
         op.execute(f"GRANT {privileges} ON {table} TO {ROLE}")
-    for sequence in ("record_entries_id_seq", "chain_checkpoints_id_seq", "outbox_id_seq"):
+    for sequence in ("record_entries_id_seq", "outbox_id_seq"):
         op.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {ROLE}")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION records_erase(text, integer)")
     for table in (
         "chain_checkpoints",
         "record_ids",

@@ -125,7 +125,8 @@ async def verify(records: Records) -> Verdict:
             at = await repository.checkpoint(session, service) or START
             seq = -1
             while page := await repository.chain_of(session, service, seq, PAGE):
-                result = walk(service, at, page)
+                rows = await repository.indexed(session, [e.record.entry_id for e in page])
+                result = walk(service, at, page, rows)
                 if isinstance(result, Break):
                     records.chain_broken.set(1)
                     return Verdict(total, result)

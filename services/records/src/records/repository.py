@@ -1,5 +1,5 @@
 """Every query of the records store. Entries are only inserted and read; the retention
-job alone deletes, a chain's oldest entries only, leaving a checkpoint."""
+job alone deletes, a chain's oldest entries only, leaving a checkpoint (store.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, union
+from sqlalchemy import Select, delete, func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records.domain.chain import START, Chained, Link, Record
+from records.domain.chain import START, Chained, Indexed, Link, Record
 from records.store import checkpoints, entries, entry_ids, entry_subjects, platform
 from shared.db import utc
 
@@ -195,6 +195,22 @@ async def first_of(session: AsyncSession, service: str, limit: int) -> list[Chai
     return await chain_of(session, service, -1, limit)
 
 
+async def indexed(session: AsyncSession, wanted: Sequence[str]) -> dict[str, Indexed]:
+    """The search rows (people, record ids) kept for each of these entries."""
+    subjects: dict[str, set[str]] = {i: set() for i in wanted}
+    ids: dict[str, set[str]] = {i: set() for i in wanted}
+    for table, column, into in (
+        (entry_subjects, entry_subjects.c.subject, subjects),
+        (entry_ids, entry_ids.c.record_id, ids),
+    ):
+        found = await session.execute(
+            select(table.c.entry_id, column).where(table.c.entry_id.in_(wanted))
+        )
+        for entry_id, value in found.tuples():
+            into[entry_id].add(value)
+    return {i: (frozenset(subjects[i]), frozenset(ids[i])) for i in wanted}
+
+
 async def count(session: AsyncSession) -> int:
     found = await session.execute(select(func.count()).select_from(entries))
     return int(found.scalar_one())
@@ -203,14 +219,27 @@ async def count(session: AsyncSession) -> int:
 async def erase(
     session: AsyncSession, service: str, erased: Sequence[Chained], now: datetime
 ) -> None:
-    """Delete a chain's leading entries and leave the checkpoint it resumes from."""
+    """Delete a chain's leading entries and leave the checkpoint it resumes from.
+
+    PostgreSQL: through `records_erase` (see the migration), as the service's role may
+    not delete; it erases the head up to the given position and writes the checkpoint
+    from the row itself. SQLite: the same statements here."""
     last = erased[-1]
+    if session.get_bind().dialect.name == "postgresql":
+        found = await session.execute(
+            text("SELECT records_erase(:service, :upto)"), {"service": service, "upto": last.seq}
+        )
+        if found.scalar_one() != len(erased):
+            raise RuntimeError("the chain's head changed while it was being erased")
+        return
     await session.execute(
         checkpoints.insert().values(
             service=service, seq=last.seq, hash=last.hash, erased=len(erased), erased_at=now
         )
     )
-    gone = [e.record.entry_id for e in erased]
+    head = select(entries.c.entry_id).where(entries.c.service == service, entries.c.seq <= last.seq)
     for table in (entry_subjects, entry_ids):
-        await session.execute(delete(table).where(table.c.entry_id.in_(gone)))
-    await session.execute(delete(entries).where(entries.c.entry_id.in_(gone)))
+        await session.execute(delete(table).where(table.c.entry_id.in_(head)))
+    await session.execute(
+        delete(entries).where(entries.c.service == service, entries.c.seq <= last.seq)
+    )

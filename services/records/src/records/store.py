@@ -1,6 +1,31 @@
-"""Records' tables: insert-only (on PostgreSQL the service's role may insert and read
-them, never update; see the migration). An entry's people and record ids are also kept
-one a row, so that a person's or an incident's entries are found by an index."""
+"""Records' tables, and why nobody can quietly change them.
+
+The log is insert-only. Each entry is kept once (`entry_id` unique; the inbox already
+drops a redelivered event) as the next link of its service's hash chain
+(`domain.chain`: `seq` its position, `prev_hash` and `hash` its link). Its people and
+record ids are kept again one a row (`record_subjects`, `record_ids`), so a person's or
+an incident's entries are found by an index; `verify` checks those rows against the
+entry too.
+
+On PostgreSQL (the migration):
+- the tables belong to the owner that runs the migrations
+  (`RECORDS_MIGRATIONS_DATABASE_URL`); the service logs in (`RECORDS_DATABASE_URL`) as a
+  member of `records_writer`, which may SELECT and INSERT the log's tables and nothing
+  more: no UPDATE, no DELETE, and only SELECT on `chain_checkpoints`;
+- retention must delete, so it calls `records_erase(service, upto)`, a SECURITY DEFINER
+  function of the owner: it deletes one chain's entries up to a position (a head, never
+  a middle or a tail alone) and always writes the checkpoint the chain resumes from,
+  with the hash read from the erased row itself, the count and the time. Whoever holds
+  the service's credentials can at worst erase a chain's head early, and that shows in
+  `chain_checkpoints`, which they can neither change nor delete;
+- a change behind the service's back (as the owner or a superuser) shows in `verify`:
+  a changed entry breaks its own link; a deleted one breaks the next; a deleted head
+  does not match its checkpoint. What no chain can show is the loss of a chain's newest
+  entries: the log topics (kept at least 30 days) are the other copy to compare with.
+
+On SQLite one process owns the file: the same tables, no roles (the file is the
+owner's, mode 0600), and retention runs the function's statements itself.
+"""
 
 from __future__ import annotations
 

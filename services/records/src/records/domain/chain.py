@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -103,10 +103,26 @@ def chain(after: Link, record: Record) -> Chained:
     return Chained(record, after.seq + 1, after.hash, link_hash(after.hash, record))
 
 
-def walk(service: str, start: Link, entries: Iterable[Chained]) -> Link | Break:
+Indexed = tuple[frozenset[str], frozenset[str]]
+"""An entry's people and record ids as kept one a row for searching."""
+
+
+def index_of(record: Record) -> Indexed:
+    return frozenset(record.subjects), frozenset(record.ids)
+
+
+def walk(
+    service: str,
+    start: Link,
+    entries: Iterable[Chained],
+    indexed: Mapping[str, Indexed] | None = None,
+) -> Link | Break:
     """Follow one service's kept entries in chain order from `start` (its checkpoint, or
-    START): where the chain stands after them, or the first that does not follow."""
+    START): where the chain stands after them, or the first that does not follow. With
+    `indexed` (the search rows found for each entry), an entry whose rows differ from it
+    breaks too: a search would miss it or find it wrongly."""
     at = start
+    nothing: Indexed = (frozenset(), frozenset())
     for entry in entries:
         entry_id = entry.record.entry_id
         if entry.record.service != service:
@@ -117,5 +133,7 @@ def walk(service: str, start: Link, entries: Iterable[Chained]) -> Link | Break:
             return Break(service, entry_id, "an entry before it is missing or changed")
         if link_hash(at.hash, entry.record) != entry.hash:
             return Break(service, entry_id, "entry changed")
+        if indexed is not None and indexed.get(entry_id, nothing) != index_of(entry.record):
+            return Break(service, entry_id, "its people or ids as searched differ from it")
         at = Link(entry.seq, entry.hash)
     return at
