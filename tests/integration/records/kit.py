@@ -149,8 +149,9 @@ async def until_all_kept(app: FastAPI, entry_ids: list[str]) -> None:
     await eventually(all_there)
 
 
-async def outbox_entries(app: FastAPI) -> list[dict[str, Any]]:
-    """The log entries records itself has committed (published or not), oldest first."""
+async def outbox_entries(app: FastAPI, via: str | None = "api") -> list[dict[str, Any]]:
+    """The log entries records itself has committed (published or not) `via` its API (or
+    its jobs, or the partners' topics; None: all), oldest first."""
     outbox = store.platform.outbox
     async with app.state.platform.sessions() as session:
         rows = (
@@ -160,7 +161,7 @@ async def outbox_entries(app: FastAPI) -> list[dict[str, Any]]:
                 .order_by(outbox.c.id)
             )
         ).all()
-    return [json.loads(r.payload) for r in rows]
+    return [e for e in (json.loads(r.payload) for r in rows) if via is None or e["via"] == via]
 
 
 async def count(app: FastAPI, table: Any) -> int:

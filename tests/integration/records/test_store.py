@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, text
 
 from mash_tools.testing import platform_settings
 from records import store
@@ -21,6 +23,7 @@ from records.config import Settings
 from records.consumer import consumers
 from records.domain.chain import GENESIS
 from records.handlers import Records, retain, verify
+from records.partners import partner_offsets_table
 from shared.envelope import CloudEvent
 from shared.kafka import PoisonMessage, enter_inbox
 from shared.schemas import AuditEntry
@@ -248,3 +251,21 @@ async def test_the_service_role_cannot_update_or_delete_what_it_must_not(
         assert user == login
     finally:
         await records.platform.engine.dispose()
+
+
+async def test_the_migration_makes_exactly_the_store_s_tables(records: Records) -> None:
+    def differences(conn: Any) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, store.metadata))
+
+    async with records.platform.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+def test_the_partners_table_is_the_store_s() -> None:
+    theirs = partner_offsets_table(MetaData())
+    shape = [(c.name, repr(c.type), c.primary_key, c.nullable) for c in theirs.columns]
+    ours = [
+        (c.name, repr(c.type), c.primary_key, c.nullable) for c in store.partner_offsets.columns
+    ]
+    assert ours == shape

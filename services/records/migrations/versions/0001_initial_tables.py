@@ -30,6 +30,7 @@ GRANTS = {
     "record_subjects": "SELECT, INSERT",
     "record_ids": "SELECT, INSERT",
     "chain_checkpoints": "SELECT",
+    "partner_offsets": "SELECT, INSERT",
     "outbox": "SELECT, INSERT, UPDATE, DELETE",
     "inbox": "SELECT, INSERT, DELETE",
 }
@@ -110,6 +111,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("service", "seq", name="uq_chain_checkpoints_chain"),
     )
+    op.create_table(
+        "partner_offsets",
+        sa.Column("group_id", sa.String(length=255), nullable=False),
+        sa.Column("topic", sa.String(length=249), nullable=False),
+        sa.Column("partition", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("from_offset", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("to_offset", sa.BigInteger(), nullable=False),
+        sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("group_id", "topic", "partition", "from_offset"),
+    )
     if op.get_bind().dialect.name == "postgresql":
         _grant()
 
@@ -158,6 +169,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION records_erase(text, integer)")
     for table in (
+        "partner_offsets",
         "chain_checkpoints",
         "record_ids",
         "record_subjects",

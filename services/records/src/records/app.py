@@ -14,6 +14,7 @@ from records.config import Settings
 from records.consumer import consumers
 from records.handlers import Records
 from records.jobs import ChainCheck, Retention
+from records.partners import PartnerConsumption
 from shared.service import Platform
 from shared.service import create_app as build
 
@@ -33,7 +34,10 @@ def create_app(
     settings = settings or Settings()
     platform = Platform("records", settings, store.platform, MIGRATIONS, exporters)
     records = Records.on(platform)
-    jobs = (Retention(records, clock), ChainCheck(records))
+    partners = PartnerConsumption[Settings](
+        store.partner_offsets, settings.partners_interval_seconds, clock=clock
+    )
+    jobs = (Retention(records, clock), ChainCheck(records), partners)
 
     async def start(platform: Platform[Settings]) -> None:
         for job in jobs:
@@ -56,5 +60,5 @@ def create_app(
         extra_stop=stop,
     )
     app.state.records = records
-    app.state.retention, app.state.chain_check = jobs
+    app.state.retention, app.state.chain_check, app.state.partners = jobs
     return app

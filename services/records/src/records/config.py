@@ -22,3 +22,6 @@ class Settings(ServiceSettings):
     """At most this many entries of one service erased in one transaction."""
     verify_interval_seconds: float = Field(default=300, gt=0)
     """How often every chain is verified (`mash_records_chain_broken`)."""
+    partners_interval_seconds: float = Field(default=15, gt=0)
+    """How often the partners' committed offsets are read and their consumption logged
+    (within the contract's minute)."""

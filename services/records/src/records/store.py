@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Index,
@@ -99,4 +100,16 @@ checkpoints = Table(
 """Where each chain resumes after a retention erasure: the position and hash of the
 last erased entry of the service, and how many entries that erasure removed."""
 
-RECORD_TABLES = (entries, entry_subjects, entry_ids, checkpoints)
+
+partner_offsets = Table(
+    "partner_offsets",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("topic", String(249), primary_key=True),
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("from_offset", BigInteger, primary_key=True, autoincrement=False),
+    Column("to_offset", BigInteger, nullable=False),
+    Column("logged_at", DateTime(timezone=True), nullable=False),
+)
+"""The ranges of each partner group's committed records already logged as consulted
+(`partners.py`): insert-only; the primary key makes a range logged once."""
