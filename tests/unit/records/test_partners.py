@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 
 from records.offsets import Consumed, _gaps, item_of, readable, resource_of
 from records.partners import PARTNER_PREFIXES, partner_offsets_table, recipient_of
-from shared.audit import person_keys
+from shared.audit import Item, person_keys
 from shared.schemas import Person
 from shared.topics import (
     DECISIONS,
@@ -45,6 +45,12 @@ def shown(p: Person) -> dict[str, Any]:
 def record(value: Any, key: str | None = None, offset: int = 7) -> Consumed:
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
     return Consumed(2, offset, key.encode() if key else None, raw)
+
+
+def logged(topic: str, consumed: Consumed) -> Item:
+    item = item_of(SECRET, topic, consumed)
+    assert item is not None
+    return item
 
 
 @pytest.mark.parametrize(
@@ -93,7 +99,7 @@ def test_a_referral_is_logged_by_its_id_with_every_key_of_its_people() -> None:
     value = {"referral_id": referral_id, "agency": "idva", "data": data}
     victim_key = person_keys(SECRET, victim)[0]  # the Kafka key: their person id's
 
-    item = item_of(SECRET, IDVA, record(value, key=victim_key))
+    item = logged(IDVA, record(value, key=victim_key))
 
     assert item.id == referral_id
     wanted = [
@@ -106,29 +112,25 @@ def test_a_referral_is_logged_by_its_id_with_every_key_of_its_people() -> None:
 
 
 def test_a_referral_without_names_is_logged_by_its_key_alone() -> None:
-    item = item_of(SECRET, IDVA, record({"referral_id": "r-1", "data": {}}, key="k" * 64))
+    item = logged(IDVA, record({"referral_id": "r-1", "data": {}}, key="k" * 64))
     assert (item.id, item.subjects) == ("r-1", ("k" * 64,))
 
 
 def test_a_perpetrator_is_logged_by_its_id_and_the_key_of_its_person() -> None:
     suspect = person("P")
-    item = item_of(
-        SECRET, PERPETRATORS, record({"perpetrator_id": "p" * 32, "person": shown(suspect)})
-    )
+    item = logged(PERPETRATORS, record({"perpetrator_id": "p" * 32, "person": shown(suspect)}))
     assert (item.id, item.subjects) == ("p" * 32, tuple(person_keys(SECRET, suspect)))
 
 
 def test_a_log_entry_is_logged_by_its_id_and_its_subjects() -> None:
     entry_id = str(uuid.uuid4())
-    item = item_of(
-        SECRET, audit_topic("notify"), record({"entry_id": entry_id, "subjects": ["a", "b"]})
-    )
+    item = logged(audit_topic("notify"), record({"entry_id": entry_id, "subjects": ["a", "b"]}))
     assert (item.id, item.subjects) == (entry_id, ("a", "b"))
 
 
 @pytest.mark.parametrize("value", [b"not json", b"[1, 2]", {"referral_id": 12}, {"data": {}}])
 def test_a_record_that_cannot_be_read_is_logged_by_its_position(value: Any) -> None:
-    item = item_of(SECRET, IDVA, record(value, offset=41))
+    item = logged(IDVA, record(value, offset=41))
     assert item.id == f"{IDVA}:2:41-41"
 
 
@@ -146,3 +148,13 @@ def test_the_logged_ranges_are_keyed_so_a_range_is_logged_once() -> None:
         "partition",
         "from_offset",
     ]
+
+
+def test_records_own_entries_of_partners_consumption_are_not_logged_again() -> None:
+    """Ops consuming records' log: logging that it read the entries of its own reading
+    would make an entry for it to read next, forever. Records' other entries are logged."""
+    own = {"entry_id": str(uuid.uuid4()), "operation": "consulted", "via": "topic"}
+    assert item_of(SECRET, audit_topic("records"), record(own)) is None
+    by_api = {**own, "via": "api"}
+    assert logged(audit_topic("records"), record(by_api)).id == by_api["entry_id"]
+    assert logged(audit_topic("notify"), record(own)).id == own["entry_id"]

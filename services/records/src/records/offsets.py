@@ -19,7 +19,8 @@ Ids and subjects, by topic:
   search by the victim's person id or by their names finds the entry.
 - `mash.perpetrators.v1`: the `perpetrator_id`; the key of the person it names.
 - `mash.audit.<service>.v1` (ops may read them): the `entry_id`, resource `records`, and
-  the entry's own subjects.
+  the entry's own subjects; except records' own entries of what partners consumed (this
+  module's), which are not logged as consumed again: that would never end.
 - A topic records may not read (ops reads every `mash.*` topic, records only the topics
   above): records must not read incidents or decisions just to log that ops did, so the
   ids are the ranges themselves, one `<topic>:<partition>:<first>-<last>` (offsets,
@@ -56,9 +57,11 @@ from shared.topics import (
     MARAC,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
+    audit_topic,
 )
 
 PRINCIPAL = "records"
+OWN_LOG = audit_topic(PRINCIPAL)
 REFERRALS_PREFIX = "mash.referrals."
 SUMMARIES = "mash.triage.summaries.v1"
 RESOURCES: Mapping[str, AuditResource] = {
@@ -232,12 +235,21 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def item_of(secret: str, topic: str, record: Consumed) -> audit.Item:
-    """The id and the people's keys of one record a group has consumed."""
+def echoes(topic: str, value: Mapping[str, Any]) -> bool:
+    """Whether a record is one of records' own entries of partners' consumption: logging
+    that ops consumed those would log an entry that ops consumes next, and so on forever."""
+    consumption = value.get("operation") == "consulted" and value.get("via") == "topic"
+    return topic == OWN_LOG and consumption
+
+
+def item_of(secret: str, topic: str, record: Consumed) -> audit.Item | None:
+    """The id and the people's keys of one record a group has consumed (None: an echo)."""
     try:
         value = _object(json.loads(record.value or b""))
     except ValueError:
         value = {}
+    if echoes(topic, value):
+        return None
     keys: list[str] = []
     if topic.startswith(REFERRALS_PREFIX):
         found = value.get("referral_id")
@@ -300,6 +312,7 @@ async def consumed_items(
     else:
         since = start if known else max(start, await bus.first_offset(topic, partition))
         ranges = [(since, end - 1)] if since < end else []
-    items = [item_of(secret, topic, r) for r in records]
+    items = [i for i in (item_of(secret, topic, r) for r in records) if i is not None]
+    count = len(items) + sum(b - a + 1 for a, b in ranges)
     items += [audit.Item(position(topic, partition, a, b)) for a, b in ranges]
-    return Committed(items, len(records) + sum(b - a + 1 for a, b in ranges), end)
+    return Committed(items, count, end)
