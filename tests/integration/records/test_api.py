@@ -310,6 +310,23 @@ async def test_every_answer_is_logged_as_consulted_and_kept_itself(
     assert len(await until_kept(service.app, 4, "records")) == 4
 
 
+async def test_the_csv_streams_every_entry_logged_500_at_a_time(
+    service: Service, publisher: LogPublisher
+) -> None:
+    sub = f"bulk-{uuid.uuid4().hex[:8]}"
+    published = [entry("console", "consulted", sub=sub) for _ in range(1001)]
+    await publisher.publish_many(published)
+    await until_kept(service.app, 1001, "console")
+    answer = await service.client.get("/v1/records.csv", params={"sub": sub}, headers=AUTH)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [r["entry_id"] for r in rows] == [str(e.entry_id) for e in published]
+    logged = await outbox_entries(service.app)
+    assert [len(e["ids"]) for e in logged] == [500, 500, 1]
+    assert [i for e in logged for i in e["ids"]] == [r["entry_id"] for r in rows]
+
+
 @pytest.mark.parametrize("route", ["/v1/records", "/v1/records.csv", "/v1/records/verify"])
 async def test_no_token_is_401_and_another_scope_is_403(service: Service, route: str) -> None:
     assert (await service.client.get(route)).status_code == 401

@@ -7,17 +7,19 @@ in the transaction that read it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from records import handlers, pages, repository
-from records.repository import Filters, Listed
+from records import handlers, repository
+from records.repository import Filters, Listed, Position
 from records.schemas import Operation, PersonSearch, Verification, csv_rows, entry_of
 from shared.audit import Item, ReadAudit, audited
 from shared.errors import FieldErrors
+from shared.pagination import Key, PageDep
 from shared.schemas import AuditEntry
 from shared.service import PlatformDep
 
@@ -59,24 +61,34 @@ def filters(
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-async def _page(
-    platform: PlatformDep, audit: ReadAudit, found: Filters, page: pages.PageQuery
-) -> tuple[list[Listed], bool]:
-    """One page of entries, its reading logged; whether there is a next page."""
+def _position(key: Key | None) -> Position | None:
+    """Where a page starts: the (at, row id) its cursor names (signed for this list)."""
+    if key is None:
+        return None
+    if len(key) != 2 or not isinstance(key[0], datetime) or not isinstance(key[1], int):
+        raise FieldErrors([{"loc": ["query", "after"], "msg": "not a cursor of this list"}])
+    return Position(key[0], key[1])
+
+
+def _key(row: Listed) -> Key:
+    return (row.position.at, row.position.id)
+
+
+async def _read(
+    platform: PlatformDep,
+    audit: ReadAudit,
+    found: Filters,
+    after: Position | None,
+    limit: int,
+    fetch: int,
+) -> list[Listed]:
+    """Up to `fetch` entries after `after`; the first `limit` (the page answered) logged as
+    consulted in the same transaction."""
     async with platform.uow() as session:
-        rows = await repository.listed(session, found, page.position, page.limit + 1)
-        rows, more = rows[: page.limit], len(rows) > page.limit
-        read = [Item(r.record.entry_id, r.record.subjects) for r in rows]
+        rows = await repository.listed(session, found, after, fetch)
+        read = [Item(r.record.entry_id, r.record.subjects) for r in rows[:limit]]
         await audit.record(session, "records", read, subjects=found.subjects)
-    return rows, more
-
-
-def _answer(
-    request: Request, response: Response, rows: list[Listed], more: bool
-) -> list[AuditEntry]:
-    if more:
-        response.headers["Link"] = pages.next_link(request, rows[-1].position)
-    return [entry_of(r.record) for r in rows]
+    return rows
 
 
 @router.get(
@@ -86,17 +98,17 @@ def _answer(
     responses=PROBLEMS,
 )
 async def list_records(
-    request: Request,
     response: Response,
     platform: PlatformDep,
     audit: Audit,
     found: FiltersDep,
-    page: pages.PageDep,
+    page: PageDep,
 ) -> list[AuditEntry]:
     """The entries naming `incident_id` among their ids, about the person keyed `subject`,
     by `sub`, of one `operation`, processed `from` (inclusive) `to` (exclusive)."""
-    rows, more = await _page(platform, audit, found, page)
-    return _answer(request, response, rows, more)
+    after = _position(page.after)
+    rows = await _read(platform, audit, found, after, page.limit, page.fetch)
+    return [entry_of(r.record) for r in page.answer(response, rows, _key)]
 
 
 @router.post(
@@ -106,20 +118,20 @@ async def list_records(
     responses=PROBLEMS,
 )
 async def search_records(
-    request: Request,
     response: Response,
     platform: PlatformDep,
     audit: Audit,
     person: Annotated[PersonSearch, Body()],
-    page: pages.PageDep,
+    page: PageDep,
 ) -> list[AuditEntry]:
     """Who collected, combined, consulted and received this person's data, and when: a
     subject access request's or a complaint's answer. The names are not stored."""
     if errors := person.missing():
         raise FieldErrors(errors)
+    after = _position(page.after)
     keys = handlers.person_keys(platform.settings.platform.pseudonym_key, person)
-    rows, more = await _page(platform, audit, Filters(subjects=keys), page)
-    return _answer(request, response, rows, more)
+    rows = await _read(platform, audit, Filters(subjects=keys), after, page.limit, page.fetch)
+    return [entry_of(r.record) for r in page.answer(response, rows, _key)]
 
 
 @router.get(
@@ -131,15 +143,15 @@ async def search_records(
 async def records_csv(platform: PlatformDep, audit: Audit, found: FiltersDep) -> StreamingResponse:
     """The same filters as the list; the whole file, streamed, each part logged before
     it is sent."""
-    first, more = await _page(platform, audit, found, pages.PageQuery(CSV_PAGE, None))
+    first = await _read(platform, audit, found, None, CSV_PAGE, CSV_PAGE + 1)
 
     async def lines() -> AsyncIterator[str]:
-        rows, going = first, more
-        yield csv_rows((r.record for r in rows), header=True)
-        while going:
-            after = pages.PageQuery(CSV_PAGE, rows[-1].position)
-            rows, going = await _page(platform, audit, found, after)
-            yield csv_rows(r.record for r in rows)
+        rows = first
+        yield csv_rows((r.record for r in rows[:CSV_PAGE]), header=True)
+        while len(rows) > CSV_PAGE:
+            after = rows[CSV_PAGE - 1].position
+            rows = await _read(platform, audit, found, after, CSV_PAGE, CSV_PAGE + 1)
+            yield csv_rows(r.record for r in rows[:CSV_PAGE])
 
     return StreamingResponse(
         lines(),

@@ -4,6 +4,8 @@ sets `mash_records_chain_broken`, which Prometheus alerts on."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -11,6 +13,8 @@ from records import handlers
 from records.config import Settings
 from shared.periodic import PeriodicJob
 from shared.service import Platform
+
+log = logging.getLogger(__name__)
 
 
 class Retention(PeriodicJob[Settings]):
@@ -38,10 +42,14 @@ class ChainCheck(PeriodicJob[Settings]):
         super().__init__(records.platform.settings.verify_interval_seconds)
         self._records = records
 
+    async def start(self, platform: Platform[Settings]) -> None:
+        # not at start-up: walking years of entries must not hold the service unready
+        self._task = asyncio.create_task(self._run(platform), name=self.name)
+
     async def round(self, platform: Platform[Settings]) -> int:
         verdict = await handlers.verify(self._records)
-        if verdict.broken is not None:
-            broken = verdict.broken
-            platform_log = f"{broken.service} {broken.entry_id}: {broken.reason}"
-            handlers.log.error("records chain broken at %s", platform_log)
+        if (broken := verdict.broken) is not None:
+            log.error(
+                "chain of %s broken at entry %s: %s", broken.service, broken.entry_id, broken.reason
+            )
         return verdict.entries
