@@ -19,7 +19,7 @@ from records.repository import Filters, Listed, Position
 from records.schemas import Operation, PersonSearch, Verification, csv_rows, entry_of
 from shared.audit import Item, ReadAudit, audited
 from shared.errors import FieldErrors
-from shared.pagination import Key, PageDep
+from shared.pagination import PAGED, Key, PageDep
 from shared.schemas import AuditEntry
 from shared.service import PlatformDep
 
@@ -95,7 +95,7 @@ async def _read(
     "/records",
     response_model=list[AuditEntry],
     summary="Log entries, oldest first",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def list_records(
     response: Response,
@@ -115,7 +115,7 @@ async def list_records(
     "/records/search",
     response_model=list[AuditEntry],
     summary="The entries about one person",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def search_records(
     response: Response,
