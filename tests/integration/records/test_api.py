@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -209,9 +209,10 @@ async def test_filters_narrow_the_list(service: Service, publisher: LogPublisher
     assert await listed(subject=keys(person)[1]) == [str(first.entry_id)]
     assert await listed(sub="idva-worker-7") == [str(read.entry_id)]
     assert await listed(incident_id=incident, operation="consulted") == [str(read.entry_id)]
+    east = timezone(timedelta(hours=5, minutes=30))  # the same instants, another offset
     window = {
-        "from": (now - timedelta(minutes=90)).isoformat(),
-        "to": (now - timedelta(minutes=45)).isoformat(),
+        "from": (now - timedelta(minutes=90)).astimezone(east).isoformat(),
+        "to": (now - timedelta(minutes=45)).astimezone(east).isoformat(),
     }
     assert await listed(incident_id=incident, **window) == [str(read.entry_id)]
     for bad in ({"operation": "deleted"}, {"from": "yesterday"}, {"to": "2026-12-01T10:00:00"}):

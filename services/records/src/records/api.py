@@ -7,7 +7,7 @@ in the transaction that read it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -55,6 +55,8 @@ def filters(
         AwareDatetime | None, Query(alias="to", description="Before (RFC 3339)")
     ] = None,
 ) -> Filters:
+    # UTC, as stored: SQLite compares times as text, without their offsets
+    since, until = (t.astimezone(UTC) if t else None for t in (since, until))
     return Filters(incident_id, (subject,) if subject else (), sub, operation, since, until)
 
 
