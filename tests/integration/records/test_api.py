@@ -399,3 +399,30 @@ def person_keys_of(person: Any) -> list[str]:
     from mash_tools.testing import TEST_PSEUDONYM_KEY
 
     return list(person_keys(TEST_PSEUDONYM_KEY, person))
+
+
+async def test_two_replicas_keep_each_entry_once_in_one_chain(
+    kafka_bootstrap: str, postgres_server: str, group: str, publisher: LogPublisher
+) -> None:
+    """PostgreSQL, two replicas in one consumer group (partitions move between them as the
+    second joins): every entry kept once, each service's chain without a fork or a gap."""
+    from mash_tools.testing import create_database
+
+    url, owner = await service_database(await create_database(postgres_server))
+    settings = records_settings(kafka_bootstrap, url, group, migrations_database_url=owner)
+    first, second = records.app.create_app(settings), records.app.create_app(settings)
+    published = [entry(s) for s in ("notify", "triage", "intake", "marac") for _ in range(10)]
+    async with running(first) as client:
+        for e in published[:20]:
+            await publisher.publish(e)
+        async with running(second):
+            for e in published[20:]:
+                await publisher.publish(e)
+            await until_all_kept(first, [str(e.entry_id) for e in published])
+        for service in ("notify", "triage", "intake", "marac"):
+            chain = await kept(first, service)
+            assert [r.seq for r in chain] == list(range(1, len(chain) + 1))
+        ours = {str(e.entry_id) for e in published}
+        assert len([r for r in await kept(first) if r.entry_id in ours]) == len(published)
+        verdict = (await client.get("/v1/records/verify", headers=AUTH)).json()
+        assert verdict["ok"] is True
