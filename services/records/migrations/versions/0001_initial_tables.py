@@ -10,7 +10,8 @@ On PostgreSQL the tables belong to whoever runs the migrations (the owner,
 grants: the log's tables SELECT and INSERT only, never UPDATE or DELETE; retention erases
 through `records_erase`, a SECURITY DEFINER function that deletes only the head of one
 chain and always writes its checkpoint; the platform's own outbox and inbox what the
-relay and the consumer loop need.
+relay and the consumer loop need. (An owner without CREATEROLE needs `records_writer`
+made first: `CREATE ROLE records_writer NOLOGIN`.)
 """
 
 from collections.abc import Sequence
