@@ -188,6 +188,19 @@ async def test_retention_erases_the_old_head_logs_it_and_the_chain_still_verifie
     assert await retain(records, NOW) == 0
 
 
+async def test_a_large_erasure_is_logged_500_ids_an_entry(records: Records) -> None:
+    old = [entry("console", "consulted", at=OLD + timedelta(seconds=n)) for n in range(501)]
+    await consume(records, *old)
+    assert await retain(records, NOW) == 501
+    async with records.platform.sessions() as session:
+        outbox = store.platform.outbox
+        payloads = (await session.execute(outbox.select().order_by(outbox.c.id))).all()
+    logged = [AuditEntry.model_validate_json(p.payload) for p in payloads]
+    assert [len(e.ids) for e in logged] == [500, 1]
+    assert [i for e in logged for i in e.ids] == [str(e.entry_id) for e in old]
+    assert (await verify(records)).broken is None
+
+
 async def test_deleting_the_oldest_kept_entry_behind_retention_s_back_shows(
     records: Records,
 ) -> None:
