@@ -201,6 +201,19 @@ async def test_a_large_erasure_is_logged_500_ids_an_entry(records: Records) -> N
     assert (await verify(records)).broken is None
 
 
+async def test_retention_erases_in_batches_each_with_its_checkpoint(records: Records) -> None:
+    records.platform.settings.retention_batch = 2
+    old = [entry("notify", at=OLD + timedelta(seconds=n)) for n in range(5)]
+    await consume(records, *old, entry("notify", at=NOW))
+    assert await retain(records, NOW) == 5
+    async with records.platform.sessions() as session:
+        found = await session.execute(store.checkpoints.select().order_by(store.checkpoints.c.seq))
+        marks = [(r.seq, r.erased) for r in found]
+    assert marks == [(2, 2), (4, 2), (5, 1)]
+    verdict = await verify(records)
+    assert (verdict.entries, verdict.broken) == (1, None)
+
+
 async def test_deleting_the_oldest_kept_entry_behind_retention_s_back_shows(
     records: Records,
 ) -> None:
