@@ -19,6 +19,8 @@ import notify.app
 import notify.config
 import perpetrators.app
 import perpetrators.config
+import records.app
+import records.config
 import triage.app
 import triage.config
 from mash_tools.testing import TEST_SECRET, platform_settings, token
@@ -30,6 +32,7 @@ SERVICES = [
     (notify.app, notify.config.Settings),
     (marac.app, marac.config.Settings),
     (perpetrators.app, perpetrators.config.Settings),
+    (records.app, records.config.Settings),
 ]
 
 

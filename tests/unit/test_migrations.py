@@ -20,4 +20,12 @@ def test_a_service_has_one_migration_head(service: str) -> None:
 
 
 def test_every_service_has_migrations() -> None:
-    assert set(SERVICES) >= {"intake", "triage", "notify", "marac", "perpetrators", "console"}
+    assert set(SERVICES) >= {
+        "intake",
+        "triage",
+        "notify",
+        "marac",
+        "perpetrators",
+        "console",
+        "records",
+    }

@@ -72,6 +72,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
+    migrations_database_url: str = ""
+    """Who migrations run as, when the service itself connects as a role that may not
+    alter its tables (records: insert and read only); empty: `database_url`."""
     consumer_group: str = ""
     consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
     """Where a new consumer group starts: `earliest` so nothing published is ever skipped."""

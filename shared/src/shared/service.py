@@ -123,7 +123,8 @@ class Platform(Generic[Settings]):
     async def start_storage(self) -> None:
         """Migrate and connect the database (no Kafka)."""
         if isinstance(self.migrations_dir, Path):
-            await asyncio.to_thread(migrate, self.database_url, self.migrations_dir)
+            owner = self.settings.migrations_database_url or self.database_url
+            await asyncio.to_thread(migrate, owner, self.migrations_dir)
         self._engine = create_engine(self.database_url)
         if isinstance(self.migrations_dir, MetaData):
             async with self._engine.begin() as conn:

@@ -1,0 +1,6 @@
+"""Alembic environment for records' own database."""
+
+from records.store import metadata
+from shared.migrations import run
+
+run(metadata)

@@ -1,0 +1,1 @@
+"""Records' pure rules: the hash chain and what retention erases."""

@@ -1,0 +1,245 @@
+"""Every query of the records store. Entries are only inserted and read; the retention
+job alone deletes, a chain's oldest entries only, leaving a checkpoint (store.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, text, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from records.domain.chain import START, Chained, Indexed, Link, Record
+from records.store import checkpoints, entries, entry_ids, entry_subjects, platform
+from shared.db import utc
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list of entries is narrowed to; every field optional."""
+
+    record_id: str | None = None
+    subjects: tuple[str, ...] = ()
+    sub: str | None = None
+    operation: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an entry sits in the oldest-first order of every list: (at, row id)."""
+
+    at: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class Listed:
+    position: Position
+    record: Record
+
+
+def _record(row: Any) -> Record:
+    return Record(
+        entry_id=row.entry_id,
+        at=utc(row.at),
+        service=row.service,
+        operation=row.operation,
+        sub=row.sub,
+        via=row.via,
+        route=row.route,
+        resource=row.resource,
+        ids=tuple(row.ids),
+        subjects=tuple(row.subjects),
+        recipient=row.recipient,
+        status=row.status,
+    )
+
+
+def _chained(row: Any) -> Chained:
+    return Chained(_record(row), row.seq, row.prev_hash, row.hash)
+
+
+async def topic_of(session: AsyncSession, event_id: str) -> str | None:
+    """The topic an event came on, as the consumer loop entered it in the inbox."""
+    inbox = platform.inbox
+    found = await session.execute(select(inbox.c.topic).where(inbox.c.event_id == event_id))
+    return found.scalar_one_or_none()
+
+
+async def is_kept(session: AsyncSession, entry_id: str) -> bool:
+    found = await session.execute(select(entries.c.id).where(entries.c.entry_id == entry_id))
+    return found.first() is not None
+
+
+async def checkpoint(session: AsyncSession, service: str) -> Link | None:
+    """Where the service's chain resumes after the latest retention erasure, if any."""
+    found = await session.execute(
+        select(checkpoints.c.seq, checkpoints.c.hash)
+        .where(checkpoints.c.service == service)
+        .order_by(checkpoints.c.seq.desc())
+        .limit(1)
+    )
+    row = found.first()
+    return Link(row.seq, row.hash) if row else None
+
+
+async def chain_end(session: AsyncSession, service: str) -> Link:
+    """The latest link of a service's chain: its newest entry, or its checkpoint when
+    retention erased them all, or START."""
+    found = await session.execute(
+        select(entries.c.seq, entries.c.hash)
+        .where(entries.c.service == service)
+        .order_by(entries.c.seq.desc())
+        .limit(1)
+    )
+    row = found.first()
+    if row is not None:
+        return Link(row.seq, row.hash)
+    return await checkpoint(session, service) or START
+
+
+async def add(session: AsyncSession, entry: Chained, now: datetime) -> None:
+    """Keep one chained entry, with its people and record ids one a row."""
+    record = entry.record
+    await session.execute(
+        entries.insert().values(
+            entry_id=record.entry_id,
+            service=record.service,
+            seq=entry.seq,
+            at=record.at,
+            operation=record.operation,
+            sub=record.sub,
+            via=record.via,
+            route=record.route,
+            resource=record.resource,
+            ids=list(record.ids),
+            subjects=list(record.subjects),
+            recipient=record.recipient,
+            status=record.status,
+            prev_hash=entry.prev_hash,
+            hash=entry.hash,
+            stored_at=now,
+        )
+    )
+    if record.subjects:
+        await session.execute(
+            entry_subjects.insert(),
+            [{"subject": s, "entry_id": record.entry_id} for s in dict.fromkeys(record.subjects)],
+        )
+    if record.ids:
+        await session.execute(
+            entry_ids.insert(),
+            [{"record_id": i, "entry_id": record.entry_id} for i in dict.fromkeys(record.ids)],
+        )
+
+
+def _filtered(filters: Filters) -> Select[Any]:
+    query = select(entries)
+    if filters.record_id is not None:
+        ids = select(entry_ids.c.entry_id).where(entry_ids.c.record_id == filters.record_id)
+        query = query.where(entries.c.entry_id.in_(ids))
+    if filters.subjects:
+        keys = select(entry_subjects.c.entry_id).where(
+            entry_subjects.c.subject.in_(filters.subjects)
+        )
+        query = query.where(entries.c.entry_id.in_(keys))
+    if filters.sub is not None:
+        query = query.where(entries.c.sub == filters.sub)
+    if filters.operation is not None:
+        query = query.where(entries.c.operation == filters.operation)
+    if filters.since is not None:
+        query = query.where(entries.c.at >= filters.since)
+    if filters.until is not None:
+        query = query.where(entries.c.at < filters.until)
+    return query
+
+
+async def listed(
+    session: AsyncSession, filters: Filters, after: Position | None, limit: int
+) -> list[Listed]:
+    """Up to `limit` entries matching `filters`, oldest first, after `after`."""
+    query = _filtered(filters)
+    if after is not None:
+        query = query.where(
+            (entries.c.at > after.at) | ((entries.c.at == after.at) & (entries.c.id > after.id))
+        )
+    found = await session.execute(query.order_by(entries.c.at, entries.c.id).limit(limit))
+    return [Listed(Position(utc(r.at), r.id), _record(r)) for r in found]
+
+
+async def services(session: AsyncSession) -> list[str]:
+    """Every service with a chain (entries kept, or erased behind a checkpoint)."""
+    found = await session.execute(union(select(entries.c.service), select(checkpoints.c.service)))
+    return sorted(found.scalars().all())
+
+
+async def chain_of(
+    session: AsyncSession, service: str, after_seq: int, limit: int
+) -> list[Chained]:
+    """A service's kept entries in chain order, from after position `after_seq`."""
+    found = await session.execute(
+        select(entries)
+        .where(entries.c.service == service, entries.c.seq > after_seq)
+        .order_by(entries.c.seq)
+        .limit(limit)
+    )
+    return [_chained(r) for r in found]
+
+
+async def first_of(session: AsyncSession, service: str, limit: int) -> list[Chained]:
+    """A service's oldest kept entries, in chain order (whatever their position)."""
+    return await chain_of(session, service, -1, limit)
+
+
+async def indexed(session: AsyncSession, wanted: Sequence[str]) -> dict[str, Indexed]:
+    """The search rows (people, record ids) kept for each of these entries."""
+    subjects: dict[str, set[str]] = {i: set() for i in wanted}
+    ids: dict[str, set[str]] = {i: set() for i in wanted}
+    for table, column, into in (
+        (entry_subjects, entry_subjects.c.subject, subjects),
+        (entry_ids, entry_ids.c.record_id, ids),
+    ):
+        found = await session.execute(
+            select(table.c.entry_id, column).where(table.c.entry_id.in_(wanted))
+        )
+        for entry_id, value in found.tuples():
+            into[entry_id].add(value)
+    return {i: (frozenset(subjects[i]), frozenset(ids[i])) for i in wanted}
+
+
+async def count(session: AsyncSession) -> int:
+    found = await session.execute(select(func.count()).select_from(entries))
+    return int(found.scalar_one())
+
+
+async def erase(
+    session: AsyncSession, service: str, erased: Sequence[Chained], now: datetime
+) -> None:
+    """Delete a chain's leading entries and leave the checkpoint it resumes from.
+
+    PostgreSQL: through `records_erase` (see the migration), as the service's role may
+    not delete; it erases the head up to the given position and writes the checkpoint
+    from the row itself. SQLite: the same statements here."""
+    last = erased[-1]
+    if session.get_bind().dialect.name == "postgresql":
+        found = await session.execute(
+            text("SELECT records_erase(:service, :upto)"), {"service": service, "upto": last.seq}
+        )
+        if found.scalar_one() != len(erased):
+            raise RuntimeError("the chain's head changed while it was being erased")
+        return
+    await session.execute(
+        checkpoints.insert().values(
+            service=service, seq=last.seq, hash=last.hash, erased=len(erased), erased_at=now
+        )
+    )
+    head = select(entries.c.entry_id).where(entries.c.service == service, entries.c.seq <= last.seq)
+    for table in (entry_subjects, entry_ids):
+        await session.execute(delete(table).where(table.c.entry_id.in_(head)))
+    await session.execute(
+        delete(entries).where(entries.c.service == service, entries.c.seq <= last.seq)
+    )
