@@ -25,7 +25,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
@@ -194,3 +194,16 @@ def keyset(order: Sequence[tuple[Any, bool]], key: Sequence[Any]) -> ColumnEleme
         step = column < key[i] if descending else column > key[i]
         clauses.append(and_(*ties, step))
     return or_(*clauses)
+
+
+def seek(rows: Iterable[Row], key: Callable[[Row], Key], after: Key | None) -> list[Row]:
+    """The rows after `after`, for a list whose order is computed in memory (a MARAC
+    agenda's priority is derived from the case's incidents): `key` gives ascending tuples
+    (a descending field negated) ending in a unique id, and `rows` are sorted by it. The
+    same keyset rule as `keyset`, for lists whose whole is bounded by nature."""
+    if after is None:
+        return list(rows)
+    try:
+        return [row for row in rows if key(row) > after]
+    except TypeError as exc:  # a key of another shape: not a cursor of this list
+        raise _bad_cursor("not a cursor this list issued") from exc

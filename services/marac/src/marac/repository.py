@@ -4,6 +4,7 @@ Returns domain objects; rows never leave this module."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from marac import store
 from marac.domain.cases import IncidentFacts, Party
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
 from shared.db import hold, insert, utc
+from shared.pagination import keyset
 
 _case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
 
@@ -125,14 +127,26 @@ async def victim_key_of(session: AsyncSession, case_id: str) -> str:
     return str((await session.execute(stmt)).scalar_one())
 
 
+MEETINGS_ORDER = (store.meetings.c.date, store.meetings.c.area, store.meetings.c.meeting_id)
+"""Meetings by date, then area (one a day per area); the id makes the key unique."""
+
+
 async def meetings_of(
-    session: AsyncSession, area: str | None, from_date: date | None = None
+    session: AsyncSession,
+    area: str | None,
+    from_date: date | None = None,
+    after: Sequence[Any] | None = None,
+    limit: int | None = None,
 ) -> list[Meeting]:
-    stmt = select(store.meetings).order_by(store.meetings.c.date, store.meetings.c.area)
+    """Meetings by date: `limit` of them after the one whose (date, area, meeting_id) is
+    `after` (a page, `shared.pagination`)."""
+    stmt = select(store.meetings).order_by(*MEETINGS_ORDER).limit(limit)
     if area is not None:
         stmt = stmt.where(store.meetings.c.area == area)
     if from_date is not None:
         stmt = stmt.where(store.meetings.c.date >= from_date)
+    if after is not None:
+        stmt = stmt.where(keyset([(c, False) for c in MEETINGS_ORDER], after))
     return [_meeting(row) for row in (await session.execute(stmt)).all()]
 
 
