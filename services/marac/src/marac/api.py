@@ -73,8 +73,9 @@ async def list_meetings(
 ) -> list[MeetingView]:
     """Meetings by date (then area), a page at a time (`limit`, `after`; `Link: <next>;
     rel="next"` while more remain)."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.sessions() as session:
-        meetings = await repository.meetings_of(session, area, from_date, page.after, page.fetch)
+        meetings = await repository.meetings_of(session, area, from_date, after, page.fetch)
     shown = page.answer(response, meetings, lambda m: (m.date, m.area, m.meeting_id))
     return [MeetingView.of(m) for m in shown]
 
@@ -91,11 +92,12 @@ async def meeting_cases(
     """Cases with children first, then adult-only cases; highest `priority` first in each;
     a page at a time (`limit`, `after`; `Link: <next>; rel="next"` while more remain).
     Only the cases of the page answered are logged as consulted."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.uow() as session:
         meeting = await repository.find_meeting(session, str(meeting_id))
         cases = await repository.cases_on(session, meeting.meeting_id) if meeting else []
         # a meeting's list is bounded by its capacity (at most 200): its order is computed
-        rows = seek(agenda(cases), agenda_key, page.after)[: page.fetch]
+        rows = seek(agenda(cases), agenda_key, after)[: page.fetch]
         shown = page.answer(response, rows, agenda_key)
         await audit.record(
             session, "marac_case", [c.case_id for c in shown], 200 if meeting else 404
@@ -149,9 +151,10 @@ async def find_cases(
     they will get places; `status=listed`: cases on meetings, by meeting date and agenda;
     neither: the waiting ones, then the listed ones. A page at a time (`limit`, `after`;
     `Link: <next>; rel="next"` while more remain); only the page's cases are logged."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.uow() as session:
         cases = await repository.find_cases(session, area, status)
-        rows = seek(in_order(cases), _case_order, page.after)[: page.fetch]
+        rows = seek(in_order(cases), _case_order, after)[: page.fetch]
         shown = page.answer(response, rows, _case_order)
         await audit.record(session, "marac_case", [c.case_id for c in shown])
     return [CaseView.of(c) for c in shown]

@@ -73,9 +73,10 @@ async def list_referrals(
     Needs `referrals:read:<agency>` (that agency) or `referrals:read:*`."""
     if not principal.may(f"referrals:read:{agency}", "referrals:read:*"):
         raise HTTPException(403, f"This token may not read the referrals of '{agency}'.")
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with notify.platform.uow() as session:
         fetched = await repository.records(
-            session, agency, str(incident_id) if incident_id else None, page.after, page.fetch
+            session, agency, str(incident_id) if incident_id else None, after, page.fetch
         )
         entries = page.answer(response, fetched, lambda e: (e.created_at, e.referral_id))
         # a read of personal data: audited, committed before the answer (contract section 2);

@@ -68,10 +68,9 @@ async def list_perpetrators(
     the score, the policy's version and owner, a page at a time (`limit`, `after`; `Link:
     <next>; rel="next"` while more remain). A perpetrator's area is that of their latest
     incident."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.uow() as session:
-        found = await repository.in_area(
-            session, area, cohort == "priority", page.after, page.fetch
-        )
+        found = await repository.in_area(session, area, cohort == "priority", after, page.fetch)
         shown = page.answer(response, found, repository.area_key)
         await audit.record(session, RESOURCE, [p.perpetrator_id for p in shown])
     return [summary_of(p) for p in shown]
