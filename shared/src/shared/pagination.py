@@ -51,6 +51,20 @@ AFTER_DESCRIPTION = (
     " for the first page. A cursor this list did not issue answers 422."
 )
 
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page of the list",
+        "headers": {
+            "Link": {
+                "description": 'The next page, `<URL>; rel="next"` (RFC 8288); absent on the'
+                " last page.",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+"""The OpenAPI `responses` entry of a list route: the `Link` header of its pages."""
+
 Row = TypeVar("Row")
 Key = tuple[Any, ...]
 

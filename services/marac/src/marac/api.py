@@ -15,7 +15,7 @@ from marac.schemas import CaseView, MeetingRequest, MeetingView, csv_lines
 from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
 from shared.errors import FieldErrors
-from shared.pagination import PageDep, seek
+from shared.pagination import PAGED, PageDep, seek
 from shared.service import PlatformDep
 
 router = APIRouter(prefix="/v1", tags=["marac"])
@@ -59,7 +59,7 @@ async def create_meeting(body: MeetingRequest, platform: PlatformDep, _: Admin) 
     "/meetings",
     response_model=list[MeetingView],
     summary="The meetings, by date",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def list_meetings(
     platform: PlatformDep,
@@ -84,7 +84,7 @@ async def list_meetings(
     "/meetings/{meeting_id}/cases",
     response_model=list[CaseView],
     summary="A meeting's list, in agenda order",
-    responses={**UNKNOWN, **PROBLEMS},
+    responses={**PAGED, **UNKNOWN, **PROBLEMS},
 )
 async def meeting_cases(
     meeting_id: UUID, platform: PlatformDep, audit: CaseReader, page: PageDep, response: Response
@@ -137,7 +137,7 @@ async def meeting_cases_csv(
     "/cases",
     response_model=list[CaseView],
     summary="Cases by area and status",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def find_cases(
     platform: PlatformDep,

@@ -19,7 +19,7 @@ from notify.schemas import Queued, Redelivery, Subscribed, Subscription
 from shared.audit import ReadAudit
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
-from shared.pagination import PageDep
+from shared.pagination import PAGED, PageDep
 from shared.schemas import ReferralCreated
 from shared.schemas.v1 import Agency
 from shared.topics import AGENCIES
@@ -58,7 +58,7 @@ Subscriber = Annotated[Principal, Depends(require("subscriptions:write"))]
     response_model=list[ReferralCreated],
     response_model_exclude_unset=True,  # a school's record has no risk_level at all
     summary="An agency's referrals",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def list_referrals(
     notify: NotifyDep,

@@ -24,7 +24,7 @@ from perpetrators.schemas import (
     summary_of,
 )
 from shared.audit import ReadAudit, audited
-from shared.pagination import PageDep
+from shared.pagination import PAGED, PageDep
 from shared.service import PlatformDep
 
 router = APIRouter(prefix="/v1", tags=["perpetrators"])
@@ -54,7 +54,7 @@ CSV_BATCH = 500
     "/perpetrators",
     response_model=list[PerpetratorSummary],
     summary="An area's perpetrators, highest score first",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def list_perpetrators(
     platform: PlatformDep,
