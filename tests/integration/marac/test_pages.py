@@ -108,6 +108,12 @@ async def test_marac_lists_page_through_every_case_once_in_order(
         logged = (await consulted_ids(app))[before:]
         assert logged == [[c["case_id"] for c in p] for p in pages]  # a page, an entry
 
+        for size in (1, 3, 11, 100):  # pages across the queue's end and meetings' ends
+            pages, _ = await walk(client, f"/v1/cases?area={area}&limit={size}")
+            assert [c["case_id"] for p in pages for c in p] == expected, size
+        on_meetings, _ = await walk(client, f"/v1/cases?area={area}&status=listed&limit=4")
+        assert [c["case_id"] for p in on_meetings for c in p] == [c.case_id for c in listed]
+
         waiting, _ = await walk(client, f"/v1/cases?area={area}&status=awaiting_meeting&limit=4")
         assert [c["case_id"] for p in waiting for c in p] == [
             c.case_id for c in waiting_queue(made)

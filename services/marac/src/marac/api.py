@@ -153,9 +153,16 @@ async def find_cases(
     `Link: <next>; rel="next"` while more remain); only the page's cases are logged."""
     after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.uow() as session:
-        cases = await repository.find_cases(session, area, status)
-        rows = seek(in_order(cases), _case_order, after)[: page.fetch]
-        shown = page.answer(response, rows, _case_order)
+        rows: list[MaracCase] = []
+        if status != "listed":  # the queue: as long as the cases no meeting has room for
+            waiting = await repository.find_cases(session, area, "awaiting_meeting")
+            rows = seek(sorted(waiting, key=_case_order), _case_order, after)[: page.fetch]
+        if status != "awaiting_meeting" and len(rows) < page.fetch:
+            # the cursor's meeting (when it is a listed case's) and enough meetings after it
+            start = (after[1], after[2]) if after and after[0] == 1 else None
+            listed = await repository.listed_from(session, area, start, page.fetch - len(rows))
+            rows += seek(sorted(listed, key=_case_order), _case_order, after)
+        shown = page.answer(response, rows[: page.fetch], _case_order)
         await audit.record(session, "marac_case", [c.case_id for c in shown])
     return [CaseView.of(c) for c in shown]
 
@@ -165,7 +172,3 @@ def _case_order(case: MaracCase) -> tuple[Any, ...]:
     if case.status == "awaiting_meeting":
         return (0, *waiting_key(case))
     return (1, case.meeting_date or date.min, case.meeting_id or "", *agenda_key(case))
-
-
-def in_order(cases: list[MaracCase]) -> list[MaracCase]:
-    return sorted(cases, key=_case_order)

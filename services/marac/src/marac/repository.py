@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
@@ -74,6 +74,44 @@ async def find_cases(
         stmt = stmt.where(store.cases.c.area == area)
     if status is not None:
         stmt = stmt.where(store.cases.c.status == status)
+    return [_case(row) for row in (await session.execute(stmt)).all()]
+
+
+async def listed_from(
+    session: AsyncSession, area: str | None, start: tuple[date, str] | None, wanted: int
+) -> list[MaracCase]:
+    """Listed cases by whole meetings, in (date, meeting_id) order from the meeting `start`
+    on (inclusive; None: the first), enough of them to hold `wanted` cases after that first
+    meeting. A page of a list ordered by meeting then agenda (computed from each case's
+    incidents) reads only the meetings it shows, never the area's whole history."""
+    m, c = store.meetings, store.cases
+    counts = (
+        select(m.c.meeting_id, func.count(c.c.case_id).label("cases"))
+        .join(c, c.c.meeting_id == m.c.meeting_id)
+        .where(c.c.status == "listed")
+        .group_by(m.c.date, m.c.meeting_id)
+        .order_by(m.c.date, m.c.meeting_id)
+    )
+    if area is not None:
+        counts = counts.where(c.c.area == area)
+    if start is not None:
+        counts = counts.where(
+            or_(m.c.date > start[0], and_(m.c.date == start[0], m.c.meeting_id >= start[1]))
+        )
+    chosen: list[str] = []
+    beyond_first = 0
+    # one row per meeting (its count only): the cases themselves are read for the chosen
+    for meeting_id, cases in await session.execute(counts):
+        chosen.append(meeting_id)
+        if len(chosen) > 1:
+            beyond_first += int(cases)
+        if beyond_first >= wanted:
+            break
+    if not chosen:
+        return []
+    stmt = _cases_query().where(c.c.meeting_id.in_(chosen), c.c.status == "listed")
+    if area is not None:
+        stmt = stmt.where(c.c.area == area)
     return [_case(row) for row in (await session.execute(stmt)).all()]
 
 
