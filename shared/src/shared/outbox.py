@@ -4,6 +4,11 @@ A service writes its events into the `outbox` table in the same transaction as i
 state. The relay publishes committed rows in order and marks them sent. A crash
 between publish and mark re-publishes on restart; consumers dedupe on `ce_id`.
 
+Nothing stops the relay: a row the broker refuses for good (too large, invalid) goes to
+the dead-letter topic and the rows after it go on (`shared.refusals` says which failures
+are the row's own); an outage is retried, and a relay stuck for over a minute makes the
+service unready (`stuck`).
+
 On PostgreSQL several replicas of a service share one outbox: each batch is taken
 under a transaction-scoped advisory lock, so only one relay publishes at a time and
 the rows leave in id order (per key, the order they were committed in). SQLite is
@@ -16,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,10 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, lock_key, unit_of_work, utc
 from shared.envelope import CloudEvent
-from shared.kafka import EventProducer
+from shared.kafka import EventProducer, describe
 from shared.metrics import Metrics
+from shared.refusals import carries_payload, dead_letter_headers, stub, verdict
 from shared.tables import PlatformTables
 from shared.telemetry import INCIDENT_ID, extract_context, inject_headers
+from shared.topics import DEADLETTER
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +86,37 @@ def relay_lock_id(table: str) -> int:
     return lock_key(f"mash-outbox-relay:{table}")
 
 
+STUCK_AFTER = 60.0
+"""Seconds a relay may fail (or hang) with rows pending before its service is unready."""
+
+SUSPECT_TRIES = 3
+"""Times a row whose refusal may be the broker's (`shared.refusals.SUSPECT`) is sent alone
+before it is dead-lettered."""
+
+
+@dataclass
+class Sent:
+    """What became of one row's send: `error` None when the broker has it; `queued` False
+    when the producer refused it before sending (its own size or encoding)."""
+
+    row: Any
+    error: BaseException | None
+    queued: bool
+
+
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka, oldest first, and marks them sent.
 
     A batch's sends are queued together and awaited together (acks=all, idempotent
-    producer: order per partition holds); the batch is then marked sent in one UPDATE.
-    The relay runs again at once while rows remain, and otherwise sleeps until a commit
-    wakes it (`wake`), or `poll_seconds` at most (rows committed by another replica).
+    producer: order per partition holds); each send's own outcome then decides its row:
+    sent, dead-lettered (refused for good), or left for the next round (an outage stops
+    the round there). The rows handled are marked in one UPDATE. The relay runs again at
+    once while rows remain, and otherwise sleeps until a commit wakes it (`wake`), or
+    `poll_seconds` at most (rows committed by another replica).
+
+    A row the broker refuses within a batch may be refused for a batch-mate's fault (the
+    broker judges record batches), so it is first sent again alone; only a row refused
+    alone (or by the producer itself, before sending) is dead-lettered.
     """
 
     def __init__(
@@ -98,8 +130,12 @@ class OutboxRelay:
         batch_size: int = 1000,
         retention: Retention | None = None,
         lock_id: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        stuck_after: float = STUCK_AFTER,
     ) -> None:
         self._table = tables.outbox
+        self._outbox = Outbox(tables)
+        self._service = metrics.service
         self._sessions = sessions
         self._producer = producer
         self._metrics = metrics
@@ -113,6 +149,11 @@ class OutboxRelay:
         self._next_purge = 0.0
         self._stopping = False
         self._lock_id = relay_lock_id(self._table.name) if lock_id is None else lock_id
+        self._clock = clock
+        self.stuck_after = stuck_after
+        self._round_since: float | None = None
+        self._failing_since: float | None = None
+        self._suspect: tuple[int, int] | None = None  # (row id, times refused alone)
         self.busy_retry_seconds = 0.005
 
     def wake(self) -> None:
@@ -122,6 +163,13 @@ class OutboxRelay:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def stuck(self) -> bool:
+        """True when the relay has failed every round for longer than `stuck_after`, or one
+        round has hung that long (the idempotent producer waits out an outage forever).
+        A failing round always had rows pending: with none, a round only reads."""
+        since = [t for t in (self._failing_since, self._round_since) if t is not None]
+        return bool(since) and self._clock() - min(since) > self.stuck_after
 
     def start(self) -> None:
         self._stopping = False
@@ -137,20 +185,27 @@ class OutboxRelay:
     async def _run(self) -> None:
         failures = 0
         while not self._stopping:
+            self._round_since = self._clock()
             try:
                 published = await self.publish_pending()
                 failures = 0
+                self._failing_since = None
             except asyncio.CancelledError:
                 raise
             except KafkaError as exc:
                 failures += 1
+                self._failing_since = self._failing_since or self._round_since
                 log.warning("outbox relay: kafka error %s; recreating producer", type(exc).__name__)
-                await self._producer.restart()
+                with contextlib.suppress(Exception):
+                    await self._producer.restart()
                 published = 0
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any fault
                 failures += 1
+                self._failing_since = self._failing_since or self._round_since
                 log.warning("outbox relay: %s", type(exc).__name__)
                 published = 0
+            finally:
+                self._round_since = None
             if failures:
                 with contextlib.suppress(Exception), suppress_instrumentation():
                     await self.measure_backlog()  # a stuck relay shows as a growing age
@@ -171,8 +226,9 @@ class OutboxRelay:
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; the number published, -1 when another
-        relay holds this outbox (PostgreSQL)."""
+        """Publish one batch of pending rows; the number handled (sent or dead-lettered),
+        -1 when another relay holds this outbox (PostgreSQL). Raises on an outage, after
+        marking the rows handled before it."""
         # the wake is consumed here: a commit after this point wakes the next round
         self._wake.clear()
         if self._dialect() == "postgresql":
@@ -184,11 +240,7 @@ class OutboxRelay:
             with suppress_instrumentation():
                 await self.measure_backlog()
             return 0
-        await self.publish(rows)
-        with suppress_instrumentation():
-            await self.mark_published([row.id for row in rows])
-        self._count(rows)
-        return len(rows)
+        return await self.publish(rows)
 
     async def _publish_pending_locked(self) -> int:
         """One batch under the outbox's advisory lock, held by a transaction from the read
@@ -207,20 +259,12 @@ class OutboxRelay:
                 with suppress_instrumentation():
                     await self._measure(session)
                 return 0
-            await self.publish(rows)
             # marked (and committed) while this transaction still holds the lock
-            with suppress_instrumentation():
-                await self.mark_published([row.id for row in rows])
-        self._count(rows)
-        return len(rows)
+            return await self.publish(rows)
 
     def _dialect(self) -> str:
         bind = self._sessions.kw.get("bind")
         return str(bind.dialect.name) if bind is not None else ""
-
-    def _count(self, rows: list[Any]) -> None:
-        for row in rows:
-            self._metrics.produced.labels(row.topic).inc()
 
     def _pending(self) -> Any:
         return (
@@ -241,11 +285,59 @@ class OutboxRelay:
         async with self._sessions() as session:
             return list((await session.execute(self._pending())).all())
 
-    async def publish(self, rows: list[Any]) -> None:
-        """Send every row and wait until the broker has them all (acks=all)."""
-        waiting = []
+    async def publish(self, rows: list[Any]) -> int:
+        """Send `rows` and settle each by its own outcome; mark the rows handled (sent or
+        dead-lettered), in order up to the first that must wait; their number."""
+        if self._suspect is not None and rows[0].id == self._suspect[0]:
+            rows = rows[:1]  # a row refused in a batch: now alone
+        handled: list[int] = []
+        restart = False
+        try:
+            for sent in await self.send(rows):
+                row, error = sent.row, sent.error
+                if error is None:
+                    handled.append(row.id)
+                    self._metrics.produced.labels(row.topic).inc()
+                    if self._suspect and self._suspect[0] == row.id:
+                        self._suspect = None  # it was a batch-mate's fault, or the broker's
+                    continue
+                judged = verdict(error)
+                if judged == "outage":
+                    raise error
+                # a record batch the broker refused leaves a gap in the producer's sequence
+                # numbers for its partition: only a new producer sends there again
+                restart = restart or sent.queued
+                if sent.queued and len(rows) > 1:
+                    self._suspect = (row.id, 0)
+                    self._wake.set()  # run again at once, the suspect alone
+                    break
+                if judged == "suspect":
+                    same = self._suspect is not None and self._suspect[0] == row.id
+                    tries = self._suspect[1] + 1 if self._suspect and same else 1
+                    self._suspect = (row.id, tries)
+                    if tries < SUSPECT_TRIES:
+                        raise error  # the round fails: a new producer, and a pause
+                await self.dead_letter(row, error)
+                self._suspect = None
+                handled.append(row.id)
+        except BaseException:
+            restart = False  # a failed round gets a new producer from `_run` (KafkaError)
+            raise
+        finally:
+            if handled:
+                with suppress_instrumentation():
+                    await self.mark_published(handled)
+            if restart:
+                await self._producer.restart()
+        return len(handled)
+
+    async def send(self, rows: list[Any]) -> list[Sent]:
+        """Queue every row, then wait for each one's acknowledgement (acks=all). A row the
+        producer cannot even queue for an outage ends the queueing: the rows after it would
+        overtake it."""
+        queued: list[tuple[Any, asyncio.Future[Any] | BaseException]] = []
         for row in rows:
-            headers: dict[str, str] = dict(row.headers)
+            headers = {str(k): str(v) for k, v in dict(row.headers).items()}
             parent = extract_context(headers)
             with self._tracer.start_as_current_span(
                 f"{row.topic} publish",
@@ -260,29 +352,92 @@ class OutboxRelay:
                 },
             ):
                 headers.update(inject_headers())
-                waiting.append(
-                    await self._producer.send(row.topic, row.payload.encode(), row.key, headers)
-                )
-        await asyncio.gather(*waiting)
+                try:
+                    value = row.payload.encode()
+                    queued.append(
+                        (row, await self._producer.send(row.topic, value, row.key, headers))
+                    )
+                except Exception as exc:  # noqa: BLE001 - judged by the caller, row by row
+                    queued.append((row, exc))
+                    if verdict(exc) == "outage":
+                        break
+        futures = [f for _, f in queued if isinstance(f, asyncio.Future)]
+        acks = iter(await asyncio.gather(*futures, return_exceptions=True))
+        sent = []
+        for row, f in queued:
+            if not isinstance(f, asyncio.Future):
+                sent.append(Sent(row, f, queued=False))
+                continue
+            ack = next(acks)
+            if isinstance(ack, asyncio.CancelledError):  # the producer was closed under it
+                ack = KafkaError("send cancelled")
+            sent.append(Sent(row, ack if isinstance(ack, BaseException) else None, queued=True))
+        return sent
+
+    async def dead_letter(self, row: Any, error: BaseException) -> None:
+        """Put a row refused for good on the dead-letter topic: its headers, the error and
+        its origin, and its payload (a small stub instead when the payload is what is too
+        large). Counted where the dead-letter alert looks."""
+        headers = dead_letter_headers(
+            {str(k): str(v) for k, v in dict(row.headers).items()},
+            error,
+            row.topic,
+            row.event_id,
+            self._service,
+        )
+        placeholder = stub(row.topic, row.event_id, len(row.payload), error)
+        value = row.payload.encode() if carries_payload(error) else placeholder
+        try:
+            await (await self._producer.send(DEADLETTER, value, row.key, headers))
+        except Exception as again:
+            if value is placeholder or verdict(again) != "refused":
+                raise
+            await self._producer.restart()  # the refused batch left a sequence gap
+            await (await self._producer.send(DEADLETTER, placeholder, row.key, headers))
+        self._metrics.deadlettered.labels(row.topic).inc()
+        # the series every service starts at 0: the alert sees even the first one
+        self._metrics.produced.labels(DEADLETTER).inc()
+        log.warning(
+            "outbox relay: dead-lettered event %s for %s: %s",
+            row.event_id,
+            row.topic,
+            describe(error),
+        )
 
     async def mark_published(self, ids: list[int]) -> None:
         async with unit_of_work(self._sessions) as session:
             await session.execute(self._mark(ids))
 
-    async def purge(self, now: datetime) -> None:
-        """Forget published events and processed ids once no redelivery can need them."""
+    async def purge(self, now: datetime, batch: int = 5000) -> int:
+        """Forget published events and processed ids once no redelivery can need them; the
+        number of events deleted. Each deletion of events is logged as erased, in its own
+        transaction (`shared.erasure`); inbox rows hold only ids, and are not."""
+        # shared.audit imports this module (for Outbox): imported once both exist
+        from shared.erasure import purge_published
+
+        erased = 0
         with suppress_instrumentation():
-            async with unit_of_work(self._sessions) as session:
-                await session.execute(
-                    delete(self._table).where(
-                        self._table.c.published_at < now - self._retention.published_outbox
+            while True:
+                async with unit_of_work(self._sessions) as session:
+                    deleted = await purge_published(
+                        session,
+                        self._table,
+                        self._outbox,
+                        self._service,
+                        now - self._retention.published_outbox,
+                        batch,
+                        now,
                     )
-                )
+                erased += deleted
+                if deleted < batch:
+                    break
+            async with unit_of_work(self._sessions) as session:
                 await session.execute(
                     delete(self._inbox).where(
                         self._inbox.c.processed_at < now - self._retention.processed_inbox
                     )
                 )
+        return erased
 
     async def measure_backlog(self) -> int:
         """Set the backlog gauges (how many wait, and how long the oldest has waited)."""

@@ -195,10 +195,14 @@ class Platform(Generic[Settings]):
             self._relay.wake()
 
     async def readiness(self) -> dict[str, bool]:
+        """Each check of `/readyz`; ready when all hold. `outbox_moving` fails when the relay
+        has been stuck (failing or hung, with rows waiting) for over a minute: the service
+        then takes work it cannot pass on."""
         return {
             "database": self._engine is not None and await ping(self._engine),
             "kafka": self._producer is not None and await self._producer.ping(),
             "outbox_relay": self._relay is not None and self._relay.running,
+            "outbox_moving": self._relay is not None and not self._relay.stuck(),
             "consumers": all(loop.running for loop in self.consumers),
         }
 
@@ -322,7 +326,9 @@ def _probes() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database, Kafka and consumers")
+    @router.get(
+        "/readyz", summary="Readiness: database, Kafka, consumers, and an outbox that moves"
+    )
     async def readyz(platform: PlatformDep) -> JSONResponse:
         checks = await platform.readiness()
         ready = all(checks.values())

@@ -297,9 +297,8 @@ def ledger_ids(hub: demo.Hub, incidents: set[str]) -> set[str]:
     """The ids of these incidents' referrals in notify's ledger now."""
     found: set[str] = set()
     for agency in AGENCIES:
-        answer = hub.get("notify", "/v1/referrals", agency=agency)
-        answer.raise_for_status()
-        found |= {str(r["referral_id"]) for r in answer.json() if r["incident_id"] in incidents}
+        listed = hub.listing("notify", "/v1/referrals", agency=agency)
+        found |= {str(r["referral_id"]) for r in listed if r["incident_id"] in incidents}
     return found
 
 

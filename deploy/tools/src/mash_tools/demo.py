@@ -252,6 +252,18 @@ class Hub:
     def get(self, service: str, path: str, **params: Any) -> httpx.Response:
         return self.client.get(f"{self.urls[service]}{path}", params=params, headers=self.headers)
 
+    def listing(self, service: str, path: str, **params: Any) -> list[Any]:
+        """A whole list, read a page of 500 at a time through its `Link: rel="next"`."""
+        found: list[Any] = []
+        answer = self.get(service, path, limit=500, **params)
+        while True:
+            answer.raise_for_status()
+            found += answer.json()
+            link = answer.links.get("next", {}).get("url")
+            if not link:
+                return found
+            answer = self.client.get(f"{self.urls[service]}{link}", headers=self.headers)
+
     def post(self, service: str, path: str, body: Any) -> httpx.Response:
         return self.client.post(f"{self.urls[service]}{path}", json=body, headers=self.headers)
 
@@ -363,35 +375,31 @@ def collect_lists(hub: Hub, outcome: Outcome, today: date) -> None:
                 break
             time.sleep(0.5)
         outcome.meetings[area] = found
-        waiting = hub.get("marac", "/v1/cases", area=area, status="awaiting_meeting")
-        waiting.raise_for_status()
-        outcome.awaiting[area] = waiting.json()
+        outcome.awaiting[area] = hub.listing(
+            "marac", "/v1/cases", area=area, status="awaiting_meeting"
+        )
 
 
 def _meetings_of(hub: Hub, area: str, today: date) -> list[dict[str, Any]]:
-    meetings = hub.get("marac", "/v1/meetings", area=area, **{"from": today.isoformat()})
-    meetings.raise_for_status()
     found = []
-    for meeting in meetings.json():
-        cases = hub.get("marac", f"/v1/meetings/{meeting['meeting_id']}/cases")
-        cases.raise_for_status()
-        found.append({**meeting, "cases": cases.json()})
+    for meeting in hub.listing("marac", "/v1/meetings", area=area, **{"from": today.isoformat()}):
+        cases = hub.listing("marac", f"/v1/meetings/{meeting['meeting_id']}/cases")
+        found.append({**meeting, "cases": cases})
     return found
 
 
 def collect_referrals(hub: Hub, outcome: Outcome) -> None:
     ours = set(outcome.decisions)
     for agency in AGENCIES:
-        answer = hub.get("notify", "/v1/referrals", agency=agency)
-        answer.raise_for_status()
-        outcome.referrals[agency] = [r for r in answer.json() if r["incident_id"] in ours]
+        listed = hub.listing("notify", "/v1/referrals", agency=agency)
+        outcome.referrals[agency] = [r for r in listed if r["incident_id"] in ours]
 
 
 def collect_perpetrators(hub: Hub, outcome: Outcome) -> None:
     for area in AREAS:
-        answer = hub.get("perpetrators", "/v1/perpetrators", area=area, cohort="all")
-        answer.raise_for_status()
-        outcome.perpetrators[area] = answer.json()
+        outcome.perpetrators[area] = hub.listing(
+            "perpetrators", "/v1/perpetrators", area=area, cohort="all"
+        )
 
 
 def unscored(plans: list[Planned], outcome: Outcome) -> int:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
 
 from marac import handlers, repository
-from marac.domain.listing import Meeting, agenda, waiting_queue
-from marac.schemas import CaseView, MeetingRequest, MeetingView, as_csv
+from marac.domain.listing import MaracCase, agenda, agenda_key, waiting_key
+from marac.schemas import CaseView, MeetingRequest, MeetingView, csv_lines
 from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
 from shared.errors import FieldErrors
+from shared.pagination import PAGED, PageDep, seek
 from shared.service import PlatformDep
 
 router = APIRouter(prefix="/v1", tags=["marac"])
@@ -57,45 +59,75 @@ async def create_meeting(body: MeetingRequest, platform: PlatformDep, _: Admin) 
     "/meetings",
     response_model=list[MeetingView],
     summary="The meetings, by date",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def list_meetings(
     platform: PlatformDep,
     _: Reader,
+    page: PageDep,
+    response: Response,
     area: AreaQuery = None,
     from_date: Annotated[
         date | None, Query(alias="from", description="Only meetings on or after this date")
     ] = None,
 ) -> list[MeetingView]:
+    """Meetings by date (then area), a page at a time (`limit`, `after`; `Link: <next>;
+    rel="next"` while more remain)."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.sessions() as session:
-        meetings = await repository.meetings_of(session, area, from_date)
-    return [MeetingView.of(m) for m in meetings]
+        meetings = await repository.meetings_of(session, area, from_date, after, page.fetch)
+    shown = page.answer(response, meetings, lambda m: (m.date, m.area, m.meeting_id))
+    return [MeetingView.of(m) for m in shown]
 
 
 @router.get(
     "/meetings/{meeting_id}/cases",
     response_model=list[CaseView],
     summary="A meeting's list, in agenda order",
-    responses={**UNKNOWN, **PROBLEMS},
+    responses={**PAGED, **UNKNOWN, **PROBLEMS},
 )
 async def meeting_cases(
-    meeting_id: UUID, platform: PlatformDep, audit: CaseReader
+    meeting_id: UUID, platform: PlatformDep, audit: CaseReader, page: PageDep, response: Response
 ) -> list[CaseView]:
-    """Cases with children first, then adult-only cases; highest `priority` first in each."""
-    return (await _meeting_list(platform, audit, meeting_id))[1]
+    """Cases with children first, then adult-only cases; highest `priority` first in each;
+    a page at a time (`limit`, `after`; `Link: <next>; rel="next"` while more remain).
+    Only the cases of the page answered are logged as consulted."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
+    async with platform.uow() as session:
+        meeting = await repository.find_meeting(session, str(meeting_id))
+        cases = await repository.cases_on(session, meeting.meeting_id) if meeting else []
+        # a meeting's list is bounded by its capacity (at most 200): its order is computed
+        rows = seek(agenda(cases), agenda_key, after)[: page.fetch]
+        shown = page.answer(response, rows, agenda_key)
+        await audit.record(
+            session, "marac_case", [c.case_id for c in shown], 200 if meeting else 404
+        )
+    if meeting is None:
+        raise HTTPException(404, "No meeting has this id.")
+    return [CaseView.of(c) for c in shown]
 
 
 @router.get(
     "/meetings/{meeting_id}/cases.csv",
     summary="A meeting's list as CSV",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}, **UNKNOWN, **PROBLEMS},
 )
-async def meeting_cases_csv(meeting_id: UUID, platform: PlatformDep, audit: CaseReader) -> Response:
-    meeting, cases = await _meeting_list(platform, audit, meeting_id)
+async def meeting_cases_csv(
+    meeting_id: UUID, platform: PlatformDep, audit: CaseReader
+) -> StreamingResponse:
+    """The whole list in agenda order, as a CSV file streamed a row at a time."""
+    async with platform.uow() as session:
+        meeting = await repository.find_meeting(session, str(meeting_id))
+        cases = agenda(await repository.cases_on(session, meeting.meeting_id) if meeting else [])
+        # logged as entries of at most 500 ids each (shared.audit)
+        ids = [c.case_id for c in cases]
+        await audit.record(session, "marac_case", ids, 200 if meeting else 404)
+    if meeting is None:
+        raise HTTPException(404, "No meeting has this id.")
     filename = f"marac-{meeting.area}-{meeting.date.isoformat()}.csv"
-    return Response(
-        as_csv(meeting, cases),
+    return StreamingResponse(
+        csv_lines(meeting, (CaseView.of(c) for c in cases)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -105,34 +137,38 @@ async def meeting_cases_csv(meeting_id: UUID, platform: PlatformDep, audit: Case
     "/cases",
     response_model=list[CaseView],
     summary="Cases by area and status",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def find_cases(
     platform: PlatformDep,
     audit: CaseReader,
+    page: PageDep,
+    response: Response,
     area: AreaQuery = None,
     status: Literal["awaiting_meeting", "listed"] | None = None,
 ) -> list[CaseView]:
     """`status=awaiting_meeting`: eligible cases no meeting has room for yet, in the order
-    they will get places; `status=listed`: cases on meetings, by meeting date and agenda."""
+    they will get places; `status=listed`: cases on meetings, by meeting date and agenda;
+    neither: the waiting ones, then the listed ones. A page at a time (`limit`, `after`;
+    `Link: <next>; rel="next"` while more remain); only the page's cases are logged."""
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with platform.uow() as session:
-        cases = await repository.find_cases(session, area, status)
-        await audit.record(session, "marac_case", [c.case_id for c in cases])
-    listed = agenda(c for c in cases if c.status == "listed")
-    # by meeting, each in agenda order (the sort is stable)
-    listed.sort(key=lambda c: (c.meeting_date or date.min, c.meeting_id or ""))
-    return [CaseView.of(c) for c in [*waiting_queue(cases), *listed]]
+        rows: list[MaracCase] = []
+        if status != "listed":  # the queue: as long as the cases no meeting has room for
+            waiting = await repository.find_cases(session, area, "awaiting_meeting")
+            rows = seek(sorted(waiting, key=_case_order), _case_order, after)[: page.fetch]
+        if status != "awaiting_meeting" and len(rows) < page.fetch:
+            # the cursor's meeting (when it is a listed case's) and enough meetings after it
+            start = (after[1], after[2]) if after and after[0] == 1 else None
+            listed = await repository.listed_from(session, area, start, page.fetch - len(rows))
+            rows += seek(sorted(listed, key=_case_order), _case_order, after)
+        shown = page.answer(response, rows[: page.fetch], _case_order)
+        await audit.record(session, "marac_case", [c.case_id for c in shown])
+    return [CaseView.of(c) for c in shown]
 
 
-async def _meeting_list(
-    platform: PlatformDep, audit: ReadAudit, meeting_id: UUID
-) -> tuple[Meeting, list[CaseView]]:
-    async with platform.uow() as session:
-        meeting = await repository.find_meeting(session, str(meeting_id))
-        cases = await repository.cases_on(session, meeting.meeting_id) if meeting else []
-        await audit.record(
-            session, "marac_case", [c.case_id for c in cases], 200 if meeting else 404
-        )
-    if meeting is None:
-        raise HTTPException(404, "No meeting has this id.")
-    return meeting, [CaseView.of(c) for c in agenda(cases)]
+def _case_order(case: MaracCase) -> tuple[Any, ...]:
+    """Waiting cases first, in queue order; then listed ones by meeting and agenda."""
+    if case.status == "awaiting_meeting":
+        return (0, *waiting_key(case))
+    return (1, case.meeting_date or date.min, case.meeting_id or "", *agenda_key(case))

@@ -4,16 +4,18 @@ Returns domain objects; rows never leave this module."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
 from marac.domain.cases import IncidentFacts, Party
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
 from shared.db import hold, insert, utc
+from shared.pagination import keyset
 
 _case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
 
@@ -75,6 +77,44 @@ async def find_cases(
     return [_case(row) for row in (await session.execute(stmt)).all()]
 
 
+async def listed_from(
+    session: AsyncSession, area: str | None, start: tuple[date, str] | None, wanted: int
+) -> list[MaracCase]:
+    """Listed cases by whole meetings, in (date, meeting_id) order from the meeting `start`
+    on (inclusive; None: the first), enough of them to hold `wanted` cases after that first
+    meeting. A page of a list ordered by meeting then agenda (computed from each case's
+    incidents) reads only the meetings it shows, never the area's whole history."""
+    m, c = store.meetings, store.cases
+    counts = (
+        select(m.c.meeting_id, func.count(c.c.case_id).label("cases"))
+        .join(c, c.c.meeting_id == m.c.meeting_id)
+        .where(c.c.status == "listed")
+        .group_by(m.c.date, m.c.meeting_id)
+        .order_by(m.c.date, m.c.meeting_id)
+    )
+    if area is not None:
+        counts = counts.where(c.c.area == area)
+    if start is not None:
+        counts = counts.where(
+            or_(m.c.date > start[0], and_(m.c.date == start[0], m.c.meeting_id >= start[1]))
+        )
+    chosen: list[str] = []
+    beyond_first = 0
+    # one row per meeting (its count only): the cases themselves are read for the chosen
+    for meeting_id, cases in await session.execute(counts):
+        chosen.append(meeting_id)
+        if len(chosen) > 1:
+            beyond_first += int(cases)
+        if beyond_first >= wanted:
+            break
+    if not chosen:
+        return []
+    stmt = _cases_query().where(c.c.meeting_id.in_(chosen), c.c.status == "listed")
+    if area is not None:
+        stmt = stmt.where(c.c.area == area)
+    return [_case(row) for row in (await session.execute(stmt)).all()]
+
+
 async def waiting_areas(session: AsyncSession) -> list[str]:
     stmt = select(store.cases.c.area).where(store.cases.c.status == "awaiting_meeting").distinct()
     return sorted((await session.execute(stmt)).scalars())
@@ -125,14 +165,26 @@ async def victim_key_of(session: AsyncSession, case_id: str) -> str:
     return str((await session.execute(stmt)).scalar_one())
 
 
+MEETINGS_ORDER = (store.meetings.c.date, store.meetings.c.area, store.meetings.c.meeting_id)
+"""Meetings by date, then area (one a day per area); the id makes the key unique."""
+
+
 async def meetings_of(
-    session: AsyncSession, area: str | None, from_date: date | None = None
+    session: AsyncSession,
+    area: str | None,
+    from_date: date | None = None,
+    after: Sequence[Any] | None = None,
+    limit: int | None = None,
 ) -> list[Meeting]:
-    stmt = select(store.meetings).order_by(store.meetings.c.date, store.meetings.c.area)
+    """Meetings by date: `limit` of them after the one whose (date, area, meeting_id) is
+    `after` (a page, `shared.pagination`)."""
+    stmt = select(store.meetings).order_by(*MEETINGS_ORDER).limit(limit)
     if area is not None:
         stmt = stmt.where(store.meetings.c.area == area)
     if from_date is not None:
         stmt = stmt.where(store.meetings.c.date >= from_date)
+    if after is not None:
+        stmt = stmt.where(keyset([(c, False) for c in MEETINGS_ORDER], after))
     return [_meeting(row) for row in (await session.execute(stmt)).all()]
 
 

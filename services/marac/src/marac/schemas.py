@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -118,12 +119,25 @@ CSV_COLUMNS = (
 
 def as_csv(meeting: Meeting, cases: list[CaseView]) -> str:
     """The list as CSV, one row per case in agenda order (lists joined with ';')."""
+    return "".join(csv_lines(meeting, cases))
+
+
+def csv_lines(meeting: Meeting, cases: Iterable[CaseView]) -> Iterator[str]:
+    """The CSV a line at a time (a streamed answer): the header, then a row per case in
+    agenda order (lists joined with ';')."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+
+    def line(cells: Sequence[object]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(cells)
+        return out.getvalue()
+
+    yield line(CSV_COLUMNS)
     for position, case in enumerate(cases, start=1):
         suspect = case.suspect
-        writer.writerow(
+        yield line(
             [
                 position,
                 case.case_id,
@@ -146,7 +160,6 @@ def as_csv(meeting: Meeting, cases: list[CaseView]) -> str:
                 case.listed_at.isoformat() if case.listed_at else "",
             ]
         )
-    return out.getvalue()
 
 
 def _cell(text: str) -> str:

@@ -19,6 +19,7 @@ from notify.schemas import Queued, Redelivery, Subscribed, Subscription
 from shared.audit import Item, ReadAudit
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
+from shared.pagination import PAGED, PageDep
 from shared.schemas import ReferralCreated
 from shared.schemas.v1 import Agency
 from shared.topics import AGENCIES
@@ -57,23 +58,29 @@ Subscriber = Annotated[Principal, Depends(require("subscriptions:write"))]
     response_model=list[ReferralCreated],
     response_model_exclude_unset=True,  # a school's record has no risk_level at all
     summary="An agency's referrals",
-    responses=PROBLEMS,
+    responses={**PAGED, **PROBLEMS},
 )
 async def list_referrals(
     notify: NotifyDep,
     principal: Reader,
     agency: Annotated[Agency, Query(description="One of the five agencies.")],
+    page: PageDep,
+    response: Response,
     incident_id: Annotated[UUID | None, Query(description="Only this incident's.")] = None,
 ) -> list[dict[str, Any]]:
-    """The agency's referrals, oldest first, each carrying only what the agency may see.
+    """The agency's referrals, newest first, each carrying only what the agency may see,
+    a page at a time (`limit`, `after`; `Link: <next>; rel="next"` while more remain).
     Needs `referrals:read:<agency>` (that agency) or `referrals:read:*`."""
     if not principal.may(f"referrals:read:{agency}", "referrals:read:*"):
         raise HTTPException(403, f"This token may not read the referrals of '{agency}'.")
+    after = page.after  # a cursor this list did not issue: 422 before any read
     async with notify.platform.uow() as session:
-        entries = await repository.records(
-            session, agency, str(incident_id) if incident_id else None
+        fetched = await repository.records(
+            session, agency, str(incident_id) if incident_id else None, after, page.fetch
         )
-        # a read of personal data: audited, committed before the answer (contract section 2)
+        entries = page.answer(response, fetched, lambda e: (e.created_at, e.referral_id))
+        # a read of personal data: audited, committed before the answer (contract section 2);
+        # one page is at most 500 ids, so one entry
         audit = ReadAudit(
             notify.platform.outbox, notify.platform.name, principal.subject, "/v1/referrals"
         )

@@ -6,6 +6,7 @@ Returns domain objects (`LedgerEntry`, `DueDelivery`); rows never leave this mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from notify.domain.delivery import Next
 from notify.domain.records import LedgerEntry
 from notify.store import attempts, deliveries, platform, referrals, subscriptions
 from shared.db import utc
+from shared.pagination import keyset
 
 WAITING = ("pending", "failed")
 REQUEUEABLE = ("pending", "failed", "dead", "cancelled")
@@ -194,12 +196,25 @@ async def add_referral(
     return entry
 
 
-async def records(session: AsyncSession, agency: str, incident_id: str | None) -> list[LedgerEntry]:
-    """One agency's referrals (of one incident, if given), oldest first."""
+REFERRALS_ORDER = (referrals.c.created_at, referrals.c.referral_id)
+"""An agency's referrals, newest first; the id breaks ties (the key of a list's cursor)."""
+
+
+async def records(
+    session: AsyncSession,
+    agency: str,
+    incident_id: str | None,
+    after: Sequence[Any] | None = None,
+    limit: int | None = None,
+) -> list[LedgerEntry]:
+    """One agency's referrals (of one incident, if given), newest first: `limit` of them
+    after the one whose (created_at, referral_id) is `after` (a page, `shared.pagination`)."""
     stmt = _entries().where(referrals.c.agency == agency)
     if incident_id is not None:
         stmt = stmt.where(referrals.c.incident_id == incident_id)
-    stmt = stmt.order_by(referrals.c.created_at, referrals.c.referral_id)
+    if after is not None:
+        stmt = stmt.where(keyset([(c, True) for c in REFERRALS_ORDER], after))
+    stmt = stmt.order_by(*(c.desc() for c in REFERRALS_ORDER)).limit(limit)
     return [_entry(row) for row in await session.execute(stmt)]
 
 

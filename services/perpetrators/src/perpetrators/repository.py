@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perpetrators import store
@@ -20,6 +20,7 @@ from perpetrators.domain.perpetrator import (
 )
 from perpetrators.domain.scoring import Components, Incident, Score
 from shared.db import hold, insert, utc
+from shared.pagination import keyset
 from shared.schemas.v1 import RiskLevel
 
 P = store.perpetrators
@@ -205,14 +206,37 @@ async def find(
     )
 
 
-async def in_area(session: AsyncSession, area: str, priority_only: bool) -> list[Perpetrator]:
-    """The area's perpetrators, highest score first (ties: the most recent incident)."""
+NEVER = datetime(1900, 1, 1, tzinfo=UTC)
+"""Stands for "no incident yet" in the list's key: such perpetrators come last."""
+AREA_ORDER: tuple[tuple[Any, bool], ...] = (
+    (P.c.score, True),
+    (func.coalesce(P.c.last_incident_at, literal(NEVER, P.c.last_incident_at.type)), True),
+    (P.c.perpetrator_id, False),
+)
+"""Highest score first, then the most recent incident; the id breaks ties (a cursor's key)."""
+
+
+def area_key(perpetrator: Perpetrator) -> tuple[int, datetime, str]:
+    """A perpetrator's place in its area's list, as `AREA_ORDER` sorts it."""
+    last = perpetrator.score.last_incident_at or NEVER
+    return (perpetrator.score.score, last, perpetrator.perpetrator_id)
+
+
+async def in_area(
+    session: AsyncSession,
+    area: str,
+    priority_only: bool,
+    after: Sequence[Any] | None = None,
+    limit: int | None = None,
+) -> list[Perpetrator]:
+    """The area's perpetrators, highest score first (ties: the most recent incident):
+    `limit` of them after the one whose `area_key` is `after` (a page)."""
     stmt = select(P).where(P.c.area == area)
     if priority_only:
         stmt = stmt.where(P.c.priority.is_(True))
-    stmt = stmt.order_by(
-        P.c.score.desc(), P.c.last_incident_at.desc().nulls_last(), P.c.perpetrator_id
-    )
+    if after is not None:
+        stmt = stmt.where(keyset(AREA_ORDER, after))
+    stmt = stmt.order_by(*(c.desc() if d else c for c, d in AREA_ORDER)).limit(limit)
     return [_perpetrator(row) for row in (await session.execute(stmt)).all()]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from uuid import UUID
 
@@ -88,11 +89,18 @@ CSV_COLUMNS = (
 
 def as_csv(perpetrators: list[PerpetratorSummary]) -> str:
     """The list as CSV, one row per perpetrator in the list's order."""
+    return CSV_HEADER + "".join(csv_rows(perpetrators))
+
+
+def csv_rows(perpetrators: Iterable[PerpetratorSummary], start: int = 1) -> Iterator[str]:
+    """CSV lines, one per perpetrator in the list's order, numbered from `start` (a
+    streamed answer writes one batch of the list at a time)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for position, p in enumerate(perpetrators, start=1):
+    for position, p in enumerate(perpetrators, start=start):
         parts = p.components
+        out.seek(0)
+        out.truncate()
         writer.writerow(
             [
                 position,
@@ -116,7 +124,16 @@ def as_csv(perpetrators: list[PerpetratorSummary]) -> str:
                 _moment(p.scored_at),
             ]
         )
+        yield out.getvalue()
+
+
+def _header() -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(CSV_COLUMNS)
     return out.getvalue()
+
+
+CSV_HEADER = _header()
 
 
 def _cell(text: str) -> str:

@@ -118,23 +118,29 @@ def listed_on(case: MaracCase, meeting: Meeting, now: datetime) -> MaracCase:
 def agenda(cases: Iterable[MaracCase]) -> list[MaracCase]:
     """A meeting's list: cases with children first (children's services can then leave),
     then adult-only cases; within each, highest priority first, then the earliest listed."""
+    return sorted(cases, key=agenda_key)
 
-    def key(case: MaracCase) -> tuple[bool, int, datetime, str]:
-        summary = case.summary
-        return (
-            summary.children_count == 0,
-            -summary.priority,
-            case.listed_at or case.awaiting_since,
-            case.case_id,
-        )
 
-    return sorted(cases, key=key)
+def agenda_key(case: MaracCase) -> tuple[bool, int, datetime, str]:
+    """A case's place in its meeting's agenda (ascending; unique by the case id)."""
+    summary = case.summary
+    return (
+        summary.children_count == 0,
+        -summary.priority,
+        case.listed_at or case.awaiting_since,
+        case.case_id,
+    )
 
 
 def waiting_queue(cases: Sequence[MaracCase]) -> list[MaracCase]:
     """Cases awaiting a meeting in the order they get places: priority, then time waited."""
     waiting = [c for c in cases if c.status == "awaiting_meeting"]
-    return sorted(waiting, key=lambda c: (-c.summary.priority, c.awaiting_since, c.case_id))
+    return sorted(waiting, key=waiting_key)
+
+
+def waiting_key(case: MaracCase) -> tuple[int, datetime, str]:
+    """A waiting case's place in the queue (ascending; unique by the case id)."""
+    return (-case.summary.priority, case.awaiting_since, case.case_id)
 
 
 def announcement(case: MaracCase) -> MaracCaseListed:
