@@ -5,6 +5,7 @@ spans, and Ctrl-C leaving nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -17,12 +18,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.helpers import create_ssl_context
 
 from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
 from shared import registry
@@ -46,6 +50,7 @@ PERSONAL = (
     "1 Example Street",
     "N123456",
 )
+SUBSCRIBE_IDVA = "subscriptions:write subscriptions:write:idva"
 WEBHOOK_KEY = "s3cret-e2e-api-key"  # in the webhook URL's query string: never in a span
 
 
@@ -361,6 +366,269 @@ def test_an_incident_posted_with_a_minted_token_reaches_triage(
         time.sleep(0.3)
     produced = httpx.get(f"http://127.0.0.1:{ports['intake']}/metrics").text
     assert 'mash_events_produced_total{topic="mash.incidents.v1"}' in produced
+
+
+def _token_as(stack: Stack, sub: str, scope: str) -> str:
+    mash = str(Path(sys.executable).parent / "mash")
+    return subprocess.run(
+        [mash, "token", "--sub", sub, "--scope", scope],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def _credentials(stack: Stack, principal: str) -> dict[str, Any]:
+    mash = str(Path(sys.executable).parent / "mash")
+    printed = subprocess.run(
+        [mash, "kafka-credentials", principal, "--format", "json"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(json.loads(printed))
+
+
+async def _consume_as_agency(stack: Stack, agency: str, group: str, wanted: set[str]) -> None:
+    """An agency reads its topic with a consumer group of its own and commits what it read."""
+    options = _credentials(stack, agency)
+    cafile = options.pop("ssl_cafile")
+    consumer = AIOKafkaConsumer(
+        f"mash.referrals.{agency}.v1",
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        ssl_context=create_ssl_context(cafile=cafile),
+        **options,
+    )
+    await consumer.start()
+    try:
+        seen: set[str] = set()
+        deadline = time.monotonic() + 90
+        while not wanted <= seen:
+            assert time.monotonic() < deadline, (wanted, seen)
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                seen.update(json.loads(r.value)["referral_id"] for r in records)
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+
+
+def _until(what: str, check: Any, seconds: float = 120) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(1)
+    return found
+
+
+def _all_pages(url: str, token: str, body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every page of a list, following `Link: <...>; rel="next"` (contract section 2)."""
+    found: list[dict[str, Any]] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    next_url: str | None = url
+    while next_url:
+        answer = (
+            httpx.post(next_url, json=body, headers=headers)
+            if body is not None
+            else httpx.get(next_url, headers=headers)
+        )
+        assert answer.status_code == 200, answer.text
+        found += answer.json()
+        link = answer.links.get("next", {}).get("url")
+        next_url = str(httpx.URL(next_url).join(link)) if link else None
+    return found
+
+
+def test_the_records_show_who_processed_one_victims_data_and_nothing_of_it(
+    stack: Stack, receiver: str
+) -> None:
+    """Contract section 12, through the whole hub: a report, a later DASH, a re-grade,
+    referrals to three agencies, a webhook delivery, an agency consuming its topic, an API
+    read by another user, a MARAC case, a repeat incident; then the records service."""
+    ports = stack.ports
+
+    def at(service: str, path: str) -> str:
+        return f"http://127.0.0.1:{ports[service]}{path}"
+
+    tag = "".join(chr(ord("a") + int(d)) for d in str(time.time_ns())[-9:])
+    person_id, given, family, born = (
+        f"E2E{tag.upper()}",
+        f"Robin{tag}",
+        f"Ledger{tag}",
+        "1985-03-03",
+    )
+    suspect = {
+        "given_name": f"Casey{tag}",
+        "family_name": f"Ledger{tag}",
+        "date_of_birth": "1984-01-01",
+    }
+    body = json.loads((ROOT / "deploy" / "example-incident.json").read_text())
+    body.pop("dash")  # assessed later: a second DASH alters the decision
+    body["victim"].update(
+        person_id=person_id, given_name=given, family_name=family, date_of_birth=born
+    )
+    body["suspect"] = suspect
+    body["children"][0].update(family_name=f"Ledger{tag}")
+    body["control_room_ref"] = f"E2E-REC-{tag}"
+    personal = (
+        given,
+        family,
+        born,
+        person_id,
+        suspect["given_name"],
+        "2016-05-10",
+        "07700 900123",
+        "SO14 7DU",
+        "1 Example Street",
+    )
+
+    sub = httpx.put(
+        at("notify", "/v1/subscriptions/idva"),
+        json={"webhook_url": receiver, "secret": "e2e-webhook-secret"},
+        headers={"Authorization": f"Bearer {_token_as(stack, 'idva-admin', SUBSCRIBE_IDVA)}"},
+    )
+    assert sub.status_code in (200, 201, 204), sub.text
+    control = {"Authorization": f"Bearer {_token_as(stack, 'control-room-e2e', 'incidents:write')}"}
+    first = httpx.post(at("intake", "/v1/incidents"), json=body, headers=control)
+    assert first.status_code == 202, first.text
+    incident_id = first.json()["incident_id"]
+    triage = {"Authorization": f"Bearer {_token_as(stack, 'e2e', 'triage:read')}"}
+
+    def decision() -> dict[str, Any] | None:
+        answer = httpx.get(at("triage", f"/v1/decisions/{incident_id}"), headers=triage)
+        return answer.json() if answer.status_code == 200 else None
+
+    _until("a decision", decision)
+    dash = {
+        "checklist": "safelives-dash-ric-24",
+        "answers": {f"q{i}": True for i in range(1, 16)},
+        "completed_by": "PC 1234",
+    }
+    later = httpx.post(
+        at("intake", f"/v1/incidents/{incident_id}/risk-assessments"), json=dash, headers=control
+    )
+    assert later.status_code == 202, later.text
+    _until("the DASH decided", lambda: (decision() or {}).get("risk_level") == "high")
+    regrade = httpx.post(
+        at("triage", f"/v1/incidents/{incident_id}/regrade"),
+        json={"risk_level": "high", "reason": "e2e re-grade", "by": "CRU"},
+        headers={"Authorization": f"Bearer {_token_as(stack, 'cru-e2e', 'triage:regrade')}"},
+    )
+    assert regrade.status_code == 202, regrade.text
+    agencies = {r["agency"] for r in _until("the decision", decision)["referrals"]}
+    assert {"idva", "childrens-social-care", "safeguarding-team", "school"} <= agencies
+
+    reader = {
+        "Authorization": f"Bearer {_token_as(stack, 'idva-reader-e2e', 'referrals:read:idva')}"
+    }
+
+    def idva_referrals() -> list[dict[str, Any]]:
+        answer = httpx.get(
+            at("notify", "/v1/referrals"),
+            params={"agency": "idva", "incident_id": incident_id},
+            headers=reader,
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json())
+
+    referral_ids = {r["referral_id"] for r in _until("an IDVA referral", idva_referrals)}
+    group = f"idva.e2e-{tag}"
+    asyncio.run(_consume_as_agency(stack, "idva", group, referral_ids))
+
+    repeat = dict(body, control_room_ref=f"E2E-REC-{tag}-2")
+    second = httpx.post(at("intake", "/v1/incidents"), json=repeat, headers=control)
+    assert second.status_code == 202, second.text
+    repeat_id = second.json()["incident_id"]
+
+    dpo = _token_as(stack, "dpo-e2e", "records:read")
+    by_id = {"person_id": person_id}
+    by_name = {"given_name": given, "family_name": family, "date_of_birth": born}
+
+    def entries() -> list[dict[str, Any]]:
+        return _all_pages(at("records", "/v1/records/search?limit=500"), dpo, by_id)
+
+    def has(found: list[dict[str, Any]], **fields: Any) -> bool:
+        return any(all(e.get(k) == v for k, v in fields.items()) for e in found)
+
+    expected: list[dict[str, Any]] = [
+        {
+            "service": "intake",
+            "operation": "collected",
+            "resource": "incident",
+            "sub": "control-room-e2e",
+            "via": "api",
+        },
+        {
+            "service": "intake",
+            "operation": "collected",
+            "resource": "risk_assessment",
+            "sub": "control-room-e2e",
+        },
+        {"service": "triage", "operation": "altered", "sub": "cru-e2e", "via": "api"},
+        {"service": "triage", "operation": "altered", "via": "topic"},
+        {"service": "triage", "operation": "combined"},
+        {"service": "triage", "operation": "consulted", "sub": "e2e", "via": "api"},
+        {"service": "notify", "operation": "disclosed", "via": "topic", "recipient": "idva"},
+        {
+            "service": "notify",
+            "operation": "disclosed",
+            "via": "topic",
+            "recipient": "childrens-social-care",
+        },
+        {
+            "service": "notify",
+            "operation": "disclosed",
+            "via": "topic",
+            "recipient": "safeguarding-team",
+        },
+        {
+            "service": "notify",
+            "operation": "disclosed",
+            "via": "webhook",
+            "recipient": "idva",
+            "route": "127.0.0.1",
+        },
+        {"service": "notify", "operation": "consulted", "via": "api", "sub": "idva-reader-e2e"},
+        {
+            "service": "records",
+            "operation": "consulted",
+            "via": "topic",
+            "sub": group,
+            "recipient": "idva",
+        },
+        {"service": "marac", "operation": "combined", "resource": "marac_case"},
+    ]
+
+    def complete() -> list[dict[str, Any]] | None:
+        found = entries()
+        return found if all(has(found, **e) for e in expected) else None
+
+    found = _until("every operation in the records", complete, seconds=150)
+    # the right ids: the report and its DASH name the incident, the disclosures its referrals
+    collected = [e for e in found if e["operation"] == "collected"]
+    assert all(incident_id in e["ids"] or repeat_id in e["ids"] for e in collected)
+    combined = [e for e in found if e["service"] == "triage" and e["operation"] == "combined"]
+    assert any({incident_id, repeat_id} <= set(e["ids"]) for e in combined)
+    consumed = [e for e in found if e["sub"] == group]
+    assert referral_ids <= {i for e in consumed for i in e["ids"]}
+    disclosed = {i for e in found if e["operation"] == "disclosed" for i in e["ids"]}
+    assert referral_ids <= disclosed
+    times = [datetime.fromisoformat(e["at"]) for e in found]
+    assert times == sorted(times)  # oldest first
+    # the same person found by names and date of birth: the same entries
+    named = _all_pages(at("records", "/v1/records/search?limit=500"), dpo, by_name)
+    assert {e["entry_id"] for e in found} <= {e["entry_id"] for e in named}
+    # no personal data anywhere in the entries, read whole
+    whole = json.dumps(found + named)
+    assert not [p for p in personal if p in whole]
+    verified = httpx.get(
+        at("records", "/v1/records/verify"), headers={"Authorization": f"Bearer {dpo}"}
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True, verified.text
 
 
 def test_an_idle_stack_exports_no_spans(stack: Stack) -> None:
