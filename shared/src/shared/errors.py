@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -92,8 +93,48 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log_unhandled(request, exc)
         return problem(503, "The service could not complete the request; try again.")
+
+
+def printable(value: object, limit: int = 200) -> str:
+    """`value` as one safe log line: every control character (C0, DEL, C1, line and
+    paragraph separators) and the backslash escaped, so that nothing from a request can
+    forge a log line, colour a terminal or hide text; cut at `limit` characters."""
+    text = str(value)
+    cut = len(text) > limit
+    out = []
+    for ch in text[:limit]:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out) + ("..." if cut else "")
+
+
+def trace_id() -> str:
+    """The current trace's id (what `traceresponse` gives the caller), or `-`."""
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else "-"
+
+
+def log_unhandled(request: Request, exc: BaseException) -> None:
+    """One line per unhandled error, with its trace id to find the request by; the
+    traceback only at debug level (it may quote values from the request)."""
+    log.error(
+        "unhandled %s on %s %s trace_id=%s",
+        type(exc).__name__,
+        printable(request.method, 20),
+        printable(request.url.path),
+        trace_id(),
+    )
+    log.debug("traceback of trace_id=%s", trace_id(), exc_info=exc)
 
 
 class _DuplicateKey(ValueError):

@@ -254,6 +254,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # no trailing-slash redirects: Starlette builds their absolute Location from the
+        # Host header, so anyone could make a service redirect to their own site
+        redirect_slashes=False,
     )
     app.state.platform = platform
     app.state.platform_settings = platform.settings.platform
