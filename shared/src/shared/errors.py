@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 BODY_ERROR = "mash.body_error"
+LOGGED = "mash.error_logged"
 PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad request",
@@ -127,6 +128,7 @@ def trace_id() -> str:
 def log_unhandled(request: Request, exc: BaseException) -> None:
     """One line per unhandled error, with its trace id to find the request by; the
     traceback only at debug level (it may quote values from the request)."""
+    request.scope.setdefault("state", {})[LOGGED] = True
     log.error(
         "unhandled %s on %s %s trace_id=%s",
         type(exc).__name__,
@@ -135,6 +137,43 @@ def log_unhandled(request: Request, exc: BaseException) -> None:
         trace_id(),
     )
     log.debug("traceback of trace_id=%s", trace_id(), exc_info=exc)
+
+
+class Contained:
+    """The outermost layer: an exception Starlette re-raises after the 503 answer (its
+    `ServerErrorMiddleware` always does) stops here, already logged as one line by
+    `log_unhandled`; the server would otherwise log its ~80-line traceback at ERROR."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:  # answered (when it could be) and logged
+            if not scope.get("state", {}).get(LOGGED):
+                # raised after the answer had begun (a stream): no handler saw it
+                log.error(
+                    "unhandled %s on %s %s after the answer began",
+                    type(exc).__name__,
+                    printable(scope.get("method", ""), 20),
+                    printable(scope.get("path", "")),
+                )
+                log.debug("traceback", exc_info=exc)
+
+
+def contain_errors(app: FastAPI) -> None:
+    """Put `Contained` around the app's finished middleware stack (call it last, after
+    the tracing middleware has wrapped the stack)."""
+    build = app.build_middleware_stack
+
+    def contained() -> ASGIApp:
+        return Contained(build())
+
+    app.build_middleware_stack = contained  # type: ignore[method-assign]
 
 
 class _DuplicateKey(ValueError):

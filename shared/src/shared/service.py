@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.apidocs import install_docs
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
-from shared.errors import RequestLimits, install_problem_handlers
+from shared.errors import RequestLimits, contain_errors, install_problem_handlers
 from shared.group_commit import GroupCommit
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
 from shared.kafka_security import client_options
@@ -284,6 +284,7 @@ def create_app(
             ]
         ),
     )
+    contain_errors(app)
     return app
 
 

@@ -103,13 +103,13 @@ class Oidc:
                 )
         except Exception:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
             raise OidcRefused("code exchange failed") from None
-        claims = await self._verified(str(token.get("id_token", "")), nonce, meta)
+        claims = await self.verified(str(token.get("id_token", "")), nonce, meta)
         claim = self._settings.oidc_scope_claim
         if claim not in claims and meta.get("userinfo_endpoint"):
             claims = {**await self._userinfo(meta, str(token["access_token"])), **claims}
         return str(claims["sub"]), _scopes(claims.get(claim))
 
-    async def _verified(self, id_token: str, nonce: str, meta: dict[str, Any]) -> dict[str, Any]:
+    async def verified(self, id_token: str, nonce: str, meta: dict[str, Any]) -> dict[str, Any]:
         assert self._http is not None
         try:
             keys = jwt.PyJWKSet.from_dict((await self._http.get(meta["jwks_uri"])).json())
