@@ -46,6 +46,13 @@ def redeem_link(link: str) -> httpx.Response:
         return client.post(f"{base}/sign-in/link", data=fields)
 
 
+async def sign_in(page: Page, link: str) -> None:
+    """Open a sign-in link and press its page's Sign in button; on to the home page."""
+    await page.goto(link)
+    async with page.expect_navigation():
+        await page.click("#sign-in")
+
+
 def chromium() -> str:
     """Debian's Chromium, installed by the project's script when missing."""
     found = subprocess.run(

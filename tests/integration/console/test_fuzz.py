@@ -25,9 +25,9 @@ from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 
 import console.app
-from mash_tools.testing import free_port
+from mash_tools.testing import free_port, running
 from tests.e2e.console_kit import served
-from tests.integration.console.kit import console_settings, redeem, sign_in_link
+from tests.integration.console.kit import console_settings, redeem, sign_in_link, signed_in
 
 pytestmark = pytest.mark.kafka
 
@@ -313,3 +313,52 @@ async def test_no_hostile_request_answers_5xx_or_reaches_the_logs_raw(
     assert [p for p in seen if not ALLOWED_UPSTREAM.match(p)] == []
     raw = [r.getMessage()[:200] for r in caplog.records if CONTROL.search(r.getMessage())]
     assert raw == []
+
+
+async def test_the_issues_reproductions_answer_4xx(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    """Issue 25's four classes, its path injection and its redirect, one request each."""
+    seen: list[str] = []
+    up = free_port()
+    base = f"http://127.0.0.1:{up}"
+    settings = console_settings(
+        kafka_bootstrap, sqlite_url, group, notify_url=base, marac_url=base, perpetrators_url=base
+    )
+    async with served(stand_in(seen), up), running(console.app.create_app(settings)) as client:
+        await signed_in(client, "fuzzer", *SCOPES)
+        for path in ("/sign-out", f"/referrals/{REFERRAL}/ack"):
+            for token in ("%C3%A9", "%FF", "%00"):
+                answer = await client.post(
+                    path,
+                    content=f"csrf_token={token}&agency=idva".encode(),
+                    headers={"content-type": "application/x-www-form-urlencoded"},
+                )
+                assert answer.status_code == 403, (path, token)
+            answer = await client.post(
+                path, data={"agency": "idva"}, files={"csrf_token": ("t", "é".encode())}
+            )
+            assert answer.status_code == 403, path
+        for meeting in ("a%00b", "%0d%0aX", "%1B[31m", "%08", "%09", "%7F", "not-a-uuid"):
+            answer = await client.get(f"/marac/meetings/{meeting}/cases.csv")
+            assert answer.status_code == 404, meeting
+            assert "Page not found" in answer.text
+        unknown = await client.get(f"/marac/meetings/{uuid.uuid4()}/cases.csv")
+        assert unknown.status_code == 404
+        assert "not answering" not in unknown.text
+        for query in ("to=9999-12-31", "from=0001-01-01", "to=2101-01-01"):
+            for page in ("/dashboard", "/dashboard.csv"):
+                answer = await client.get(f"{page}?{query}")
+                assert answer.status_code == 400, (page, query)
+                assert "between 1 January 2000 and 31 December 2100" in answer.text
+        bad_area = await client.get("/dashboard?area=Not%20A%20Slug&to=9999-12-31")
+        assert bad_area.status_code == 400
+        assert "must be a lower-case name" in bad_area.text  # the area is checked first
+        seen.clear()
+        for injected in ("%3Fx=1", "..", "%2E%2E", "%23x", "%2F"):
+            answer = await client.get(f"/marac/meetings/{injected}/cases.csv")
+            assert answer.status_code == 404, injected
+        assert seen == []
+        slash = await client.get("/marac/", headers={"Host": "evil.example"})
+        assert slash.status_code == 404
+        assert "location" not in slash.headers
