@@ -1,4 +1,4 @@
-"""What the console asks of notify, marac and perpetrators: one page of a list at a time
+"""What the console asks of notify, marac, perpetrators and records: one page of a list at a time
 (its cursor carried in the page's address), a record by id found by following the
 pages, and CSV exports streamed through."""
 
@@ -67,3 +67,12 @@ class Calls(Upstream):
 
     async def perpetrators(self, person: Person, area: str, after: str | None = None) -> Page:
         return await self.page("perpetrators", "/v1/perpetrators", person, {"area": area}, after)
+
+    # records (contract section 12)
+
+    async def records_of(
+        self, person: Person, search: dict[str, str], after: str | None = None
+    ) -> Page:
+        """One page of the entries about a person, oldest first (the search's body holds
+        a person id or names and a date of birth: never in an address or a log)."""
+        return await self.page("records", "/v1/records/search", person, None, after, search)

@@ -16,6 +16,7 @@ from uuid import UUID
 
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
+EARLIEST_BIRTH = date(1900, 1, 1)
 CURSOR = re.compile(r"^[A-Za-z0-9._~=+/:-]{1,256}$")
 MAX_TOKEN = 256
 
@@ -64,6 +65,15 @@ def cursor(value: str | None) -> str | None:
         return None
     if not CURSOR.match(value):
         raise BadRequest("'after' is not a page of this list. Go back to the first page.")
+    return value
+
+
+def text_field(value: str, limit: int = 100) -> str | None:
+    """A form's free text (a name, an id) without surrounding spaces; None when too long
+    or holding a control character."""
+    value = value.strip()
+    if len(value) > limit or any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        return None
     return value
 
 

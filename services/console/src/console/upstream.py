@@ -89,7 +89,8 @@ def _check(service: str, response: httpx.Response) -> None:
 
 
 class Upstream:
-    """An HTTP client for notify, marac and perpetrators, opened in the app's lifespan."""
+    """An HTTP client for the owning services (notify, marac, perpetrators, records),
+    opened in the app's lifespan."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -99,6 +100,7 @@ class Upstream:
             "notify": settings.notify_url.rstrip("/"),
             "marac": settings.marac_url.rstrip("/"),
             "perpetrators": settings.perpetrators_url.rstrip("/"),
+            "records": settings.records_url.rstrip("/"),
         }
 
     async def start(self, _: Platform[Settings]) -> None:
@@ -114,7 +116,13 @@ class Upstream:
         return {"Authorization": f"Bearer {token}"}
 
     def _request(
-        self, service: str, method: str, path: str, person: Person, params: dict[str, str] | None
+        self,
+        service: str,
+        method: str,
+        path: str,
+        person: Person,
+        params: dict[str, str] | None,
+        body: dict[str, Any] | None = None,
     ) -> httpx.Request:
         assert self._client is not None, "upstream client not started"
         return self._client.build_request(
@@ -122,6 +130,7 @@ class Upstream:
             self.bases[service] + path,
             params={k: v for k, v in (params or {}).items() if v},
             headers=self._headers(person),
+            json=body,
         )
 
     async def call(
@@ -131,12 +140,14 @@ class Upstream:
         path: str,
         person: Person,
         params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """One request as the person; refusals, absences and failures as exceptions.
         `path` is built with `segments` from anything that came from a request."""
         assert self._client is not None, "upstream client not started"
+        request = self._request(service, method, path, person, params, body)
         try:
-            response = await self._client.send(self._request(service, method, path, person, params))
+            response = await self._client.send(request)
         except httpx.HTTPError:
             raise Unavailable(service) from None
         _check(service, response)
@@ -168,10 +179,13 @@ class Upstream:
         person: Person,
         params: dict[str, str] | None = None,
         after: str | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Page:
-        """One page of a list (contract section 2: `limit`, `after`, `Link: rel="next"`)."""
+        """One page of a list (contract section 2: `limit`, `after`, `Link: rel="next"`);
+        with a body, the list is a search's answer (a POST)."""
         asked = {**(params or {}), "limit": str(self.page_size), "after": after or ""}
-        response = await self.call(service, "GET", path, person, asked)
+        method = "GET" if body is None else "POST"
+        response = await self.call(service, method, path, person, asked, body)
         try:
             items = response.json()
         except ValueError:
