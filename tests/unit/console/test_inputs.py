@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
+import console.app
 from console.config import Settings
 from console.inputs import BadRequest, NotFoundPage, cursor, day, identifier, local, same_token
 from console.limits import PerClient
@@ -122,3 +124,16 @@ def test_id_token_algorithms_are_asymmetric() -> None:
         with pytest.raises(ValidationError):
             Settings(oidc_algorithms=wrong)
     assert Settings(oidc_algorithms=["ES256"]).oidc_algorithms == ["ES256"]
+
+
+async def test_production_answers_only_its_host_names_but_probes_from_anywhere() -> None:
+    settings = production(public_url="https://console.example", allowed_hosts=["mash.example"])
+    app = console.app.create_app(settings)  # no lifespan: nothing here needs it
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.example") as c:
+        for host, expected in (("console.example", 200), ("mash.example", 200)):
+            assert (await c.get("/sign-in", headers={"Host": host})).status_code == expected
+        assert (await c.get("/sign-in", headers={"Host": "evil.example"})).status_code == 400
+        assert (await c.get("/healthz", headers={"Host": "10.1.2.3:8005"})).status_code == 200
+        answer = await c.get("/sign-in", headers={"Host": "console.example"})
+        assert "max-age=31536000" in answer.headers["strict-transport-security"]
