@@ -85,7 +85,7 @@ def test_dates_stay_within_the_calendar_the_hub_serves() -> None:
 def test_cursors_are_short_opaque_tokens() -> None:
     assert cursor("eyJpZCI6IDF9") == "eyJpZCI6IDF9"
     assert cursor("") is None
-    for value in ("a b", "a\x00", "é", "x" * 257, "a&b=c", "a#b", "a?b"):
+    for value in ("a b", "a\x00", "é", "x" * 1025, "a&b=c", "a#b", "a?b"):
         with pytest.raises(BadRequest):
             cursor(value)
 

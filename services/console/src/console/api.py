@@ -35,7 +35,7 @@ from shared.topics import AGENCIES
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=64)]
-After = Annotated[str | None, Query(max_length=256)]
+After = Annotated[str | None, Query(max_length=1024)]
 
 
 def next_href(request: Request, found: Page, name: str = "after") -> str | None:

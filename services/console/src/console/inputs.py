@@ -17,7 +17,8 @@ from uuid import UUID
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
 EARLIEST_BIRTH = date(1900, 1, 1)
-CURSOR = re.compile(r"^[A-Za-z0-9._~=+/:-]{1,256}$")
+CURSOR = re.compile(r"^[A-Za-z0-9._~=+/:-]{1,1024}$")
+"""A page cursor: the services issue signed base64url tokens of up to 1,024 characters."""
 MAX_TOKEN = 256
 
 

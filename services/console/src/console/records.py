@@ -97,7 +97,7 @@ async def records_search(
     day: Annotated[str, Form(alias="date_of_birth-day", max_length=10)] = "",
     month: Annotated[str, Form(alias="date_of_birth-month", max_length=10)] = "",
     year: Annotated[str, Form(alias="date_of_birth-year", max_length=10)] = "",
-    after: Annotated[str, Form(max_length=256)] = "",
+    after: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     check_csrf(person, csrf_token)
     needs(person, "records:read")
