@@ -1,24 +1,17 @@
-"""The console's pages (contract section 11): thin, parse -> one query or one call to
-the owning service's API -> a template."""
+"""The console's pages over the owning services (contract section 11): partner inboxes,
+MARAC meetings, perpetrators. Thin: parse -> one call to the service's API -> a template."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from console import repository
-from console.config import Settings
-from console.domain.indicators import INDICATORS, Dashboard, chart, csv_rows, dashboard, shown
-from console.inputs import BadRequest, cursor, day, identifier
+from console.inputs import BadRequest, cursor, identifier
 from console.upstream import Page
 from console.web import (
     Forbidden,
@@ -30,7 +23,6 @@ from console.web import (
     render,
     slug,
 )
-from shared.service import Platform, PlatformDep
 from shared.topics import AGENCIES
 
 router = APIRouter(include_in_schema=False)
@@ -221,86 +213,6 @@ async def meeting_csv(meeting_id: str, person: PersonDep, upstream: UpstreamDep)
         headers={"Content-Disposition": name, "Cache-Control": "no-store"},
         background=BackgroundTask(answer.aclose),
     )
-
-
-# dashboard
-
-
-@router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard_page(
-    request: Request,
-    person: PersonDep,
-    platform: PlatformDep,
-    area: Text = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    to: Annotated[str | None, Query(max_length=10)] = None,
-) -> Response:
-    needs(person, "dashboard:read")
-    chosen, start, end = _period(platform, area, from_, to)
-    board, areas = await _dashboard(platform, chosen, start, end)
-    return render(
-        request,
-        "dashboard.html",
-        person,
-        area=chosen,
-        areas=areas,
-        start=start,
-        end=end,
-        board=board,
-        chart=chart(board),
-        indicators=INDICATORS,
-        shown=shown,
-    )
-
-
-@router.get("/dashboard.csv")
-async def dashboard_csv(
-    person: PersonDep,
-    platform: PlatformDep,
-    area: Text = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    to: Annotated[str | None, Query(max_length=10)] = None,
-) -> Response:
-    needs(person, "dashboard:read")
-    chosen, start, end = _period(platform, area, from_, to)
-    board, _ = await _dashboard(platform, chosen, start, end)
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(board, chosen or "all"))
-    name = f"mash-indicators-{chosen or 'all'}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
-def _period(
-    platform: Platform[Settings], area: str | None, start: str | None, end: str | None
-) -> tuple[str | None, date, date]:
-    """The area and dates asked for (the area checked first); by default the last 30 days."""
-    chosen = slug(area, "area")
-    zone = ZoneInfo(platform.settings.timezone)
-    last = day(end, "to") or datetime.now(zone).date()
-    first = day(start, "from") or max(last - timedelta(days=30), date(2000, 1, 1))
-    if first > last:
-        raise BadRequest("The start date must not be after the end date.")
-    if (last - first).days > 3 * 366:
-        raise BadRequest("Choose a period of at most three years.")
-    return chosen, first, last
-
-
-async def _dashboard(
-    platform: Platform[Settings], area: str | None, start: date, end: date
-) -> tuple[Dashboard, list[str]]:
-    settings = platform.settings
-    zone = ZoneInfo(settings.timezone)
-    since = datetime.combine(start, time(), zone)
-    until = datetime.combine(end + timedelta(days=1), time(), zone)
-    async with platform.sessions() as session:
-        facts = await repository.facts_between(session, area, since, until)
-        areas = await repository.areas(session)
-    women = settings.adult_female_population.get(area) if area else None
-    return dashboard(facts, start, end, zone, women), areas
 
 
 # perpetrators

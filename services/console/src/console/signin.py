@@ -131,7 +131,7 @@ async def oidc_callback(
     foreign answer)."""
     if not oidc.enabled:
         raise NotFoundPage
-    if not state or request.cookies.get(OIDC_STATE_COOKIE) != state:
+    if not same_token(request.cookies.get(OIDC_STATE_COOKIE, ""), state):
         return render(request, "sign_in_refused.html", None, 403)
     try:
         cookie, next_path = await handlers.finish_oidc(
