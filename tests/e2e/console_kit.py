@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, Route, async_playwright
@@ -29,6 +31,26 @@ BROWSER_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
+
+
+def redeem_link(link: str) -> httpx.Response:
+    """A sign-in link used as a person uses it: its page (which signs nobody in), then
+    the page's Sign in button (a POST with the form's token and cookie). The answer to
+    the GET when it is a refusal, otherwise to the POST."""
+    with httpx.Client() as client:
+        page = client.get(link)
+        if page.status_code != 200:
+            return page
+        fields = dict(re.findall(r'name="(token|csrf_token)" value="([^"]+)"', page.text))
+        base = link.split("/sign-in/link", 1)[0]
+        return client.post(f"{base}/sign-in/link", data=fields)
+
+
+async def sign_in(page: Page, link: str) -> None:
+    """Open a sign-in link and press its page's Sign in button; on to the home page."""
+    await page.goto(link)
+    async with page.expect_navigation():
+        await page.click("#sign-in")
 
 
 def chromium() -> str:

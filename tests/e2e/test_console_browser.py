@@ -28,7 +28,7 @@ import triage.app
 import triage.config
 from mash_tools.testing import bearer, eventually, free_port
 from tests.builders import dash_body, incident_body, settings_for
-from tests.e2e.console_kit import Screens, browser, check_page, new_page, served
+from tests.e2e.console_kit import Screens, browser, check_page, new_page, served, sign_in
 from tests.integration.console.kit import page_figures, sign_in_link
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
@@ -173,6 +173,11 @@ async def test_a_sign_in_link_works_once(hub: Hub) -> None:
         answer = await page.goto(link)
         assert answer is not None
         assert answer.status == 200
+        # a GET signs nobody in: the page asks, and its button signs in
+        assert "Sign in with your link" in await page.inner_text("h1")
+        await check_page(page, hub.screens, "sign-in-link")
+        async with page.expect_navigation():
+            await page.click("#sign-in")
         assert page.url == f"{hub.urls['console']}/"
         assert "Signed in as" in await page.inner_text("body")
         await check_page(page, hub.screens, "home")
@@ -194,7 +199,7 @@ async def test_a_sign_in_link_works_once(hub: Hub) -> None:
 async def test_the_inbox_lists_the_referral_and_acknowledging_it_reaches_notify(hub: Hub) -> None:
     async with browser() as chromium, httpx.AsyncClient() as http:
         page = await new_page(chromium)
-        await page.goto(hub.link("idva-caseworker"))
+        await sign_in(page, hub.link("idva-caseworker"))
         await page.goto(f"{hub.urls['console']}/referrals?agency=idva")
         text = await page.inner_text("table")
         for incident_id in hub.incidents:
@@ -223,7 +228,7 @@ async def test_the_inbox_lists_the_referral_and_acknowledging_it_reaches_notify(
 async def test_another_agencys_inbox_is_refused(hub: Hub) -> None:
     async with browser() as chromium:
         page = await new_page(chromium)
-        await page.goto(hub.link("idva-caseworker"))
+        await sign_in(page, hub.link("idva-caseworker"))
         answer = await page.goto(f"{hub.urls['console']}/referrals?agency=childrens-social-care")
         assert answer is not None
         assert answer.status == 403
@@ -232,8 +237,9 @@ async def test_another_agencys_inbox_is_refused(hub: Hub) -> None:
 
         # someone who reads two inboxes chooses one
         chooser = await new_page(chromium)
-        await chooser.goto(
-            hub.link("two-inboxes", ("referrals:read:idva", "referrals:read:victim-support"))
+        await sign_in(
+            chooser,
+            hub.link("two-inboxes", ("referrals:read:idva", "referrals:read:victim-support")),
         )
         await chooser.goto(f"{hub.urls['console']}/referrals")
         links = await chooser.eval_on_selector_all(
@@ -251,7 +257,7 @@ async def test_the_marac_page_shows_the_list_in_the_apis_order(hub: Hub) -> None
         )
         order = [c["case_id"] for c in api.json()]
         page = await new_page(chromium)
-        await page.goto(hub.link())
+        await sign_in(page, hub.link())
         await page.goto(f"{hub.urls['console']}/marac?area={AREA}")
         assert "3 of 5" in await page.inner_text("main")
         await check_page(page, hub.screens, "marac-area")
@@ -278,7 +284,7 @@ async def test_the_dashboard_counts_the_incidents_and_its_csv_agrees(hub: Hub) -
     query = f"area={AREA}&from={(today - timedelta(days=3)).isoformat()}&to={today.isoformat()}"
     async with browser() as chromium:
         page = await new_page(chromium)
-        await page.goto(hub.link("manager", ("dashboard:read",)))
+        await sign_in(page, hub.link("manager", ("dashboard:read",)))
 
         async def counted() -> dict[str, dict[str, str]] | None:
             await page.goto(f"{hub.urls['console']}/dashboard?{query}")
@@ -312,7 +318,7 @@ async def test_the_dashboard_counts_the_incidents_and_its_csv_agrees(hub: Hub) -
 async def test_the_perpetrators_page_and_its_absent_service(hub: Hub) -> None:
     async with browser() as chromium:
         page = await new_page(chromium)
-        await page.goto(hub.link())
+        await sign_in(page, hub.link())
         await page.goto(f"{hub.urls['console']}/perpetrators")
         await check_page(page, hub.screens, "perpetrators")
         answer = await page.goto(f"{hub.urls['console']}/perpetrators?area={AREA}")

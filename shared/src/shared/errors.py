@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 BODY_ERROR = "mash.body_error"
+LOGGED = "mash.error_logged"
 PROBLEM = "application/problem+json"
 TITLES = {
     400: "Bad request",
@@ -92,8 +94,86 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log_unhandled(request, exc)
         return problem(503, "The service could not complete the request; try again.")
+
+
+def printable(value: object, limit: int = 200) -> str:
+    """`value` as one safe log line: every control character (C0, DEL, C1, line and
+    paragraph separators) and the backslash escaped, so that nothing from a request can
+    forge a log line, colour a terminal or hide text; cut at `limit` characters."""
+    text = str(value)
+    cut = len(text) > limit
+    out = []
+    for ch in text[:limit]:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out) + ("..." if cut else "")
+
+
+def trace_id() -> str:
+    """The current trace's id (what `traceresponse` gives the caller), or `-`."""
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else "-"
+
+
+def log_unhandled(request: Request, exc: BaseException) -> None:
+    """One line per unhandled error, with its trace id to find the request by; the
+    traceback only at debug level (it may quote values from the request)."""
+    request.scope.setdefault("state", {})[LOGGED] = True
+    log.error(
+        "unhandled %s on %s %s trace_id=%s",
+        type(exc).__name__,
+        printable(request.method, 20),
+        printable(request.url.path),
+        trace_id(),
+    )
+    log.debug("traceback of trace_id=%s", trace_id(), exc_info=exc)
+
+
+class Contained:
+    """The outermost layer: an exception Starlette re-raises after the 503 answer (its
+    `ServerErrorMiddleware` always does) stops here, already logged as one line by
+    `log_unhandled`; the server would otherwise log its ~80-line traceback at ERROR."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:  # answered (when it could be) and logged
+            if not scope.get("state", {}).get(LOGGED):
+                # raised after the answer had begun (a stream): no handler saw it
+                log.error(
+                    "unhandled %s on %s %s after the answer began",
+                    type(exc).__name__,
+                    printable(scope.get("method", ""), 20),
+                    printable(scope.get("path", "")),
+                )
+                log.debug("traceback", exc_info=exc)
+
+
+def contain_errors(app: FastAPI) -> None:
+    """Put `Contained` around the app's finished middleware stack (call it last, after
+    the tracing middleware has wrapped the stack)."""
+    build = app.build_middleware_stack
+
+    def contained() -> ASGIApp:
+        return Contained(build())
+
+    app.build_middleware_stack = contained  # type: ignore[method-assign]
 
 
 class _DuplicateKey(ValueError):

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.apidocs import install_docs
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
-from shared.errors import RequestLimits, install_problem_handlers
+from shared.errors import RequestLimits, contain_errors, install_problem_handlers
 from shared.group_commit import GroupCommit
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
 from shared.kafka_security import client_options
@@ -259,6 +259,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # no trailing-slash redirects: Starlette builds their absolute Location from the
+        # Host header, so anyone could make a service redirect to their own site
+        redirect_slashes=False,
     )
     app.state.platform = platform
     app.state.platform_settings = platform.settings.platform
@@ -286,6 +289,7 @@ def create_app(
             ]
         ),
     )
+    contain_errors(app)
     return app
 
 

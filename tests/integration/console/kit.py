@@ -3,6 +3,7 @@ the console reads, as their producers publish them (synthetic, counts only)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,9 +42,21 @@ def sign_in_link(subject: str, *scopes: str, base: str = "") -> str:
     return f"{base}/sign-in/link?token={token}"
 
 
+async def redeem(client: httpx.AsyncClient, link: str) -> httpx.Response:
+    """What a person does with a link: open it (a page that signs nobody in), then press
+    its Sign in button (a POST with the page's form token and its cookie)."""
+    page = await client.get(link)
+    if page.status_code != 200:
+        return page
+    form_token = re.findall(r'name="csrf_token" value="([^"]+)"', page.text)
+    token = re.findall(r'name="token" value="([^"]+)"', page.text)
+    assert len(form_token) == len(token) == 1, page.text
+    return await client.post("/sign-in/link", data={"token": token[0], "csrf_token": form_token[0]})
+
+
 async def signed_in(client: httpx.AsyncClient, subject: str, *scopes: str) -> str:
     """Sign the client in with a fresh link; the session's CSRF token is on every page."""
-    answer = await client.get(sign_in_link(subject, *scopes))
+    answer = await redeem(client, sign_in_link(subject, *scopes))
     assert answer.status_code == 303, answer.text
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie
@@ -234,8 +247,6 @@ class Publisher:
 
 def page_figures(html: str) -> dict[str, dict[str, str]]:
     """The dashboard table's figures: indicator -> month (or `total`) -> as written."""
-    import re
-
     found: dict[str, dict[str, str]] = {}
     for key, row in re.findall(r'data-indicator="([a-z0-9_]+)">(.*?)</tr>', html, re.S):
         cells = re.findall(r'data-month="([^"]+)">([^<]*)<', row)

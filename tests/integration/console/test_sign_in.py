@@ -15,7 +15,7 @@ from sqlalchemy import update
 import console.app
 from console import store
 from mash_tools.testing import TEST_SECRET, running
-from tests.integration.console.kit import console_settings, sign_in_link, signed_in
+from tests.integration.console.kit import console_settings, redeem, sign_in_link, signed_in
 
 pytestmark = pytest.mark.kafka
 
@@ -40,7 +40,7 @@ async def test_without_a_session_every_page_leads_to_sign_in(client) -> None:
 
 async def test_a_link_signs_in_once(client) -> None:
     link = sign_in_link("coordinator", "marac:read")
-    first = await client.get(link)
+    first = await redeem(client, link)
     assert first.status_code == 303
     cookie = first.headers["set-cookie"].lower()
     assert "httponly" in cookie
@@ -55,6 +55,7 @@ async def test_a_link_signs_in_once(client) -> None:
     second = await client.get(link)
     assert second.status_code == 403
     assert "set-cookie" not in second.headers
+    assert "This sign-in link does not work" in second.text
 
 
 async def test_links_that_are_forged_expired_or_for_tokens_are_refused(client) -> None:
@@ -165,7 +166,7 @@ async def test_a_sign_in_links_token_never_reaches_the_traces(
     async with running(app) as client:
         link = sign_in_link("jane.example", "dashboard:read")
         token = link.split("token=")[1]
-        assert (await client.get(link)).status_code == 303
+        assert (await redeem(client, link)).status_code == 303
         assert (await client.get("/dashboard")).status_code == 200
     app.state.platform.provider.force_flush()
     recorded = [json.dumps([s.name, dict(s.attributes or {})]) for s in spans.get_finished_spans()]

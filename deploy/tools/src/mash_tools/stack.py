@@ -69,6 +69,10 @@ def uvicorn_argv(name: str, port: int, workers: int = 1) -> list[str]:
         "--no-access-log",
         "--log-level",
         "warning",
+        # nothing proxies a service on loopback: X-Forwarded-For/-Proto from any local
+        # client would otherwise set the client address and scheme (uvicorn trusts
+        # 127.0.0.1 by default), and with them the console's per-client limits
+        "--no-proxy-headers",
     ]
     return [*argv, "--workers", str(workers)] if workers > 1 else argv
 

@@ -1,24 +1,21 @@
-"""The console's pages (contract section 11): thin, parse -> one query or one call to
-the owning service's API -> a template."""
+"""The console's pages over the owning services (contract section 11): partner inboxes,
+MARAC meetings, perpetrators. Thin: parse -> one call to the service's API -> a template."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
-from console import repository
-from console.config import Settings
-from console.domain.indicators import INDICATORS, Dashboard, chart, csv_rows, dashboard, shown
+from console.inputs import BadRequest, cursor, identifier
+from console.upstream import Page
 from console.web import (
-    BadRequest,
     Forbidden,
+    FormTokenDep,
     PersonDep,
     UpstreamDep,
     check_csrf,
@@ -26,11 +23,27 @@ from console.web import (
     render,
     slug,
 )
-from shared.service import Platform, PlatformDep
 from shared.topics import AGENCIES
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str | None, Query(max_length=64)]
+After = Annotated[str | None, Query(max_length=1024)]
+
+
+def next_href(request: Request, found: Page, name: str = "after") -> str | None:
+    """This page's address with the next page's cursor, or None on the last page."""
+    if found.after is None:
+        return None
+    params = {k: v for k, v in request.query_params.items() if k != name}
+    return f"{request.url.path}?{urlencode({**params, name: found.after})}"
+
+
+def first_href(request: Request, name: str = "after") -> str | None:
+    """This list's first page, when the page shown is a later one."""
+    if name not in request.query_params:
+        return None
+    params = {k: v for k, v in request.query_params.items() if k != name}
+    return request.url.path + (f"?{urlencode(params)}" if params else "")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -43,13 +56,25 @@ async def home(request: Request, person: PersonDep) -> Response:
 
 @router.get("/referrals", response_class=HTMLResponse)
 async def inbox(
-    request: Request, person: PersonDep, upstream: UpstreamDep, agency: Text = None
+    request: Request,
+    person: PersonDep,
+    upstream: UpstreamDep,
+    agency: Text = None,
+    after: After = None,
 ) -> Response:
     chosen = _agency(person, agency)
     if chosen is None:
         return render(request, "agencies.html", person, agencies=person.agencies(AGENCIES))
-    referrals = await upstream.inbox(person, chosen)
-    return render(request, "referrals.html", person, agency=chosen, referrals=referrals)
+    found = await upstream.inbox(person, chosen, cursor(after))
+    return render(
+        request,
+        "referrals.html",
+        person,
+        agency=chosen,
+        referrals=found.items,
+        next_href=next_href(request, found),
+        first_href=first_href(request),
+    )
 
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
@@ -59,11 +84,13 @@ async def referral(
     person: PersonDep,
     upstream: UpstreamDep,
     agency: Text = None,
+    incident: Text = None,
 ) -> Response:
+    referral_id = identifier(referral_id)
     chosen = _agency(person, agency)
     if chosen is None:
         raise BadRequest("Say which agency's referral this is ('agency').")
-    record = await upstream.referral(person, chosen, referral_id)
+    record = await upstream.referral(person, chosen, referral_id, _uuid(incident))
     return render(
         request,
         "referral.html",
@@ -81,20 +108,20 @@ async def acknowledge(
     person: PersonDep,
     upstream: UpstreamDep,
     agency: Annotated[str, Form(max_length=64)],
+    csrf_token: FormTokenDep,
     incident: Annotated[str | None, Form(max_length=64)] = None,
-    csrf_token: Annotated[str | None, Form(max_length=100)] = None,
 ) -> Response:
     check_csrf(person, csrf_token)
+    referral_id = identifier(referral_id)
     chosen = _agency(person, agency)
     if chosen is None or not person.may_acknowledge(chosen):
         raise Forbidden(f"Your account may not acknowledge referrals to {agency}.")
     record = await upstream.referral(person, chosen, referral_id, _uuid(incident))
     await upstream.acknowledge(person, str(record["referral_id"]))
-    return RedirectResponse(
-        f"/referrals/{record['referral_id']}?agency={chosen}"
-        f"&incident={record['incident_id']}&acknowledged=1",
-        303,
+    query = urlencode(
+        {"agency": chosen, "incident": str(record["incident_id"]), "acknowledged": "1"}
     )
+    return RedirectResponse(f"/referrals/{referral_id}?{query}", 303)
 
 
 def _uuid(value: str | None) -> str | None:
@@ -123,121 +150,69 @@ def _agency(person: PersonDep, agency: str | None) -> str | None:
 
 @router.get("/marac", response_class=HTMLResponse)
 async def marac(
-    request: Request, person: PersonDep, upstream: UpstreamDep, area: Text = None
+    request: Request,
+    person: PersonDep,
+    upstream: UpstreamDep,
+    area: Text = None,
+    after: After = None,
+    waiting_after: After = None,
 ) -> Response:
     needs(person, "marac:read")
     chosen = slug(area, "area")
-    meetings = await upstream.meetings(person, chosen)
-    waiting = await upstream.waiting(person, chosen) if chosen else []
-    areas = sorted({m["area"] for m in meetings})
+    meetings = await upstream.meetings(person, chosen, cursor(after))
+    waiting = await upstream.waiting(person, chosen, cursor(waiting_after)) if chosen else Page([])
+    areas = sorted({str(m.get("area")) for m in meetings.items})
     return render(
-        request, "marac.html", person, area=chosen, areas=areas, meetings=meetings, waiting=waiting
+        request,
+        "marac.html",
+        person,
+        area=chosen,
+        areas=areas,
+        meetings=meetings.items,
+        waiting=waiting.items,
+        next_href=next_href(request, meetings),
+        first_href=first_href(request),
+        waiting_next_href=next_href(request, waiting, "waiting_after"),
+        waiting_first_href=first_href(request, "waiting_after"),
     )
 
 
 @router.get("/marac/meetings/{meeting_id}", response_class=HTMLResponse)
 async def meeting(
-    request: Request, meeting_id: str, person: PersonDep, upstream: UpstreamDep
+    request: Request,
+    meeting_id: str,
+    person: PersonDep,
+    upstream: UpstreamDep,
+    after: After = None,
 ) -> Response:
     needs(person, "marac:read")
+    meeting_id = identifier(meeting_id)
     found = await upstream.meeting(person, meeting_id)
-    cases = await upstream.meeting_cases(person, meeting_id)
-    return render(request, "meeting.html", person, meeting=found, cases=cases)
+    cases = await upstream.meeting_cases(person, meeting_id, cursor(after))
+    return render(
+        request,
+        "meeting.html",
+        person,
+        meeting=found,
+        cases=cases.items,
+        next_href=next_href(request, cases),
+        first_href=first_href(request),
+    )
 
 
 @router.get("/marac/meetings/{meeting_id}/cases.csv")
 async def meeting_csv(meeting_id: str, person: PersonDep, upstream: UpstreamDep) -> Response:
     needs(person, "marac:read")
+    meeting_id = identifier(meeting_id)
     answer = await upstream.meeting_csv(person, meeting_id)
-    disposition = answer.headers.get("content-disposition", "attachment")
-    return Response(
-        answer.content,
+    # the file's name made here from the checked id, streamed as marac sends it
+    name = f'attachment; filename="marac-{meeting_id}.csv"'
+    return StreamingResponse(
+        answer.aiter_bytes(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+        headers={"Content-Disposition": name, "Cache-Control": "no-store"},
+        background=BackgroundTask(answer.aclose),
     )
-
-
-# dashboard
-
-
-@router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard_page(
-    request: Request,
-    person: PersonDep,
-    platform: PlatformDep,
-    area: Text = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    to: Annotated[str | None, Query(max_length=10)] = None,
-) -> Response:
-    needs(person, "dashboard:read")
-    chosen, start, end = _period(platform, area, from_, to)
-    board, areas = await _dashboard(platform, chosen, start, end)
-    return render(
-        request,
-        "dashboard.html",
-        person,
-        area=chosen,
-        areas=areas,
-        start=start,
-        end=end,
-        board=board,
-        chart=chart(board),
-        indicators=INDICATORS,
-        shown=shown,
-    )
-
-
-@router.get("/dashboard.csv")
-async def dashboard_csv(
-    person: PersonDep,
-    platform: PlatformDep,
-    area: Text = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    to: Annotated[str | None, Query(max_length=10)] = None,
-) -> Response:
-    needs(person, "dashboard:read")
-    chosen, start, end = _period(platform, area, from_, to)
-    board, _ = await _dashboard(platform, chosen, start, end)
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(board, chosen or "all"))
-    name = f"mash-indicators-{chosen or 'all'}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
-def _period(
-    platform: Platform[Settings], area: str | None, start: str | None, end: str | None
-) -> tuple[str | None, date, date]:
-    """The area and dates asked for; by default the last 30 days."""
-    zone = ZoneInfo(platform.settings.timezone)
-    today = datetime.now(zone).date()
-    try:
-        last = date.fromisoformat(end) if end else today
-        first = date.fromisoformat(start) if start else last - timedelta(days=30)
-    except ValueError:
-        raise BadRequest("Dates must look like 2026-11-21.") from None
-    if first > last:
-        raise BadRequest("The start date must not be after the end date.")
-    if (last - first).days > 3 * 366:
-        raise BadRequest("Choose a period of at most three years.")
-    return slug(area, "area"), first, last
-
-
-async def _dashboard(
-    platform: Platform[Settings], area: str | None, start: date, end: date
-) -> tuple[Dashboard, list[str]]:
-    settings = platform.settings
-    zone = ZoneInfo(settings.timezone)
-    since = datetime.combine(start, time(), zone)
-    until = datetime.combine(end + timedelta(days=1), time(), zone)
-    async with platform.sessions() as session:
-        facts = await repository.facts_between(session, area, since, until)
-        areas = await repository.areas(session)
-    women = settings.adult_female_population.get(area) if area else None
-    return dashboard(facts, start, end, zone, women), areas
 
 
 # perpetrators
@@ -245,9 +220,21 @@ async def _dashboard(
 
 @router.get("/perpetrators", response_class=HTMLResponse)
 async def perpetrators(
-    request: Request, person: PersonDep, upstream: UpstreamDep, area: Text = None
+    request: Request,
+    person: PersonDep,
+    upstream: UpstreamDep,
+    area: Text = None,
+    after: After = None,
 ) -> Response:
     needs(person, "perpetrators:read")
     chosen = slug(area, "area")
-    found = await upstream.perpetrators(person, chosen) if chosen else []
-    return render(request, "perpetrators.html", person, area=chosen, perpetrators=found)
+    found = await upstream.perpetrators(person, chosen, cursor(after)) if chosen else Page([])
+    return render(
+        request,
+        "perpetrators.html",
+        person,
+        area=chosen,
+        perpetrators=found.items,
+        next_href=next_href(request, found),
+        first_href=first_href(request),
+    )

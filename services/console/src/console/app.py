@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.sdk.trace.export import SpanExporter
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from console import api, signin, store
+from console import api, board, records, signin, store
+from console.calls import Calls
 from console.config import Settings
 from console.consumer import consumers
+from console.limits import PerClient, Purge
 from console.oidc import Oidc
-from console.upstream import Upstream
 from console.web import install_pages
 from shared.service import Platform
 from shared.service import create_app as build
@@ -30,18 +34,26 @@ POLICY = (
 )
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+PURGE_SECONDS = 60.0
+PROBES = ("/healthz", "/readyz", "/metrics")
+
+
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """The console: pages for partner staff, MARAC coordinators and the MASH's managers."""
     settings = settings or Settings()
     platform = Platform("console", settings, store.platform, MIGRATIONS, exporters)
-    upstream = Upstream(settings)
+    upstream = Calls(settings)
     oidc = Oidc(settings)
+    purge = Purge(PURGE_SECONDS)
 
     async def start(running: Platform[Settings]) -> None:
         await upstream.start(running)
         await oidc.start(running)
+        await purge.start(running)
 
     async def stop(running: Platform[Settings]) -> None:
+        await purge.stop(running)
         await oidc.stop(running)
         await upstream.stop(running)
 
@@ -49,7 +61,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         platform,
         title="MASH console",
         description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
-        routers=[signin.router, api.router],
+        routers=[signin.router, api.router, board.router, records.router],
         consumers=consumers(platform),
         extra_start=start,
         extra_stop=stop,
@@ -58,6 +70,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
     )
     app.state.upstream = upstream
     app.state.oidc = oidc
+    app.state.oidc_starts = PerClient(settings.oidc_starts_per_minute)
     install_pages(app)
     govuk = settings.assets_dir / "govuk-frontend" / "dist" / "govuk"
     mounts = {
@@ -78,6 +91,26 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.url.path.startswith(("/static", "/assets")):
             response.headers.setdefault("Cache-Control", "no-store")
+        if settings.secure_cookies:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
+    if settings.platform.env == "production":
+        hosts = [urlsplit(settings.base_url).hostname or "", *settings.allowed_hosts]
+        app.add_middleware(TrustedHosts, allowed_hosts=[h for h in hosts if h])
     return app
+
+
+class TrustedHosts:
+    """Starlette's TrustedHostMiddleware for the pages, not the probes: the kubelet asks
+    `/healthz` and `/readyz` by the pod's address."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.checked = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in PROBES:
+            await self.app(scope, receive, send)
+        else:
+            await self.checked(scope, receive, send)

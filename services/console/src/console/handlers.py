@@ -17,7 +17,7 @@ from console.config import Settings
 from console.domain.facts import Decision, Listing, Prioritised, fold, fold_outcome
 from console.domain.people import Person, new_person
 from console.oidc import Oidc, OidcRefused, OidcRequest
-from shared.auth import verify_sign_in
+from shared.auth import SignInGrant, verify_sign_in
 from shared.envelope import CloudEvent
 from shared.kafka import EventTable, On
 from shared.schemas import (
@@ -74,13 +74,28 @@ async def start_session(
     return cookie
 
 
-async def sign_in_with_link(platform: Platform[Settings], token: str, now: datetime) -> str:
-    """Redeem a one-time sign-in link (once, within its 10 minutes); the session's cookie."""
+def _grant(platform: Platform[Settings], token: str) -> SignInGrant:
     shared = platform.settings.platform
     try:
-        grant = verify_sign_in(shared.jwt_secret, token, shared.jwt_issuer)
+        return verify_sign_in(shared.jwt_secret, token, shared.jwt_issuer)
     except PermissionError:
         raise SignInRefused from None
+
+
+async def link_holder(platform: Platform[Settings], token: str, now: datetime) -> str:
+    """Who an unused, valid sign-in link would sign in (it is not used by asking)."""
+    grant = _grant(platform, token)
+    if grant.expires_at <= now:
+        raise SignInRefused
+    async with platform.sessions() as session:
+        if await repository.link_used(session, grant.link_id):
+            raise SignInRefused
+    return grant.principal.subject
+
+
+async def sign_in_with_link(platform: Platform[Settings], token: str, now: datetime) -> str:
+    """Redeem a one-time sign-in link (once, within its 10 minutes); the session's cookie."""
+    grant = _grant(platform, token)
     async with platform.uow() as session:
         if not await repository.use_link(session, grant.link_id, grant.expires_at, now):
             raise SignInRefused
@@ -125,6 +140,12 @@ async def finish_oidc(
         raise SignInRefused from None
     cookie = await start_session(platform, subject, scopes, "oidc", now)
     return cookie, str(pending["next_path"])
+
+
+async def purge(platform: Platform[Settings], now: datetime) -> int:
+    """Forget what has expired: pending OpenID requests, sessions, used links' records."""
+    async with platform.uow() as session:
+        return await repository.purge_expired(session, now)
 
 
 async def sign_out(platform: Platform[Settings], cookie: str, now: datetime) -> None:

@@ -71,9 +71,13 @@ class Oidc:
             try:
                 answer = await self._http.get(f"{issuer}/.well-known/openid-configuration")
                 answer.raise_for_status()
-            except httpx.HTTPError:
+                found = answer.json()
+            except (httpx.HTTPError, ValueError):
                 raise OidcRefused("provider not reachable") from None
-            self._metadata = answer.json()
+            # OpenID Connect Discovery 4.3: the document is the configured issuer's own
+            if not isinstance(found, dict) or found.get("issuer") != self._settings.oidc_issuer:
+                raise OidcRefused("discovery document of another issuer")
+            self._metadata = found
         return self._metadata
 
     async def authorization(self) -> OidcRequest:
@@ -99,13 +103,13 @@ class Oidc:
                 )
         except Exception:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
             raise OidcRefused("code exchange failed") from None
-        claims = await self._verified(str(token.get("id_token", "")), nonce, meta)
+        claims = await self.verified(str(token.get("id_token", "")), nonce, meta)
         claim = self._settings.oidc_scope_claim
         if claim not in claims and meta.get("userinfo_endpoint"):
             claims = {**await self._userinfo(meta, str(token["access_token"])), **claims}
         return str(claims["sub"]), _scopes(claims.get(claim))
 
-    async def _verified(self, id_token: str, nonce: str, meta: dict[str, Any]) -> dict[str, Any]:
+    async def verified(self, id_token: str, nonce: str, meta: dict[str, Any]) -> dict[str, Any]:
         assert self._http is not None
         try:
             keys = jwt.PyJWKSet.from_dict((await self._http.get(meta["jwks_uri"])).json())
@@ -114,9 +118,10 @@ class Oidc:
             claims: dict[str, Any] = jwt.decode(
                 id_token,
                 key.key,
-                algorithms=meta.get("id_token_signing_alg_values_supported", ["RS256"]),
+                # pinned here: never what the provider (or a forged document) offers
+                algorithms=self._settings.oidc_algorithms,
                 audience=self._settings.oidc_client_id,
-                issuer=meta["issuer"],
+                issuer=self._settings.oidc_issuer,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except (httpx.HTTPError, jwt.PyJWTError, StopIteration, KeyError, ValueError):

@@ -73,6 +73,22 @@ async def use_link(
     return result.first() is not None
 
 
+async def link_used(session: AsyncSession, link_id: str) -> bool:
+    table = store.used_links
+    found = await session.execute(select(table.c.link_id).where(table.c.link_id == link_id))
+    return found.first() is not None
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    """Delete expired pending OpenID requests, sessions and used links (a used link's
+    token has expired by then, so its record is no longer needed); how many rows."""
+    removed = 0
+    for table in (store.oidc_requests, store.sessions, store.used_links):
+        result = await session.execute(delete(table).where(table.c.expires_at <= now))
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed
+
+
 async def add_oidc_request(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(store.oidc_requests.insert().values(**values))
 

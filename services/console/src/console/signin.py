@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,11 +11,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from console import handlers
 from console.config import Settings
-from console.web import NotFoundPage, OidcDep, PersonDep, check_csrf, cookie_name, render
+from console.inputs import NotFoundPage, local, same_token
+from console.limits import PerClient
+from console.web import FormTokenDep, OidcDep, PersonDep, check_csrf, cookie_name, render
 from shared.service import Platform, PlatformDep
 
 router = APIRouter(include_in_schema=False)
 OIDC_STATE_COOKIE = "mash_console_oidc_state"
+LINK_COOKIE = "mash_console_link"
+LINK_PATH = "/sign-in/link"
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -30,16 +35,55 @@ async def sign_in_page(request: Request, platform: PlatformDep) -> Response:
     )
 
 
-@router.get("/sign-in/link")
-async def sign_in_with_link(
+@router.get(LINK_PATH, response_class=HTMLResponse)
+async def sign_in_link_page(
     request: Request, platform: PlatformDep, token: Annotated[str, Query(max_length=4096)] = ""
 ) -> Response:
-    """A one-time link from `mash console-link`: signs its holder in, once."""
+    """A one-time link from `mash console-link` opens a page that asks to sign in: a
+    GET (a link scanner, a prefetch, a page elsewhere) never signs anyone in. The form's
+    token is also set in a SameSite=Strict cookie, so only a form on this site posts it."""
+    try:
+        subject = await handlers.link_holder(platform, token, datetime.now(UTC))
+    except handlers.SignInRefused:
+        return render(request, "link_refused.html", None, 403)
+    form_token = secrets.token_urlsafe(32)
+    response = render(
+        request, "sign_in_link.html", None, token=token, subject=subject, form_token=form_token
+    )
+    response.set_cookie(
+        link_cookie_name(platform.settings.secure_cookies),
+        form_token,
+        max_age=600,
+        path=LINK_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=platform.settings.secure_cookies,
+    )
+    return response
+
+
+@router.post(LINK_PATH)
+async def sign_in_with_link(
+    request: Request,
+    platform: PlatformDep,
+    csrf_token: FormTokenDep,
+    token: Annotated[str, Form(max_length=4096)] = "",
+) -> Response:
+    """The sign-in page's form: signs the link's holder in, once."""
+    name = link_cookie_name(platform.settings.secure_cookies)
+    if not same_token(request.cookies.get(name, ""), csrf_token):
+        return render(request, "link_refused.html", None, 403, expired_form=True)
     try:
         cookie = await handlers.sign_in_with_link(platform, token, datetime.now(UTC))
     except handlers.SignInRefused:
         return render(request, "link_refused.html", None, 403)
-    return signed_in_response(platform, cookie, "/")
+    response = signed_in_response(platform, cookie, "/")
+    response.delete_cookie(name, path=LINK_PATH)
+    return response
+
+
+def link_cookie_name(secure: bool) -> str:
+    return f"__Secure-{LINK_COOKIE}" if secure else LINK_COOKIE
 
 
 @router.get("/sign-in/oidc")
@@ -52,6 +96,11 @@ async def sign_in_with_oidc(
     """Off to the OpenID provider (authorization code with PKCE)."""
     if not oidc.enabled:
         raise NotFoundPage
+    starts: PerClient = request.app.state.oidc_starts
+    if not starts.allow(request.client.host if request.client else "unknown"):
+        refused = render(request, "sign_in_refused.html", None, 429, too_many=True)
+        refused.headers["Retry-After"] = "60"
+        return refused
     try:
         pending = await handlers.begin_oidc(platform, oidc, local(next), datetime.now(UTC))
     except handlers.SignInRefused:
@@ -82,7 +131,7 @@ async def oidc_callback(
     foreign answer)."""
     if not oidc.enabled:
         raise NotFoundPage
-    if not state or request.cookies.get(OIDC_STATE_COOKIE) != state:
+    if not same_token(request.cookies.get(OIDC_STATE_COOKIE, ""), state):
         return render(request, "sign_in_refused.html", None, 403)
     try:
         cookie, next_path = await handlers.finish_oidc(
@@ -96,13 +145,6 @@ async def oidc_callback(
     set_session_cookie(response, platform, cookie)
     response.delete_cookie(OIDC_STATE_COOKIE, path="/sign-in/oidc")
     return response
-
-
-def local(path: str | None) -> str:
-    """Only a path on this site is a place to go after sign-in."""
-    if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
-        return path
-    return "/"
 
 
 def signed_in_response(platform: Platform[Settings], cookie: str, next_path: str) -> Response:
@@ -129,7 +171,7 @@ async def sign_out(
     request: Request,
     platform: PlatformDep,
     person: PersonDep,
-    csrf_token: Annotated[str | None, Form(max_length=100)] = None,
+    csrf_token: FormTokenDep,
 ) -> Response:
     check_csrf(person, csrf_token)
     settings = platform.settings

@@ -7,17 +7,23 @@ read as that person's: the console adds no access of its own.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
 from console.config import Settings
 from console.domain.people import Person
+from console.inputs import CURSOR
 from shared.auth import mint
 from shared.service import Platform
 
 TOKEN_TTL = timedelta(minutes=2)
+MAX_PAGES = 50
+"""A lookup by id follows at most this many pages (5,000 records at the default size)."""
 
 
 class Refused(Exception):
@@ -28,6 +34,17 @@ class NotFound(Exception):
     """The service knows no such thing (404)."""
 
 
+class Rejected(Exception):
+    """The service refused the request as asked (another 4xx): shown as what it is, with
+    the problem's detail."""
+
+    def __init__(self, service: str, status: int, detail: str) -> None:
+        super().__init__(service, status, detail)
+        self.service = service
+        self.status = status
+        self.detail = detail
+
+
 class Unavailable(Exception):
     """The service did not answer, or answered with an error."""
 
@@ -36,16 +53,54 @@ class Unavailable(Exception):
         self.service = service
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a service's list, and the cursor of the next (None on the last)."""
+
+    items: list[dict[str, Any]]
+    after: str | None = None
+
+
+def segments(*parts: str) -> str:
+    """A path from its segments, each percent-encoded whole: a value can never add a
+    segment, a query or a fragment (`..`, `/`, `?`, `#`, control characters)."""
+    return "".join("/" + quote(part, safe="") for part in parts)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:300] if detail else f"the request was refused ({response.status_code})."
+
+
+def _check(service: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status in (401, 403):
+        raise Refused(service)
+    if status == 404:
+        raise NotFound(service)
+    if 400 <= status < 500:
+        raise Rejected(service, status, _detail(response))
+    if status >= 400:
+        raise Unavailable(service)
+
+
 class Upstream:
-    """An HTTP client for notify, marac and perpetrators, opened in the app's lifespan."""
+    """An HTTP client for the owning services (notify, marac, perpetrators, records),
+    opened in the app's lifespan."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: httpx.AsyncClient | None = None
+        self.page_size = settings.page_size
         self.bases = {
             "notify": settings.notify_url.rstrip("/"),
             "marac": settings.marac_url.rstrip("/"),
             "perpetrators": settings.perpetrators_url.rstrip("/"),
+            "records": settings.records_url.rstrip("/"),
         }
 
     async def start(self, _: Platform[Settings]) -> None:
@@ -60,6 +115,24 @@ class Upstream:
         token = mint(shared.jwt_secret, person.subject, person.scopes, TOKEN_TTL, shared.jwt_issuer)
         return {"Authorization": f"Bearer {token}"}
 
+    def _request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        person: Person,
+        params: dict[str, str] | None,
+        body: dict[str, Any] | None = None,
+    ) -> httpx.Request:
+        assert self._client is not None, "upstream client not started"
+        return self._client.build_request(
+            method,
+            self.bases[service] + path,
+            params={k: v for k, v in (params or {}).items() if v},
+            headers=self._headers(person),
+            json=body,
+        )
+
     async def call(
         self,
         service: str,
@@ -67,86 +140,95 @@ class Upstream:
         path: str,
         person: Person,
         params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        """One request as the person; refusals, absences and failures as exceptions."""
+        """One request as the person; refusals, absences and failures as exceptions.
+        `path` is built with `segments` from anything that came from a request."""
+        assert self._client is not None, "upstream client not started"
+        request = self._request(service, method, path, person, params, body)
+        try:
+            response = await self._client.send(request)
+        except httpx.HTTPError:
+            raise Unavailable(service) from None
+        _check(service, response)
+        return response
+
+    async def stream(self, service: str, path: str, person: Person) -> httpx.Response:
+        """A GET whose body is read as it comes (a CSV export); the caller closes it."""
         assert self._client is not None, "upstream client not started"
         try:
-            response = await self._client.request(
-                method,
-                self.bases[service] + path,
-                params={k: v for k, v in (params or {}).items() if v},
-                headers=self._headers(person),
+            response = await self._client.send(
+                self._request(service, "GET", path, person, None), stream=True
             )
         except httpx.HTTPError:
             raise Unavailable(service) from None
-        if response.status_code in (401, 403):
-            raise Refused(service)
-        if response.status_code == 404:
-            raise NotFound(service)
         if response.status_code >= 400:
-            raise Unavailable(service)
+            try:
+                await response.aread()
+            except httpx.HTTPError:
+                raise Unavailable(service) from None
+            finally:
+                await response.aclose()
+            _check(service, response)
         return response
+
+    async def page(
+        self,
+        service: str,
+        path: str,
+        person: Person,
+        params: dict[str, str] | None = None,
+        after: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Page:
+        """One page of a list (contract section 2: `limit`, `after`, `Link: rel="next"`);
+        with a body, the list is a search's answer (a POST)."""
+        asked = {**(params or {}), "limit": str(self.page_size), "after": after or ""}
+        method = "GET" if body is None else "POST"
+        response = await self.call(service, method, path, person, asked, body)
+        try:
+            items = response.json()
+        except ValueError:
+            raise Unavailable(service) from None
+        if not isinstance(items, list):
+            raise Unavailable(service)
+        return Page(items, _next_cursor(service, response))
+
+    async def every(
+        self, service: str, path: str, person: Person, params: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every record of a list, following each page's next link (at most MAX_PAGES)."""
+        after: str | None = None
+        for _ in range(MAX_PAGES):
+            found = await self.page(service, path, person, params, after)
+            for item in found.items:
+                yield item
+            if found.after is None:
+                return
+            after = found.after
 
     async def json(
         self, service: str, path: str, person: Person, params: dict[str, str] | None = None
     ) -> Any:
         return (await self.call(service, "GET", path, person, params)).json()
 
-    # notify (contract section 5)
 
-    async def inbox(
-        self, person: Person, agency: str, incident_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The agency's referrals (of one incident, when given), newest first."""
-        params = {"agency": agency, "incident_id": incident_id or ""}
-        records: list[dict[str, Any]] = await self.json("notify", "/v1/referrals", person, params)
-        return sorted(records, key=lambda r: str(r.get("created_at", "")), reverse=True)
-
-    async def referral(
-        self, person: Person, agency: str, referral_id: str, incident_id: str | None = None
-    ) -> dict[str, Any]:
-        """One referral; knowing its incident, only that incident's records are read."""
-        for record in await self.inbox(person, agency, incident_id):
-            if record.get("referral_id") == referral_id:
-                return record
-        raise NotFound("notify")
-
-    async def acknowledge(self, person: Person, referral_id: str) -> None:
-        await self.call("notify", "POST", f"/v1/referrals/{referral_id}/ack", person)
-
-    # marac (contract section 6)
-
-    async def meetings(self, person: Person, area: str | None) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = await self.json(
-            "marac", "/v1/meetings", person, {"area": area or ""}
-        )
-        return found
-
-    async def meeting(self, person: Person, meeting_id: str) -> dict[str, Any]:
-        for meeting in await self.meetings(person, None):
-            if meeting.get("meeting_id") == meeting_id:
-                return meeting
-        raise NotFound("marac")
-
-    async def meeting_cases(self, person: Person, meeting_id: str) -> list[dict[str, Any]]:
-        cases: list[dict[str, Any]] = await self.json(
-            "marac", f"/v1/meetings/{meeting_id}/cases", person
-        )
-        return cases
-
-    async def meeting_csv(self, person: Person, meeting_id: str) -> httpx.Response:
-        return await self.call("marac", "GET", f"/v1/meetings/{meeting_id}/cases.csv", person)
-
-    async def waiting(self, person: Person, area: str) -> list[dict[str, Any]]:
-        cases: list[dict[str, Any]] = await self.json(
-            "marac", "/v1/cases", person, {"area": area, "status": "awaiting_meeting"}
-        )
-        return cases
-
-    # perpetrators (contract section 10)
-
-    async def perpetrators(self, person: Person, area: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = await self.json(
-            "perpetrators", "/v1/perpetrators", person, {"area": area}
-        )
-        return found
+def _next_cursor(service: str, response: httpx.Response) -> str | None:
+    """The cursor of the next page from `Link: <...>; rel="next"`: only a link to the same
+    service and path is followed, and its cursor must be a short opaque token."""
+    link = response.links.get("next", {}).get("url")
+    if not link:
+        return None
+    asked = response.request.url
+    target = asked.join(link)
+    if (target.scheme, target.host, target.port, target.path) != (
+        asked.scheme,
+        asked.host,
+        asked.port,
+        asked.path,
+    ):
+        raise Unavailable(service)
+    values = parse_qs(urlsplit(str(target)).query).get("after", [])
+    if len(values) != 1 or not CURSOR.match(values[0]):
+        raise Unavailable(service)
+    return values[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,9 +15,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from console import formats, handlers
+from console.calls import Calls
 from console.domain.people import Person
+from console.inputs import BadRequest, NotFoundPage, same_token
 from console.oidc import Oidc
-from console.upstream import NotFound, Refused, Unavailable, Upstream
+from console.upstream import NotFound, Refused, Rejected, Unavailable
 from shared.service import PlatformDep
 from shared.topics import AGENCIES
 
@@ -38,16 +39,6 @@ class SignInRequired(Exception):
 class Forbidden(Exception):
     """The person may not see this page."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class NotFoundPage(Exception):
-    """Nothing at this address."""
-
-
-class BadRequest(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -85,9 +76,19 @@ async def current_person(request: Request, platform: PlatformDep) -> Person:
     return person
 
 
-async def upstream_of(request: Request) -> Upstream:
-    upstream: Upstream = request.app.state.upstream
+async def upstream_of(request: Request) -> Calls:
+    upstream: Calls = request.app.state.upstream
     return upstream
+
+
+async def form_token(request: Request) -> object:
+    """The form's `csrf_token` as sent (a string, a file, or nothing): judged by
+    `check_csrf`, so that anything but the session's token is a 403, never a 400 or 5xx."""
+    try:
+        form = await request.form()
+    except Exception:  # noqa: BLE001 - a body that is not a form carries no token
+        return None
+    return form.get("csrf_token")
 
 
 async def oidc_of(request: Request) -> Oidc:
@@ -97,7 +98,8 @@ async def oidc_of(request: Request) -> Oidc:
 
 PersonDep = Annotated[Person, Depends(current_person)]
 OidcDep = Annotated[Oidc, Depends(oidc_of)]
-UpstreamDep = Annotated[Upstream, Depends(upstream_of)]
+UpstreamDep = Annotated[Calls, Depends(upstream_of)]
+FormTokenDep = Annotated[object, Depends(form_token)]
 
 
 def needs(person: Person, *any_of: str) -> None:
@@ -114,9 +116,9 @@ def slug(value: str | None, what: str) -> str | None:
     return value
 
 
-def check_csrf(person: Person, submitted: str | None) -> None:
+def check_csrf(person: Person, submitted: object) -> None:
     """Every form carries the session's CSRF token; without it, nothing happens."""
-    if not submitted or not secrets.compare_digest(submitted, person.csrf_token):
+    if not same_token(person.csrf_token, submitted):
         raise Forbidden("The form has expired or did not come from this site. Please try again.")
 
 
@@ -135,6 +137,11 @@ def install_pages(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
         return _error(request, 403, "You cannot see this page", f"{exc} refused your account.")
+
+    @app.exception_handler(Rejected)
+    async def _rejected(request: Request, exc: Rejected) -> Response:
+        title = "There is a problem with the address" if exc.status < 500 else "Sorry"
+        return _error(request, exc.status, title, f"The {exc.service} service said: {exc.detail}")
 
     @app.exception_handler(BadRequest)
     async def _bad(request: Request, exc: BadRequest) -> Response:
