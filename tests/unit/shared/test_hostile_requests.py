@@ -12,9 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from shared import registry
 from shared.errors import contain_errors, install_problem_handlers, printable
 
-SERVICES = ["intake", "triage", "notify", "marac", "perpetrators", "console"]
+SERVICES = registry.NAMES
 
 
 @pytest.mark.parametrize("service", SERVICES)
