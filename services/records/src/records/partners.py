@@ -46,6 +46,10 @@ from shared.service import Platform
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
 
+SEEN = -1
+"""The `from_offset` of the row [-1, 0) that marks a group first seen on a partition at
+offset 0: it is known there from then on, so what it consumes next and retention deletes
+before a round sees it is still logged (by position)."""
 PARTNER_PREFIXES: tuple[str, ...] = ACL_TABLE[PRINCIPAL].described_groups
 """The group-id prefixes whose consumption is logged: those records may describe."""
 
@@ -69,6 +73,19 @@ def partner_offsets_table(metadata: MetaData) -> Table:
 def recipient_of(group: str, prefixes: Sequence[str] = PARTNER_PREFIXES) -> str | None:
     """The partner a group belongs to (`idva.caseworkers` -> `idva`); None: not a partner's."""
     return next((p[:-1] for p in prefixes if group.startswith(p) and len(group) > len(p)), None)
+
+
+def _row(
+    group: str, topic: str, partition: int, start: int, end: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "group_id": group,
+        "topic": topic,
+        "partition": partition,
+        "from_offset": start,
+        "to_offset": end,
+        "logged_at": now,
+    }
 
 
 def utc_now() -> datetime:
@@ -112,6 +129,10 @@ async def _log_topic(
     count = 0
     for partition, end in sorted(committed.items()):
         mark = marks[partition]
+        if mark is None and end <= 0:
+            # seen at its start, having consumed nothing: known from here (see SEEN)
+            rows.append(_row(group, topic, partition, SEEN, 0, now))
+            continue
         start = mark or 0
         if end <= start:
             continue
@@ -121,16 +142,7 @@ async def _log_topic(
         )
         items += found.items
         count += found.count
-        rows.append(
-            {
-                "group_id": group,
-                "topic": topic,
-                "partition": partition,
-                "from_offset": start,
-                "to_offset": found.reached,
-                "logged_at": now,
-            }
-        )
+        rows.append(_row(group, topic, partition, start, found.reached, now))
     if not rows:
         return 0
     entry = audit.Entry(
