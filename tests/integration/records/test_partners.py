@@ -408,3 +408,18 @@ async def test_the_records_service_logs_and_keeps_what_a_partner_consumed(
     assert (entry.operation, entry.via, entry.route) == ("consulted", "topic", IDVA)
     assert (entry.resource, entry.recipient) == ("referral", "idva")
     assert sorted(entry.ids) == sorted(consumed)
+
+
+async def test_a_group_with_a_very_long_id_is_logged_like_any(
+    records: Records, kafka_bootstrap: str
+) -> None:
+    """Kafka does not bound a group's id: one longer than the table's column is kept by
+    its hash, and neither stops the round nor escapes the log."""
+    group = f"ops.{uuid.uuid4().hex}-" + "x" * 300
+    referred = await refer(kafka_bootstrap, "idva", [someone()])
+    consumed = await consume(kafka_bootstrap, "ops", group, IDVA, "referral_id", set(referred))
+    job: PartnerConsumption[Any] = PartnerConsumption(records.table, only={group})
+    assert await job.run_once(records.platform) == len(consumed)
+    assert await job.run_once(records.platform) == 0
+    (entry,) = await records.entries(group[:256])  # an entry's `sub` is at most 256
+    assert (entry["recipient"], sorted(entry["ids"])) == ("ops", sorted(consumed))

@@ -25,6 +25,7 @@ What the ids and subjects of each topic's records are: `records.offsets`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Container, Mapping, Sequence
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.offsets import PRINCIPAL, NoProgress, PartnerBus, consumed_items, resource_of
@@ -50,6 +51,7 @@ SEEN = -1
 """The `from_offset` of the row [-1, 0) that marks a group first seen on a partition at
 offset 0: it is known there from then on, so what it consumes next and retention deletes
 before a round sees it is still logged (by position)."""
+GROUP_ID_LENGTH = 255
 PARTNER_PREFIXES: tuple[str, ...] = ACL_TABLE[PRINCIPAL].described_groups
 """The group-id prefixes whose consumption is logged: those records may describe."""
 
@@ -61,7 +63,7 @@ def partner_offsets_table(metadata: MetaData) -> Table:
     return Table(
         "partner_offsets",
         metadata,
-        Column("group_id", String(255), primary_key=True),
+        Column("group_id", String(GROUP_ID_LENGTH), primary_key=True),
         Column("topic", String(249), primary_key=True),
         Column("partition", Integer, primary_key=True, autoincrement=False),
         Column("from_offset", BigInteger, primary_key=True, autoincrement=False),
@@ -75,11 +77,19 @@ def recipient_of(group: str, prefixes: Sequence[str] = PARTNER_PREFIXES) -> str 
     return next((p[:-1] for p in prefixes if group.startswith(p) and len(group) > len(p)), None)
 
 
+def group_key(group: str) -> str:
+    """A group's id as `partner_offsets` keeps it: as it is, or hashed when longer than
+    the column (Kafka does not bound it; a long id must not stop the rounds)."""
+    if len(group) <= GROUP_ID_LENGTH:
+        return group
+    return "sha256:" + hashlib.sha256(group.encode()).hexdigest()
+
+
 def _row(
     group: str, topic: str, partition: int, start: int, end: int, now: datetime
 ) -> dict[str, Any]:
     return {
-        "group_id": group,
+        "group_id": group_key(group),
         "topic": topic,
         "partition": partition,
         "from_offset": start,
@@ -100,7 +110,7 @@ async def logged_up_to(
     found = (
         await session.execute(
             select(c.to_offset)
-            .where(c.group_id == group, c.topic == topic, c.partition == partition)
+            .where(c.group_id == group_key(group), c.topic == topic, c.partition == partition)
             .order_by(c.from_offset.desc())
             .limit(1)
         )
@@ -198,7 +208,8 @@ async def run_once(
                     limit,
                     now or utc_now(),
                 )
-            except (KafkaError, NoProgress) as exc:
+            except (KafkaError, NoProgress, SQLAlchemyError) as exc:
+                # one group's or topic's fault must not stop the others being logged
                 log.warning(
                     "partner consumption: %s on %s: %s; next round",
                     group,
@@ -212,8 +223,9 @@ class PartnerConsumption(PeriodicJob[S]):
     """Logs what the partners' consumer groups have committed past, every `interval`
     seconds (15: well within the contract's minute), by one replica at a time.
 
-    Wiring (records' app.py): `PartnerConsumption(store.partner_offsets)` next to the
-    other jobs, started and stopped with them."""
+    Wired in records' app.py next to the other jobs, started and stopped with them:
+    `PartnerConsumption[Settings](store.partner_offsets, settings.partners_interval_seconds,
+    clock=clock)`. It connects as the `records` principal (`client_options`)."""
 
     name = "records.partner-consumption"
     what = "partner record(s) logged as consulted"
