@@ -1,8 +1,8 @@
 """What partners consume is logged once (contract section 12: `consulted`, `via: topic`,
 `sub`: the group): referrals published on an agency's topic, consumed by that agency's
 own consumer group as its own principal, committed; records' job reads the committed
-offsets with its own principal and logs the records committed past, once. Real broker,
-SQLite and PostgreSQL for the logged ranges."""
+offsets with its own principal and logs the records committed past, once. Real broker;
+records' migrated store on SQLite and on PostgreSQL (as its insert-only role)."""
 
 from __future__ import annotations
 
@@ -16,21 +16,22 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import RecordsToDelete
-from sqlalchemy import MetaData, Table, func, select
+from sqlalchemy import Table, func, select
 
 from mash_tools import admin
-from mash_tools.testing import TEST_PSEUDONYM_KEY, kafka_options
+from mash_tools.testing import TEST_PSEUDONYM_KEY, eventually, kafka_options, running
+from records import store
+from records.app import MIGRATIONS, create_app
 from records.offsets import PartnerBus
-from records.partners import PartnerConsumption, partner_offsets_table, run_once
+from records.partners import PartnerConsumption, run_once
 from shared.audit import person_keys
 from shared.envelope import CloudEvent
 from shared.identity import victim_key
 from shared.kafka_security import DESCRIBE, PREFIXED, TOPIC, Binding, client_options
 from shared.schemas import Person
 from shared.service import Platform
-from shared.tables import platform_tables
 from shared.topics import INCIDENTS, PERPETRATORS, audit_topic, referrals_topic
-from tests.integration.records.kit import records_settings
+from tests.integration.records.kit import kept, records_settings, service_database
 
 pytestmark = pytest.mark.kafka
 
@@ -38,13 +39,20 @@ IDVA = referrals_topic("idva")
 
 
 class Records:
-    """Records' storage for the job (platform tables and `partner_offsets`), no Kafka."""
+    """Records' own store, migrated, with no Kafka but the job's: on PostgreSQL the job
+    connects as the service does, a role that may insert and read, never update."""
 
-    def __init__(self, bootstrap: str, database_url: str) -> None:
-        metadata = MetaData()
-        self.table: Table = partner_offsets_table(metadata)
-        settings = records_settings(bootstrap, database_url, "partners")
-        self.platform = Platform("records", settings, platform_tables(metadata), metadata)
+    def __init__(self, bootstrap: str, url: str, owner: str) -> None:
+        self.table: Table = store.partner_offsets
+        settings = records_settings(bootstrap, url, "partners", migrations_database_url=owner)
+        self.platform = Platform("records", settings, store.platform, MIGRATIONS)
+
+    @classmethod
+    async def started(cls, bootstrap: str, database_url: str) -> Records:
+        url, owner = await service_database(database_url)
+        kept = cls(bootstrap, url, owner)
+        await kept.platform.start_storage()
+        return kept
 
     async def entries(self, group: str) -> list[dict[str, Any]]:
         """The log entries records has staged about `group`, oldest first."""
@@ -63,16 +71,14 @@ class Records:
 
 @pytest.fixture
 async def records(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Records]:
-    kept = Records(kafka_bootstrap, database_url)
-    await kept.platform.start_storage()
+    kept = await Records.started(kafka_bootstrap, database_url)
     yield kept
     await kept.platform.stop()
 
 
 @pytest.fixture
 async def records_sqlite(kafka_bootstrap: str, sqlite_url: str) -> AsyncIterator[Records]:
-    kept = Records(kafka_bootstrap, sqlite_url)
-    await kept.platform.start_storage()
+    kept = await Records.started(kafka_bootstrap, sqlite_url)
     yield kept
     await kept.platform.stop()
 
@@ -379,3 +385,41 @@ async def test_records_gone_or_never_there_are_logged_by_position_or_not_at_all(
     assert await job.run_once(records_sqlite.platform) == len(by_newcomer)
     assert only_entry(await records_sqlite.entries(newcomer))["ids"] == list(fresh)
     assert await job.run_once(records_sqlite.platform) == 0
+
+
+async def test_the_records_service_logs_and_keeps_what_a_partner_consumed(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    """As wired in records' app: the job's entry goes through records' outbox to its own
+    log topic, and records keeps it like every other service's entry."""
+    settings = records_settings(kafka_bootstrap, sqlite_url, group, partners_interval_seconds=1.0)
+    app = create_app(settings)
+    caseworkers = f"idva.service-{uuid.uuid4().hex[:8]}"
+    async with running(app):
+        referred = await refer(kafka_bootstrap, "idva", [someone(), someone()])
+        consumed = await consume(
+            kafka_bootstrap, "idva", caseworkers, IDVA, "referral_id", set(referred)
+        )
+
+        async def logged() -> list[Any]:
+            return [r for r in await kept(app, "records") if r.sub == caseworkers]
+
+        (entry,) = await eventually(logged, timeout=60)
+    assert (entry.operation, entry.via, entry.route) == ("consulted", "topic", IDVA)
+    assert (entry.resource, entry.recipient) == ("referral", "idva")
+    assert sorted(entry.ids) == sorted(consumed)
+
+
+async def test_a_group_with_a_very_long_id_is_logged_like_any(
+    records: Records, kafka_bootstrap: str
+) -> None:
+    """Kafka does not bound a group's id: one longer than the table's column is kept by
+    its hash, and neither stops the round nor escapes the log."""
+    group = f"ops.{uuid.uuid4().hex}-" + "x" * 300
+    referred = await refer(kafka_bootstrap, "idva", [someone()])
+    consumed = await consume(kafka_bootstrap, "ops", group, IDVA, "referral_id", set(referred))
+    job: PartnerConsumption[Any] = PartnerConsumption(records.table, only={group})
+    assert await job.run_once(records.platform) == len(consumed)
+    assert await job.run_once(records.platform) == 0
+    (entry,) = await records.entries(group[:256])  # an entry's `sub` is at most 256
+    assert (entry["recipient"], sorted(entry["ids"])) == ("ops", sorted(consumed))

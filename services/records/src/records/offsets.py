@@ -186,6 +186,8 @@ class PartnerBus:
                 enable_auto_commit=False,
                 # an offset the log no longer holds: start at the oldest it still does
                 auto_offset_reset="earliest",
+                # it reads only what is already there: a fetch need not wait for more
+                fetch_max_wait_ms=50,
                 **self._security,
             )
             await self._consumer.start()

@@ -25,6 +25,7 @@ What the ids and subjects of each topic's records are: `records.offsets`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Container, Mapping, Sequence
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.offsets import PRINCIPAL, NoProgress, PartnerBus, consumed_items, resource_of
@@ -46,6 +47,11 @@ from shared.service import Platform
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=ServiceSettings)
 
+SEEN = -1
+"""The `from_offset` of the row [-1, 0) that marks a group first seen on a partition at
+offset 0: it is known there from then on, so what it consumes next and retention deletes
+before a round sees it is still logged (by position)."""
+GROUP_ID_LENGTH = 255
 PARTNER_PREFIXES: tuple[str, ...] = ACL_TABLE[PRINCIPAL].described_groups
 """The group-id prefixes whose consumption is logged: those records may describe."""
 
@@ -57,7 +63,7 @@ def partner_offsets_table(metadata: MetaData) -> Table:
     return Table(
         "partner_offsets",
         metadata,
-        Column("group_id", String(255), primary_key=True),
+        Column("group_id", String(GROUP_ID_LENGTH), primary_key=True),
         Column("topic", String(249), primary_key=True),
         Column("partition", Integer, primary_key=True, autoincrement=False),
         Column("from_offset", BigInteger, primary_key=True, autoincrement=False),
@@ -69,6 +75,27 @@ def partner_offsets_table(metadata: MetaData) -> Table:
 def recipient_of(group: str, prefixes: Sequence[str] = PARTNER_PREFIXES) -> str | None:
     """The partner a group belongs to (`idva.caseworkers` -> `idva`); None: not a partner's."""
     return next((p[:-1] for p in prefixes if group.startswith(p) and len(group) > len(p)), None)
+
+
+def group_key(group: str) -> str:
+    """A group's id as `partner_offsets` keeps it: as it is, or hashed when longer than
+    the column (Kafka does not bound it; a long id must not stop the rounds)."""
+    if len(group) <= GROUP_ID_LENGTH:
+        return group
+    return "sha256:" + hashlib.sha256(group.encode()).hexdigest()
+
+
+def _row(
+    group: str, topic: str, partition: int, start: int, end: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "group_id": group_key(group),
+        "topic": topic,
+        "partition": partition,
+        "from_offset": start,
+        "to_offset": end,
+        "logged_at": now,
+    }
 
 
 def utc_now() -> datetime:
@@ -83,7 +110,7 @@ async def logged_up_to(
     found = (
         await session.execute(
             select(c.to_offset)
-            .where(c.group_id == group, c.topic == topic, c.partition == partition)
+            .where(c.group_id == group_key(group), c.topic == topic, c.partition == partition)
             .order_by(c.from_offset.desc())
             .limit(1)
         )
@@ -112,6 +139,10 @@ async def _log_topic(
     count = 0
     for partition, end in sorted(committed.items()):
         mark = marks[partition]
+        if mark is None and end <= 0:
+            # seen at its start, having consumed nothing: known from here (see SEEN)
+            rows.append(_row(group, topic, partition, SEEN, 0, now))
+            continue
         start = mark or 0
         if end <= start:
             continue
@@ -121,16 +152,7 @@ async def _log_topic(
         )
         items += found.items
         count += found.count
-        rows.append(
-            {
-                "group_id": group,
-                "topic": topic,
-                "partition": partition,
-                "from_offset": start,
-                "to_offset": found.reached,
-                "logged_at": now,
-            }
-        )
+        rows.append(_row(group, topic, partition, start, found.reached, now))
     if not rows:
         return 0
     entry = audit.Entry(
@@ -186,7 +208,8 @@ async def run_once(
                     limit,
                     now or utc_now(),
                 )
-            except (KafkaError, NoProgress) as exc:
+            except (KafkaError, NoProgress, SQLAlchemyError) as exc:
+                # one group's or topic's fault must not stop the others being logged
                 log.warning(
                     "partner consumption: %s on %s: %s; next round",
                     group,
@@ -200,8 +223,9 @@ class PartnerConsumption(PeriodicJob[S]):
     """Logs what the partners' consumer groups have committed past, every `interval`
     seconds (15: well within the contract's minute), by one replica at a time.
 
-    Wiring (records' app.py): `PartnerConsumption(store.partner_offsets)` next to the
-    other jobs, started and stopped with them."""
+    Wired in records' app.py next to the other jobs, started and stopped with them:
+    `PartnerConsumption[Settings](store.partner_offsets, settings.partners_interval_seconds,
+    clock=clock)`. It connects as the `records` principal (`client_options`)."""
 
     name = "records.partner-consumption"
     what = "partner record(s) logged as consulted"
