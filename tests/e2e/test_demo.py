@@ -201,6 +201,10 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
     assert {e["service"] for e in entries} >= {"intake", "triage", "notify"}
     disclosed = [e for e in entries if e["operation"] == "disclosed"]
     assert all(e["recipient"] for e in disclosed)
+    # an agency's system read her referral from its topic: logged from its group's offsets
+    read = [e for e in entries if e["operation"] == "consulted" and e["via"] == "topic"]
+    assert read
+    assert all(e["sub"].endswith(".demo-inbox") and e["recipient"] for e in read)
     ours = set(incidents)
     assert ours & {i for e in entries for i in e["ids"]}
     assert records["verify"]["ok"] is True

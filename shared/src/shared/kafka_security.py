@@ -64,6 +64,9 @@ class Access:
     group_prefixes: tuple[str, ...] = ()
     described_groups: tuple[str, ...] = ()
     """Group-id prefixes whose members and committed offsets it may describe (records)."""
+    described_topics: tuple[str, ...] = ()
+    """Topics (`prefix*`) whose metadata and offsets it may see, not read (records: the broker
+    leaves a group's offsets on a topic out of the answer unless the asker may describe it)."""
     superuser: bool = False
 
     @property
@@ -77,6 +80,7 @@ def _service(
     reads: tuple[str, ...],
     writes: tuple[str, ...],
     described_groups: tuple[str, ...] = (),
+    described_topics: tuple[str, ...] = (),
 ) -> Access:
     """A service: its inputs, its outputs, the dead-letter topic and its own log topic
     (section 12: no other principal may write it, so nobody can forge its entries)."""
@@ -85,6 +89,7 @@ def _service(
         writes=(*writes, DEADLETTER, audit_topic(name)),
         group_prefixes=(service_group(name),),
         described_groups=described_groups,
+        described_topics=described_topics,
     )
 
 
@@ -110,6 +115,7 @@ ACL_TABLE: Mapping[str, Access] = {
         (f"{AUDIT_PREFIX}*", *_REFERRALS, PERPETRATORS),
         (),
         described_groups=(*(f"{a}." for a in AGENCIES), f"{NEIGHBOURHOOD_TEAM}.", f"{OPS}."),
+        described_topics=(f"{TOPIC_PREFIX}*",),
     ),
     **{a: Access(reads=(referrals_topic(a),), group_prefixes=(f"{a}.",)) for a in AGENCIES},
     NEIGHBOURHOOD_TEAM: Access(reads=(PERPETRATORS,), group_prefixes=(f"{NEIGHBOURHOOD_TEAM}.",)),
@@ -169,6 +175,9 @@ def bindings(table: Mapping[str, Access] = ACL_TABLE) -> list[Binding]:
             out.append(Binding(GROUP, prefix, PREFIXED, principal, READ))
         for prefix in access.described_groups:
             out.append(Binding(GROUP, prefix, PREFIXED, principal, DESCRIBE))
+        for topic in access.described_topics:
+            resource, pattern = _topic(topic)
+            out.append(Binding(TOPIC, resource, pattern, principal, DESCRIBE))
         if access.idempotent_write:
             out.append(Binding(CLUSTER, CLUSTER_NAME, LITERAL, principal, IDEMPOTENT_WRITE))
     return list(dict.fromkeys(out))
@@ -438,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
                 "group_prefixes": list(a.group_prefixes),
                 "idempotent_write": a.idempotent_write,
                 "described_groups": list(a.described_groups),
+                "described_topics": list(a.described_topics),
                 "superuser": a.superuser,
             }
             for name, a in ACL_TABLE.items()

@@ -27,7 +27,7 @@ from records.partners import PartnerConsumption, run_once
 from shared.audit import person_keys
 from shared.envelope import CloudEvent
 from shared.identity import victim_key
-from shared.kafka_security import DESCRIBE, PREFIXED, TOPIC, Binding, client_options
+from shared.kafka_security import client_options
 from shared.schemas import Person
 from shared.service import Platform
 from shared.topics import INCIDENTS, PERPETRATORS, audit_topic, referrals_topic
@@ -289,23 +289,8 @@ async def test_two_rounds_at_once_log_each_record_once(
     assert sum(counts) == len(consumed)
 
 
-@pytest.fixture
-async def records_describes_every_topic(kafka_bootstrap: str) -> None:
-    """DESCRIBE on every `mash.` topic for records, which it needs to see ops' offsets on
-    topics it may not read (the broker leaves those out of its answer otherwise). To be
-    in `shared.kafka_security.ACL_TABLE["records"]`; then this grants nothing new."""
-    client = admin.admin_client(kafka_bootstrap)
-    await client.start()
-    try:
-        await admin.create_acls(
-            client, [Binding(TOPIC, "mash.", PREFIXED, "User:records", DESCRIBE)]
-        )
-    finally:
-        await client.close()
-
-
 async def test_ops_groups_are_logged_by_position_where_records_may_not_read(
-    records_sqlite: Records, kafka_bootstrap: str, records_describes_every_topic: None
+    records_sqlite: Records, kafka_bootstrap: str
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     group, on_referrals = f"ops.replay-{tag}", f"ops.audit-{tag}"

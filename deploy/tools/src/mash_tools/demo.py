@@ -588,6 +588,7 @@ def run(args: argparse.Namespace) -> int:
             ok = follow_up(hub, plans, outcome, today, deadline)
             if ok:
                 victim = next(p for p in plans if p.story == "repeat").body["victim"]
+                subject_access.agencies_read_their_topics()
                 records = subject_access.ask(client, hub.urls["records"], victim, deadline)
                 ok = not records.missing and records.verify.get("ok") is True
         except (httpx.HTTPError, DemoError) as exc:

@@ -10,6 +10,8 @@ the question, and the records service keeps none of them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
 from shared.auth import mint
 from shared.config import PlatformSettings
+from shared.kafka_security import client_options
+from shared.topics import AGENCIES, referrals_topic
 
 WANTED = ("collected", "combined", "disclosed", "consulted")
 """What the demo's victim's entries must show (issue 19: who collected, combined,
@@ -41,7 +47,49 @@ class Answer:
 
     @property
     def missing(self) -> list[str]:
-        return [op for op in WANTED if op not in self.operations]
+        gone = [op for op in WANTED if op not in self.operations]
+        if not any(e.get("via") == "topic" and e.get("operation") == "consulted" for e in self):
+            gone.append("consulted by an agency on its topic")
+        return gone
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+
+async def _read_topic(agency: str, seconds: float) -> int:
+    """One agency's inbox reader: its topic read with its own consumer group (contract
+    section 8), offsets committed, as a partner's system does."""
+    consumer = AIOKafkaConsumer(
+        referrals_topic(agency),
+        group_id=f"{agency}.demo-inbox",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        bootstrap_servers=PlatformSettings().kafka_bootstrap,
+        **client_options(agency),
+    )
+    read = 0
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            if not batches and read:
+                break
+            read += sum(len(records) for records in batches.values())
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    return read
+
+
+def agencies_read_their_topics(seconds: float = 10) -> dict[str, int]:
+    """Each agency reads what is on its topic, so the records service logs their
+    consumption as `consulted` (`via: topic`, `sub`: the group) within a minute."""
+    read: dict[str, int] = {}
+    for agency in AGENCIES:
+        with contextlib.suppress(KafkaError, OSError):
+            read[agency] = asyncio.run(_read_topic(agency, seconds))
+    return read
 
 
 def dpo_headers() -> dict[str, str]:
@@ -64,7 +112,8 @@ def search(client: httpx.Client, records: str, question: dict[str, str]) -> list
         answer = client.post(url, json=question, headers=headers)
         answer.raise_for_status()
         found += answer.json()
-        url = answer.links.get("next", {}).get("url")
+        link = answer.links.get("next", {}).get("url")
+        url = str(httpx.URL(url).join(link)) if link else None
     return sorted(found, key=lambda e: str(e.get("at", "")))
 
 
