@@ -42,6 +42,14 @@ PAGES = [
     [
         entry("2026-12-05T06:00:03Z", "disclosed", "notify", recipient="idva", via="topic"),
         entry("2026-12-05T06:00:04Z", "consulted", "triage"),
+        entry(
+            "2026-12-05T06:00:05Z",
+            "consulted",
+            "records",
+            sub="idva.demo-inbox",
+            via="topic",
+            recipient="idva",
+        ),
     ],
 ]
 
@@ -81,6 +89,7 @@ def test_every_page_is_read_and_the_entries_are_in_time_order(
         "combined",
         "disclosed",
         "consulted",
+        "consulted",
     ]
     assert answer.missing == []
     assert transport.asked == [VICTIM, VICTIM]  # type: ignore[attr-defined]
@@ -102,4 +111,4 @@ def test_what_is_missing_by_the_deadline_is_named() -> None:
     transport = records_service({"ok": True, "entries": 2}, pages=PAGES[:1])
     with httpx.Client(transport=transport) as client:
         answer = subject_access.ask(client, "http://records.test", VICTIM, time.monotonic())
-    assert answer.missing == ["disclosed", "consulted"]
+    assert answer.missing == ["disclosed", "consulted", "consulted by an agency on its topic"]
