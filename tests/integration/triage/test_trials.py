@@ -1,0 +1,302 @@
+"""Policy trials against each real database (SQLite and PostgreSQL), over a three-year
+stream seeded through triage's own consumer and re-grade command: repeat victims, serial
+suspects, people known only by names and date of birth, late DASHes, re-grades, MARAC
+listings and incidents arriving out of order.
+
+The current policy under a new version changes nothing; a high threshold of 12 changes
+exactly what the model below predicts; a trial publishes nothing; it survives a restart;
+two replicas never run it twice; applying it re-decides the incidents since a date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from mash_tools.testing import create_database
+from shared.envelope import CloudEvent
+from tests.builders import dash_body
+from tests.integration.triage.kit import dash_event, listing_event, reported_event, storage_only
+from triage import handlers, repository, store, trials
+from triage.consumer import consumers
+from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
+from triage.domain.trial import Outcome
+from triage.handlers import Triage
+from triage.jobs import PolicyTrials
+
+pytestmark = pytest.mark.postgres
+START = datetime(2023, 12, 1, 8, 0, tzinfo=UTC)
+FROM, TO = date(2023, 12, 1), date(2026, 11, 30)
+
+
+@dataclass
+class Inputs:
+    """What the test gave one incident: when, its DASH scores (None: no DASH), re-grade."""
+
+    reported_at: datetime
+    area: str
+    first: int | None
+    last: int | None
+    regraded: bool = False
+
+
+@dataclass
+class Stream:
+    url: str
+    incidents: dict[str, Inputs] = field(default_factory=dict)
+
+
+async def consume(triage: Triage, event: CloudEvent) -> None:
+    """What the consumer loop does with one event: the handler in one transaction."""
+    async with triage.platform.uow() as session:
+        await consumers(triage)[0].handler(session, event)
+
+
+def _person(rng: random.Random, n: int, kind: str) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "given_name": f"{kind}{chr(65 + n % 26)}{'x' * (n // 26)}",
+        "family_name": "Streamperson",
+        "date_of_birth": f"19{70 + n % 25}-0{1 + n % 9}-1{n % 10}",
+    }
+    if n % 4:  # one in four known only by names and date of birth
+        person["person_id"] = f"{kind[0]}{n:05d}"
+    return person
+
+
+def _children(rng: random.Random) -> list[dict[str, Any]]:
+    if rng.random() > 0.3:
+        return []
+    return [
+        {
+            "given_name": "Kid",
+            "family_name": "Streamperson",
+            "date_of_birth": f"20{10 + rng.randrange(12)}-05-05",
+            "present_at_incident": rng.random() < 0.5,
+            **({"school_urn": "123456"} if rng.random() < 0.5 else {}),
+        }
+        for _ in range(rng.randint(1, 2))
+    ]
+
+
+def _score(rng: random.Random) -> int:
+    return rng.choice([0, 3, 6, 9, 10, 11, 12, 12, 13, 13, 14, 16, 20])
+
+
+async def seed(triage: Triage, size: int, rng_seed: int = 22) -> dict[str, Inputs]:
+    """A three-year stream of `size` incidents through the consumer and the re-grade
+    command; what each incident was given."""
+    rng = random.Random(rng_seed)
+    victims = [_person(rng, n, "Vic") for n in range(size // 5)]
+    suspects = [_person(rng, n, "Sus") for n in range(size // 10)]
+    events: list[tuple[CloudEvent, Inputs]] = []
+    for _ in range(size):
+        at = START + timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
+        victim = victims[min(rng.randrange(len(victims)), rng.randrange(len(victims)))]
+        first = None if rng.random() < 0.25 else _score(rng)
+        extra: dict[str, Any] = {
+            "children": _children(rng),
+            "area": rng.choice(["southampton", "portsmouth"]),
+            "suspect": rng.choice(suspects) if rng.random() < 0.9 else None,
+        }
+        if first is not None:
+            judgement = "medium" if rng.random() < 0.1 else None
+            extra["dash"] = dash_body(first, judgement)
+        event = reported_event(at, victim, **extra)
+        events.append((event, Inputs(at, extra["area"], first, first)))
+    events.sort(key=lambda e: e[1].reported_at)
+    late = [e for e in events if rng.random() < 0.1]  # arrive after everything else
+    order = [e for e in events if e not in late] + late
+    given: dict[str, Inputs] = {}
+    for event, inputs in order:
+        await consume(triage, event)
+        given[event.subject or ""] = inputs
+    for event, inputs in events:
+        if (inputs.first is None and rng.random() < 0.5) or rng.random() < 0.08:
+            inputs.last = _score(rng)
+            await consume(triage, dash_event(event.subject or "", inputs.last))
+    for event, inputs in events[: size // 3 : 4]:  # a few victims listed at a MARAC
+        victim = event.data["victim"]
+        listed_at = inputs.reported_at + timedelta(days=9)
+        await consume(triage, listing_event(victim, listed_at, [event.subject or ""]))
+    for event, inputs in events:
+        if rng.random() < 0.08:
+            inputs.regraded = True
+            level = rng.choice(["standard", "medium", "high"])
+            order_ = handlers.RegradeOrder(level, "CRU review", "DS 1", "cru")  # type: ignore[arg-type]
+            await handlers.regrade(triage, uuid.UUID(event.subject), order_, datetime.now(UTC))
+    return given
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def stream(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Stream:
+    """One seeded stream per database, shared by the trials below (a trial changes
+    nothing but its own rows)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('trials') / 'triage.db'}"
+    else:
+        url = await create_database(request.getfixturevalue("postgres_server"))
+    async with storage_only(url) as triage:
+        given = await seed(triage, 160)
+    return Stream(url, given)
+
+
+def job(triage: Triage, batch: int = 25) -> PolicyTrials:
+    return PolicyTrials(triage, 60, batch, lambda: datetime.now(UTC))
+
+
+async def run_trial(triage: Triage, policy: TriagePolicy, batch: int = 25) -> repository.Trial:
+    order = trials.TrialOrder(policy, FROM, TO, None)
+    trial_id = await trials.start_trial(triage, order, "analyst", datetime.now(UTC))
+    await job(triage, batch).run_once(triage.platform)
+    return await found(triage, trial_id)
+
+
+async def found(triage: Triage, trial_id: str) -> repository.Trial:
+    async with triage.platform.sessions() as session:
+        trial = await repository.find_trial(session, trial_id)
+    assert trial is not None
+    return trial
+
+
+async def changes(triage: Triage, trial_id: str) -> dict[str, Any]:
+    async with triage.platform.sessions() as session:
+        rows = await repository.trial_changes(session, trial_id, 0, 10_000)
+    return {change.incident_id: change for _, change in rows}
+
+
+async def outbox_size(triage: Triage) -> int:
+    async with triage.platform.sessions() as session:
+        stmt = select(func.count()).select_from(store.platform.outbox)
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def current(triage: Triage, incident_id: str) -> dict[str, Any]:
+    async with triage.platform.sessions() as session:
+        decided = await repository.current_decision(session, incident_id)
+    assert decided is not None
+    return decided.model_dump(mode="json")
+
+
+async def test_the_current_policy_under_a_new_version_changes_nothing(stream: Stream) -> None:
+    async with storage_only(stream.url) as triage:
+        trial = await run_trial(triage, DEFAULT_POLICY.model_copy(update={"version": "same-2"}))
+        assert trial.status == "done"
+        assert trial.done == trial.total == len(stream.incidents)
+        assert trial.summary["incidents"] == len(stream.incidents)
+        assert trial.summary["changed"] == 0, await changes(triage, trial.trial_id)
+        assert set(trial.summary["by_area"]) == {"southampton", "portsmouth"}
+
+
+def predicted(before: dict[str, Any], given: Inputs) -> Outcome:
+    """The model of a high threshold of 12 (12 and 13 were medium, now high): the level
+    rises unless re-graded; visible high risk joins the criteria; IDVA is referred once
+    any DASH the incident had scored 12 or 13. Nothing else moves (no judgement in the
+    stream goes above medium, and 12-13 was never standard)."""
+    twelve = {12, 13}
+    level, criteria = before["risk_level"], list(before["marac"]["criteria"])
+    if given.last in twelve:
+        if not given.regraded:
+            level = "high"
+        criteria.insert(0, "visible_high_risk")
+    referrals = {
+        r["agency"] if r["subject"] == "victim" else f"{r['agency']}:{r['subject']}"
+        for r in before["referrals"]
+    }
+    if {given.first, given.last} & twelve:
+        referrals.add("idva")
+    return Outcome(level, tuple(before["flags"]), tuple(criteria), tuple(sorted(referrals)))
+
+
+async def test_a_threshold_of_12_changes_what_the_model_predicts_and_publishes_nothing(
+    stream: Stream,
+) -> None:
+    async with storage_only(stream.url) as triage:
+        before = {i: await current(triage, i) for i in stream.incidents}
+        staged = await outbox_size(triage)
+        trial = await run_trial(
+            triage, DEFAULT_POLICY.model_copy(update={"version": "t-12", "high_score": 12})
+        )
+        assert await outbox_size(triage) == staged  # nothing published
+        found_changes = await changes(triage, trial.trial_id)
+    expected = {}
+    for incident_id, given in stream.incidents.items():
+        after = predicted(before[incident_id], given)
+        if after != Outcome(*_outcome(before[incident_id])):
+            expected[incident_id] = after
+    assert expected, "the stream must hold incidents the threshold changes"
+    assert set(found_changes) == set(expected)
+    for incident_id, change in found_changes.items():
+        assert change.after == expected[incident_id], incident_id
+    summary = trial.summary
+    assert summary["changed"] == len(expected)
+    rises = sum(1 for i, a in expected.items() if a.risk_level != before[i]["risk_level"])
+    assert summary["risk_level"] == ({"medium->high": rises} if rises else {})
+    added = sum(1 for i, a in expected.items() if a.criteria and not before[i]["marac"]["eligible"])
+    assert summary["marac_eligible"] == {"added": added, "removed": 0}
+    idva = sum(
+        1
+        for i, a in expected.items()
+        if "idva" in a.referrals and "idva" not in _outcome(before[i])[3]
+    )
+    assert summary["referrals"] == ({"idva": {"added": idva, "removed": 0}} if idva else {})
+
+
+def _outcome(data: dict[str, Any]) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    referrals = sorted(
+        r["agency"] if r["subject"] == "victim" else f"{r['agency']}:{r['subject']}"
+        for r in data["referrals"]
+    )
+    return (
+        data["risk_level"],
+        tuple(data["flags"]),
+        tuple(data["marac"]["criteria"]),
+        tuple(referrals),
+    )
+
+
+async def test_a_trial_survives_a_restart_and_finishes(stream: Stream) -> None:
+    policy = DEFAULT_POLICY.model_copy(update={"version": "restart-12", "high_score": 12})
+    order = trials.TrialOrder(policy, FROM, TO, "southampton")
+    async with storage_only(stream.url) as triage:
+        trial_id = await trials.start_trial(triage, order, "analyst", datetime.now(UTC))
+        assert await trials.trial_step(triage, trial_id, 20) == 20
+        halfway = await found(triage, trial_id)
+    assert halfway.status == "running"
+    assert halfway.done == 20
+    async with storage_only(stream.url) as restarted:  # another process on the same store
+        await job(restarted, 7).run_once(restarted.platform)
+        resumed = await found(restarted, trial_id)
+        whole = await run_trial(restarted, policy.model_copy(update={"version": "whole-12"}))
+        assert resumed.status == "done"
+        assert resumed.done == resumed.total
+        expected = [i for i, g in stream.incidents.items() if g.area == "southampton"]
+        assert resumed.total == len(expected)
+        assert set(await changes(restarted, trial_id)) == {
+            i for i in await changes(restarted, whole.trial_id) if i in expected
+        }
+        assert resumed.summary["by_area"]["southampton"] == whole.summary["by_area"]["southampton"]
+
+
+async def test_two_replicas_never_run_the_same_trial_twice(stream: Stream) -> None:
+    policy = DEFAULT_POLICY.model_copy(update={"version": "twice-12", "high_score": 12})
+    order = trials.TrialOrder(policy, FROM, TO, None)
+    if stream.url.startswith("sqlite"):
+        pytest.skip("replicas share PostgreSQL; one process owns a SQLite file")
+    async with storage_only(stream.url) as one, storage_only(stream.url) as two:
+        trial_id = await trials.start_trial(one, order, "analyst", datetime.now(UTC))
+        rounds = await asyncio.gather(
+            job(one, 3).run_once(one.platform), job(two, 3).run_once(two.platform)
+        )
+        trial = await found(one, trial_id)
+    assert trial.status == "done"
+    assert sum(r or 0 for r in rounds) == trial.done == len(stream.incidents)
+    assert trial.summary["incidents"] == len(stream.incidents)
