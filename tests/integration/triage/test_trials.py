@@ -11,6 +11,7 @@ two replicas never run it twice; applying it re-decides the incidents since a da
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 
 from mash_tools.testing import create_database
 from shared.envelope import CloudEvent
+from shared.topics import DECISIONS, audit_topic
 from tests.builders import dash_body
 from tests.integration.triage.kit import dash_event, listing_event, reported_event, storage_only
 from triage import handlers, repository, store, trials
@@ -34,6 +36,7 @@ from triage.jobs import PolicyTrials
 pytestmark = pytest.mark.postgres
 START = datetime(2023, 12, 1, 8, 0, tzinfo=UTC)
 FROM, TO = date(2023, 12, 1), date(2026, 11, 30)
+NOW = datetime.now(UTC)
 
 
 @dataclass
@@ -300,3 +303,85 @@ async def test_two_replicas_never_run_the_same_trial_twice(stream: Stream) -> No
     assert trial.status == "done"
     assert sum(r or 0 for r in rounds) == trial.done == len(stream.incidents)
     assert trial.summary["incidents"] == len(stream.incidents)
+
+
+async def staged(triage: Triage, topic: str) -> list[dict[str, Any]]:
+    """The data of every event staged on `topic`, oldest first."""
+    box = store.platform.outbox
+    async with triage.platform.sessions() as session:
+        stmt = select(box.c.payload).where(box.c.topic == topic).order_by(box.c.id)
+        return [json.loads(p) for p in (await session.execute(stmt)).scalars()]
+
+
+async def test_applying_makes_the_policy_current_and_redecides_since_the_date(
+    database_url: str,
+) -> None:
+    policy = DEFAULT_POLICY.model_copy(update={"version": "hants-12", "high_score": 12})
+    since = date(2025, 6, 1)
+    async with storage_only(database_url) as triage:
+        given = await seed(triage, 60, rng_seed=7)
+        before = {i: await current(triage, i) for i in given}
+        trial = await run_trial(triage, policy)
+        published = len(await staged(triage, DECISIONS))
+        await trials.apply_trial(
+            triage, trial.trial_id, since, "policy-lead", "/v1/policy-trials/{trial_id}/apply", NOW
+        )
+        await job(triage, 9).run_once(triage.platform)
+        republished = (await staged(triage, DECISIONS))[published:]
+        async with triage.platform.sessions() as session:
+            history = await repository.policy_history(session)
+            in_force = await handlers.policy_in_force(triage, session)
+        log = await staged(triage, audit_topic("triage"))
+        after = {i: await current(triage, i) for i in given}
+        again = await run_trial(triage, policy.model_copy(update={"version": "hants-12b"}))
+    recent = {i for i, g in given.items() if g.reported_at >= datetime(2025, 6, 1, tzinfo=UTC)}
+    assert recent, "the stream must reach past the date"
+    assert {d["incident_id"] for d in republished} == recent
+    assert all(d["policy_version"] == "hants-12" for d in republished)
+    for incident_id in given:
+        if incident_id in recent:
+            assert after[incident_id]["policy_version"] == "hants-12"
+            was = {(r["agency"], r["subject"]) for r in before[incident_id]["referrals"]}
+            now = {(r["agency"], r["subject"]) for r in after[incident_id]["referrals"]}
+            assert was <= now  # a later decision only adds referrals
+        else:
+            assert after[incident_id] == before[incident_id]
+    assert in_force == policy
+    assert [(h.version, h.applied_by) for h in history] == [("hants-12", "policy-lead")]
+    altered = [e for e in log if e["operation"] == "altered"]
+    assert [(e["resource"], e["ids"], e["sub"], e["via"]) for e in altered] == [
+        ("policy", ["hants-12"], "policy-lead", "api")
+    ]
+    # a trial of the policy in force now agrees with the re-decided levels, flags and
+    # criteria; it may still add a referral that an earlier stage (a DASH since replaced)
+    # would have made under this policy, which re-deciding on today's inputs does not
+    found = await changes_of(database_url, again.trial_id)
+    for incident_id in recent & set(found):
+        was, now_ = found[incident_id].before, found[incident_id].after
+        assert (was.risk_level, was.flags, was.criteria) == (
+            now_.risk_level,
+            now_.flags,
+            now_.criteria,
+        )
+        assert set(was.referrals) < set(now_.referrals)
+
+
+async def changes_of(url: str, trial_id: str) -> dict[str, Any]:
+    async with storage_only(url) as triage:
+        return await changes(triage, trial_id)
+
+
+async def test_a_trial_cannot_be_applied_twice_nor_unfinished(database_url: str) -> None:
+    policy = DEFAULT_POLICY.model_copy(update={"version": "twice"})
+    async with storage_only(database_url) as triage:
+        await seed(triage, 10, rng_seed=3)
+        order = trials.TrialOrder(policy, FROM, TO, None)
+        unfinished = await trials.start_trial(triage, order, "analyst", NOW)
+        with pytest.raises(trials.NotApplicable):
+            await trials.apply_trial(triage, unfinished, FROM, "lead", "/r", NOW)
+        done = await run_trial(triage, policy)
+        await trials.apply_trial(triage, done.trial_id, TO, "lead", "/r", NOW)
+        with pytest.raises(trials.NotApplicable):
+            await trials.apply_trial(triage, done.trial_id, TO, "lead", "/r", NOW)
+        with pytest.raises(trials.UnknownTrial):
+            await trials.apply_trial(triage, str(uuid.uuid4()), TO, "lead", "/r", NOW)
