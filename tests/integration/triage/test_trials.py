@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from mash_tools.testing import create_database
-from shared.envelope import CloudEvent
 from shared.topics import DECISIONS, audit_topic
-from tests.builders import dash_body
-from tests.integration.triage.kit import dash_event, listing_event, reported_event, storage_only
+from tests.integration.triage.kit import Inputs, seed_stream, storage_only
 from triage import handlers, repository, store, trials
-from triage.consumer import consumers
 from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 from triage.domain.trial import Outcome
 from triage.handlers import Triage
@@ -40,101 +36,9 @@ NOW = datetime.now(UTC)
 
 
 @dataclass
-class Inputs:
-    """What the test gave one incident: when, its DASH scores (None: no DASH), re-grade."""
-
-    reported_at: datetime
-    area: str
-    first: int | None
-    last: int | None
-    regraded: bool = False
-
-
-@dataclass
 class Stream:
     url: str
     incidents: dict[str, Inputs] = field(default_factory=dict)
-
-
-async def consume(triage: Triage, event: CloudEvent) -> None:
-    """What the consumer loop does with one event: the handler in one transaction."""
-    async with triage.platform.uow() as session:
-        await consumers(triage)[0].handler(session, event)
-
-
-def _person(rng: random.Random, n: int, kind: str) -> dict[str, Any]:
-    person: dict[str, Any] = {
-        "given_name": f"{kind}{chr(65 + n % 26)}{'x' * (n // 26)}",
-        "family_name": "Streamperson",
-        "date_of_birth": f"19{70 + n % 25}-0{1 + n % 9}-1{n % 10}",
-    }
-    if n % 4:  # one in four known only by names and date of birth
-        person["person_id"] = f"{kind[0]}{n:05d}"
-    return person
-
-
-def _children(rng: random.Random) -> list[dict[str, Any]]:
-    if rng.random() > 0.3:
-        return []
-    return [
-        {
-            "given_name": "Kid",
-            "family_name": "Streamperson",
-            "date_of_birth": f"20{10 + rng.randrange(12)}-05-05",
-            "present_at_incident": rng.random() < 0.5,
-            **({"school_urn": "123456"} if rng.random() < 0.5 else {}),
-        }
-        for _ in range(rng.randint(1, 2))
-    ]
-
-
-def _score(rng: random.Random) -> int:
-    return rng.choice([0, 3, 6, 9, 10, 11, 12, 12, 13, 13, 14, 16, 20])
-
-
-async def seed(triage: Triage, size: int, rng_seed: int = 22) -> dict[str, Inputs]:
-    """A three-year stream of `size` incidents through the consumer and the re-grade
-    command; what each incident was given."""
-    rng = random.Random(rng_seed)
-    victims = [_person(rng, n, "Vic") for n in range(size // 5)]
-    suspects = [_person(rng, n, "Sus") for n in range(size // 10)]
-    events: list[tuple[CloudEvent, Inputs]] = []
-    for _ in range(size):
-        at = START + timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
-        victim = victims[min(rng.randrange(len(victims)), rng.randrange(len(victims)))]
-        first = None if rng.random() < 0.25 else _score(rng)
-        extra: dict[str, Any] = {
-            "children": _children(rng),
-            "area": rng.choice(["southampton", "portsmouth"]),
-            "suspect": rng.choice(suspects) if rng.random() < 0.9 else None,
-        }
-        if first is not None:
-            judgement = "medium" if rng.random() < 0.1 else None
-            extra["dash"] = dash_body(first, judgement)
-        event = reported_event(at, victim, **extra)
-        events.append((event, Inputs(at, extra["area"], first, first)))
-    events.sort(key=lambda e: e[1].reported_at)
-    late = [e for e in events if rng.random() < 0.1]  # arrive after everything else
-    order = [e for e in events if e not in late] + late
-    given: dict[str, Inputs] = {}
-    for event, inputs in order:
-        await consume(triage, event)
-        given[event.subject or ""] = inputs
-    for event, inputs in events:
-        if (inputs.first is None and rng.random() < 0.5) or rng.random() < 0.08:
-            inputs.last = _score(rng)
-            await consume(triage, dash_event(event.subject or "", inputs.last))
-    for event, inputs in events[: size // 3 : 4]:  # a few victims listed at a MARAC
-        victim = event.data["victim"]
-        listed_at = inputs.reported_at + timedelta(days=9)
-        await consume(triage, listing_event(victim, listed_at, [event.subject or ""]))
-    for event, inputs in events:
-        if rng.random() < 0.08:
-            inputs.regraded = True
-            level = rng.choice(["standard", "medium", "high"])
-            order_ = handlers.RegradeOrder(level, "CRU review", "DS 1", "cru")  # type: ignore[arg-type]
-            await handlers.regrade(triage, uuid.UUID(event.subject), order_, datetime.now(UTC))
-    return given
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -148,7 +52,7 @@ async def stream(
     else:
         url = await create_database(request.getfixturevalue("postgres_server"))
     async with storage_only(url) as triage:
-        given = await seed(triage, 160)
+        given = await seed_stream(triage, 160)
     return Stream(url, given)
 
 
@@ -319,7 +223,7 @@ async def test_applying_makes_the_policy_current_and_redecides_since_the_date(
     policy = DEFAULT_POLICY.model_copy(update={"version": "hants-12", "high_score": 12})
     since = date(2025, 6, 1)
     async with storage_only(database_url) as triage:
-        given = await seed(triage, 60, rng_seed=7)
+        given = await seed_stream(triage, 60, rng_seed=7)
         before = {i: await current(triage, i) for i in given}
         trial = await run_trial(triage, policy)
         published = len(await staged(triage, DECISIONS))
@@ -374,7 +278,7 @@ async def changes_of(url: str, trial_id: str) -> dict[str, Any]:
 async def test_a_trial_cannot_be_applied_twice_nor_unfinished(database_url: str) -> None:
     policy = DEFAULT_POLICY.model_copy(update={"version": "twice"})
     async with storage_only(database_url) as triage:
-        await seed(triage, 10, rng_seed=3)
+        await seed_stream(triage, 10, rng_seed=3)
         order = trials.TrialOrder(policy, FROM, TO, None)
         unfinished = await trials.start_trial(triage, order, "analyst", NOW)
         with pytest.raises(trials.NotApplicable):

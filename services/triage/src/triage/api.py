@@ -14,8 +14,10 @@ from fastapi.responses import StreamingResponse
 
 from shared.audit import ReadAudit, audited
 from shared.auth import Principal, require
+from shared.errors import FieldErrors
 from shared.schemas import TriageDecided
 from triage import handlers, repository, trials
+from triage.domain.policy import TriagePolicy
 from triage.domain.trial import Outcome
 from triage.handlers import Triage
 from triage.schemas import (
@@ -118,8 +120,13 @@ async def start_trial(
 ) -> TrialAccepted:
     """Decide every incident of the period again under the policy, in the background;
     nothing is published, nothing changes."""
-    order = trials.TrialOrder(body.policy, body.date_from, body.date_to, body.area)
-    trial_id = await trials.start_trial(triage, order, principal.subject, datetime.now(UTC))
+    policy = TriagePolicy.model_validate(body.policy.model_dump())
+    order = trials.TrialOrder(policy, body.date_from, body.date_to, body.area)
+    try:
+        trial_id = await trials.start_trial(triage, order, principal.subject, datetime.now(UTC))
+    except trials.VersionInUse:
+        msg = "a policy with this version was in force already: give the trial a new version"
+        raise FieldErrors([{"loc": ["body", "policy", "version"], "msg": msg}]) from None
     return TrialAccepted(trial_id=UUID(trial_id))
 
 

@@ -3,18 +3,47 @@ their answers (decisions are `shared.schemas.TriageDecided`)."""
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError, PydanticUndefined
 
 from shared.schemas.v1 import RiskLevel, Slug
 from shared.text import checked
 from triage.domain.policy import TriagePolicy
 
 TrialStatus = Literal["running", "done", "failed"]
+
+
+def _required(info: FieldInfo) -> FieldInfo:
+    """The field as the policy declares it (its constraints), without its default."""
+    needed = copy(info)
+    needed.default = PydanticUndefined
+    needed.default_factory = None
+    return needed
+
+
+# A trial names every value of its policy (contract section 4: "a whole policy"): the
+# same fields and checks as `TriagePolicy`, none of them defaulted.
+WholePolicy: type[TriagePolicy] = create_model(
+    "WholePolicy",
+    __base__=TriagePolicy,
+    **{
+        name: (info.annotation, _required(info)) for name, info in TriagePolicy.model_fields.items()
+    },  # type: ignore[call-overload]
+)
 
 Text = Annotated[
     str,
@@ -51,16 +80,18 @@ class TrialRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    policy: TriagePolicy
+    policy: WholePolicy
     date_from: date = Field(alias="from", examples=["2025-12-01"])
     date_to: date = Field(alias="to", examples=["2026-11-30"])
     area: Slug | None = Field(default=None, examples=["southampton"])
 
-    @model_validator(mode="after")
-    def _period_in_order(self) -> TrialRequest:
-        if self.date_from > self.date_to:
-            raise PydanticCustomError("period", "`from` must not be after `to`")
-        return self
+    @field_validator("date_to")
+    @classmethod
+    def _period_in_order(cls, date_to: date, info: ValidationInfo) -> date:
+        date_from = info.data.get("date_from")
+        if date_from is not None and date_from > date_to:
+            raise PydanticCustomError("period", "`to` must not be before `from`")
+        return date_to
 
 
 class TrialAccepted(BaseModel):

@@ -28,6 +28,10 @@ class UnknownTrial(Exception):
     """No trial with this id."""
 
 
+class VersionInUse(Exception):
+    """The trial's policy has the version of a policy in force now or before."""
+
+
 class NotApplicable(Exception):
     """The trial cannot be applied (not finished, or its version is already applied)."""
 
@@ -47,10 +51,16 @@ def _start_of(day: date) -> datetime:
 
 
 async def start_trial(triage: Triage, order: TrialOrder, by: str, now: datetime) -> str:
-    """Record the trial (running, nothing decided yet); the background job runs it."""
+    """Record the trial (running, nothing decided yet); the background job runs it. Its
+    policy needs a version never in force (decisions name the version they were made
+    under)."""
     trial_id = str(uuid4())
     until = _start_of(order.date_to) + timedelta(days=1)
     async with triage.platform.uow() as session:
+        version = order.policy.version
+        used = {p.version for p in await repository.policy_history(session)}
+        if version in used | {triage.policy.version}:
+            raise VersionInUse(version)
         total = await repository.count_reported(
             session, _start_of(order.date_from), until, order.area
         )
