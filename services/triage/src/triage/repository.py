@@ -312,6 +312,73 @@ def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
     return min(moments) if moments else (utc(row.listed_at), 0)
 
 
+People = tuple[Identity, Identity | None]
+_CHUNK = 500  # hashes a query binds at most
+
+
+async def on_record_many(session: AsyncSession, people: Sequence[People]) -> list[OnRecord]:
+    """`on_record` for many incidents' people at once (a trial's batch): a few queries
+    in all, not a few each. Each answer may hold more candidates than `on_record`'s (a row
+    whose names match but whose person id differs); the domain's identity rule, which
+    decides who matches, leaves them out just the same."""
+    pids = sorted({p.person_id for pair in people for p in pair if p and p.person_id})
+    ndobs = sorted({p.names_dob for pair in people for p in pair if p and p.names_dob})
+    h, m = incident_people.c, marac_listings.c
+    rows: dict[int, Any] = {}
+    listing_rows: dict[str, Any] = {}
+    for values, columns, listed_by in (
+        (pids, (h.victim_pid, h.suspect_pid), m.victim_pid),
+        (ndobs, (h.victim_ndob, h.suspect_ndob), m.victim_ndob),
+    ):
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            found = select(incident_people).where(or_(*(c.in_(chunk) for c in columns)))
+            rows.update((int(r.seq), r) for r in await session.execute(found))
+            listed = select(marac_listings).where(listed_by.in_(chunk))
+            listing_rows.update((r.event_id, r) for r in await session.execute(listed))
+    known = await _moments(session, {str(i) for r in listing_rows.values() for i in r.incident_ids})
+    by_victim: dict[str, list[PastIncident]] = {}
+    by_suspect: dict[str, list[PastIncident]] = {}
+    for seq in sorted(rows):
+        row = rows[seq]
+        past = _past_incident(row)
+        for found_hash in past.victim.hashes:
+            by_victim.setdefault(found_hash, []).append(past)
+        for found_hash in past.suspect.hashes if past.suspect else ():
+            by_suspect.setdefault(found_hash, []).append(past)
+    listings: dict[str, list[MaracListing]] = {}
+    for row in listing_rows.values():
+        listing = MaracListing(
+            Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known)
+        )
+        for found_hash in listing.victim.hashes:
+            listings.setdefault(found_hash, []).append(listing)
+    answers = []
+    for victim, suspect in people:
+        candidates = {
+            past.seq: past for found_hash in victim.hashes for past in by_victim.get(found_hash, ())
+        }
+        for found_hash in suspect.hashes if suspect else ():
+            candidates.update((past.seq, past) for past in by_suspect.get(found_hash, ()))
+        of_victim = {id(x): x for h_ in victim.hashes for x in listings.get(h_, ())}
+        answers.append(
+            OnRecord(
+                tuple(candidates[seq] for seq in sorted(candidates)), tuple(of_victim.values())
+            )
+        )
+    return answers
+
+
+async def _moments(session: AsyncSession, incident_ids: set[str]) -> dict[str, Moment]:
+    """Where these incidents stand in triage's order, for those triage knows."""
+    known: dict[str, Moment] = {}
+    ids = sorted(incident_ids)
+    for start in range(0, len(ids), _CHUNK):
+        found = await session.execute(_INCIDENTS_IN, {"ids": ids[start : start + _CHUNK]})
+        known.update((r.incident_id, (utc(r.reported_at), int(r.seq))) for r in found)
+    return known
+
+
 _LATEST_DECISION = (
     select(decisions.c.version, decisions.c.decision)
     .where(decisions.c.incident_id == bindparam("incident_id"))

@@ -94,11 +94,12 @@ async def trial_step(triage: Triage, trial_id: str, batch: int = BATCH) -> int:
         )
         summary = trial.summary
         changes: list[tuple[int, rules.Change]] = []
-        for one in inputs:
+        people = [(one.case.record.victim, one.case.record.suspect) for one in inputs]
+        records = await repository.on_record_many(session, people)
+        for one, on_record in zip(inputs, records, strict=True):
             case = one.case
             if one.current is not None:
                 record = case.record
-                on_record = await repository.on_record(session, record.victim, record.suspect)
                 stages = rules.stages(case, one.regrades)
                 after = rules.outcome(rules.replay(case, stages, on_record, trial.policy))
                 before = rules.published_outcome(one.current)
