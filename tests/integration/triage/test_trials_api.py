@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from mash_tools.testing import bearer, eventually
-from shared.topics import DECISIONS
+from shared.topics import DECISIONS, audit_topic
 from tests.integration.triage.conftest import Stack
 from tests.integration.triage.kit import STREAM_START, seed_stream
 from triage import store
@@ -104,6 +104,14 @@ async def test_unknown_trials_and_bad_applies(stack: Stack) -> None:
     assert not_an_id.status_code == 422
 
 
+async def staged(stack: Stack, topic: str) -> list[dict[str, Any]]:
+    """The data of every event triage has staged on `topic`."""
+    box = store.platform.outbox
+    async with stack.triage_app.state.platform.sessions() as session:
+        stmt = select(box.c.payload).where(box.c.topic == topic).order_by(box.c.id)
+        return [json.loads(p) for p in (await session.execute(stmt)).scalars()]
+
+
 async def published_decisions(stack: Stack, version: str) -> list[tuple[dict[str, Any], bool]]:
     """Triage's staged decisions of a policy version, each with whether the relay has
     published it to the decisions topic."""
@@ -164,6 +172,15 @@ async def test_a_trial_runs_reports_and_is_applied(stack: Stack) -> None:
         "referrals_after",
     }
     assert "Streamperson" not in exported.text  # ids only, never a person
+    consulted = [
+        e
+        for e in await staged(stack, audit_topic("triage"))
+        if e["route"] == "/v1/policy-trials/{trial_id}/changes.csv"
+    ]
+    assert [(e["operation"], e["resource"], e["sub"]) for e in consulted] == [
+        ("consulted", "decision", "tester")
+    ]
+    assert sorted(consulted[0]["ids"]) == sorted(r["incident_id"] for r in rows)
 
     since = (STREAM_START.replace(year=STREAM_START.year + 2)).date()
     applied = await stack.triage.post(

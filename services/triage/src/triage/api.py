@@ -36,6 +36,7 @@ router = APIRouter(prefix="/v1", tags=["triage"])
 Reader = Annotated[ReadAudit, Depends(audited("triage:read"))]
 Regrader = Annotated[Principal, Depends(require("triage:regrade"))]
 PolicyMaker = Annotated[Principal, Depends(require("triage:policy"))]
+Consulter = Annotated[ReadAudit, Depends(audited("triage:policy"))]
 PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "No token, or not a valid one"},
     403: {"description": "The token lacks the scope"},
@@ -183,17 +184,20 @@ def _cells(outcome: Outcome) -> tuple[str, ...]:
     summary="Each decision the trial changes, by ids only",
     responses={200: {"content": {"text/csv": {}}}, **NO_TRIAL, **PROBLEMS},
 )
-async def trial_changes(trial_id: UUID, triage: TriageDep, _: PolicyMaker) -> StreamingResponse:
+async def trial_changes(trial_id: UUID, triage: TriageDep, audit: Consulter) -> StreamingResponse:
     """Streamed, a page of the store at a time: incident id, area, reported_at, and the
-    risk level, flags, MARAC criteria and referrals before and after. No personal data."""
+    risk level, flags, MARAC criteria and referrals before and after. No personal data;
+    the decisions each page names are logged as consulted as it is read."""
     await _trial(triage, trial_id)
 
     async def lines() -> AsyncIterator[str]:
         yield _csv_line(CSV_COLUMNS)
         after = 0
         while True:
-            async with triage.platform.sessions() as session:
+            async with triage.platform.uow() as session:
                 page = await repository.trial_changes(session, str(trial_id), after, 1000)
+                if page:
+                    await audit.record(session, "decision", [c.incident_id for _, c in page])
             for _, change in page:
                 before, now = _cells(change.before), _cells(change.after)
                 paired = tuple(cell for pair in zip(before, now, strict=True) for cell in pair)
