@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from shared.kafka import is_transient
 from shared.periodic import PeriodicJob
 from shared.service import Platform
@@ -41,6 +43,15 @@ class PolicyTrials(PeriodicJob[Settings]):
         """Only the loop: a trial left running is taken up by its first round, never by
         the start-up (which would hold the app's start until it finished)."""
         self._task = asyncio.create_task(self._run(platform), name=self.name)
+
+    async def run_once(self, platform: Platform[Settings]) -> int | None:
+        """A round only when there is work: an idle triage takes no lock and logs nothing
+        every interval."""
+        with suppress_instrumentation():  # polling is not traced: an idle stack makes no spans
+            async with platform.sessions() as session:
+                idle = not await repository.redecisions(session)
+                idle = idle and not await repository.running_trials(session)
+        return 0 if idle else await super().run_once(platform)
 
     async def round(self, platform: Platform[Settings]) -> int:
         decided = 0
