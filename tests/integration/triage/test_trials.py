@@ -24,6 +24,7 @@ from mash_tools.testing import create_database
 from shared.topics import DECISIONS, audit_topic
 from tests.integration.triage.kit import Inputs, seed_stream, storage_only
 from triage import handlers, repository, store, trials
+from triage.domain import trial as trial_rules
 from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 from triage.domain.trial import Outcome
 from triage.handlers import Triage
@@ -293,3 +294,18 @@ async def test_a_trial_cannot_be_applied_twice_nor_unfinished(database_url: str)
             await trials.apply_trial(triage, done.trial_id, TO, "lead", "/r", NOW)
         with pytest.raises(trials.UnknownTrial):
             await trials.apply_trial(triage, str(uuid.uuid4()), TO, "lead", "/r", NOW)
+
+
+async def test_a_trial_its_data_fails_is_marked_failed_not_retried(
+    stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise ValueError("a stored incident the rules cannot read")
+
+    policy = DEFAULT_POLICY.model_copy(update={"version": "broken"})
+    async with storage_only(stream.url) as triage:
+        monkeypatch.setattr(trial_rules, "replay", broken)
+        trial = await run_trial(triage, policy)
+        assert trial.status == "failed"
+        assert await job(triage).run_once(triage.platform) == 0  # nothing left to run
+        assert (await found(triage, trial.trial_id)).status == "failed"
