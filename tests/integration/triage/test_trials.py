@@ -22,7 +22,13 @@ from sqlalchemy import func, select
 
 from mash_tools.testing import create_database
 from shared.topics import DECISIONS, audit_topic
-from tests.integration.triage.kit import Inputs, seed_stream, storage_only
+from tests.integration.triage.kit import (
+    Inputs,
+    consume,
+    reported_event,
+    seed_stream,
+    storage_only,
+)
 from triage import handlers, repository, store, trials
 from triage.domain import trial as trial_rules
 from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
@@ -243,6 +249,9 @@ async def test_applying_makes_the_policy_current_and_redecides_since_the_date(
         log = await staged(triage, audit_topic("triage"))
         after = {i: await current(triage, i) for i in given}
         again = await run_trial(triage, policy.model_copy(update={"version": "hants-12b"}))
+        live = reported_event(NOW, {"given_name": "New", "family_name": "Caller"})
+        await consume(triage, live)  # a live decision after the apply: the policy in force
+        assert (await current(triage, live.subject or ""))["policy_version"] == "hants-12"
     recent = {i for i, g in given.items() if g.reported_at >= datetime(2025, 6, 1, tzinfo=UTC)}
     assert recent, "the stream must reach past the date"
     assert sorted(d["incident_id"] for d in republished) == sorted(recent)  # each once
