@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import uuid4
 
 from shared import audit
@@ -19,6 +20,7 @@ from triage import handlers, repository
 from triage.domain import trial as rules
 from triage.domain.decision import knock_on_cause
 from triage.domain.policy import TriagePolicy
+from triage.domain.windows import OnRecord
 from triage.handlers import Triage
 
 BATCH = 500
@@ -97,19 +99,12 @@ async def trial_step(triage: Triage, trial_id: str, batch: int = BATCH) -> int:
         people = [(one.case.record.victim, one.case.record.suspect) for one in inputs]
         records = await repository.on_record_many(session, people)
         for one, on_record in zip(inputs, records, strict=True):
-            case = one.case
-            if one.current is not None:
-                record = case.record
-                stages = rules.stages(case, one.regrades)
-                after = rules.outcome(rules.replay(case, stages, on_record, trial.policy))
-                before = rules.published_outcome(one.current)
-                incident = case.incident
-                found = rules.compare(
-                    record.incident_id, incident.area, record.reported_at, before, after
-                )
-                rules.tally(summary, incident.area, found)
-                if found is not None:
-                    changes.append((trial.done + len(changes) + 1, found))
+            if one.current is None:
+                continue  # never decided (cannot happen: a decision commits with its incident)
+            found = _change(one, one.current, on_record, trial.policy)
+            rules.tally(summary, one.case.incident.area, found)
+            if found is not None:
+                changes.append((trial.done + len(changes) + 1, found))  # numbered in order
         done = trial.done + len(inputs)
         finished = len(inputs) < batch
         last = inputs[-1].case.record.moment if inputs else trial.after
@@ -118,6 +113,19 @@ async def trial_step(triage: Triage, trial_id: str, batch: int = BATCH) -> int:
         saved = replace(trial, status=status, done=done, total=total, summary=summary, after=last)
         await repository.save_trial(session, saved, changes)
     return len(inputs)
+
+
+def _change(
+    one: repository.TrialInput,
+    current: dict[str, Any],
+    on_record: OnRecord,
+    policy: TriagePolicy,
+) -> rules.Change | None:
+    """The incident's decision replayed under `policy`, against the one triage published."""
+    case, record = one.case, one.case.record
+    after = rules.outcome(rules.replay(case, rules.stages(case, one.regrades), on_record, policy))
+    before = rules.published_outcome(current)
+    return rules.compare(record.incident_id, case.incident.area, record.reported_at, before, after)
 
 
 async def fail_trial(triage: Triage, trial_id: str) -> None:
