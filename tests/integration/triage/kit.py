@@ -195,6 +195,17 @@ async def seed_stream(triage: Triage, size: int, rng_seed: int = 22) -> dict[str
     for event, inputs in order:
         await consume(triage, event)
         given[event.subject or ""] = inputs
+    await _regrade_some(triage, rng, events, 0.05)  # some before their later DASH
+    # and one whose order matters: not assessed, re-graded standard, then a DASH of 16
+    # (re-deciding the DASH before the re-grade would refer it to the safeguarding team)
+    cru_first = reported_event(STREAM_START + timedelta(days=500), victims[-1])
+    await consume(triage, cru_first)
+    order = handlers.RegradeOrder("standard", "CRU review", "DS 1", "cru")
+    await handlers.regrade(triage, uuid.UUID(cru_first.subject), order, datetime.now(UTC))
+    await consume(triage, dash_event(cru_first.subject or "", 16))
+    given[cru_first.subject or ""] = Inputs(
+        STREAM_START + timedelta(days=500), "southampton", None, 16, regraded=True
+    )
     for event, inputs in events:
         if (inputs.first is None and rng.random() < 0.5) or rng.random() < 0.08:
             inputs.last = _score(rng)
@@ -203,10 +214,17 @@ async def seed_stream(triage: Triage, size: int, rng_seed: int = 22) -> dict[str
         victim = event.data["victim"]
         listed_at = inputs.reported_at + timedelta(days=9)
         await consume(triage, listing_event(victim, listed_at, [event.subject or ""]))
+    await _regrade_some(triage, rng, events, 0.08)
+    return given
+
+
+async def _regrade_some(
+    triage: Triage, rng: random.Random, events: list[tuple[CloudEvent, Inputs]], share: float
+) -> None:
+    """The CRU re-grades a share of the incidents, through the re-grade command."""
     for event, inputs in events:
-        if rng.random() < 0.08:
+        if rng.random() < share:
             inputs.regraded = True
             level = rng.choice(["standard", "medium", "high"])
-            order_ = handlers.RegradeOrder(level, "CRU review", "DS 1", "cru")  # type: ignore[arg-type]
-            await handlers.regrade(triage, uuid.UUID(event.subject), order_, datetime.now(UTC))
-    return given
+            order = handlers.RegradeOrder(level, "CRU review", "DS 1", "cru")  # type: ignore[arg-type]
+            await handlers.regrade(triage, uuid.UUID(event.subject), order, datetime.now(UTC))

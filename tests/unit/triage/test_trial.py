@@ -121,3 +121,25 @@ def test_the_summary_counts_levels_eligibility_and_referrals_per_agency_and_area
         "incidents": 2,
         "by_area": {"southampton": figures, "portsmouth": quiet},
     }
+
+
+def test_a_dash_after_a_regrade_is_replayed_after_it() -> None:
+    """Not assessed, re-graded standard by the CRU, then a DASH of 16: the decisions
+    triage published say which came first, and only that order refers as live triage
+    did (no safeguarding team: the level was never high without the re-grade)."""
+    grade = regrade("standard")
+    late = replace(reported_with(None, 16), regrade=grade)
+    published = [
+        {"dash_score": None, "regrade": None},
+        {"dash_score": None, "regrade": grade.model_dump(mode="json")},
+        {"dash_score": 16, "regrade": grade.model_dump(mode="json")},
+    ]
+    found = stages(late, (grade,), published)
+    assert found == [Stage(None, None), Stage(None, grade), Stage(dash(16), grade)]
+    decision = replay(late, found, OnRecord(), DEFAULT_POLICY)
+    assert {r.agency for r in decision.referrals} == {"victim-support", "idva"}
+    assert stages(late, (grade,)) == [
+        Stage(None, None),
+        Stage(dash(16), None),
+        Stage(dash(16), grade),
+    ]

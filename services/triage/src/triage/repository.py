@@ -565,7 +565,11 @@ class TrialInput:
 
     case: Case
     regrades: tuple[Regrade, ...]
-    current: dict[str, Any] | None
+    decided: tuple[dict[str, Any], ...]  # every decision published, oldest first
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        return self.decided[-1] if self.decided else None
 
 
 async def trial_inputs(
@@ -577,7 +581,7 @@ async def trial_inputs(
     limit: int,
 ) -> list[TrialInput]:
     """The next `limit` incidents of a trial's period after `after`, in triage's order,
-    with their re-grades and current decisions (three queries a batch)."""
+    with their re-grades and published decisions (three queries a batch)."""
     stmt = (
         select(incidents, *(c for c in incident_people.c if c.name != "incident_id"))
         .select_from(_PEOPLE_AND_INCIDENT)
@@ -589,13 +593,12 @@ async def trial_inputs(
     ids = [row.incident_id for row in rows]
     if not ids:
         return []
-    current: dict[str, tuple[int, dict[str, Any]]] = {}
+    decided: dict[str, list[dict[str, Any]]] = {}
     d = decisions.c
     for found in await session.execute(
-        select(d.incident_id, d.version, d.decision).where(d.incident_id.in_(ids))
+        select(d.incident_id, d.decision).where(d.incident_id.in_(ids)).order_by(d.version)
     ):
-        if found.incident_id not in current or current[found.incident_id][0] < found.version:
-            current[found.incident_id] = (int(found.version), dict(found.decision))
+        decided.setdefault(found.incident_id, []).append(dict(found.decision))
     grades: dict[str, list[Regrade]] = {}
     r = regrades.c
     for grade in await session.execute(
@@ -613,7 +616,7 @@ async def trial_inputs(
                 regrade=Regrade.model_validate(row.regrade) if row.regrade else None,
             ),
             tuple(grades.get(row.incident_id, ())),
-            current[row.incident_id][1] if row.incident_id in current else None,
+            tuple(decided.get(row.incident_id, ())),
         )
         for row in rows
     ]

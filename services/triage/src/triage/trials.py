@@ -123,7 +123,8 @@ def _change(
 ) -> rules.Change | None:
     """The incident's decision replayed under `policy`, against the one triage published."""
     case, record = one.case, one.case.record
-    after = rules.outcome(rules.replay(case, rules.stages(case, one.regrades), on_record, policy))
+    inputs = rules.stages(case, one.regrades, one.decided)
+    after = rules.outcome(rules.replay(case, inputs, on_record, policy))
     before = rules.published_outcome(current)
     return rules.compare(record.incident_id, case.incident.area, record.reported_at, before, after)
 

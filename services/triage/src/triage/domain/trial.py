@@ -18,6 +18,7 @@ from shared.schemas import Dash
 from shared.schemas.v1 import Regrade
 from triage.domain.decision import Case, Decision, decide
 from triage.domain.policy import TriagePolicy
+from triage.domain.risk import dash_score
 from triage.domain.windows import OnRecord
 
 
@@ -29,17 +30,43 @@ class Stage:
     regrade: Regrade | None
 
 
-def stages(case: Case, regrades: Sequence[Regrade]) -> list[Stage]:
+def stages(
+    case: Case, regrades: Sequence[Regrade], decided: Sequence[Mapping[str, Any]] = ()
+) -> list[Stage]:
     """The decisions an incident had, by what triage keeps: at report (the DASH it came
-    with), after a later DASH (the latest one; one in between is not kept), then one per
-    re-grade, oldest first, each with the latest DASH (a re-grade follows the DASH the CRU
-    reviewed). `case` holds the latest DASH and re-grade."""
-    found = [Stage(case.incident.dash, None)]
-    if case.dash != case.incident.dash:
-        found.append(Stage(case.dash, None))
+    with), then each re-grade (oldest first) and the later DASH (the latest one; one in
+    between is not kept) in the order they came. `case` holds the latest DASH and
+    re-grade; `decided` is the incident's published decisions, oldest first, which tell
+    where the later DASH came among the re-grades (`late_dash_after`)."""
+    first, latest = case.incident.dash, case.dash
     grades = list(regrades) or ([case.regrade] if case.regrade else [])
-    found.extend(Stage(case.dash, grade) for grade in grades)
-    return found
+    found = [Stage(first, None)]
+    if latest == first:
+        return found + [Stage(first, grade) for grade in grades]
+    before = late_dash_after(case, grades, decided)
+    found.extend(Stage(first, grade) for grade in grades[:before])
+    found.append(Stage(latest, grades[before - 1] if before else None))
+    return found + [Stage(latest, grade) for grade in grades[before:]]
+
+
+def late_dash_after(
+    case: Case, grades: Sequence[Regrade], decided: Sequence[Mapping[str, Any]]
+) -> int:
+    """How many of the re-grades came before the later DASH. The first published decision
+    with the later DASH's score names the re-grade then in force; when the two DASHes
+    score the same, the order cannot be read (nor, under any policy's bands, matter much)
+    and the DASH is taken to have come first."""
+    score = dash_score(case.dash) if case.dash else None
+    if score == (dash_score(case.incident.dash) if case.incident.dash else None):
+        return 0
+    for data in decided:
+        if data.get("dash_score") == score:
+            grade = data.get("regrade")
+            if grade is None:
+                return 0
+            at = Regrade.model_validate(grade).at
+            return sum(1 for known in grades if known.at <= at)
+    return 0
 
 
 def replay(
