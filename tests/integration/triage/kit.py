@@ -200,8 +200,8 @@ async def seed_stream(triage: Triage, size: int, rng_seed: int = 22) -> dict[str
     # (re-deciding the DASH before the re-grade would refer it to the safeguarding team)
     cru_first = reported_event(STREAM_START + timedelta(days=500), victims[-1])
     await consume(triage, cru_first)
-    order = handlers.RegradeOrder("standard", "CRU review", "DS 1", "cru")
-    await handlers.regrade(triage, uuid.UUID(cru_first.subject), order, datetime.now(UTC))
+    cru = handlers.RegradeOrder("standard", "CRU review", "DS 1", "cru")
+    await handlers.regrade(triage, uuid.UUID(cru_first.subject), cru, datetime.now(UTC))
     await consume(triage, dash_event(cru_first.subject or "", 16))
     given[cru_first.subject or ""] = Inputs(
         STREAM_START + timedelta(days=500), "southampton", None, 16, regraded=True

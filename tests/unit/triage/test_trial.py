@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from tests.unit.triage.builders import NOT_SAMPLED, case, dash, regrade
 from triage.domain.decision import Case, decide
@@ -129,7 +130,7 @@ def test_a_dash_after_a_regrade_is_replayed_after_it() -> None:
     did (no safeguarding team: the level was never high without the re-grade)."""
     grade = regrade("standard")
     late = replace(reported_with(None, 16), regrade=grade)
-    published = [
+    published: list[dict[str, Any]] = [
         {"dash_score": None, "regrade": None},
         {"dash_score": None, "regrade": grade.model_dump(mode="json")},
         {"dash_score": 16, "regrade": grade.model_dump(mode="json")},
