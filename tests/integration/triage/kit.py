@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mash_tools.testing import data_of, headers_of, platform_settings
@@ -13,9 +15,10 @@ from shared.envelope import CloudEvent
 from shared.service import Platform
 from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
 from tests.builders import dash_body, incident_body
-from triage import store
+from triage import handlers, store
 from triage.app import MIGRATIONS
 from triage.config import Settings
+from triage.consumer import consumers
 from triage.handlers import Triage
 
 
@@ -108,3 +111,120 @@ def decision_for(incident_id: str, **expected: Any) -> Any:
 
 def without_dip(flags: list[str]) -> list[str]:
     return [f for f in flags if f != "dip_sample"]
+
+
+# A seeded stream for policy trials: three years of incidents through the consumer and the
+# re-grade command, with what each incident was given (for the tests' own models).
+
+
+@dataclass
+class Inputs:
+    """What the test gave one incident: when, its DASH scores (None: no DASH), re-grade."""
+
+    reported_at: datetime
+    area: str
+    first: int | None
+    last: int | None
+    regraded: bool = False
+
+
+STREAM_START = datetime(2023, 12, 1, 8, 0, tzinfo=UTC)
+
+
+async def consume(triage: Triage, event: CloudEvent) -> None:
+    """What the consumer loop does with one event: the handler in one transaction."""
+    async with triage.platform.uow() as session:
+        await consumers(triage)[0].handler(session, event)
+
+
+def _person(rng: random.Random, n: int, kind: str) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "given_name": f"{kind}{chr(65 + n % 26)}{'x' * (n // 26)}",
+        "family_name": "Streamperson",
+        "date_of_birth": f"19{70 + n % 25}-0{1 + n % 9}-1{n % 10}",
+    }
+    if n % 4:  # one in four known only by names and date of birth
+        person["person_id"] = f"{kind[0]}{n:05d}"
+    return person
+
+
+def _children(rng: random.Random) -> list[dict[str, Any]]:
+    if rng.random() > 0.3:
+        return []
+    return [
+        {
+            "given_name": "Kid",
+            "family_name": "Streamperson",
+            "date_of_birth": f"20{10 + rng.randrange(12)}-05-05",
+            "present_at_incident": rng.random() < 0.5,
+            **({"school_urn": "123456"} if rng.random() < 0.5 else {}),
+        }
+        for _ in range(rng.randint(1, 2))
+    ]
+
+
+def _score(rng: random.Random) -> int:
+    return rng.choice([0, 3, 6, 9, 10, 11, 12, 12, 13, 13, 14, 16, 20])
+
+
+async def seed_stream(triage: Triage, size: int, rng_seed: int = 22) -> dict[str, Inputs]:
+    """A three-year stream of `size` incidents through the consumer and the re-grade
+    command; what each incident was given."""
+    rng = random.Random(rng_seed)
+    victims = [_person(rng, n, "Vic") for n in range(size // 5)]
+    suspects = [_person(rng, n, "Sus") for n in range(size // 10)]
+    events: list[tuple[CloudEvent, Inputs]] = []
+    for _ in range(size):
+        at = STREAM_START + timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
+        victim = victims[min(rng.randrange(len(victims)), rng.randrange(len(victims)))]
+        first = None if rng.random() < 0.25 else _score(rng)
+        extra: dict[str, Any] = {
+            "children": _children(rng),
+            "area": rng.choice(["southampton", "portsmouth"]),
+            "suspect": rng.choice(suspects) if rng.random() < 0.9 else None,
+        }
+        if first is not None:
+            judgement = "medium" if rng.random() < 0.1 else None
+            extra["dash"] = dash_body(first, judgement)
+        event = reported_event(at, victim, **extra)
+        events.append((event, Inputs(at, extra["area"], first, first)))
+    events.sort(key=lambda e: e[1].reported_at)
+    late = [e for e in events if rng.random() < 0.1]  # arrive after everything else
+    order = [e for e in events if e not in late] + late
+    given: dict[str, Inputs] = {}
+    for event, inputs in order:
+        await consume(triage, event)
+        given[event.subject or ""] = inputs
+    await _regrade_some(triage, rng, events, 0.05)  # some before their later DASH
+    # and one whose order matters: not assessed, re-graded standard, then a DASH of 16
+    # (re-deciding the DASH before the re-grade would refer it to the safeguarding team)
+    cru_first = reported_event(STREAM_START + timedelta(days=500), victims[-1])
+    await consume(triage, cru_first)
+    cru = handlers.RegradeOrder("standard", "CRU review", "DS 1", "cru")
+    await handlers.regrade(triage, uuid.UUID(cru_first.subject), cru, datetime.now(UTC))
+    await consume(triage, dash_event(cru_first.subject or "", 16))
+    given[cru_first.subject or ""] = Inputs(
+        STREAM_START + timedelta(days=500), "southampton", None, 16, regraded=True
+    )
+    for event, inputs in events:
+        if (inputs.first is None and rng.random() < 0.5) or rng.random() < 0.08:
+            inputs.last = _score(rng)
+            await consume(triage, dash_event(event.subject or "", inputs.last))
+    for event, inputs in events[: size // 3 : 4]:  # a few victims listed at a MARAC
+        victim = event.data["victim"]
+        listed_at = inputs.reported_at + timedelta(days=9)
+        await consume(triage, listing_event(victim, listed_at, [event.subject or ""]))
+    await _regrade_some(triage, rng, events, 0.08)
+    return given
+
+
+async def _regrade_some(
+    triage: Triage, rng: random.Random, events: list[tuple[CloudEvent, Inputs]], share: float
+) -> None:
+    """The CRU re-grades a share of the incidents, through the re-grade command."""
+    for event, inputs in events:
+        if rng.random() < share:
+            inputs.regraded = True
+            level = rng.choice(["standard", "medium", "high"])
+            order = handlers.RegradeOrder(level, "CRU review", "DS 1", "cru")  # type: ignore[arg-type]
+            await handlers.regrade(triage, uuid.UUID(event.subject), order, datetime.now(UTC))

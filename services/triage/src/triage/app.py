@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,14 +15,19 @@ from triage import api, store
 from triage.config import Settings
 from triage.consumer import consumers
 from triage.handlers import Triage
+from triage.jobs import PolicyTrials
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """Triage: risk assessment, flags, MARAC eligibility and referral decisions."""
-    platform = Platform("triage", settings or Settings(), store.platform, MIGRATIONS, exporters)
+    settings = settings or Settings()
+    platform = Platform("triage", settings, store.platform, MIGRATIONS, exporters)
     triage = Triage.on(platform)
+    trials = PolicyTrials(
+        triage, settings.trial_interval_seconds, settings.trial_batch, lambda: datetime.now(UTC)
+    )
     app = build(
         platform,
         title="MASH triage",
@@ -30,6 +36,9 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         "mash.triage.decisions.v1.",
         routers=[api.router],
         consumers=consumers(triage),
+        extra_start=trials.start,
+        extra_stop=trials.stop,
     )
     app.state.triage = triage
+    app.state.trials = trials
     return app

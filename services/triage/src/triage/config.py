@@ -21,3 +21,7 @@ class Settings(ServiceSettings):
 
     port: int = 8002
     policy: TriagePolicy = Field(default=DEFAULT_POLICY, description="thresholds, windows, routing")
+    trial_interval_seconds: float = Field(
+        default=1.0, gt=0, description="how often the policy-trial job looks for work"
+    )
+    trial_batch: int = Field(default=500, ge=1, le=5000, description="incidents a trial step")

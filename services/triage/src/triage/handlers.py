@@ -269,7 +269,8 @@ async def _decide(
         known = (found, await repository.on_record(session, people.victim, people.suspect))
     stored, on_record = known
     case, latest = stored.case, stored.latest
-    data = published(case, decide(case, on_record, triage.policy), decision_id(cause), now)
+    policy = await policy_in_force(triage, session)
+    data = published(case, decide(case, on_record, policy), decision_id(cause), now)
     if knock_on and latest is not None and same_substance(latest.data, data):
         return None
     await repository.add_decision(session, data, latest.version + 1 if latest else 1, cause, now)
@@ -284,6 +285,28 @@ async def _decide(
     await triage.platform.outbox.add(session, DECISIONS, stored.victim_key, event)
     _observe(triage, data)
     return data
+
+
+async def policy_in_force(triage: Triage, session: AsyncSession) -> TriagePolicy:
+    """The policy applied last (kept in triage's store, so every replica and a restart use
+    it), else the settings' initial one; read once per transaction (a consumer batch)."""
+    cached = session.info.get(_POLICY)
+    if isinstance(cached, TriagePolicy):
+        return cached
+    policy = await repository.applied_policy(session) or triage.policy
+    session.info[_POLICY] = policy
+    return policy
+
+
+_POLICY = "triage.policy"
+
+
+async def redecide(
+    triage: Triage, session: AsyncSession, incident_id: str, cause: str, now: datetime
+) -> TriageDecided | None:
+    """Decide again on a stored incident under the policy in force, published only if the
+    decision changes (an applied policy's re-decision: a new version always does)."""
+    return await _decide(triage, session, incident_id, cause, now, knock_on=True)
 
 
 def _observe(triage: Triage, data: TriageDecided) -> None:

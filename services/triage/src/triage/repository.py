@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     false,
+    func,
     or_,
     select,
     update,
@@ -32,9 +33,21 @@ from shared.schemas import Dash, IncidentReported, TriageDecided
 from shared.schemas.v1 import Regrade
 from triage.domain.decision import Case
 from triage.domain.identity import Identity
+from triage.domain.policy import TriagePolicy
 from triage.domain.referrals import Referral
+from triage.domain.trial import Change as TrialChange
+from triage.domain.trial import Outcome
 from triage.domain.windows import MaracListing, Moment, OnRecord, PastIncident
-from triage.store import decisions, incident_people, incidents, marac_listings, regrades
+from triage.store import (
+    decisions,
+    incident_people,
+    incidents,
+    marac_listings,
+    policies,
+    policy_trial_changes,
+    policy_trials,
+    regrades,
+)
 
 
 @dataclass(frozen=True)
@@ -299,6 +312,73 @@ def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
     return min(moments) if moments else (utc(row.listed_at), 0)
 
 
+People = tuple[Identity, Identity | None]
+_CHUNK = 500  # hashes a query binds at most
+
+
+async def on_record_many(session: AsyncSession, people: Sequence[People]) -> list[OnRecord]:
+    """`on_record` for many incidents' people at once (a trial's batch): a few queries
+    in all, not a few each. Each answer may hold more candidates than `on_record`'s (a row
+    whose names match but whose person id differs); the domain's identity rule, which
+    decides who matches, leaves them out just the same."""
+    pids = sorted({p.person_id for pair in people for p in pair if p and p.person_id})
+    ndobs = sorted({p.names_dob for pair in people for p in pair if p and p.names_dob})
+    h, m = incident_people.c, marac_listings.c
+    rows: dict[int, Any] = {}
+    listing_rows: dict[str, Any] = {}
+    for values, columns, listed_by in (
+        (pids, (h.victim_pid, h.suspect_pid), m.victim_pid),
+        (ndobs, (h.victim_ndob, h.suspect_ndob), m.victim_ndob),
+    ):
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            found = select(incident_people).where(or_(*(c.in_(chunk) for c in columns)))
+            rows.update((int(r.seq), r) for r in await session.execute(found))
+            listed = select(marac_listings).where(listed_by.in_(chunk))
+            listing_rows.update((r.event_id, r) for r in await session.execute(listed))
+    known = await _moments(session, {str(i) for r in listing_rows.values() for i in r.incident_ids})
+    by_victim: dict[str, list[PastIncident]] = {}
+    by_suspect: dict[str, list[PastIncident]] = {}
+    for seq in sorted(rows):
+        row = rows[seq]
+        past = _past_incident(row)
+        for found_hash in past.victim.hashes:
+            by_victim.setdefault(found_hash, []).append(past)
+        for found_hash in past.suspect.hashes if past.suspect else ():
+            by_suspect.setdefault(found_hash, []).append(past)
+    listings: dict[str, list[MaracListing]] = {}
+    for row in listing_rows.values():
+        listing = MaracListing(
+            Identity(row.victim_pid, row.victim_ndob), _listing_moment(row, known)
+        )
+        for found_hash in listing.victim.hashes:
+            listings.setdefault(found_hash, []).append(listing)
+    answers = []
+    for victim, suspect in people:
+        candidates = {
+            past.seq: past for found_hash in victim.hashes for past in by_victim.get(found_hash, ())
+        }
+        for found_hash in suspect.hashes if suspect else ():
+            candidates.update((past.seq, past) for past in by_suspect.get(found_hash, ()))
+        of_victim = {id(x): x for h_ in victim.hashes for x in listings.get(h_, ())}
+        answers.append(
+            OnRecord(
+                tuple(candidates[seq] for seq in sorted(candidates)), tuple(of_victim.values())
+            )
+        )
+    return answers
+
+
+async def _moments(session: AsyncSession, incident_ids: set[str]) -> dict[str, Moment]:
+    """Where these incidents stand in triage's order, for those triage knows."""
+    known: dict[str, Moment] = {}
+    ids = sorted(incident_ids)
+    for start in range(0, len(ids), _CHUNK):
+        found = await session.execute(_INCIDENTS_IN, {"ids": ids[start : start + _CHUNK]})
+        known.update((r.incident_id, (utc(r.reported_at), int(r.seq))) for r in found)
+    return known
+
+
 _LATEST_DECISION = (
     select(decisions.c.version, decisions.c.decision)
     .where(decisions.c.incident_id == bindparam("incident_id"))
@@ -338,3 +418,335 @@ async def current_decision(session: AsyncSession, incident_id: str) -> TriageDec
     stmt = select(incidents.c.incident).where(incidents.c.incident_id == incident_id)
     incident = (await session.execute(stmt)).scalar_one()
     return TriageDecided.model_validate({**latest.data, "incident": incident})
+
+
+# Policies and policy trials (contract section 4). A trial reads triage's own store, in
+# triage's order (reported_at, seq), a batch at a time from a checkpoint.
+
+
+@dataclass(frozen=True)
+class AppliedPolicy:
+    """One policy made current: its version, when and by whom."""
+
+    version: str
+    applied_at: datetime
+    applied_by: str
+
+
+_APPLIED = select(policies.c.policy).order_by(policies.c.seq.desc()).limit(1)
+
+
+async def applied_policy(session: AsyncSession) -> TriagePolicy | None:
+    """The policy applied last, or None while the settings' initial policy is in force."""
+    found = (await session.execute(_APPLIED)).scalar()
+    return TriagePolicy.model_validate(found) if found is not None else None
+
+
+async def policy_history(session: AsyncSession) -> list[AppliedPolicy]:
+    """Every policy applied, oldest first."""
+    p = policies.c
+    rows = await session.execute(select(p.version, p.applied_at, p.applied_by).order_by(p.seq))
+    return [AppliedPolicy(r.version, utc(r.applied_at), r.applied_by) for r in rows]
+
+
+async def policy_applied(session: AsyncSession, version: str) -> bool:
+    stmt = select(policies.c.seq).where(policies.c.version == version)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def add_policy(
+    session: AsyncSession,
+    policy: TriagePolicy,
+    trial_id: str,
+    since: datetime,
+    now: datetime,
+    by: str,
+) -> None:
+    """Make `policy` current, its re-decision of the incidents since `since` to do."""
+    await session.execute(
+        policies.insert().values(
+            version=policy.version,
+            policy=policy.model_dump(mode="json"),
+            applied_at=utc(now),
+            applied_by=by,
+            trial_id=trial_id,
+            redecide_since=utc(since),
+            redecide_status="running",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Redecision:
+    """An applied policy's re-decision still to finish, and where it got to."""
+
+    seq: int
+    version: str
+    since: datetime
+    after: Moment | None
+
+
+async def redecisions(session: AsyncSession) -> list[Redecision]:
+    """The re-decisions not yet finished, oldest first."""
+    p = policies.c
+    stmt = select(policies).where(p.redecide_status == "running").order_by(p.seq)
+    return [
+        Redecision(
+            int(r.seq), r.version, utc(r.redecide_since), _moment(r.redecided_at, r.redecided_seq)
+        )
+        for r in await session.execute(stmt)
+    ]
+
+
+async def save_redecision(
+    session: AsyncSession, seq: int, after: Moment | None, done: bool
+) -> None:
+    values: dict[str, Any] = {"redecide_status": "done" if done else "running"}
+    if after is not None:
+        values |= {"redecided_at": after[0], "redecided_seq": after[1]}
+    await session.execute(update(policies).where(policies.c.seq == seq).values(**values))
+
+
+def _moment(at: datetime | None, seq: int | None) -> Moment | None:
+    return (utc(at), int(seq)) if at is not None and seq is not None else None
+
+
+def _period(
+    since: datetime, until: datetime | None, area: str | None, after: Moment | None
+) -> ColumnElement[bool]:
+    """Incidents reported in [since, until) (of the area), after `after` in triage's order."""
+    h = incident_people.c
+    conditions = [h.reported_at >= since]
+    if until is not None:
+        conditions.append(h.reported_at < until)
+    if area is not None:
+        conditions.append(incidents.c.incident["area"].as_string() == area)
+    if after is not None:
+        at, seq = after
+        conditions.append(or_(h.reported_at > at, and_(h.reported_at == at, h.seq > seq)))
+    return and_(*conditions)
+
+
+_IN_ORDER = (incident_people.c.reported_at, incident_people.c.seq)
+_PEOPLE_AND_INCIDENT = incident_people.join(
+    incidents, incidents.c.incident_id == incident_people.c.incident_id
+)
+
+
+async def count_reported(
+    session: AsyncSession, since: datetime, until: datetime, area: str | None
+) -> int:
+    """How many incidents were reported in [since, until), of the area if one is named."""
+    stmt = (
+        select(func.count())
+        .select_from(_PEOPLE_AND_INCIDENT)
+        .where(_period(since, until, area, None))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def reported_since(
+    session: AsyncSession, since: datetime, after: Moment | None, limit: int
+) -> list[PastIncident]:
+    """The next `limit` incidents reported since `since`, after `after`, in triage's order."""
+    stmt = (
+        select(incident_people)
+        .where(_period(since, None, None, after))
+        .order_by(*_IN_ORDER)
+        .limit(limit)
+    )
+    return [_past_incident(row) for row in await session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class TrialInput:
+    """One incident as a trial decides it: the case (latest DASH and re-grade), every
+    re-grade oldest first, and its current decision as published."""
+
+    case: Case
+    regrades: tuple[Regrade, ...]
+    decided: tuple[dict[str, Any], ...]  # every decision published, oldest first
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        return self.decided[-1] if self.decided else None
+
+
+async def trial_inputs(
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    area: str | None,
+    after: Moment | None,
+    limit: int,
+) -> list[TrialInput]:
+    """The next `limit` incidents of a trial's period after `after`, in triage's order,
+    with their re-grades and published decisions (three queries a batch)."""
+    stmt = (
+        select(incidents, *(c for c in incident_people.c if c.name != "incident_id"))
+        .select_from(_PEOPLE_AND_INCIDENT)
+        .where(_period(since, until, area, after))
+        .order_by(*_IN_ORDER)
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).all()
+    ids = [row.incident_id for row in rows]
+    if not ids:
+        return []
+    decided: dict[str, list[dict[str, Any]]] = {}
+    d = decisions.c
+    for found in await session.execute(
+        select(d.incident_id, d.decision).where(d.incident_id.in_(ids)).order_by(d.version)
+    ):
+        decided.setdefault(found.incident_id, []).append(dict(found.decision))
+    grades: dict[str, list[Regrade]] = {}
+    r = regrades.c
+    for grade in await session.execute(
+        select(regrades).where(r.incident_id.in_(ids)).order_by(r.at, r.regrade_id)
+    ):
+        grades.setdefault(grade.incident_id, []).append(
+            Regrade(risk_level=grade.risk_level, reason=grade.reason, by=grade.by, at=utc(grade.at))
+        )
+    return [
+        TrialInput(
+            Case(
+                incident=IncidentReported.model_validate(row.incident),
+                record=_past_incident(row),
+                dash=Dash.model_validate(row.dash) if row.dash else None,
+                regrade=Regrade.model_validate(row.regrade) if row.regrade else None,
+            ),
+            tuple(grades.get(row.incident_id, ())),
+            tuple(decided.get(row.incident_id, ())),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A policy trial, its period and its progress (`after`: the last incident decided)."""
+
+    trial_id: str
+    policy: TriagePolicy
+    date_from: date
+    date_to: date
+    area: str | None
+    status: str
+    done: int
+    total: int
+    summary: dict[str, Any]
+    after: Moment | None
+
+
+async def add_trial(session: AsyncSession, trial: Trial, now: datetime, by: str) -> None:
+    await session.execute(
+        policy_trials.insert().values(
+            trial_id=trial.trial_id,
+            policy=trial.policy.model_dump(mode="json"),
+            version=trial.policy.version,
+            date_from=trial.date_from,
+            date_to=trial.date_to,
+            area=trial.area,
+            status=trial.status,
+            done=trial.done,
+            total=trial.total,
+            summary=trial.summary,
+            created_at=utc(now),
+            created_by=by,
+        )
+    )
+
+
+async def find_trial(session: AsyncSession, trial_id: str) -> Trial | None:
+    stmt = select(policy_trials).where(policy_trials.c.trial_id == trial_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    return Trial(
+        trial_id=row.trial_id,
+        policy=TriagePolicy.model_validate(row.policy),
+        date_from=row.date_from,
+        date_to=row.date_to,
+        area=row.area,
+        status=row.status,
+        done=int(row.done),
+        total=int(row.total),
+        summary=dict(row.summary),
+        after=_moment(row.cursor_at, row.cursor_seq),
+    )
+
+
+async def running_trials(session: AsyncSession) -> list[str]:
+    """The trials not yet finished, oldest first."""
+    t = policy_trials.c
+    stmt = select(t.trial_id).where(t.status == "running").order_by(t.created_at, t.trial_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def save_trial(
+    session: AsyncSession, trial: Trial, changes: Sequence[tuple[int, TrialChange]]
+) -> None:
+    """Checkpoint a trial: its progress and the changes of the batch, in one transaction."""
+    values: dict[str, Any] = {
+        "status": trial.status,
+        "done": trial.done,
+        "total": trial.total,
+        "summary": trial.summary,
+    }
+    if trial.after is not None:
+        values |= {"cursor_at": trial.after[0], "cursor_seq": trial.after[1]}
+    t = policy_trials.c
+    await session.execute(
+        update(policy_trials).where(t.trial_id == trial.trial_id).values(**values)
+    )
+    if changes:
+        await session.execute(
+            policy_trial_changes.insert(),
+            [
+                {
+                    "trial_id": trial.trial_id,
+                    "seq": seq,
+                    "incident_id": change.incident_id,
+                    "area": change.area,
+                    "reported_at": utc(change.reported_at),
+                    "before": asdict(change.before),
+                    "after": asdict(change.after),
+                }
+                for seq, change in changes
+            ],
+        )
+
+
+async def trial_changes(
+    session: AsyncSession, trial_id: str, after: int, limit: int
+) -> list[tuple[int, TrialChange]]:
+    """The next `limit` changes of a trial after the one numbered `after`, in order."""
+    c = policy_trial_changes.c
+    stmt = (
+        select(policy_trial_changes)
+        .where(c.trial_id == trial_id, c.seq > after)
+        .order_by(c.seq)
+        .limit(limit)
+    )
+    return [
+        (
+            int(row.seq),
+            TrialChange(
+                row.incident_id,
+                row.area,
+                utc(row.reported_at),
+                _outcome(row.before),
+                _outcome(row.after),
+            ),
+        )
+        for row in await session.execute(stmt)
+    ]
+
+
+def _outcome(data: dict[str, Any]) -> Outcome:
+    return Outcome(
+        risk_level=str(data["risk_level"]),
+        flags=tuple(data["flags"]),
+        criteria=tuple(data["criteria"]),
+        referrals=tuple(data["referrals"]),
+    )
