@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
+from mash_tools.testing import TEST_PSEUDONYM_KEY, free_port, key_environment
 from shared.config import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -77,7 +77,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         **os.environ,
         "MASH_ENV": "test",
-        "MASH_JWT_SECRET": TEST_SECRET,
+        **key_environment(),
         "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
         "MASH_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
         "KAFKA_CONTROLLER_PORT": str(free_port()),
@@ -238,7 +238,7 @@ def test_one_incident_is_one_trace_through_every_service_found_by_its_id(
     subscribed = httpx.put(
         f"http://127.0.0.1:{ports['notify']}/v1/subscriptions/victim-support",
         json={"webhook_url": receiver, "secret": "e2e-webhook-secret"},
-        headers={"Authorization": f"Bearer {_token(stack, 'subscriptions:write')}"},
+        headers={"Authorization": f"Bearer {_token(stack, 'subscriptions:write:victim-support')}"},
     )
     assert subscribed.status_code in (200, 201, 204), subscribed.text
     token = _token(stack, "incidents:write incidents:read")

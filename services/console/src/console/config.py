@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ENV_FILE, ServiceSettings
+from shared.config import ENV_FILE, KEYS_DIR, ServiceSettings
 
 ASSETS = Path(__file__).resolve().parents[2] / "node_modules"
 """The front-end packages `make setup` installs with npm (services/console/package.json)."""
@@ -36,6 +36,10 @@ class Settings(ServiceSettings):
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
+    signing_key_file: Path | None = None
+    """The console's own private key for its upstream tokens (issuer `MASH_CONSOLE_ISSUER`);
+    default: `console.ed25519` beside `MASH_CONSOLE_JWKS_FILE`, its public half that the
+    services hold (`.data/keys/` under `make setup`)."""
     oidc_scope_claim: str = "mash_scopes"
     """The ID token / userinfo claim holding the hub's scopes (a list or a space-separated
     string)."""
@@ -48,6 +52,12 @@ class Settings(ServiceSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @property
+    def signing_key_path(self) -> Path:
+        public = self.platform.console_jwks_file
+        keys = public.parent if public else self.platform.data_dir / KEYS_DIR
+        return self.signing_key_file or keys / "console.ed25519"
 
     @property
     def base_url(self) -> str:

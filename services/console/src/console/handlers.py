@@ -76,9 +76,8 @@ async def start_session(
 
 async def sign_in_with_link(platform: Platform[Settings], token: str, now: datetime) -> str:
     """Redeem a one-time sign-in link (once, within its 10 minutes); the session's cookie."""
-    shared = platform.settings.platform
     try:
-        grant = verify_sign_in(shared.jwt_secret, token, shared.jwt_issuer)
+        grant = verify_sign_in(platform.settings.platform, token)
     except PermissionError:
         raise SignInRefused from None
     async with platform.uow() as session:

@@ -1,23 +1,24 @@
 """The owning services' APIs, called on behalf of the signed-in person.
 
-Each call carries a short-lived bearer token minted for the person's own subject and
-scopes (the platform's signing secret), so each service checks, answers and audits the
-read as that person's: the console adds no access of its own.
+Each call carries a two-minute bearer token for the person's own subject and scopes,
+signed with the console's own key (issuer `mash-console`) for the one service called, so
+each service checks, answers and audits the read as that person's: the console adds no
+access of its own, and passes on only the scopes a console may (`shared.auth.CONSOLE_NEVER`).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from console.config import Settings
 from console.domain.people import Person
-from shared.auth import mint
+from shared.auth import CONSOLE_TTL, console_may_delegate, mint
+from shared.keys import SigningKey
 from shared.service import Platform
 
-TOKEN_TTL = timedelta(minutes=2)
+TOKEN_TTL = CONSOLE_TTL
 
 
 class Refused(Exception):
@@ -42,6 +43,7 @@ class Upstream:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: httpx.AsyncClient | None = None
+        self._key: SigningKey | None = None
         self.bases = {
             "notify": settings.notify_url.rstrip("/"),
             "marac": settings.marac_url.rstrip("/"),
@@ -49,15 +51,18 @@ class Upstream:
         }
 
     async def start(self, _: Platform[Settings]) -> None:
+        self._key = SigningKey.load(self._settings.signing_key_path)
         self._client = httpx.AsyncClient(timeout=self._settings.upstream_timeout_seconds)
 
     async def stop(self, _: Platform[Settings]) -> None:
         if self._client:
             await self._client.aclose()
 
-    def _headers(self, person: Person) -> dict[str, str]:
-        shared = self._settings.platform
-        token = mint(shared.jwt_secret, person.subject, person.scopes, TOKEN_TTL, shared.jwt_issuer)
+    def _headers(self, person: Person, service: str) -> dict[str, str]:
+        assert self._key is not None, "upstream client not started"
+        scopes = [s for s in person.scopes if console_may_delegate(s)]
+        issuer = self._settings.platform.console_issuer
+        token = mint(self._key, person.subject, scopes, TOKEN_TTL, issuer, audience=[service])
         return {"Authorization": f"Bearer {token}"}
 
     async def call(
@@ -75,7 +80,7 @@ class Upstream:
                 method,
                 self.bases[service] + path,
                 params={k: v for k, v in (params or {}).items() if v},
-                headers=self._headers(person),
+                headers=self._headers(person, service),
             )
         except httpx.HTTPError:
             raise Unavailable(service) from None
