@@ -96,6 +96,11 @@ class NoSubscription(Exception):
     """The agency has no subscription to deliver to."""
 
 
+class NoWebhookOfItsOwn(Exception):
+    """The delivery was made with no webhook (the agency had none): only `current` can
+    send it."""
+
+
 class RefusedUrl(Exception):
     """The webhook URL is not allowed (contract section 5); the reason, never the URL."""
 
@@ -221,13 +226,17 @@ async def acknowledge(notify: Notify, referral_id: str, principal: Principal) ->
             await _outcome(notify, session, entry, REFERRAL_ACKNOWLEDGED, now)
 
 
-async def subscribe(notify: Notify, agency: str, url: str, secret: str) -> None:
+async def subscribe(
+    notify: Notify, agency: str, url: str, secret: str, written: str | None = None
+) -> None:
     """Set (or replace) the agency's webhook: its new referrals are POSTed there too.
-    RefusedUrl when the URL may not be a webhook (contract section 5)."""
+    RefusedUrl when the URL may not be a webhook (contract section 5), as parsed (`url`)
+    or as `written`, whichever reading refuses it."""
     settings = notify.settings
-    why = await webhooks.refusal(url, notify.resolver, settings.allows_loopback)
-    if why is not None:
-        raise RefusedUrl(why)
+    for reading in dict.fromkeys([url, written or url]):
+        why = await webhooks.refusal(reading, notify.resolver, settings.allows_loopback)
+        if why is not None:
+            raise RefusedUrl(why)
     sealed = settings.secret_box().seal(secret)
     async with notify.platform.uow() as session:
         await repository.subscribe(session, agency, url, sealed, notify.clock())
@@ -240,31 +249,46 @@ async def unsubscribe(notify: Notify, agency: str) -> bool:
         return await repository.unsubscribe(session, agency)
 
 
-async def redeliver(notify: Notify, referral_id: str) -> None:
-    """Queue a referral's delivery again, to the agency's current subscription."""
+async def redeliver(
+    notify: Notify, referral_id: str, principal: Principal, to_current: bool = False
+) -> None:
+    """Queue a referral's delivery again (contract section 5): to the URL and secret it was
+    made under, or to the agency's current subscription when `to_current`. Needs the
+    referral's agency's `subscriptions:write:<agency>`; the agency must be subscribed."""
     async with notify.platform.uow() as session:
         entry = await repository.record(session, referral_id)
         if entry is None:
             raise UnknownReferral(referral_id)
+        if not principal.may(f"subscriptions:write:{entry.agency}"):
+            raise NotYourReferral(referral_id)
         if entry.status == "delivered" or (entry.channel == "topic" and entry.published):
             raise AlreadyDelivered(referral_id)
         webhook = await repository.subscription(session, entry.agency)
         if webhook is None:
             raise NoSubscription(entry.agency)
+        if not to_current:
+            webhook = await repository.own_webhook(session, referral_id)
+            if webhook is None:
+                raise NoWebhookOfItsOwn(referral_id)
         if not await repository.requeue(session, referral_id, webhook, notify.clock()):
             raise AlreadyDelivered(referral_id)
 
 
-async def redeliver_dead(notify: Notify, agency: str, since: datetime) -> int:
-    """Queue again every dead delivery of the agency made since `since`; how many."""
+async def redeliver_dead(
+    notify: Notify, agency: str, since: datetime, to_current: bool = False
+) -> int:
+    """Queue again every dead delivery of the agency made since `since`, each to its own
+    webhook or all to the current subscription when `to_current`; how many."""
     async with notify.platform.uow() as session:
-        webhook = await repository.subscription(session, agency)
-        if webhook is None:
+        current = await repository.subscription(session, agency)
+        if current is None:
             raise NoSubscription(agency)
         queued = 0
         now = notify.clock()
         for referral_id in await repository.dead_since(session, agency, since):
-            queued += await repository.requeue(session, referral_id, webhook, now)
+            webhook = current if to_current else await repository.own_webhook(session, referral_id)
+            if webhook is not None:
+                queued += await repository.requeue(session, referral_id, webhook, now)
         return queued
 
 
@@ -365,7 +389,8 @@ def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: st
     """
     why = "refused" if attempt.verdict == "dead" else f"exhausted {attempts} attempts"
     return CloudEvent(
-        id=str(uuid5(NAMESPACE_URL, f"mash:notify:deadletter:{entry.referral_id}")),
+        # one a death: a redelivered delivery may die again, after more attempts
+        id=str(uuid5(NAMESPACE_URL, f"mash:notify:deadletter:{entry.referral_id}:{attempts}")),
         source=source,
         type=REFERRAL_CREATED,
         subject=entry.incident_id,
