@@ -16,7 +16,7 @@ help:
 	@echo "make setup  create .venv, fetch the broker and Zipkin (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
 
-setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/zipkin/.complete .env services/console/node_modules/.complete
+setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/keys/jwks.json .data/zipkin/.complete .env services/console/node_modules/.complete
 	@chmod 700 .data; chmod 600 .env
 
 $(CURDIR)/.tools/bin/uv:
@@ -33,6 +33,12 @@ $(CURDIR)/.tools/bin/uv:
 .data/kafka-security/passwords.json: | .venv/.synced
 	bash deploy/kafka.sh secure
 
+# the token issuers' key pairs of development (contract section 2): `mash token` and
+# `mash console-link` sign with dev.ed25519, the console with console.ed25519 (owner-only);
+# services are given only the public JWKS files
+.data/keys/jwks.json: | .venv/.synced
+	.venv/bin/python -m mash_tools.keys ensure
+
 # Zipkin, the trace UI, from Maven Central (the server's exec jar)
 .data/zipkin/.complete: deploy/zipkin.sh
 	bash deploy/zipkin.sh fetch
@@ -43,10 +49,9 @@ services/console/node_modules/.complete: services/console/package.json services/
 	npm ci --prefix services/console --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# fresh signing and pseudonym secrets for this checkout, never committed
+# a fresh pseudonym key for this checkout, never committed
 .env:
-	@umask 077; python3 -c "import secrets; print(f'MASH_JWT_SECRET={secrets.token_urlsafe(32)}'); \
-	  print(f'MASH_PSEUDONYM_KEY={secrets.token_urlsafe(32)}')" > $@
+	@umask 077; python3 -c "import secrets; print(f'MASH_PSEUDONYM_KEY={secrets.token_urlsafe(32)}')" > $@
 	@echo "wrote .env with fresh secrets"
 
 run: setup

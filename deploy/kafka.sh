@@ -15,7 +15,9 @@
 #                           which stop the broker
 #
 # The client listener is SASL_SSL (TLS + SCRAM-SHA-512) with Kafka's StandardAuthorizer;
-# the controller listener is PLAINTEXT on loopback only.
+# the controller listener is SSL with client certificates required (only the broker holds
+# one of the stack's CA), on loopback. No password is ever on a command line: the Java
+# tools get theirs through an owner-only argument file (`java @file`).
 #
 # Environment (defaults): KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # KAFKA_DATA_DIR (.data/kafka), KAFKA_LIBS (.data/kafka-libs), KAFKA_PARTITIONS (3),
@@ -73,7 +75,7 @@ listeners=SASL_SSL://127.0.0.1:${PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}
 advertised.listeners=SASL_SSL://127.0.0.1:${PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
 log.dirs=${DATA}/logs
 num.partitions=${PARTITIONS}
 default.replication.factor=${REPLICATION}
@@ -107,14 +109,34 @@ format_once() {
     rm -rf "$DATA/logs"
     mkdir -p "$DATA/logs"
   fi
-  local id scram=() arg
+  local id args arg
   id=${KAFKA_CLUSTER_ID:-$(run_java kafka.tools.StorageTool random-uuid)}
-  while IFS= read -r arg; do
-    scram+=(--add-scram "$arg")
-  done < <("$PYTHON" -m shared.kafka_security scram-args --dir "$SECURITY")
-  run_java kafka.tools.StorageTool format --cluster-id="$id" -c "$DATA/server.properties" \
-    --ignore-formatted "${scram[@]}" >/dev/null
+  java_args kafka.tools.StorageTool format --cluster-id="$id" -c "$DATA/server.properties" \
+    --ignore-formatted
+  args=$(private_file)
+  {
+    printf '%s\n' "${JAVA_ARGS[@]:1}" | argfile_lines
+    while IFS= read -r arg; do
+      printf '%s\n' --add-scram "$arg" | argfile_lines
+    done < <("$PYTHON" -m shared.kafka_security scram-args --dir "$SECURITY")
+  } > "$args"
+  java "@$args" >/dev/null || { rm -f "$args"; exit 1; }
+  rm -f "$args"
   touch "$DATA/secured"
+}
+
+# an owner-only temporary file (for what no command line may show)
+private_file() {
+  (umask 077; mktemp)
+}
+
+# each line a quoted argument of a `java @file` argument file
+argfile_lines() {
+  local line
+  while IFS= read -r line; do
+    line=${line//\\/\\\\}
+    printf '"%s"\n' "${line//\"/\\\"}"
+  done
 }
 
 BROKER_PID=
@@ -172,17 +194,18 @@ up() {
 }
 
 rotate() {
-  local principal=${1:?usage: $0 rotate PRINCIPAL} password props
+  local principal=${1:?usage: $0 rotate PRINCIPAL} password props args
   password=$("$PYTHON" -m shared.kafka_security new-password)
-  props=$(mktemp)
-  chmod 600 "$props"
+  props=$(private_file)
+  args=$(private_file)
   MASH_KAFKA_BOOTSTRAP=127.0.0.1:${PORT} "$ROOT/.venv/bin/mash" kafka-credentials admin > "$props"
-  java -Xmx256m "-Dlog4j.configuration=file:$ROOT/deploy/log4j-tools.properties" -cp "$LIBS/*" \
-    kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:${PORT}" \
+  printf '%s\n' -Xmx256m "-Dlog4j.configuration=file:$ROOT/deploy/log4j-tools.properties" \
+    -cp "$LIBS/*" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:${PORT}" \
     --command-config "$props" --alter --entity-type users --entity-name "$principal" \
-    --add-config "SCRAM-SHA-512=[iterations=4096,password=${password}]" >/dev/null \
-    || { rm -f "$props"; echo "rotation failed; the old password stays" >&2; exit 1; }
-  rm -f "$props"
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=${password}]" | argfile_lines > "$args"
+  java "@$args" >/dev/null \
+    || { rm -f "$props" "$args"; echo "rotation failed; the old password stays" >&2; exit 1; }
+  rm -f "$props" "$args"
   echo "$password" | "$PYTHON" -m shared.kafka_security set-password "$principal" --dir "$SECURITY"
   echo "rotated the Kafka password of $principal" >&2
 }

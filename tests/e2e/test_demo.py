@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
+from mash_tools.testing import TEST_PSEUDONYM_KEY, free_port, key_environment
 from shared import registry
 from shared.config import ROOT
 
@@ -46,7 +46,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
     env = {
         **os.environ,
         "MASH_ENV": "test",
-        "MASH_JWT_SECRET": TEST_SECRET,
+        **key_environment(),
         "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
         "MASH_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "MASH_DATA_DIR": str(tmp / "data"),
@@ -236,7 +236,7 @@ def test_the_demo_says_so_when_the_hub_is_not_running(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "MASH_ENV": "test",
-        "MASH_JWT_SECRET": TEST_SECRET,
+        **key_environment(),
         "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
     }
     for svc in registry.SERVICES:

@@ -28,7 +28,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.helpers import create_ssl_context
 
-from mash_tools.testing import TEST_PSEUDONYM_KEY, TEST_SECRET, free_port
+from mash_tools.testing import TEST_PSEUDONYM_KEY, free_port, key_environment
 from shared import registry
 from shared.config import ROOT
 from shared.topics import DECISIONS, INCIDENTS
@@ -51,7 +51,7 @@ PERSONAL = (
     "1 Example Street",
     "N123456",
 )
-SUBSCRIBE_IDVA = "subscriptions:write subscriptions:write:idva"
+SUBSCRIBE_IDVA = "subscriptions:write:idva"
 WEBHOOK_KEY = "s3cret-e2e-api-key"  # in the webhook URL's query string: never in a span
 
 
@@ -90,7 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         **os.environ,
         "MASH_ENV": "test",
-        "MASH_JWT_SECRET": TEST_SECRET,
+        **key_environment(),
         "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
         "MASH_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
         "KAFKA_CONTROLLER_PORT": str(free_port()),
@@ -258,7 +258,7 @@ def test_one_incident_is_one_trace_through_every_service_found_by_its_id(
     subscribed = httpx.put(
         f"http://127.0.0.1:{ports['notify']}/v1/subscriptions/victim-support",
         json={"webhook_url": receiver, "secret": "e2e-webhook-secret"},
-        headers={"Authorization": f"Bearer {_token(stack, 'subscriptions:write')}"},
+        headers={"Authorization": f"Bearer {_token(stack, 'subscriptions:write:victim-support')}"},
     )
     assert subscribed.status_code in (200, 201, 204), subscribed.text
     token = _token(stack, "incidents:write incidents:read")

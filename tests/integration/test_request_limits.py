@@ -128,7 +128,7 @@ HOSTILE_REQUESTS = [
         2,
         "PUT",
         "/v1/subscriptions/idva",
-        "subscriptions:write",
+        "subscriptions:write:idva",
         {"webhook_url": "https://idva.example.org/hook", "secret": "s3cret\x00"},
         "secret",
     ),

@@ -1,21 +1,76 @@
-"""JWT bearer tokens with scopes (contract section 2).
+"""JWT bearer tokens with scopes and an audience (contract section 2).
 
-No token or a bad one: 401. A valid token without the scope: 403.
+No token or a bad one: 401. A valid token without the scope: 403. A token is good only
+if it is signed with an asymmetric key of an issuer the service trusts (named by its
+`kid`), carries that issuer's `iss`, names this service in `aud`, and lives no longer
+than the issuer may grant (`exp - iat`). Two issuers are trusted: people's (the identity
+provider; `mash token` in development) for 24 hours at most, and the console for two
+minutes, and then only for the scopes a console may pass on.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-ALGORITHM = "HS256"
+from shared.config import PlatformSettings
+from shared.keys import ALGORITHMS, KeySetFile, KeySetURL, KeySource, SigningKey
+
 _bearer = HTTPBearer(auto_error=False, description="A token from `mash token`")
+
+SCOPE_OWNERS = {
+    "incidents": "intake",
+    "triage": "triage",
+    "referrals": "notify",
+    "subscriptions": "notify",
+    "marac": "marac",
+    "perpetrators": "perpetrators",
+    "dashboard": "console",
+    "records": "records",
+    "reviews": "records",
+}
+"""Each scope belongs to one service, named by the scope's first part."""
+
+SERVICES = tuple(dict.fromkeys(SCOPE_OWNERS.values()))
+
+CONSOLE_NEVER = ("subscriptions:write:", "triage:policy")
+"""What the console may never pass on to a service, whoever is signed in to it: changing
+where an agency's referrals go, the triage policy. (`records:read` stays delegable while
+the console's Records page, contract section 11, has no other way to ask as the person;
+forwarding the person's own access token from the identity provider would close it.)"""
+
+CONSOLE_TTL = timedelta(minutes=2)
+"""The longest life of a console's upstream token."""
+
+
+def owner(scope: str) -> str | None:
+    """The service a scope belongs to (None for a scope of no service)."""
+    return SCOPE_OWNERS.get(scope.split(":", 1)[0])
+
+
+def audience_of(scopes: Iterable[str]) -> list[str]:
+    """The services a token holding `scopes` is for: the owners of its scopes."""
+    return list(dict.fromkeys(o for s in scopes if (o := owner(s))))
+
+
+def console_may_delegate(scope: str) -> bool:
+    """Whether a console-issued token may carry `scope`: a scope of a service, not one of
+    `CONSOLE_NEVER` (a prefix ending in ":" names every agency's)."""
+    if owner(scope) is None:
+        return False
+    return not any(
+        scope.startswith(never) if never.endswith(":") else scope == never
+        for never in CONSOLE_NEVER
+    )
 
 
 @dataclass(frozen=True)
@@ -30,41 +85,123 @@ class Principal:
 
 
 def mint(
-    secret: str,
+    key: SigningKey,
     subject: str,
     scopes: Iterable[str],
     ttl: timedelta,
     issuer: str = "mash",
     now: datetime | None = None,
+    audience: Iterable[str] | None = None,
 ) -> str:
-    """A signed token for `subject` holding `scopes`."""
+    """A token for `subject` holding `scopes`, signed with the issuer's `key`, for the
+    services of `audience` (default: the services its scopes belong to)."""
+    scopes = list(scopes)
     issued = now or datetime.now(UTC)
     claims = {
         "sub": subject,
         "scope": " ".join(scopes),
         "iss": issuer,
+        "aud": list(audience) if audience is not None else audience_of(scopes),
         "iat": int(issued.timestamp()),
         "exp": int((issued + ttl).timestamp()),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
 
 
-def verify(secret: str, token: str, issuer: str = "mash") -> Principal:
-    """The token's principal, or PermissionError when it is not valid."""
+@dataclass(frozen=True)
+class Issuer:
+    """An issuer a service trusts: its public keys, the longest life it may give a token,
+    and which scopes it may grant."""
+
+    name: str
+    keys: KeySource
+    max_lifetime: timedelta
+    may_grant: Callable[[str], bool] = lambda scope: True
+    remote: bool = False
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The issuers a service accepts tokens from, by `iss`."""
+
+    issuers: dict[str, Issuer]
+
+    @property
+    def remote(self) -> bool:
+        return any(i.remote for i in self.issuers.values())
+
+
+@lru_cache(maxsize=64)
+def _file(path: Path) -> KeySetFile:
+    return KeySetFile(path)
+
+
+@lru_cache(maxsize=16)
+def _url(url: str) -> KeySetURL:
+    return KeySetURL(url)
+
+
+def trust(settings: PlatformSettings) -> Trust:
+    """The issuers of these settings: people's (JWKS URL or file) and the console's."""
+    lifetime = timedelta(seconds=settings.token_max_seconds)
+    if settings.jwks_url:
+        people = Issuer(settings.jwt_issuer, _url(settings.jwks_url), lifetime, remote=True)
+    else:
+        assert settings.jwks_file is not None, "the settings' validator sets a JWKS"
+        people = Issuer(settings.jwt_issuer, _file(settings.jwks_file), lifetime)
+    issuers = {people.name: people}
+    if settings.console_jwks_file is not None and settings.console_issuer != people.name:
+        issuers[settings.console_issuer] = Issuer(
+            settings.console_issuer,
+            _file(settings.console_jwks_file),
+            min(lifetime, CONSOLE_TTL),
+            console_may_delegate,
+        )
+    return Trust(issuers)
+
+
+def _claims(trust: Trust, token: str, audience: str) -> tuple[Issuer, dict[str, Any]]:
+    """The verified claims of a token for `audience`, or PermissionError."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise PermissionError(type(exc).__name__) from None
+    algorithm, kid, iss = header.get("alg"), header.get("kid"), unverified.get("iss")
+    if algorithm not in ALGORITHMS or not isinstance(kid, str) or not isinstance(iss, str):
+        raise PermissionError("not a token of an asymmetric key named by its kid")
+    issuer = trust.issuers.get(iss)
+    key = issuer.keys.key(kid) if issuer else None
+    if issuer is None or key is None or key.algorithm_name != algorithm:
+        raise PermissionError("unknown issuer or key")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=issuer,
-            options={"require": ["exp", "sub", "iss"]},
+            key,
+            algorithms=[algorithm],
+            issuer=iss,
+            audience=audience,
+            leeway=30,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
         raise PermissionError(type(exc).__name__) from None
+    life = claims["exp"] - claims["iat"]
+    if not isinstance(life, int) or life > issuer.max_lifetime.total_seconds():
+        raise PermissionError("the token lives longer than its issuer may grant")
+    return issuer, claims
+
+
+def verify(trust: Trust, token: str, audience: str) -> Principal:
+    """The principal of a token presented to the service `audience`, or PermissionError."""
+    issuer, claims = _claims(trust, token, audience)
     scope = claims.get("scope", "")
     if not isinstance(scope, str) or not isinstance(claims["sub"], str):
         raise PermissionError("malformed claims")
-    return Principal(subject=claims["sub"], scopes=frozenset(scope.split()))
+    scopes = frozenset(scope.split())
+    if not all(issuer.may_grant(s) for s in scopes):
+        raise PermissionError("a scope its issuer may not grant")
+    return Principal(subject=claims["sub"], scopes=scopes)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -78,9 +215,12 @@ async def current_principal(
     """The caller, from a valid bearer token (401 otherwise)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("A bearer token is required.")
-    settings = request.app.state.platform_settings
+    issuers = trust(request.app.state.platform_settings)
+    audience = request.app.state.platform.name
     try:
-        return verify(settings.jwt_secret, credentials.credentials, settings.jwt_issuer)
+        if issuers.remote:  # a key set fetched from a URL: never block the event loop
+            return await asyncio.to_thread(verify, issuers, credentials.credentials, audience)
+        return verify(issuers, credentials.credentials, audience)
     except PermissionError:
         raise _unauthorized("The bearer token is not valid.") from None
 
@@ -113,7 +253,7 @@ class SignInGrant:
 
 
 def mint_sign_in(
-    secret: str,
+    key: SigningKey,
     subject: str,
     scopes: Iterable[str],
     link_id: str,
@@ -131,25 +271,17 @@ def mint_sign_in(
         "iat": int(issued.timestamp()),
         "exp": int((issued + SIGN_IN_TTL).timestamp()),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
 
 
-def verify_sign_in(secret: str, token: str, issuer: str = "mash") -> SignInGrant:
-    """The grant of a sign-in link's token, or PermissionError (its single use is the
-    console's to enforce)."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=issuer,
-            audience=SIGN_IN_AUDIENCE,
-            options={"require": ["exp", "sub", "iss", "aud", "jti"]},
-        )
-    except jwt.PyJWTError as exc:
-        raise PermissionError(type(exc).__name__) from None
-    scope, subject, link_id = claims.get("scope", ""), claims["sub"], claims["jti"]
-    if not all(isinstance(v, str) for v in (scope, subject, link_id)):
+def verify_sign_in(settings: PlatformSettings, token: str) -> SignInGrant:
+    """The grant of a sign-in link's token, signed by people's issuer (never the console's),
+    or PermissionError (its single use is the console's to enforce)."""
+    people = trust(settings).issuers[settings.jwt_issuer]
+    people = Issuer(people.name, people.keys, SIGN_IN_TTL, remote=people.remote)
+    _, claims = _claims(Trust({people.name: people}), token, SIGN_IN_AUDIENCE)
+    scope, subject, link_id = claims.get("scope", ""), claims["sub"], claims.get("jti")
+    if not (isinstance(scope, str) and isinstance(subject, str) and isinstance(link_id, str)):
         raise PermissionError("malformed claims")
     principal = Principal(subject=subject, scopes=frozenset(scope.split()))
     return SignInGrant(link_id, principal, datetime.fromtimestamp(claims["exp"], UTC))

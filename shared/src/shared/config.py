@@ -1,7 +1,7 @@
 """Settings: one prefix per service, every address overridable by environment.
 
-The platform values every service shares (Kafka, the signing secret, the pseudonym
-key) carry the `MASH_` prefix; a service's own values carry its own prefix
+The platform values every service shares (Kafka, the token issuers' public keys, the
+pseudonym key) carry the `MASH_` prefix; a service's own values carry its own prefix
 (`INTAKE_`, `TRIAGE_`, ...). Values come from the environment first, then from the
 `.env` file at the repository root that `make setup` writes with fresh secrets.
 """
@@ -31,6 +31,9 @@ ROOT = repository_root()
 ENV_FILE = ROOT / ".env"
 DATA_DIR = ROOT / ".data"
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105
+KEYS_DIR = "keys"
+"""Under `data_dir`: the development issuer's key pair and the console's (`make setup`)."""
+DAY = 24 * 3600
 
 
 class PlatformSettings(BaseSettings):
@@ -50,17 +53,41 @@ class PlatformSettings(BaseSettings):
     """Empty: the principal's generated password from `kafka_security_dir`."""
     kafka_ca_file: Path | None = None
     """Empty: `kafka_security_dir`/ca.pem."""
-    jwt_secret: str = DEVELOPMENT_SECRET
+    # tokens (contract section 2): services hold public keys only
     jwt_issuer: str = "mash"
+    """The `iss` of people's tokens: the force's identity provider in production."""
+    jwks_url: str = ""
+    """The issuer's JWKS URL (production: the identity provider's)."""
+    jwks_file: Path | None = None
+    """The issuer's JWKS file; default `data_dir/keys/jwks.json` outside production."""
+    signing_key_file: Path | None = None
+    """Tools only (`mash token`, `mash console-link`): the development issuer's private key;
+    default `data_dir/keys/dev.ed25519`. No service reads it."""
+    token_max_seconds: int = Field(default=DAY, gt=0, le=DAY)
+    """The longest `exp - iat` this service accepts: 24 hours, or less where configured."""
+    console_issuer: str = "mash-console"
+    """The `iss` of the console's two-minute upstream tokens."""
+    console_jwks_file: Path | None = None
+    """The console's public keys; default `data_dir/keys/console.jwks.json` outside
+    production, where unset means no console token is accepted."""
     pseudonym_key: str = DEVELOPMENT_SECRET
     data_dir: Path = DATA_DIR
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> PlatformSettings:
-        if self.env != "development":
-            for name in ("jwt_secret", "pseudonym_key"):
-                if getattr(self, name) == DEVELOPMENT_SECRET:
-                    raise ValueError(f"MASH_{name.upper()} must be set outside development")
+        if self.env != "development" and self.pseudonym_key == DEVELOPMENT_SECRET:
+            raise ValueError("MASH_PSEUDONYM_KEY must be set outside development")
+        if self.env == "production":
+            if not (self.jwks_url or self.jwks_file):
+                raise ValueError("MASH_JWKS_URL (or MASH_JWKS_FILE) must be set in production")
+        else:
+            keys = self.data_dir / KEYS_DIR
+            if not self.jwks_url and self.jwks_file is None:
+                self.jwks_file = keys / "jwks.json"
+            if self.console_jwks_file is None:
+                self.console_jwks_file = keys / "console.jwks.json"
+            if self.signing_key_file is None:
+                self.signing_key_file = keys / "dev.ed25519"
         return self
 
 

@@ -207,6 +207,8 @@ def ensure_material(directory: Path) -> None:
     directory.chmod(0o700)
     if not (directory / BROKER_FILE).exists() or not (directory / CA_FILE).exists():
         _make_certificates(directory)
+    elif not _broker_is_a_client_too(directory):
+        _reissue_broker_certificate(directory)
     passwords = _read_passwords(directory)
     missing = [p for p in PRINCIPALS if p not in passwords]
     if missing:
@@ -218,7 +220,7 @@ def _make_certificates(directory: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from cryptography.x509.oid import NameOID
 
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -251,11 +253,59 @@ def _make_certificates(directory: Path) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
+    pem = serialization.Encoding.PEM
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    plain = serialization.NoEncryption()
+    _write_private(directory / CA_KEY_FILE, ca_key.private_bytes(pem, pkcs8, plain))
+    _write_private(directory / CA_FILE, ca_cert.public_bytes(pem))
+    _issue_broker_certificate(directory, ca_key, ca_cert)
+
+
+BROKER_PRINCIPAL = "User:CN=localhost"
+"""The broker itself on the controller listener (mutual TLS, its own certificate): the only
+identity that listener admits, as no one else holds a certificate of the stack's CA."""
+
+
+def _broker_is_a_client_too(directory: Path) -> bool:
+    """Whether the broker's certificate may also authenticate a client (the controller
+    listener's mutual TLS); a checkout secured before that needs a new one."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        cert = x509.load_pem_x509_certificates((directory / BROKER_FILE).read_bytes())[0]
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (OSError, ValueError, IndexError, x509.ExtensionNotFound):
+        return False
+    return ExtendedKeyUsageOID.CLIENT_AUTH in usage
+
+
+def _reissue_broker_certificate(directory: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    ca_key = serialization.load_pem_private_key((directory / CA_KEY_FILE).read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate((directory / CA_FILE).read_bytes())
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    _issue_broker_certificate(directory, ca_key, ca_cert)
+
+
+def _issue_broker_certificate(directory: Path, ca_key: Any, ca_cert: Any) -> None:
+    """The broker's key and certificate, for serving TLS and, on the controller listener,
+    for proving itself to its own controller (server and client authentication)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
@@ -267,7 +317,7 @@ def _make_certificates(directory: Path) -> None:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
         )
@@ -276,12 +326,10 @@ def _make_certificates(directory: Path) -> None:
     pem = serialization.Encoding.PEM
     pkcs8 = serialization.PrivateFormat.PKCS8
     plain = serialization.NoEncryption()
-    _write_private(directory / CA_KEY_FILE, ca_key.private_bytes(pem, pkcs8, plain))
     _write_private(
         directory / BROKER_FILE,
         key.private_bytes(pem, pkcs8, plain) + cert.public_bytes(pem) + ca_cert.public_bytes(pem),
     )
-    _write_private(directory / CA_FILE, ca_cert.public_bytes(pem))
 
 
 def _read_passwords(directory: Path) -> dict[str, str]:
@@ -412,9 +460,11 @@ def broker_properties(directory: Path) -> str:
             f"ssl.keystore.location={directory / BROKER_FILE}",
             "ssl.truststore.type=PEM",
             f"ssl.truststore.location={directory / CA_FILE}",
+            # the controller listener: mutual TLS, so only a holder of a certificate of the
+            # stack's CA (the broker alone) gets in; no anonymous client, no superuser
+            "listener.name.controller.ssl.client.auth=required",
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            # ANONYMOUS: only the PLAINTEXT controller listener on loopback
-            f"super.users=User:{ADMIN};User:ANONYMOUS",
+            f"super.users=User:{ADMIN};{BROKER_PRINCIPAL}",
             "allow.everyone.if.no.acl.found=false",
         ]
     )

@@ -12,7 +12,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 import console.config
-from mash_tools.testing import TEST_SECRET, kafka_options
+from mash_tools.testing import TEST_KEY, kafka_options
 from shared.auth import mint_sign_in
 from shared.envelope import CloudEvent
 from shared.topics import (
@@ -37,8 +37,8 @@ def console_settings(bootstrap: str, database_url: str, group: str, **extra: Any
 
 
 def sign_in_link(subject: str, *scopes: str, base: str = "") -> str:
-    """What `mash console-link` prints (the test suite's secret)."""
-    token = mint_sign_in(TEST_SECRET, subject, scopes, uuid.uuid4().hex)
+    """What `mash console-link` prints (signed with the suite's issuer key)."""
+    token = mint_sign_in(TEST_KEY, subject, scopes, uuid.uuid4().hex)
     return f"{base}/sign-in/link?token={token}"
 
 

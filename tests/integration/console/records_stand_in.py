@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 
-from mash_tools.testing import TEST_SECRET
-from shared.auth import verify
+from mash_tools.testing import platform_settings
+from shared.auth import trust, verify
 
 ENTRIES = [
     ("2026-11-20T08:00:00Z", "intake", "collected", "control-room", "api", "/v1/incidents", None),
@@ -58,12 +58,16 @@ def entry(n: int) -> dict[str, Any]:
     }
 
 
+TRUST = trust(platform_settings("127.0.0.1:1"))
+"""Whom records trusts: the suite's people and its console (contract section 2)."""
+
+
 def records_stand_in(bodies: list[dict[str, Any]]) -> FastAPI:
     app = FastAPI()
 
     @app.post("/v1/records/search")
     async def search(request: Request, authorization: str = Header("")) -> Response:
-        if not verify(TEST_SECRET, authorization.removeprefix("Bearer ")).may("records:read"):
+        if not verify(TRUST, authorization.removeprefix("Bearer "), "records").may("records:read"):
             raise HTTPException(403)
         body = await request.json()
         bodies.append(body)

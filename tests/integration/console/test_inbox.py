@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jwt
 import pytest
 from fastapi import FastAPI, Header
 
 import console.app
-from mash_tools.testing import TEST_SECRET, free_port, running
-from shared.auth import verify
+from mash_tools.testing import free_port, platform_settings, running
+from shared.auth import trust, verify
 from tests.e2e.console_kit import served
 from tests.integration.console.kit import console_settings, signed_in
 
@@ -40,7 +41,10 @@ def stand_in() -> FastAPI:
 
     @app.get("/v1/referrals")
     async def referrals(agency: str, authorization: str = Header("")) -> list[dict[str, Any]]:
-        assert verify(TEST_SECRET, authorization.removeprefix("Bearer ")).may(
+        bearer = authorization.removeprefix("Bearer ")
+        # the console's own key and issuer, for notify alone (contract section 2)
+        assert jwt.decode(bearer, options={"verify_signature": False})["iss"] == "mash-console"
+        assert verify(trust(platform_settings("127.0.0.1:1")), bearer, "notify").may(
             f"referrals:read:{agency}"
         )
         # notify answers oldest first

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 import console.app
 from console import store
-from mash_tools.testing import TEST_SECRET, running
+from mash_tools.testing import TEST_KEY, running
 from tests.integration.console.kit import console_settings, redeem, sign_in_link, signed_in
 
 pytestmark = pytest.mark.kafka
@@ -79,10 +79,12 @@ async def test_links_that_are_forged_expired_or_for_tokens_are_refused(client) -
             "iss": "mash",
             "aud": "mash-console-sign-in",
             "jti": "j2",
-            "exp": int((now - timedelta(seconds=1)).timestamp()),
+            "iat": int((now - timedelta(minutes=10)).timestamp()),
+            "exp": int((now - timedelta(minutes=1)).timestamp()),
         },
-        TEST_SECRET,
-        algorithm="HS256",
+        TEST_KEY.private,
+        algorithm="EdDSA",
+        headers={"kid": TEST_KEY.kid},
     )
     # an API bearer token is not a sign-in link
     bearer = jwt.encode(
@@ -90,10 +92,13 @@ async def test_links_that_are_forged_expired_or_for_tokens_are_refused(client) -
             "sub": "x",
             "scope": "dashboard:read",
             "iss": "mash",
+            "aud": ["console"],
+            "iat": int(now.timestamp()),
             "exp": int((now + timedelta(minutes=5)).timestamp()),
         },
-        TEST_SECRET,
-        algorithm="HS256",
+        TEST_KEY.private,
+        algorithm="EdDSA",
+        headers={"kid": TEST_KEY.kid},
     )
     for token in (forged, expired, bearer, "", "nonsense"):
         answer = await client.get(f"/sign-in/link?token={token}")

@@ -124,7 +124,7 @@ async def subscribe(client: Any, agency: str, url: str, secret: str = "s3cret") 
     answer = await client.put(
         f"/v1/subscriptions/{agency}",
         json={"webhook_url": url, "secret": secret},
-        headers=bearer("subscriptions:write"),
+        headers=bearer(f"subscriptions:write:{agency}"),
     )
     assert answer.status_code == 200, answer.text
 

@@ -161,14 +161,35 @@ async def test_acknowledging_an_unknown_or_malformed_id(service: Service) -> Non
 
 async def test_subscriptions_need_their_scope(service: Service) -> None:
     body = {"webhook_url": "http://127.0.0.1:9/hook", "secret": "s"}
-    answer = await service.client.put(
-        "/v1/subscriptions/idva", json=body, headers=bearer("referrals:read:*")
+    for scope in ("referrals:read:*", "subscriptions:write", "subscriptions:write:*"):
+        answer = await service.client.put(
+            "/v1/subscriptions/idva", json=body, headers=bearer(scope)
+        )
+        problem(answer, 403)
+
+
+async def test_one_agencys_subscription_scope_cannot_touch_anothers(service: Service) -> None:
+    """`subscriptions:write:idva` may not PUT, DELETE or redeliver the school's (contract
+    section 5); the school's own scope may."""
+    idva, school = bearer("subscriptions:write:idva"), bearer("subscriptions:write:school")
+    body = {"webhook_url": "http://127.0.0.1:9/hook", "secret": "s3cret"}
+    since = {"since": "2026-01-01T00:00:00Z"}
+    client = service.client
+    problem(await client.put("/v1/subscriptions/school", json=body, headers=idva), 403)
+    assert (
+        await client.put("/v1/subscriptions/school", json=body, headers=school)
+    ).status_code == 200
+    problem(await client.post("/v1/subscriptions/school/redeliver", json=since, headers=idva), 403)
+    problem(await client.delete("/v1/subscriptions/school", headers=idva), 403)
+    redelivered = await client.post(
+        "/v1/subscriptions/school/redeliver", json=since, headers=school
     )
-    problem(answer, 403)
+    assert redelivered.json() == {"queued": 0}
+    assert (await client.delete("/v1/subscriptions/school", headers=school)).status_code == 204
 
 
 async def test_subscribe_and_unsubscribe(service: Service) -> None:
-    headers = bearer("subscriptions:write")
+    headers = bearer("subscriptions:write:school")
     body = {"webhook_url": "https://school.example.org/mash", "secret": "s3cret"}
     answer = await service.client.put("/v1/subscriptions/school", json=body, headers=headers)
     assert answer.status_code == 200
@@ -182,7 +203,7 @@ async def test_subscribe_and_unsubscribe(service: Service) -> None:
 
 @pytest.mark.parametrize("agency", ["police", "IDVA", "school "])
 async def test_an_unknown_agency_has_no_subscription(service: Service, agency: str) -> None:
-    headers = bearer("subscriptions:write")
+    headers = bearer("subscriptions:write:idva")
     body = {"webhook_url": "https://x.example.org/", "secret": "s"}
     problem(
         await service.client.put(f"/v1/subscriptions/{agency}", json=body, headers=headers), 404
@@ -206,7 +227,7 @@ async def test_a_bad_subscription_is_422(
     service: Service, body: dict[str, Any], field: str
 ) -> None:
     answer = await service.client.put(
-        "/v1/subscriptions/idva", json=body, headers=bearer("subscriptions:write")
+        "/v1/subscriptions/idva", json=body, headers=bearer("subscriptions:write:idva")
     )
     assert problem(answer, 422)["errors"][0]["loc"] == ["body", field]
 
@@ -215,6 +236,6 @@ async def test_malformed_json_is_not_a_500(service: Service) -> None:
     answer = await service.client.put(
         "/v1/subscriptions/idva",
         content=b"{not json",
-        headers={**bearer("subscriptions:write"), "content-type": "application/json"},
+        headers={**bearer("subscriptions:write:idva"), "content-type": "application/json"},
     )
     assert answer.status_code in (400, 422)

@@ -86,13 +86,15 @@ async def test_a_partner_down_for_an_hour_receives_every_referral_once(
         assert all(r.headers["ce-id"] == record["referral_id"] for r in idva.of(incident_id))
 
 
-async def test_redeliver_queues_a_dead_delivery_again_to_the_current_subscription(
+async def test_a_redelivery_keeps_its_own_webhook_unless_told_current(
     kafka_bootstrap: str, database_url: str, group: str
 ) -> None:
+    """Contract section 5: after a PUT of a new URL, a redelivery goes to the URL (and
+    secret) the delivery was made under; `"to": "current"` sends it to the new one."""
     data = builders.decision_data(referrals=[VICTIM_SUPPORT])
     incident_id = data["incident_id"]
     app = notify_app(kafka_bootstrap, database_url, group)
-    write = bearer("subscriptions:write")
+    write = bearer("subscriptions:write:victim-support")
     async with (
         Receiver(answer=lambda _id, _n: 410) as gone,
         Receiver() as fixed,
@@ -109,8 +111,19 @@ async def test_redeliver_queues_a_dead_delivery_again_to_the_current_subscriptio
             return await _status(client, "victim-support", incident_id) == "dead"
 
         await eventually(dead)
-        await subscribe(client, "victim-support", fixed.url)  # the agency fixed its end
-        answer = await client.post(f"/v1/referrals/{referral_id}/redeliver", headers=write)
+        await subscribe(client, "victim-support", fixed.url)  # the agency moved its end
+        other_agency = await client.post(
+            f"/v1/referrals/{referral_id}/redeliver",
+            json={"to": "current"},
+            headers=bearer("subscriptions:write:idva"),
+        )
+        own = await client.post(f"/v1/referrals/{referral_id}/redeliver", headers=write)
+        assert own.status_code == 202, own.text
+        await eventually(lambda: len(gone.of(incident_id)) == 2)
+        await eventually(dead)
+        answer = await client.post(
+            f"/v1/referrals/{referral_id}/redeliver", json={"to": "current"}, headers=write
+        )
         assert answer.status_code == 202, answer.text
 
         async def delivered() -> bool:
@@ -121,6 +134,9 @@ async def test_redeliver_queues_a_dead_delivery_again_to_the_current_subscriptio
         unknown = await client.post(f"/v1/referrals/{uuid.uuid4()}/redeliver", headers=write)
         wrong_scope = await client.post(
             f"/v1/referrals/{referral_id}/redeliver", headers=bearer("referrals:read:*")
+        )
+        bad_target = await client.post(
+            f"/v1/referrals/{referral_id}/redeliver", json={"to": "elsewhere"}, headers=write
         )
         was_dead = await outcomes.wait_for(
             lambda r: (
@@ -137,10 +153,11 @@ async def test_redeliver_queues_a_dead_delivery_again_to_the_current_subscriptio
         rows = await attempt_rows(app, referral_id)
 
     assert (again.status_code, unknown.status_code, wrong_scope.status_code) == (409, 404, 403)
+    assert (other_agency.status_code, bad_target.status_code) == (403, 422)
     assert again.headers["content-type"] == "application/problem+json"
-    assert [r.status for r in gone.of(incident_id)] == [410]
-    assert [r.status for r in fixed.of(incident_id)] == [200]
-    assert [r.verdict for r in rows] == ["dead", "delivered"]
+    assert [r.status for r in gone.of(incident_id)] == [410, 410]  # its own URL, twice
+    assert [r.status for r in fixed.of(incident_id)] == [200]  # the current one, when asked
+    assert [r.verdict for r in rows] == ["dead", "dead", "delivered"]
     assert set(data_of(was_dead)) == {
         "referral_id",
         "agency",
@@ -149,7 +166,7 @@ async def test_redeliver_queues_a_dead_delivery_again_to_the_current_subscriptio
         "due_by",
         "attempts",
     }
-    assert data_of(was_delivered)["attempts"] == 2
+    assert data_of(was_delivered)["attempts"] == 3
     assert "data" not in data_of(was_delivered)  # ids and times, never the referral
 
 
@@ -158,7 +175,7 @@ async def test_redeliver_since_queues_every_dead_delivery_made_since_then(
 ) -> None:
     first, second = (builders.decision_data(referrals=[CSC]) for _ in range(2))
     app = notify_app(kafka_bootstrap, database_url, group)
-    write = bearer("subscriptions:write")
+    write = bearer("subscriptions:write:childrens-social-care")
     async with (
         Receiver(answer=lambda _id, _n: 404) as broken,
         Receiver() as fixed,
@@ -181,9 +198,18 @@ async def test_redeliver_since_queues_every_dead_delivery_made_since_then(
         await eventually(both_dead)
         await subscribe(client, "childrens-social-care", fixed.url)
         since = made["created_at"]
-        answer = await client.post(
+        own = await client.post(
             "/v1/subscriptions/childrens-social-care/redeliver",
             json={"since": since},
+            headers=write,
+        )
+        await eventually(
+            lambda: all(len(broken.of(d["incident_id"])) == 2 for d in (first, second))
+        )
+        await eventually(both_dead)
+        answer = await client.post(
+            "/v1/subscriptions/childrens-social-care/redeliver",
+            json={"since": since, "to": "current"},
             headers=write,
         )
         bad = await client.post(
@@ -206,11 +232,13 @@ async def test_redeliver_since_queues_every_dead_delivery_made_since_then(
             headers=write,
         )
 
+    assert own.json() == {"queued": 2}  # each to its own URL: the broken one again
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"queued": 2}
     assert bad.status_code == 422
     assert later.json() == {"queued": 0}  # nothing dead any more
     for data in (first, second):
+        assert [r.status for r in broken.of(data["incident_id"])] == [404, 404]
         assert [r.status for r in fixed.of(data["incident_id"])] == [200]
 
 

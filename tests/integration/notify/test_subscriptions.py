@@ -77,7 +77,8 @@ async def test_delete_cancels_the_pending_deliveries(
         await publish(kafka_bootstrap, data)
         await eventually(lambda: _in_state(client, "safeguarding-team", incident_id, "failed"))
         gone = await client.delete(
-            "/v1/subscriptions/safeguarding-team", headers=bearer("subscriptions:write")
+            "/v1/subscriptions/safeguarding-team",
+            headers=bearer("subscriptions:write:safeguarding-team"),
         )
         tried = len(down.of(incident_id))
         await loops_passed(app, "safeguarding-team")
@@ -133,10 +134,10 @@ async def test_put_refuses_urls_aimed_at_the_hubs_own_network(
         answer = await client.put(
             "/v1/subscriptions/idva",
             json={"webhook_url": url, "secret": "s"},
-            headers=bearer("subscriptions:write"),
+            headers=bearer("subscriptions:write:idva"),
         )
         listed = await client.delete(
-            "/v1/subscriptions/idva", headers=bearer("subscriptions:write")
+            "/v1/subscriptions/idva", headers=bearer("subscriptions:write:idva")
         )
     assert answer.status_code == 422, answer.text
     problem = answer.json()
@@ -182,24 +183,50 @@ async def test_a_name_that_resolves_elsewhere_at_delivery_is_refused_before_conn
     assert rows[0].error.startswith("refused by policy")
 
 
-async def test_the_post_goes_to_the_checked_address_with_the_urls_host(
-    kafka_bootstrap: str, sqlite_url: str, group: str
+DISGUISED_LOOPBACK = [
+    "http://2130706433:8001/x",
+    "http://0x7f000001:8001/x",
+    "http://127.1:8001/x",
+    "http://[::ffff:127.0.0.1]:8001/x",
+    "http://0177.0.0.1:8001/x",
+    "http://localhost:8001/x",
+    "http://hook.partner.test:8001/x",  # a name, resolving (below) to 127.0.0.1
+    "http://127.0.0.1.:8001/x",
+    "https://localhost/x",
+]
+
+
+@pytest.mark.parametrize("url", DISGUISED_LOOPBACK)
+async def test_development_allows_only_the_literal_127_0_0_1(
+    kafka_bootstrap: str, sqlite_url: str, group: str, url: str
 ) -> None:
-    """The name is resolved once, checked, and that address is dialled: the receiver on
-    127.0.0.1 gets the POST for a name no DNS knows, with its Host header."""
-    data = builders.decision_data(referrals=[CSC])
-    incident_id = data["incident_id"]
-    names = Names({"csc.partner.test": ["127.0.0.1"]})
-    app = notify_app(kafka_bootstrap, sqlite_url, group, resolver=names)
-    async with Receiver() as receiver, running(app) as client:
-        port = receiver.url.split(":")[2].split("/")[0]
-        await subscribe(client, "childrens-social-care", f"http://csc.partner.test:{port}/hook")
-        await publish(kafka_bootstrap, data)
-        await eventually(
-            lambda: _in_state(client, "childrens-social-care", incident_id, "delivered")
+    """Contract section 5: where loopback receivers are allowed (`make run`), only as the
+    literal `127.0.0.1`; every other spelling, and any name, is 422. The test's resolver
+    answers each as getaddrinfo would (127.0.0.1), so the spelling alone refuses it."""
+    spellings = ("2130706433", "0x7f000001", "127.1", "0177.0.0.1", "localhost")
+    names = Names(
+        {
+            **{name: ["127.0.0.1"] for name in spellings},
+            "hook.partner.test": ["127.0.0.1"],
+            "127.0.0.1.": ["127.0.0.1"],
+        }
+    )
+    app = notify_app(
+        kafka_bootstrap, sqlite_url, group, resolver=names, webhook_allow_loopback=True
+    )
+    write = bearer("subscriptions:write:idva")
+    async with running(app) as client:
+        answer = await client.put(
+            "/v1/subscriptions/idva", json={"webhook_url": url, "secret": "s"}, headers=write
         )
-    (request,) = receiver.of(incident_id)
-    assert request.headers["host"] == f"csc.partner.test:{port}"
+        literal = await client.put(
+            "/v1/subscriptions/idva",
+            json={"webhook_url": "http://127.0.0.1:8001/x", "secret": "s"},
+            headers=write,
+        )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "webhook_url"]
+    assert literal.status_code == 200  # the one spelling allowed, on the same app
 
 
 async def test_no_raw_webhook_url_is_recorded_in_spans(

@@ -107,7 +107,11 @@ def test_starts_are_limited_per_client_within_a_minute() -> None:
 
 
 def production(**extra: object) -> Settings:
-    secrets = PlatformSettings(env="production", jwt_secret="s" * 40, pseudonym_key="p" * 40)
+    secrets = PlatformSettings(
+        env="production",
+        jwks_url="https://idp.example/jwks",
+        pseudonym_key="p" * 40,
+    )
     return Settings(platform=secrets, **extra)  # type: ignore[arg-type]
 
 

@@ -12,7 +12,7 @@ from shared.config import PlatformSettings
 
 
 def _settings(env: str, **extra: Any) -> Settings:
-    platform = PlatformSettings(env=env, jwt_secret="j" * 32, pseudonym_key="p" * 32)
+    platform = PlatformSettings(env=env, jwks_url="https://idp.example/k", pseudonym_key="p" * 32)
     return Settings(platform=platform, **extra)
 
 

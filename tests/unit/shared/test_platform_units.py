@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from mash_tools.cli import parse_ttl
-from mash_tools.testing import TEST_SECRET
+from mash_tools.testing import TEST_KEY, key_environment, platform_settings
 from shared import envelope
-from shared.auth import mint, verify
+from shared.auth import mint, trust, verify
 from shared.config import DEVELOPMENT_SECRET, PlatformSettings
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.kafka import describe
@@ -68,11 +68,12 @@ def test_undecodable_data_is_refused(value: bytes) -> None:
 
 
 def test_default_secrets_are_refused_outside_development() -> None:
-    PlatformSettings(env="development", jwt_secret=DEVELOPMENT_SECRET)
-    with pytest.raises(ValidationError, match="MASH_JWT_SECRET"):
-        PlatformSettings(env="production", jwt_secret=DEVELOPMENT_SECRET, pseudonym_key="x" * 40)
+    PlatformSettings(env="development", pseudonym_key=DEVELOPMENT_SECRET)
+    with pytest.raises(ValidationError, match="MASH_JWKS_URL"):
+        PlatformSettings(env="production", pseudonym_key="x" * 40)
+    PlatformSettings(env="production", pseudonym_key="x" * 40, jwks_url="https://idp.example/k")
     with pytest.raises(ValidationError, match="MASH_PSEUDONYM_KEY"):
-        PlatformSettings(env="test", jwt_secret="y" * 40, pseudonym_key=DEVELOPMENT_SECRET)
+        PlatformSettings(env="test", pseudonym_key=DEVELOPMENT_SECRET)
 
 
 def test_error_descriptions_never_carry_the_offending_values() -> None:
@@ -96,27 +97,28 @@ def test_token_lifetimes_read_as_people_write_them(text: str, seconds: int) -> N
 
 
 def test_tokens_carry_their_scopes_and_expire() -> None:
+    keys = trust(platform_settings("127.0.0.1:1"))
     token = mint(
-        TEST_SECRET,
+        TEST_KEY,
         "idva-service",
         ["referrals:read:idva", "referrals:ack:idva"],
         timedelta(minutes=5),
     )
-    principal = verify(TEST_SECRET, token)
+    principal = verify(keys, token, "notify")
     assert principal.subject == "idva-service"
     assert principal.may("referrals:read:idva")
     assert not principal.may("referrals:read:school")
     expired = mint(
-        TEST_SECRET, "x", [], timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1)
+        TEST_KEY, "x", [], timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1)
     )
     with pytest.raises(PermissionError):
-        verify(TEST_SECRET, expired)
+        verify(keys, expired, "notify")
     with pytest.raises(PermissionError):
-        verify("another-secret-another-secret-0123456789", token)
+        verify(trust(PlatformSettings(jwks_file=Path("/nonexistent"))), token, "notify")
 
 
 def test_mash_token_prints_one_token_and_nothing_else(tmp_path: Path) -> None:
-    env = {"MASH_JWT_SECRET": TEST_SECRET, "PATH": "/usr/bin:/bin", "MASH_HOME": str(tmp_path)}
+    env = {**key_environment(), "PATH": "/usr/bin:/bin", "MASH_HOME": str(tmp_path)}
     out = subprocess.run(
         [
             str(Path(sys.executable).parent / "mash"),
@@ -134,8 +136,12 @@ def test_mash_token_prints_one_token_and_nothing_else(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out.count("\n") == 1
-    principal = verify(TEST_SECRET, out.strip())
+    keys = trust(platform_settings("127.0.0.1:1"))
+    principal = verify(keys, out.strip(), "triage")
     assert principal.scopes == {"triage:read", "marac:read"}
+    assert verify(keys, out.strip(), "marac") == principal
+    with pytest.raises(PermissionError):  # for the services of its scopes only
+        verify(keys, out.strip(), "notify")
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ import httpx
 
 from mash_tools import demo
 from mash_tools.cluster import NODES, Cluster
+from mash_tools.keys import signing_key
 from mash_tools.testing import TopicReader, free_port, headers_of
 from shared import registry
 from shared.auth import mint
@@ -333,9 +334,9 @@ def subscribe(hub: demo.Hub, port: int) -> None:
     """Every agency's webhook to the receiver."""
     settings = PlatformSettings()
     token = mint(
-        settings.jwt_secret,
+        signing_key(settings),
         "mash-chaos",
-        ["subscriptions:write"],
+        [f"subscriptions:write:{agency}" for agency in AGENCIES],
         timedelta(hours=2),
         settings.jwt_issuer,
     )

@@ -1,6 +1,7 @@
 """`mash`: the hub's command line.
 
-mash token --sub NAME --scope "SCOPE ..." [--ttl 24h]   print one bearer token
+mash token --sub NAME --scope "SCOPE ..." [--ttl 24h] [--aud "SERVICE ..."]
+                                                        print one bearer token
 mash console-link --sub NAME --scope "SCOPE ..."         print one console sign-in link
 mash run [--no-broker]                                  the whole stack, in the foreground
 mash cluster                                            3 Kafka nodes, PostgreSQL, 2 replicas each
@@ -22,7 +23,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from shared.auth import mint, mint_sign_in
+from shared.auth import audience_of, mint, mint_sign_in
 from shared.config import PlatformSettings
 
 
@@ -36,9 +37,21 @@ def parse_ttl(text: str) -> timedelta:
 
 
 def token(args: argparse.Namespace) -> int:
+    """Contract section 2: signed with the development key, for the services of its scopes
+    unless `--aud` names others; at most 24 hours, as services accept no longer."""
+    from mash_tools.keys import signing_key
+
     settings = PlatformSettings()
     scopes = args.scope.split()
-    print(mint(settings.jwt_secret, args.sub, scopes, args.ttl, settings.jwt_issuer))
+    audience = args.aud.split() if args.aud is not None else audience_of(scopes)
+    if not timedelta(0) < args.ttl <= timedelta(seconds=settings.token_max_seconds):
+        print("mash: --ttl must be more than 0 and at most 24h", file=sys.stderr)
+        return 2
+    if not audience:
+        print("mash: no service owns these scopes; name one with --aud", file=sys.stderr)
+        return 2
+    key = signing_key(settings)
+    print(mint(key, args.sub, scopes, args.ttl, settings.jwt_issuer, audience=audience))
     return 0
 
 
@@ -72,9 +85,11 @@ def kafka_credentials(args: argparse.Namespace) -> int:
 
 def console_link(args: argparse.Namespace) -> int:
     """A one-time sign-in link to the console of this checkout (10 minutes)."""
+    from mash_tools.keys import signing_key
+
     settings = PlatformSettings()
     token = mint_sign_in(
-        settings.jwt_secret,
+        signing_key(settings),
         args.sub,
         args.scope.split(),
         secrets.token_urlsafe(16),
@@ -94,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sub", required=True, help="who the token is for")
     p.add_argument("--scope", required=True, help='space-separated scopes, e.g. "incidents:write"')
     p.add_argument("--ttl", type=parse_ttl, default=timedelta(hours=24), help="lifetime (24h)")
+    p.add_argument(
+        "--aud", help="space-separated services it is for (default: the owners of its scopes)"
+    )
     p.set_defaults(run=token)
 
     p = commands.add_parser("console-link", help="print a one-time sign-in link to the console")

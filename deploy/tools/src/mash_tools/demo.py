@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from mash_tools import subject_access
+from mash_tools.keys import signing_key
 from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
 from shared.config import PlatformSettings
@@ -232,7 +233,7 @@ class Hub:
     def __init__(self, client: httpx.Client) -> None:
         settings = PlatformSettings()
         token = mint(
-            settings.jwt_secret, "mash-demo", SCOPES, timedelta(hours=2), settings.jwt_issuer
+            signing_key(settings), "mash-demo", SCOPES, timedelta(hours=2), settings.jwt_issuer
         )
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from mash_tools.keys import signing_key
 from shared import kafka_security, registry
 from shared.auth import mint_sign_in
 from shared.config import ROOT, PlatformSettings
@@ -318,7 +319,7 @@ def _demo_link(console: str) -> str:
     """A one-time sign-in link for a demo coordinator who may see every page."""
     settings = PlatformSettings()
     token = mint_sign_in(
-        settings.jwt_secret,
+        signing_key(settings),
         "demo-coordinator",
         DEMO_SCOPES,
         secrets.token_urlsafe(16),

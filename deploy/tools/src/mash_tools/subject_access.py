@@ -22,6 +22,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from mash_tools.keys import signing_key
 from shared.auth import mint
 from shared.config import PlatformSettings
 from shared.kafka_security import client_options
@@ -95,9 +96,8 @@ def agencies_read_their_topics(seconds: float = 10) -> dict[str, int]:
 def dpo_headers() -> dict[str, str]:
     """A data protection officer's token: `records:read` and nothing else."""
     settings = PlatformSettings()
-    token = mint(
-        settings.jwt_secret, "demo-dpo", ["records:read"], timedelta(hours=1), settings.jwt_issuer
-    )
+    key = signing_key(settings)
+    token = mint(key, "demo-dpo", ["records:read"], timedelta(hours=1), settings.jwt_issuer)
     return {"Authorization": f"Bearer {token}"}
 
 

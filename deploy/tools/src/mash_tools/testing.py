@@ -4,6 +4,7 @@ in-process against them, tokens, and a reader for what landed on a topic."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import json
@@ -28,12 +29,36 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mash_tools import keys
 from shared import kafka_security
-from shared.auth import mint
+from shared.auth import SERVICES, mint
 from shared.config import ROOT, PlatformSettings
+from shared.keys import SigningKey
 
-TEST_SECRET = "test-secret-for-the-suite-only-0123456789"  # noqa: S105
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
+
+# The suite's issuers, as `make setup` makes the checkout's: a key pair for people's tokens
+# and one for the console's, made once per process in a directory of its own (removed at
+# exit); every app and service process the suite builds is given their JWKS paths.
+TEST_KEYS_DIR = Path(tempfile.mkdtemp(prefix="mash-test-keys-"))
+atexit.register(shutil.rmtree, TEST_KEYS_DIR, ignore_errors=True)
+keys.ensure(TEST_KEYS_DIR)
+TEST_KEYS = keys.people(TEST_KEYS_DIR)
+TEST_CONSOLE_KEYS = keys.console(TEST_KEYS_DIR)
+TEST_KEY = SigningKey.load(TEST_KEYS.private)
+"""Signs the suite's tokens (issuer `mash`), as the identity provider would."""
+TEST_CONSOLE_KEY = SigningKey.load(TEST_CONSOLE_KEYS.private)
+TEST_SECRET = TEST_KEY
+"""The former shared secret's name, kept so that `mint(TEST_SECRET, ...)` still signs."""
+
+
+def key_environment() -> dict[str, str]:
+    """The settings that make a process trust (and `mash token` sign with) the suite's keys."""
+    return {
+        "MASH_JWKS_FILE": str(TEST_KEYS.jwks),
+        "MASH_CONSOLE_JWKS_FILE": str(TEST_CONSOLE_KEYS.jwks),
+        "MASH_SIGNING_KEY_FILE": str(TEST_KEYS.private),
+    }
 
 
 # Ports handed out by this process: never twice, even once they are free again.
@@ -85,7 +110,7 @@ SECURITY_ENV = ("MASH_KAFKA_SECURITY_DIR", "MASH_KAFKA_SECURITY_PROTOCOL")
 
 def service_environment(name: str, bootstrap: str, database_url: str, group: str) -> dict[str, str]:
     """The environment of one service process started by the suite or the bench (uvicorn,
-    as `mash run` starts it): the test secrets, its own database and consumer group. It
+    as `mash run` starts it): the test keys, its own database and consumer group. It
     connects to the broker as its own principal (contract section 8)."""
     prefix = name.upper()
     return {
@@ -94,7 +119,7 @@ def service_environment(name: str, bootstrap: str, database_url: str, group: str
         "MASH_ENV": "test",
         "PYTHONUNBUFFERED": "1",
         "MASH_KAFKA_BOOTSTRAP": bootstrap,
-        "MASH_JWT_SECRET": TEST_SECRET,
+        **key_environment(),
         "MASH_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
         f"{prefix}_DATABASE_URL": database_url,
         f"{prefix}_CONSUMER_GROUP": group,
@@ -242,14 +267,23 @@ def platform_settings(bootstrap: str, principal: str = "") -> PlatformSettings:
     return PlatformSettings(
         env="test",
         kafka_bootstrap=bootstrap,
-        jwt_secret=TEST_SECRET,
+        jwks_file=TEST_KEYS.jwks,
+        console_jwks_file=TEST_CONSOLE_KEYS.jwks,
+        signing_key_file=TEST_KEYS.private,
         pseudonym_key=TEST_PSEUDONYM_KEY,
         kafka_username=principal,
     )
 
 
-def token(*scopes: str, subject: str = "tester", ttl: timedelta = timedelta(hours=1)) -> str:
-    return mint(TEST_SECRET, subject, scopes, ttl)
+def token(
+    *scopes: str,
+    subject: str = "tester",
+    ttl: timedelta = timedelta(hours=1),
+    audience: tuple[str, ...] = SERVICES,
+) -> str:
+    """A token of the suite's issuer; for every service unless `audience` says otherwise
+    (a test about a scope's service asks; the audience rule has tests of its own)."""
+    return mint(TEST_KEY, subject, scopes, ttl, audience=audience)
 
 
 def bearer(*scopes: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ENV_FILE, ServiceSettings
+from shared.config import ENV_FILE, KEYS_DIR, ServiceSettings
 
 ID_TOKEN_ALGORITHMS = {
     "RS256",
@@ -57,6 +57,10 @@ class Settings(ServiceSettings):
     """The ID token's signature algorithms, pinned here (never taken from the provider)."""
     oidc_starts_per_minute: int = Field(default=20, ge=1)
     """Sign-ins each client may start a minute (each start stores a pending request)."""
+    signing_key_file: Path | None = None
+    """The console's own private key for its upstream tokens (issuer `MASH_CONSOLE_ISSUER`);
+    default: `console.ed25519` beside `MASH_CONSOLE_JWKS_FILE`, its public half that the
+    services hold (`.data/keys/` under `make setup`)."""
     oidc_scope_claim: str = "mash_scopes"
     """The ID token / userinfo claim holding the hub's scopes (a list or a space-separated
     string)."""
@@ -84,6 +88,12 @@ class Settings(ServiceSettings):
         if self.platform.env == "production" and not self.base_url.startswith("https://"):
             raise ValueError("CONSOLE_PUBLIC_URL must be an https:// address in production")
         return self
+
+    @property
+    def signing_key_path(self) -> Path:
+        public = self.platform.console_jwks_file
+        keys = public.parent if public else self.platform.data_dir / KEYS_DIR
+        return self.signing_key_file or keys / "console.ed25519"
 
     @property
     def base_url(self) -> str:

@@ -77,7 +77,7 @@ async def start_session(
 def _grant(platform: Platform[Settings], token: str) -> SignInGrant:
     shared = platform.settings.platform
     try:
-        return verify_sign_in(shared.jwt_secret, token, shared.jwt_issuer)
+        return verify_sign_in(shared, token)
     except PermissionError:
         raise SignInRefused from None
 

@@ -1,15 +1,15 @@
 """The owning services' APIs, called on behalf of the signed-in person.
 
-Each call carries a short-lived bearer token minted for the person's own subject and
-scopes (the platform's signing secret), so each service checks, answers and audits the
-read as that person's: the console adds no access of its own.
+Each call carries a two-minute bearer token for the person's own subject and scopes,
+signed with the console's own key (issuer `mash-console`) for the one service called, so
+each service checks, answers and audits the read as that person's: the console adds no
+access of its own, and passes on only the scopes a console may (`shared.auth.CONSOLE_NEVER`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -18,10 +18,11 @@ import httpx
 from console.config import Settings
 from console.domain.people import Person
 from console.inputs import CURSOR
-from shared.auth import mint
+from shared.auth import CONSOLE_TTL, console_may_delegate, mint
+from shared.keys import SigningKey
 from shared.service import Platform
 
-TOKEN_TTL = timedelta(minutes=2)
+TOKEN_TTL = CONSOLE_TTL
 MAX_PAGES = 50
 """A lookup by id follows at most this many pages (5,000 records at the default size)."""
 
@@ -96,6 +97,7 @@ class Upstream:
         self._settings = settings
         self._client: httpx.AsyncClient | None = None
         self.page_size = settings.page_size
+        self._key: SigningKey | None = None
         self.bases = {
             "notify": settings.notify_url.rstrip("/"),
             "marac": settings.marac_url.rstrip("/"),
@@ -104,15 +106,18 @@ class Upstream:
         }
 
     async def start(self, _: Platform[Settings]) -> None:
+        self._key = SigningKey.load(self._settings.signing_key_path)
         self._client = httpx.AsyncClient(timeout=self._settings.upstream_timeout_seconds)
 
     async def stop(self, _: Platform[Settings]) -> None:
         if self._client:
             await self._client.aclose()
 
-    def _headers(self, person: Person) -> dict[str, str]:
-        shared = self._settings.platform
-        token = mint(shared.jwt_secret, person.subject, person.scopes, TOKEN_TTL, shared.jwt_issuer)
+    def _headers(self, person: Person, service: str) -> dict[str, str]:
+        assert self._key is not None, "upstream client not started"
+        scopes = [s for s in person.scopes if console_may_delegate(s)]
+        issuer = self._settings.platform.console_issuer
+        token = mint(self._key, person.subject, scopes, TOKEN_TTL, issuer, audience=[service])
         return {"Authorization": f"Bearer {token}"}
 
     def _request(
@@ -129,7 +134,7 @@ class Upstream:
             method,
             self.bases[service] + path,
             params={k: v for k, v in (params or {}).items() if v},
-            headers=self._headers(person),
+            headers=self._headers(person, service),
             json=body,
         )
 

@@ -1,8 +1,9 @@
 """Notify's HTTP API (contract section 5): thin, parse -> handler -> answer.
 
-Referral scopes are per agency (`referrals:read:<agency>`, `referrals:ack:<agency>`), so
-they are checked against the agency each request is about, after a first check that the
-token holds some such scope at all.
+Referral and subscription scopes are per agency (`referrals:read:<agency>`,
+`referrals:ack:<agency>`, `subscriptions:write:<agency>`), so they are checked against the
+agency each request is about, after a first check that the token holds some such scope at
+all.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from notify import handlers, repository
 from notify.domain.records import current_record
 from notify.handlers import Notify
-from notify.schemas import Queued, Redelivery, Subscribed, Subscription
+from notify.schemas import Queued, Redelivery, RedeliveryTarget, Subscribed, Subscription
 from shared.audit import Item, ReadAudit
-from shared.auth import CurrentPrincipal, Principal, require
+from shared.auth import CurrentPrincipal, Principal
 from shared.errors import FieldErrors
 from shared.pagination import PAGED, PageDep
 from shared.schemas import ReferralCreated
@@ -49,7 +50,7 @@ async def _notify(request: Request) -> Notify:
 NotifyDep = Annotated[Notify, Depends(_notify)]
 Reader = Annotated[Principal, Depends(_holding("referrals:read:"))]
 Acker = Annotated[Principal, Depends(_holding("referrals:ack:"))]
-Subscriber = Annotated[Principal, Depends(require("subscriptions:write"))]
+Subscriber = Annotated[Principal, Depends(_holding("subscriptions:write:"))]
 
 
 @router.get(
@@ -120,6 +121,16 @@ async def _known_agency(agency: str) -> str:
 KnownAgency = Annotated[str, Depends(_known_agency)]
 
 
+async def _subscriber_of(principal: Subscriber, agency: KnownAgency) -> str:
+    if not principal.may(f"subscriptions:write:{agency}"):
+        raise HTTPException(403, f"This token may not change the subscription of '{agency}'.")
+    return agency
+
+
+AgencyOfToken = Annotated[str, Depends(_subscriber_of)]
+"""The path's agency, whose `subscriptions:write:<agency>` the token holds."""
+
+
 @router.put(
     "/subscriptions/{agency}",
     tags=["subscriptions"],
@@ -128,7 +139,7 @@ KnownAgency = Annotated[str, Depends(_known_agency)]
     responses={404: {"description": "Unknown agency"}, **PROBLEMS},
 )
 async def subscribe(
-    principal: Subscriber, agency: KnownAgency, body: Subscription, notify: NotifyDep
+    principal: Subscriber, agency: AgencyOfToken, body: Subscription, notify: NotifyDep
 ) -> Subscribed:
     """From now on each new referral for the agency is also POSTed to `webhook_url`, signed
     with `secret`; a new PUT replaces the subscription for referrals made after it (each
@@ -137,7 +148,9 @@ async def subscribe(
     nor a host resolving to one: 422 otherwise."""
     url = str(body.webhook_url)
     try:
-        await handlers.subscribe(notify, agency, url, body.secret, principal.subject)
+        await handlers.subscribe(
+            notify, agency, url, body.secret, principal.subject, body.written_url
+        )
     except handlers.RefusedUrl as exc:
         raise FieldErrors([{"loc": ["body", "webhook_url"], "msg": str(exc)}]) from None
     return Subscribed(agency=agency, webhook_url=url)
@@ -150,7 +163,7 @@ async def subscribe(
     summary="Remove an agency's webhook",
     responses={404: {"description": "Unknown agency, or no subscription"}, **PROBLEMS},
 )
-async def unsubscribe(principal: Subscriber, agency: KnownAgency, notify: NotifyDep) -> Response:
+async def unsubscribe(principal: Subscriber, agency: AgencyOfToken, notify: NotifyDep) -> Response:
     """Stop POSTing the agency's referrals (they stay on its topic and in GET): its
     pending deliveries become `cancelled`."""
     if not await handlers.unsubscribe(notify, agency, principal.subject):
@@ -165,21 +178,37 @@ async def unsubscribe(principal: Subscriber, agency: KnownAgency, notify: Notify
     summary="Queue a referral's webhook delivery again",
     responses={
         404: {"description": "Unknown referral"},
-        409: {"description": "Delivered already, or the agency has no subscription"},
+        409: {
+            "description": "Delivered already, the agency has no subscription, or the"
+            " delivery has no webhook of its own"
+        },
         **PROBLEMS,
     },
 )
-async def redeliver(principal: Subscriber, referral_id: UUID, notify: NotifyDep) -> Response:
-    """Queue a `dead`, `failed` or `cancelled` delivery again, to the agency's current
-    subscription, with a fresh retry schedule."""
+async def redeliver(
+    principal: Subscriber,
+    referral_id: UUID,
+    notify: NotifyDep,
+    body: RedeliveryTarget | None = None,
+) -> Response:
+    """Queue a `dead`, `failed` or `cancelled` delivery again, with a fresh retry schedule
+    (scope `subscriptions:write:<the referral's agency>`): to the URL and secret it was made
+    under, or to the agency's current subscription when the body says `"to": "current"`."""
+    to_current = body is not None and body.to == "current"
     try:
-        await handlers.redeliver(notify, str(referral_id), principal.subject)
+        await handlers.redeliver(notify, str(referral_id), principal, to_current)
     except handlers.UnknownReferral:
         raise HTTPException(404, "No referral has this id.") from None
+    except handlers.NotYourReferral:
+        raise HTTPException(403, "This token may not redeliver this referral.") from None
     except handlers.AlreadyDelivered:
         raise HTTPException(409, "This referral was delivered.") from None
     except handlers.NoSubscription:
         raise HTTPException(409, "The referral's agency has no subscription.") from None
+    except handlers.NoWebhookOfItsOwn:
+        raise HTTPException(
+            409, 'This delivery had no webhook of its own: ask for "to": "current".'
+        ) from None
     return Response(status_code=202)
 
 
@@ -196,12 +225,15 @@ async def redeliver(principal: Subscriber, referral_id: UUID, notify: NotifyDep)
     },
 )
 async def redeliver_dead(
-    principal: Subscriber, agency: KnownAgency, body: Redelivery, notify: NotifyDep
+    principal: Subscriber, agency: AgencyOfToken, body: Redelivery, notify: NotifyDep
 ) -> Queued:
-    """Queue again, to the current subscription, every `dead` delivery of the agency whose
-    referral was made at or after `since`."""
+    """Queue again every `dead` delivery of the agency whose referral was made at or after
+    `since`: each to the URL and secret it was made under, or all to the current
+    subscription when the body says `"to": "current"`."""
     try:
-        queued = await handlers.redeliver_dead(notify, agency, body.since, principal.subject)
+        queued = await handlers.redeliver_dead(
+            notify, agency, body.since, principal.subject, body.to == "current"
+        )
     except handlers.NoSubscription:
         raise HTTPException(409, "This agency has no subscription.") from None
     return Queued(queued=queued)

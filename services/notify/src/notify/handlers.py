@@ -107,6 +107,11 @@ class NoSubscription(Exception):
     """The agency has no subscription to deliver to."""
 
 
+class NoWebhookOfItsOwn(Exception):
+    """The delivery was made with no webhook (the agency had none): only `current` can
+    send it."""
+
+
 class RefusedUrl(Exception):
     """The webhook URL is not allowed (contract section 5); the reason, never the URL."""
 
@@ -269,14 +274,18 @@ async def acknowledge(
             await _log(notify, session, altered, [referral_id], now, incidents)
 
 
-async def subscribe(notify: Notify, agency: str, url: str, secret: str, by: str) -> None:
+async def subscribe(
+    notify: Notify, agency: str, url: str, secret: str, by: str, written: str | None = None
+) -> None:
     """Set (or replace) the agency's webhook: its new referrals are POSTed there too.
-    RefusedUrl when the URL may not be a webhook (contract section 5). Logged as altered
-    by `by` (the token's `sub`)."""
+    RefusedUrl when the URL may not be a webhook (contract section 5), as parsed (`url`)
+    or as `written`, whichever reading refuses it. Logged as altered by `by` (the token's
+    `sub`)."""
     settings = notify.settings
-    why = await webhooks.refusal(url, notify.resolver, settings.allows_loopback)
-    if why is not None:
-        raise RefusedUrl(why)
+    for reading in dict.fromkeys([url, written or url]):
+        why = await webhooks.refusal(reading, notify.resolver, settings.allows_loopback)
+        if why is not None:
+            raise RefusedUrl(why)
     sealed = settings.secret_box().seal(secret)
     async with notify.platform.uow() as session:
         now = notify.clock()
@@ -302,23 +311,35 @@ async def _log_subscription(
     await audit.log(notify.platform.outbox, session, altered, [Item(agency)], now)
 
 
-async def redeliver(notify: Notify, referral_id: str, by: str) -> None:
-    """Queue a referral's delivery again, to the agency's current subscription; logged as
-    altered by `by`, naming the host it will go to."""
+async def redeliver(
+    notify: Notify, referral_id: str, principal: Principal, to_current: bool = False
+) -> None:
+    """Queue a referral's delivery again (contract section 5): to the URL and secret it was
+    made under, or to the agency's current subscription when `to_current`. Needs the
+    referral's agency's `subscriptions:write:<agency>`; the agency must be subscribed.
+    Logged as altered by the token's `sub`, naming the host it will go to."""
     async with notify.platform.uow() as session:
         entry = await repository.record(session, referral_id)
         if entry is None:
             raise UnknownReferral(referral_id)
+        if not principal.may(f"subscriptions:write:{entry.agency}"):
+            raise NotYourReferral(referral_id)
         if entry.status == "delivered" or (entry.channel == "topic" and entry.published):
             raise AlreadyDelivered(referral_id)
         webhook = await repository.subscription(session, entry.agency)
         if webhook is None:
             raise NoSubscription(entry.agency)
         before = await repository.delivery_url(session, referral_id)
+        if not to_current:
+            webhook = await repository.own_webhook(session, referral_id)
+            if webhook is None:
+                raise NoWebhookOfItsOwn(referral_id)
         now = notify.clock()
         if not await repository.requeue(session, referral_id, webhook, now):
             raise AlreadyDelivered(referral_id)
-        altered = Entry(NAME, "altered", by, "api", _redirected(webhook.url, before), "referral")
+        altered = Entry(
+            NAME, "altered", principal.subject, "api", _redirected(webhook.url, before), "referral"
+        )
         await _log(notify, session, altered, [referral_id], now, {referral_id: entry.incident_id})
 
 
@@ -330,18 +351,22 @@ def _redirected(url: str, before: str | None) -> str:
     return host if was in (None, host) else f"{host} (was {was})"
 
 
-async def redeliver_dead(notify: Notify, agency: str, since: datetime, by: str) -> int:
-    """Queue again every dead delivery of the agency made since `since`; how many. Logged
-    as altered by `by`, one entry per host the deliveries were pinned to."""
+async def redeliver_dead(
+    notify: Notify, agency: str, since: datetime, by: str, to_current: bool = False
+) -> int:
+    """Queue again every dead delivery of the agency made since `since`, each to its own
+    webhook or all to the current subscription when `to_current`; how many. Logged as
+    altered by `by`, one entry per host the deliveries go to (and were pinned to)."""
     async with notify.platform.uow() as session:
-        webhook = await repository.subscription(session, agency)
-        if webhook is None:
+        current = await repository.subscription(session, agency)
+        if current is None:
             raise NoSubscription(agency)
         now = notify.clock()
         by_route: dict[str, list[str]] = {}
         for referral_id in await repository.dead_since(session, agency, since):
             before = await repository.delivery_url(session, referral_id)
-            if await repository.requeue(session, referral_id, webhook, now):
+            webhook = current if to_current else await repository.own_webhook(session, referral_id)
+            if webhook is not None and await repository.requeue(session, referral_id, webhook, now):
                 by_route.setdefault(_redirected(webhook.url, before), []).append(referral_id)
         for route, queued in by_route.items():
             altered = Entry(NAME, "altered", by, "api", route, "referral")
@@ -454,7 +479,8 @@ def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: st
     """
     why = "refused" if attempt.verdict == "dead" else f"exhausted {attempts} attempts"
     return CloudEvent(
-        id=str(uuid5(NAMESPACE_URL, f"mash:notify:deadletter:{entry.referral_id}")),
+        # one a death: a redelivered delivery may die again, after more attempts
+        id=str(uuid5(NAMESPACE_URL, f"mash:notify:deadletter:{entry.referral_id}:{attempts}")),
         source=source,
         type=REFERRAL_CREATED,
         subject=entry.incident_id,

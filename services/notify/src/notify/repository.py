@@ -295,6 +295,17 @@ async def unsubscribe(session: AsyncSession, agency: str) -> bool:
     return True
 
 
+async def own_webhook(session: AsyncSession, referral_id: str) -> Webhook | None:
+    """The webhook (URL and sealed secret) a delivery was made under, if it had one."""
+    stmt = select(deliveries.c.webhook_url, deliveries.c.secret).where(
+        deliveries.c.referral_id == referral_id
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None or row.webhook_url is None or row.secret is None:
+        return None
+    return Webhook(row.webhook_url, row.secret)
+
+
 async def requeue(session: AsyncSession, referral_id: str, webhook: Webhook, now: datetime) -> bool:
     """Queue a delivery again, to `webhook`, due now, its retry schedule started afresh;
     False when it was delivered (or is not requeueable)."""

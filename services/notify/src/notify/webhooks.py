@@ -28,7 +28,7 @@ from opentelemetry.trace import Span
 
 from notify.domain.delivery import Verdict, signature, verdict_for_status
 from notify.domain.records import LedgerEntry, body_of, created_record
-from notify.domain.targets import Address, literal, url_refusal
+from notify.domain.targets import Address, literal, literal_loopback, url_refusal
 from shared.topics import REFERRAL_CREATED
 
 Clock = Callable[[], datetime]
@@ -98,23 +98,36 @@ async def resolve(url: str, resolver: Resolver) -> tuple[httpx.URL, list[Address
     return parsed, [ip_address(name) for name in names]
 
 
+def _loopback(url: str, parsed: httpx.URL, allow_loopback: bool) -> bool:
+    """Loopback is allowed for this URL: allowed at all, and its host, as the standard
+    library and httpx each read it, is the literal `127.0.0.1` (domain.targets)."""
+    try:
+        written = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return allow_loopback and literal_loopback(written, parsed.host)
+
+
 async def refusal(url: str, resolver: Resolver, allow_loopback: bool) -> str | None:
     """Why a subscription may not name `url` (None when it may). A name that does not
     resolve now is judged by its scheme alone; it is checked again at each delivery."""
     try:
         parsed, addresses = await resolve(url, resolver)
     except (OSError, ValueError, httpx.InvalidURL):
-        parsed, addresses = httpx.URL(url), []
+        try:
+            parsed, addresses = httpx.URL(url), []
+        except httpx.InvalidURL:
+            return "the URL's host is not valid"
     if parsed.scheme not in ("http", "https"):
         return "the URL must be https://"
-    return url_refusal(parsed.scheme, addresses, allow_loopback)
+    return url_refusal(parsed.scheme, addresses, _loopback(url, parsed, allow_loopback))
 
 
 async def target(url: str, resolver: Resolver, allow_loopback: bool) -> Target:
     """Where to POST `url` now: Refused when not allowed, OSError when it resolves to
     nothing (worth retrying)."""
     parsed, addresses = await resolve(url, resolver)
-    why = url_refusal(parsed.scheme, addresses, allow_loopback)
+    why = url_refusal(parsed.scheme, addresses, _loopback(url, parsed, allow_loopback))
     if why is not None:
         raise Refused(why)
     address = addresses[0]

@@ -4,7 +4,10 @@ A `webhook_url` must be `https://` and every address its host resolves to must b
 public one: not loopback, private, link-local, multicast, unspecified, reserved, shared
 (CGNAT) or a cloud metadata address. IPv4-mapped and NAT64/6to4 IPv6 forms are judged by
 the IPv4 address they carry. The one exception is loopback, and only when allowed
-(development and the test suite): then `http://` is allowed too, for loopback only.
+(development and the test suite), and only as the literal host `127.0.0.1`: then
+`http://` is allowed too, for it only. Another spelling of a loopback address (`127.1`,
+`2130706433`, `0x7f000001`, `[::ffff:127.0.0.1]`) or a name is refused, whatever it
+resolves to: what a resolver makes of a spelling is not the hub's to guess.
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ def address_refusal(address: Address, allow_loopback: bool) -> str | None:
         (not address.is_global, "not a public address"),
     )
     return next((why for refused, why in checks if refused), None)
+
+
+LOOPBACK = "127.0.0.1"
+"""The one spelling of loopback a webhook may use, where loopback is allowed at all."""
+
+
+def literal_loopback(*hosts: str | None) -> bool:
+    """Whether each reading of a URL's host is the literal `127.0.0.1`."""
+    return bool(hosts) and all(host == LOOPBACK for host in hosts)
 
 
 def literal(host: str) -> Address | None:
