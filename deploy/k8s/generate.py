@@ -10,7 +10,8 @@ own tables, so that the manifests cannot drift from what `make run` does:
 - autoscaling.yaml      per consuming service: KEDA TriggerAuthentication + ScaledObject
                         (one Kafka trigger per topic it consumes, per the registry)
 - network-policies.yaml default deny, then only the traffic the design needs (the APIs a
-                        service calls and HTTPS to the internet, as the registry says)
+                        service calls, HTTPS to the internet as the registry says, and
+                        every service to the identity provider's JWKS)
 
 python deploy/k8s/generate.py          rewrite the files
 python deploy/k8s/generate.py --check  exit 1 if a committed file differs (the test does this)
@@ -66,7 +67,22 @@ IMAGE = "mash:0.1.0"
 LAG_THRESHOLD = 50
 """KEDA adds a replica for every this many messages of lag per replica."""
 PLATFORM_SECRET = "mash-platform-secrets"  # noqa: S105 - a name, not a value
-"""Created by the platform team: `jwt-secret` and `pseudonym-key` (docs/kubernetes.md)."""
+"""Created by the platform team: `pseudonym-key` (docs/kubernetes.md)."""
+CONSOLE_JWKS = "console-jwks"
+"""ConfigMap with the console's PUBLIC key set (`console.jwks.json`): every service checks
+the console's upstream tokens with it (contract section 2). A ConfigMap mounted as a
+directory follows its updates, and a service reads the file again when it changes, so a
+rotation needs no restart."""
+CONSOLE_JWKS_KEY = "console.jwks.json"
+CONSOLE_JWKS_DIR = "/etc/mash/console-jwks"
+CONSOLE_SIGNING_SECRET = "console-signing-key"  # noqa: S105 - a name, not a value
+"""Secret with the console's PRIVATE key (`console.ed25519`): mounted into the console's
+pods only, the one issuer of console tokens."""
+CONSOLE_SIGNING_KEY = "console.ed25519"
+CONSOLE_SIGNING_DIR = "/etc/mash/console-signing-key"
+OWNER_READ_ONLY = 0o400
+"""The private key's mode; with the pod's fsGroup the kubelet adds group read (0440, the
+group being the pod's own 10001), which is how the non-root service reads it."""
 KEDA_KAFKA_SECRET = "mash-keda-kafka"  # noqa: S105 - a name, not a value
 
 # where the platform's own parts run (namespace and pod labels); an overlay may patch them
@@ -83,6 +99,8 @@ OTEL_COLLECTOR = (
     {"app.kubernetes.io/name": "opentelemetry-collector"},
 )
 OTLP_HTTP_PORT = 4318
+IDENTITY_PROVIDER_POLICY = "identity-provider-https"
+"""The NetworkPolicy letting every service reach the identity provider's JWKS URL."""
 DNS = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})
 POSTGRES_PORT = 5432
 
@@ -210,9 +228,18 @@ def deployment(svc: Service) -> dict[str, Any]:
         {"name": "MASH_KAFKA_USERNAME", "value": svc.principal},
         _secret_env("MASH_KAFKA_PASSWORD", svc.principal, "password"),
         _secret_env(f"{svc.settings_prefix}DATABASE_URL", f"{svc.name}-database", "url"),
-        _secret_env("MASH_JWT_SECRET", PLATFORM_SECRET, "jwt-secret"),
         _secret_env("MASH_PSEUDONYM_KEY", PLATFORM_SECRET, "pseudonym-key"),
+        # tokens: public keys only (people's JWKS URL is in the ConfigMap mash-platform)
+        {"name": "MASH_CONSOLE_JWKS_FILE", "value": f"{CONSOLE_JWKS_DIR}/{CONSOLE_JWKS_KEY}"},
     ]
+    mounts, volumes = _key_volumes(svc)
+    if svc.name == "console":
+        env.append(
+            {
+                "name": f"{svc.settings_prefix}SIGNING_KEY_FILE",
+                "value": f"{CONSOLE_SIGNING_DIR}/{CONSOLE_SIGNING_KEY}",
+            }
+        )
     if svc.database_role:
         # its migrations run as the database's owner; the service logs in as a role in
         # `database_role`, with the rights its migrations grant (records: insert and read)
@@ -291,6 +318,7 @@ def deployment(svc: Service) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir of its own
             {"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True},
+            *mounts,
         ],
     }
     spec: dict[str, Any] = {
@@ -338,6 +366,7 @@ def deployment(svc: Service) -> dict[str, Any]:
                             "items": [{"key": "ca.crt", "path": "ca.crt"}],
                         },
                     },
+                    *volumes,
                 ],
             },
         },
@@ -350,6 +379,38 @@ def deployment(svc: Service) -> dict[str, Any]:
         "metadata": {"name": svc.name, "labels": labels(svc.name)},
         "spec": spec,
     }
+
+
+def _key_volumes(svc: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The token keys a service's pod mounts, read-only: the console's public key set for
+    every service; the console's private key for the console alone."""
+    mounts: list[dict[str, Any]] = [
+        {"name": "console-jwks", "mountPath": CONSOLE_JWKS_DIR, "readOnly": True}
+    ]
+    volumes: list[dict[str, Any]] = [
+        {
+            "name": "console-jwks",
+            "configMap": {
+                "name": CONSOLE_JWKS,
+                "items": [{"key": CONSOLE_JWKS_KEY, "path": CONSOLE_JWKS_KEY}],
+            },
+        }
+    ]
+    if svc.name == "console":
+        mounts.append(
+            {"name": "console-signing-key", "mountPath": CONSOLE_SIGNING_DIR, "readOnly": True}
+        )
+        volumes.append(
+            {
+                "name": "console-signing-key",
+                "secret": {
+                    "secretName": CONSOLE_SIGNING_SECRET,
+                    "items": [{"key": CONSOLE_SIGNING_KEY, "path": CONSOLE_SIGNING_KEY}],
+                    "defaultMode": OWNER_READ_ONLY,
+                },
+            }
+        )
+    return mounts, volumes
 
 
 def service(svc: Service) -> dict[str, Any]:
@@ -537,21 +598,36 @@ def network_policies() -> list[dict[str, Any]]:
             }
         )
     out += [_public_https(s.name, s.public_https) for s in SERVICES if s.public_https]
+    out.append(identity_provider())
     return out
 
 
-def _public_https(name: str, why: str) -> dict[str, Any]:
+def identity_provider() -> dict[str, Any]:
+    """Every service fetches the identity provider's JWKS (`MASH_JWKS_URL`) itself, when a
+    token names a `kid` it does not know yet: HTTPS out, for every service. The provider's
+    addresses are the force's: an overlay narrows `to` to them (or, for a provider inside
+    the force's network, replaces it), as docs/kubernetes.md says."""
+    policy = _public_https(
+        IDENTITY_PROVIDER_POLICY,
+        "the identity provider's JWKS, MASH_JWKS_URL (contract section 2)",
+        {"app.kubernetes.io/part-of": PART_OF},
+    )
+    policy["metadata"]["labels"] = {"app.kubernetes.io/part-of": PART_OF}
+    return policy
+
+
+def _public_https(name: str, why: str, selector: dict[str, str] | None = None) -> dict[str, Any]:
     """HTTPS to the internet only: never the cluster, private ranges or cloud metadata."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {
-            "name": f"{name}-public-https",
+            "name": f"{name}-public-https" if selector is None else name,
             "labels": labels(name),
             "annotations": {"mash/why": why},
         },
         "spec": {
-            "podSelector": {"matchLabels": labels(name)},
+            "podSelector": {"matchLabels": selector or labels(name)},
             "policyTypes": ["Egress"],
             "egress": [
                 {

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import os
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
+import pydantic
 import pytest
+import yaml
 
+from console.config import Settings as ConsoleSettings
+from shared.config import PlatformSettings
 from shared.kafka_security import (
     ACL_TABLE,
     ADMIN,
@@ -375,8 +381,8 @@ def test_each_service_has_a_hardened_deployment_with_both_probes(rendered):
             }
         else:
             assert migrations is None
-        assert "secretKeyRef" in env["MASH_JWT_SECRET"]["valueFrom"]
         assert "secretKeyRef" in env["MASH_PSEUDONYM_KEY"]["valueFrom"]
+        assert "MASH_JWT_SECRET" not in env  # no shared secret signs tokens any more
         assert {"configMapRef": {"name": "mash-platform"}} in c["envFrom"]
         if name == "console":  # the APIs its pages read, by their Services
             for callee in ("notify", "marac", "perpetrators", "records"):
@@ -386,9 +392,129 @@ def test_each_service_has_a_hardened_deployment_with_both_probes(rendered):
         else:
             assert not [e for e in env if e.endswith("_URL") and "DATABASE" not in e]
             assert len(c["envFrom"]) == 1
+        # the pod's group reads the mounted keys (a 0400 secret file becomes 0440, group
+        # fsGroup): it must be the group the service runs as
+        assert pod["securityContext"]["fsGroup"] == sc["runAsGroup"]
     assert config["MASH_ENV"] == "production"
     assert config["MASH_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert not {k for k in config if "SECRET" in k or "PASSWORD" in k or "KEY" in k}
+
+
+def _mounted(deployment: dict[str, Any], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The mount a file path lies under, and its volume."""
+    pod = deployment["spec"]["template"]["spec"]
+    mount = next(
+        m for m in container(deployment)["volumeMounts"] if path.startswith(m["mountPath"] + "/")
+    )
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    return mount, volume
+
+
+def _env_values(deployment: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(deployment)["env"] if "value" in e}
+
+
+def test_every_service_checks_tokens_with_the_public_key_sets_only(rendered):
+    config = of_kind(rendered, "ConfigMap")["mash-platform"]["data"]
+    assert "MASH_JWKS_URL" in config  # the identity provider's key set, set by the overlay
+    for deployment in of_kind(rendered, "Deployment").values():
+        env = _env_values(deployment)
+        assert "MASH_JWKS_URL" not in {e["name"] for e in container(deployment)["env"]}
+        path = env["MASH_CONSOLE_JWKS_FILE"]
+        mount, volume = _mounted(deployment, path)
+        assert mount["readOnly"] is True
+        assert "secret" not in volume  # public keys: a ConfigMap
+        assert volume["configMap"]["name"] == "console-jwks"
+        assert volume["configMap"]["items"] == [
+            {"key": "console.jwks.json", "path": path.removeprefix(mount["mountPath"] + "/")}
+        ]
+        assert "subPath" not in mount  # a subPath mount would never see a rotation
+
+
+def test_no_deployment_but_the_consoles_mounts_its_private_key(rendered):
+    for name, deployment in of_kind(rendered, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        holding = [
+            v
+            for v in pod["volumes"]
+            if v.get("secret", {}).get("secretName") == "console-signing-key"
+            or any(
+                s.get("secret", {}).get("name") == "console-signing-key"
+                for s in v.get("projected", {}).get("sources", [])
+            )
+        ]
+        env = _env_values(deployment)
+        if name != "console":
+            assert holding == [], name
+            assert not [e for e in env if "SIGNING_KEY" in e], name
+            continue
+        (volume,) = holding
+        mount, mounted = _mounted(deployment, env["CONSOLE_SIGNING_KEY_FILE"])
+        assert mounted == volume
+        assert mount["readOnly"] is True
+        assert volume["secret"]["defaultMode"] == 0o400
+        assert volume["secret"]["items"] == [{"key": "console.ed25519", "path": "console.ed25519"}]
+        assert not volume["secret"].get("optional")  # no key: the pod waits, never starts
+
+
+def test_no_shared_token_secret_is_left_anywhere(rendered):
+    text = yaml.safe_dump_all(rendered)
+    assert "MASH_JWT_SECRET" not in text
+    assert "jwt-secret" not in text
+    for path in [*K8S.rglob("*.yaml"), K8S / "generate.py", ROOT / "docs" / "kubernetes.md"]:
+        assert "MASH_JWT_SECRET" not in path.read_text(), path
+        assert "jwt-secret" not in path.read_text(), path
+
+
+def _platform_environment(rendered: Objects, name: str) -> dict[str, str]:
+    """What a service's container sees of the platform's settings: the ConfigMap, then its
+    own literal env (the secrets stand in as placeholders)."""
+    deployment = of_kind(rendered, "Deployment")[name]
+    config = of_kind(rendered, "ConfigMap")["mash-platform"]["data"]
+    return {**config, **_env_values(deployment), "MASH_PSEUDONYM_KEY": "a-test-pseudonym-key"}
+
+
+def _settings_from(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
+) -> PlatformSettings:
+    for key in list(os.environ):
+        if key.startswith(("MASH_", "CONSOLE_")):
+            monkeypatch.delenv(key)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    return PlatformSettings(_env_file=None)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_service_refuses_to_start_until_the_overlay_sets_the_jwks_url(
+    rendered, monkeypatch, name
+):
+    environment = _platform_environment(rendered, name)
+    assert environment["MASH_ENV"] == "production"
+    assert environment["MASH_JWKS_URL"] == ""  # the base, and the overlay as shipped
+    with pytest.raises(pydantic.ValidationError, match="MASH_JWKS_URL"):
+        _settings_from(monkeypatch, environment)
+    configured = {**environment, "MASH_JWKS_URL": "https://login.example.org/keys"}
+    settings = _settings_from(monkeypatch, configured)
+    assert settings.jwks_url == "https://login.example.org/keys"
+    assert settings.jwks_file is None  # no development key set in production
+    mount, _ = _mounted(
+        of_kind(rendered, "Deployment")[name], environment["MASH_CONSOLE_JWKS_FILE"]
+    )
+    assert settings.console_jwks_file == Path(environment["MASH_CONSOLE_JWKS_FILE"])
+    assert str(settings.console_jwks_file).startswith(mount["mountPath"] + "/")
+
+
+def test_the_console_signs_with_the_mounted_key(rendered, monkeypatch):
+    environment = {
+        **_platform_environment(rendered, "console"),
+        "MASH_JWKS_URL": "https://login.example.org/keys",
+        "CONSOLE_PUBLIC_URL": "https://mash.example.org",
+    }
+    platform = _settings_from(monkeypatch, environment)
+    settings = ConsoleSettings(_env_file=None, platform=platform)
+    key = _env_values(of_kind(rendered, "Deployment")["console"])["CONSOLE_SIGNING_KEY_FILE"]
+    assert settings.signing_key_path == Path(key)
 
 
 def test_each_service_has_a_service_and_a_disruption_budget(rendered):
@@ -537,23 +663,24 @@ def test_egress_dns_kafka_own_postgres_and_the_collector_only(rendered):
         assert by_port[53][0]["namespaceSelector"]["matchLabels"] == {
             "kubernetes.io/metadata.name": "kube-system"
         }
-        allowed = {53, tls_port, 5432, 4318}
-        if name == "notify":
-            allowed |= {443}
+        allowed = {53, tls_port, 5432, 4318, 443}  # 443: the identity provider's JWKS
         if name == "console":
-            allowed |= {443, *(PORTS[c] for c in ("notify", "marac", "perpetrators", "records"))}
+            allowed |= {PORTS[c] for c in ("notify", "marac", "perpetrators", "records")}
         assert set(by_port) == allowed, name
 
 
-def test_notify_reaches_https_on_the_internet_but_never_private_or_cluster_ranges(rendered):
+@pytest.mark.parametrize("name", SERVICES)
+def test_a_service_reaches_https_on_the_internet_but_never_private_or_cluster_ranges(
+    rendered, name
+):
     blocks = [
         peer["ipBlock"]
-        for rule in _egress(rendered, "notify")
+        for rule in _egress(rendered, name)
         for peer in rule["to"]
         if "ipBlock" in peer
     ]
     assert blocks
-    for rule in _egress(rendered, "notify"):
+    for rule in _egress(rendered, name):
         if any("ipBlock" in peer for peer in rule["to"]):
             assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
 
@@ -582,12 +709,23 @@ def test_notify_reaches_https_on_the_internet_but_never_private_or_cluster_range
         assert allowed(public), public
 
 
-def test_only_notify_and_console_leave_the_cluster(rendered):
+def test_services_leave_the_cluster_for_the_identity_provider_and_what_the_registry_says(
+    rendered,
+):
+    """Every service fetches the identity provider's JWKS (MASH_JWKS_URL) itself; beyond
+    that only notify (partners' webhooks) and console (the OpenID Connect issuer) go out."""
     for name in PORTS:
-        blocks = [
-            peer for rule in _egress(rendered, name) for peer in rule["to"] if "ipBlock" in peer
-        ]
-        assert bool(blocks) == (name in ("notify", "console")), name
+        leaving = {
+            p["metadata"]["name"]
+            for p in _policies_for(rendered, name)
+            if any("ipBlock" in peer for r in p["spec"].get("egress", []) for peer in r["to"])
+        }
+        expected = {"identity-provider-https"}
+        if name in ("notify", "console"):
+            expected.add(f"{name}-public-https")
+        assert leaving == expected, name
+    policy = of_kind(rendered, "NetworkPolicy")["identity-provider-https"]
+    assert "MASH_JWKS_URL" in policy["metadata"]["annotations"]["mash/why"]
 
 
 def test_kafka_lets_in_the_services_and_keda_on_its_internal_listener(rendered):
