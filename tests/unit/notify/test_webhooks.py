@@ -57,3 +57,13 @@ async def test_only_the_literal_loopback_is_dialled_in_development(url: str) -> 
         await webhooks.target(url, as_getaddrinfo, True)
     literal = await webhooks.target("http://127.0.0.1:8001/x", as_getaddrinfo, True)
     assert literal.url == "http://127.0.0.1:8001/x"
+
+
+def test_a_redelivery_to_another_host_names_both_in_its_log_route() -> None:
+    from notify.handlers import _redirected
+
+    assert _redirected("https://new.example/hook", "https://old.example/hook") == (
+        "new.example (was old.example)"
+    )
+    assert _redirected("https://same.example/a", "https://same.example/b") == "same.example"
+    assert _redirected("https://new.example/hook", None) == "new.example"
