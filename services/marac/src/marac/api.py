@@ -10,9 +10,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from marac import handlers, repository
 from marac.domain.listing import Meeting, agenda, waiting_queue
-from marac.schemas import CaseView, MeetingRequest, MeetingView, as_csv
+from marac.domain.referrals import refusals
+from marac.schemas import (
+    CaseView,
+    MaracReferralAccepted,
+    MaracReferralRequest,
+    MeetingRequest,
+    MeetingView,
+    as_csv,
+)
 from shared.audit import ReadAudit, audited
-from shared.auth import Principal, require
+from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
 from shared.service import PlatformDep
 
@@ -136,3 +144,66 @@ async def _meeting_list(
     if meeting is None:
         raise HTTPException(404, "No meeting has this id.")
     return meeting, [CaseView.of(c) for c in agenda(cases)]
+
+
+# an agency's referral to MARAC (contract section 6, "The meeting itself")
+
+
+async def referrer(principal: CurrentPrincipal) -> Principal:
+    """A token that may refer for some agency (403 otherwise), checked before the body;
+    which agency is checked against the form's `referring_agency`."""
+    if not any(s.startswith("marac:refer:") for s in principal.scopes):
+        raise HTTPException(403, "This token lacks the scope 'marac:refer:<agency>'.")
+    return principal
+
+
+Referrer = Annotated[Principal, Depends(referrer)]
+
+
+@router.post(
+    "/marac-referrals",
+    status_code=202,
+    response_model=MaracReferralAccepted,
+    summary="Refer a victim to MARAC (any agency)",
+    responses={
+        200: {"description": "The same referral again: its id"},
+        409: {"description": "The reference already names another referral"},
+        **PROBLEMS,
+    },
+)
+async def refer(
+    body: MaracReferralRequest, platform: PlatformDep, principal: Referrer, response: Response
+) -> MaracReferralAccepted:
+    """The SafeLives referral form. The victim joins their open case or opens one, listed
+    like any eligible incident; the IDVA service is referred too (unless it referred)."""
+    if not principal.may(f"marac:refer:{body.referring_agency}"):
+        raise HTTPException(403, f"This token cannot refer for '{body.referring_agency}'.")
+    answers = {str(q): yes for q, yes in body.dash.answers.items()} if body.dash else None
+    found = refusals(
+        body.criteria,
+        answers,
+        body.professional_judgement_reason,
+        body.consent,
+        body.consent_reason,
+    )
+    if found:
+        raise FieldErrors([{"loc": list(r.loc), "msg": r.msg} for r in found])
+    command = handlers.ReferToMarac(
+        form=body.model_dump(mode="json"),
+        referring_agency=body.referring_agency,
+        referral_ref=body.referral_ref,
+        area=body.area,
+        victim=body.victim,
+        perpetrators=tuple(body.perpetrators),
+        children_count=len(body.children),
+        criteria=tuple(body.criteria),
+        consent=body.consent,
+        dash_answers=answers,
+    )
+    try:
+        done = await handlers.refer(platform, command, principal.subject, datetime.now(UTC))
+    except handlers.ReferenceReused:
+        raise HTTPException(409, "This reference already names another referral.") from None
+    if not done.created:
+        response.status_code = 200
+    return MaracReferralAccepted(marac_referral_id=UUID(done.marac_referral_id))

@@ -7,10 +7,13 @@ consumer dispatches on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from uuid import uuid4
+from typing import Any, cast
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import repository
 from marac.config import Settings
-from marac.domain.cases import IncidentFacts, facts_of, merge
+from marac.domain.cases import IncidentFacts, Party, ReferralFacts, facts_of, merge
 from marac.domain.listing import (
     MaracCase,
     Meeting,
@@ -29,13 +32,17 @@ from marac.domain.listing import (
     place,
     waiting_queue,
 )
+from marac.domain.referrals import referral_facts
 from marac.domain.schedule import meeting_dates
+from shared import audit
+from shared.audit import Entry, Item, person_keys
 from shared.envelope import CloudEvent
 from shared.identity import identities, pseudonym, victim_key
 from shared.kafka import EventTable, On
-from shared.schemas import TriageDecided
+from shared.schemas import Person, TriageDecided
+from shared.schemas.marac import Consent, MaracCriterion, MaracReferralReceived, ReferringAgency
 from shared.service import Platform
-from shared.topics import MARAC, MARAC_CASE_LISTED, TRIAGE_DECIDED
+from shared.topics import MARAC, MARAC_CASE_LISTED, MARAC_REFERRAL_RECEIVED, TRIAGE_DECIDED
 
 SOURCE = "/mash/marac"
 ATTEMPTS = 3
@@ -232,11 +239,189 @@ async def _announce(
         id=str(uuid4()),
         source=SOURCE,
         type=MARAC_CASE_LISTED,
-        subject=str(data.incident_ids[-1]),
+        subject=str((data.incident_ids or data.marac_referral_ids)[-1]),
         data=data.model_dump(mode="json"),
         time=now,
     )
     await platform.outbox.add(session, MARAC, key, event)
+
+
+# agencies' referrals to MARAC (contract section 6, "The meeting itself")
+
+REFERRALS_ROUTE = "/v1/marac-referrals"
+
+
+class ReferenceReused(Exception):
+    """The agency's reference already names another referral."""
+
+
+@dataclass(frozen=True)
+class ReferToMarac:
+    """The command: an agency's referral form, already valid field by field."""
+
+    form: dict[str, Any]
+    """The whole form as JSON: kept in marac's store, never on the bus."""
+    referring_agency: str
+    referral_ref: str
+    area: str
+    victim: Person
+    perpetrators: tuple[Person, ...]
+    children_count: int
+    criteria: tuple[str, ...]
+    consent: str
+    dash_answers: dict[str, bool] | None
+
+    @property
+    def digest(self) -> str:
+        """The form's fingerprint: the same reference again is a replay only when equal."""
+        text = json.dumps(self.form, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Referred:
+    marac_referral_id: str
+    created: bool
+
+
+async def refer(
+    platform: Platform[Settings], command: ReferToMarac, sub: str, now: datetime
+) -> Referred:
+    """Record an agency's referral, join the victim's open case or open one (listed by the
+    same rules as an incident's), announce it, and log it; all in one transaction, so a
+    refusal stores nothing. The same reference and form again is the same referral."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with platform.uow() as session:
+                return await _refer(platform, session, command, sub, now)
+        except IntegrityError:
+            # a concurrent writer took the reference or listed the victim first: read again
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _refer(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    command: ReferToMarac,
+    sub: str,
+    now: datetime,
+) -> Referred:
+    known = await repository.referral_by_ref(
+        session, command.referring_agency, command.referral_ref
+    )
+    if known is not None:
+        if known.digest != command.digest:
+            raise ReferenceReused(command.referral_ref)
+        return Referred(known.marac_referral_id, created=False)
+    settings = platform.settings
+    secret = settings.platform.pseudonym_key
+    victim = command.victim
+    keys = list(person_keys(secret, victim))
+    referral_id = str(uuid4())
+    key = victim_key(secret, victim, referral_id)
+    victim_ref = await repository.resolve_victim(session, keys, key, now)
+    perpetrator = command.perpetrators[0] if command.perpetrators else None
+    facts = referral_facts(
+        referral_id,
+        command.referring_agency,
+        command.referral_ref,
+        now,
+        command.criteria,
+        command.dash_answers,
+        command.children_count,
+        Party(victim.given_name, victim.family_name, victim.date_of_birth),
+        Party(perpetrator.given_name, perpetrator.family_name, perpetrator.date_of_birth)
+        if perpetrator
+        else None,
+        victim.person_id,
+    )
+    area = command.area
+    case, joined = await _list_referral(platform, session, victim_ref, key, area, facts, now)
+    await repository.insert_referral(
+        session, facts, command.digest, command.form, case.case_id, victim_ref, command.area, sub
+    )
+    received = MaracReferralReceived(
+        marac_referral_id=UUID(referral_id),
+        case_id=UUID(case.case_id),
+        area=command.area,
+        referring_agency=cast(ReferringAgency, command.referring_agency),
+        criteria=[cast(MaracCriterion, c) for c in command.criteria],
+        consent=cast(Consent, command.consent),
+        received_at=now,
+        repeat=case.repeat,
+    )
+    await platform.outbox.add(
+        session,
+        MARAC,
+        key,
+        CloudEvent(
+            id=str(uuid4()),
+            source=SOURCE,
+            type=MARAC_REFERRAL_RECEIVED,
+            subject=referral_id,
+            data=received.model_dump(mode="json"),
+            time=now,
+        ),
+    )
+    entry = Entry("marac", "collected", sub, "api", REFERRALS_ROUTE, "marac_referral")
+    subjects = tuple(keys)
+    await audit.log(platform.outbox, session, entry, [Item(referral_id, subjects)], now)
+    if joined:
+        combined = replace(entry, operation="combined", resource="marac_case")
+        items = [Item(case.case_id, subjects), Item(referral_id, subjects)]
+        await audit.log(platform.outbox, session, combined, items, now)
+    log.info("marac referral %s: case %s %s", referral_id, case.case_id, case.status)
+    return Referred(referral_id, created=True)
+
+
+async def _list_referral(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    victim_ref: str,
+    key: str,
+    area: str,
+    facts: ReferralFacts,
+    now: datetime,
+) -> tuple[MaracCase, bool]:
+    """The referral joins the victim's open case (True), or opens one on the earliest
+    meeting with room, else waiting (False): the rule `_list_incident` follows."""
+    settings = platform.settings
+    today = local_date(now, settings)
+    cases = await repository.victim_cases(session, victim_ref)
+    earliest = earliest_date(today, settings.research_days, today)
+    meetings = await repository.meetings_of(session, area, earliest)
+    placement = place(
+        cases, meetings, area, today, today, settings.research_days, settings.repeat_days
+    )
+    if placement.join is not None:
+        locked = await repository.lock_case(session, placement.join.case_id)
+        referrals = (*locked.referrals, facts)
+        await repository.save_referrals(session, locked.case_id, referrals)
+        return replace(locked, referrals=referrals), True
+    case = MaracCase(
+        case_id=str(uuid4()),
+        victim_ref=victim_ref,
+        area=area,
+        status="awaiting_meeting",
+        meeting_id=None,
+        meeting_date=None,
+        earliest_date=placement.earliest,
+        awaiting_since=now,
+        listed_at=None,
+        repeat=placement.repeat,
+        incidents=(),
+        referrals=(facts,),
+    )
+    for meeting in placement.meetings:
+        if await repository.take_place(session, meeting.meeting_id):
+            case = listed_on(case, meeting, now)
+            break
+    await repository.insert_case(session, case, key)
+    if case.status == "listed":
+        await _announce(platform, session, case, key, now)
+    return case, False
 
 
 EVENTS: EventTable[Platform[Settings]] = {

@@ -4,6 +4,7 @@ Returns domain objects; rows never leave this module."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
-from marac.domain.cases import IncidentFacts, Party
+from marac.domain.cases import IncidentFacts, Party, ReferralFacts
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
 from shared.db import hold, insert, utc
 
@@ -70,8 +71,10 @@ async def find_cases(
     stmt = _cases_query()
     if area is not None:
         stmt = stmt.where(store.cases.c.area == area)
-    if status is not None:
-        stmt = stmt.where(store.cases.c.status == status)
+    if status == "closed":
+        stmt = stmt.where(store.cases.c.closed_at.is_not(None))
+    elif status is not None:
+        stmt = stmt.where(store.cases.c.status == status, store.cases.c.closed_at.is_(None))
     return [_case(row) for row in (await session.execute(stmt)).all()]
 
 
@@ -94,6 +97,7 @@ async def insert_case(session: AsyncSession, case: MaracCase, victim_key: str) -
             listed_at=case.listed_at,
             repeat=case.repeat,
             incidents=[_facts_json(f) for f in case.incidents],
+            referrals=[_referral_json(r) for r in case.referrals],
         )
     )
 
@@ -191,7 +195,7 @@ def _case(row: Any) -> MaracCase:
         case_id=row.case_id,
         victim_ref=row.victim_ref,
         area=row.area,
-        status=cast(CaseStatus, row.status),
+        status="closed" if row.closed_at else cast(CaseStatus, row.status),
         meeting_id=row.meeting_id,
         meeting_date=row.meeting_date,
         earliest_date=row.earliest_date,
@@ -199,6 +203,8 @@ def _case(row: Any) -> MaracCase:
         listed_at=utc(row.listed_at) if row.listed_at else None,
         repeat=row.repeat,
         incidents=tuple(_facts(f) for f in row.incidents),
+        referrals=tuple(_referral(r) for r in row.referrals or ()),
+        deferred=bool(row.deferred),
     )
 
 
@@ -256,4 +262,94 @@ def _facts(data: dict[str, Any]) -> IncidentFacts:
         victim=victim,
         suspect=_party(data["suspect"]),
         victim_person_id=data.get("victim_person_id"),
+    )
+
+
+def _referral_json(facts: ReferralFacts) -> dict[str, Any]:
+    """One referral's facts as JSON (in its case's row)."""
+    return {
+        "marac_referral_id": facts.marac_referral_id,
+        "referring_agency": facts.referring_agency,
+        "referral_ref": facts.referral_ref,
+        "received_at": facts.received_at.isoformat(),
+        "criteria": list(facts.criteria),
+        "dash_score": facts.dash_score,
+        "children_count": facts.children_count,
+        "victim": _party_json(facts.victim),
+        "suspect": _party_json(facts.suspect),
+        "victim_person_id": facts.victim_person_id,
+    }
+
+
+def _referral(data: dict[str, Any]) -> ReferralFacts:
+    victim = _party(data["victim"])
+    assert victim is not None
+    return ReferralFacts(
+        marac_referral_id=data["marac_referral_id"],
+        referring_agency=data["referring_agency"],
+        referral_ref=data["referral_ref"],
+        received_at=datetime.fromisoformat(data["received_at"]),
+        criteria=tuple(data["criteria"]),
+        dash_score=data["dash_score"],
+        children_count=data["children_count"],
+        victim=victim,
+        suspect=_party(data["suspect"]),
+        victim_person_id=data.get("victim_person_id"),
+    )
+
+
+# agencies' MARAC referrals
+
+
+@dataclass(frozen=True)
+class KnownReferral:
+    """A referral already received under an agency's reference: its id, form digest, case."""
+
+    marac_referral_id: str
+    digest: str
+    case_id: str
+
+
+async def referral_by_ref(session: AsyncSession, agency: str, ref: str) -> KnownReferral | None:
+    t = store.marac_referrals
+    stmt = select(t.c.marac_referral_id, t.c.digest, t.c.case_id).where(
+        t.c.referring_agency == agency, t.c.referral_ref == ref
+    )
+    row = (await session.execute(stmt)).first()
+    return KnownReferral(row.marac_referral_id, row.digest, row.case_id) if row else None
+
+
+async def insert_referral(
+    session: AsyncSession,
+    facts: ReferralFacts,
+    digest: str,
+    form: dict[str, Any],
+    case_id: str,
+    victim_ref: str,
+    area: str,
+    received_by: str,
+) -> None:
+    await session.execute(
+        store.marac_referrals.insert().values(
+            marac_referral_id=facts.marac_referral_id,
+            referring_agency=facts.referring_agency,
+            referral_ref=facts.referral_ref,
+            digest=digest,
+            form=form,
+            case_id=case_id,
+            victim_ref=victim_ref,
+            area=area,
+            received_at=facts.received_at,
+            received_by=received_by,
+        )
+    )
+
+
+async def save_referrals(
+    session: AsyncSession, case_id: str, referrals: tuple[ReferralFacts, ...]
+) -> None:
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(referrals=[_referral_json(r) for r in referrals])
     )

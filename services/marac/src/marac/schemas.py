@@ -8,11 +8,24 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from marac.domain.cases import Party
 from marac.domain.listing import MaracCase, Meeting
-from shared.schemas.v1 import CalendarDate, Slug, Strict
+from shared.schemas import Dash, Person
+from shared.schemas.marac import Consent, Equality, MaracCriterion, ReferringAgency
+from shared.schemas.v1 import (
+    CalendarDate,
+    Child,
+    Email,
+    Name,
+    Notes,
+    Phone,
+    Reference,
+    Slug,
+    Strict,
+)
+from shared.text import checked
 
 
 class MeetingRequest(Strict):
@@ -156,3 +169,59 @@ def _cell(text: str) -> str:
 
 def _date(day: date | None) -> str:
     return day.isoformat() if day else ""
+
+
+# an agency's referral to MARAC (the SafeLives referral form, contract section 6)
+
+ReasonText = Annotated[
+    str, StringConstraints(strict=True, max_length=2000), checked(multiline=True)
+]
+
+
+class Referrer(Strict):
+    """Who refers: name and role required; phone and e-mail to reach them."""
+
+    name: Name
+    role: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200), checked()]
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class ReferredVictim(Person):
+    """The victim, as intake's PERSON, with the optional equality-monitoring block."""
+
+    equality: Equality | None = Field(
+        default=None, description="Counted for the national dataset only; never shared."
+    )
+
+
+class MaracReferralRequest(Strict):
+    """The SafeLives MARAC referral form."""
+
+    referral_ref: Reference = Field(
+        description="The agency's own reference (1-64 of [A-Za-z0-9_/-]); the idempotency key.",
+        examples=["RBH-2026-0091"],
+    )
+    referring_agency: ReferringAgency = Field(examples=["health"])
+    referrer: Referrer
+    area: Slug = Field(description="The MARAC area.", examples=["southampton"])
+    victim: ReferredVictim
+    perpetrators: list[Person] = Field(default_factory=list, max_length=3)
+    children: list[Child] = Field(default_factory=list, max_length=20)
+    criteria: list[MaracCriterion] = Field(min_length=1, max_length=4)
+    dash: Dash | None = Field(
+        default=None, description="Required with visible_high_risk, with 14 or more yes answers."
+    )
+    professional_judgement_reason: Notes | None = None
+    consent: Consent
+    consent_reason: ReasonText | None = Field(
+        default=None, description="Required unless consent is given; up to 2000 characters."
+    )
+    victim_fears: Notes | None = None
+    safe_contact: Notes | None = None
+    summary: Notes | None = None
+
+
+class MaracReferralAccepted(BaseModel):
+    marac_referral_id: UUID
+    status: Literal["accepted"] = "accepted"
