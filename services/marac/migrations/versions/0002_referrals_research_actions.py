@@ -23,6 +23,9 @@ def upgrade() -> None:
             sa.Column("deferred", sa.Boolean(), server_default=sa.text("false"), nullable=False)
         )
         batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("research_returned", sa.JSON(), server_default="[]", nullable=False)
+        )
     op.create_table(
         "marac_referrals",
         sa.Column("marac_referral_id", sa.String(length=36), nullable=False),
@@ -83,6 +86,7 @@ def downgrade() -> None:
     op.drop_table("research")
     op.drop_table("marac_referrals")
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_column("research_returned")
         batch_op.drop_column("closed_at")
         batch_op.drop_column("deferred")
         batch_op.drop_column("referrals")

@@ -6,22 +6,30 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from marac import handlers, repository
 from marac.domain.listing import Meeting, agenda, waiting_queue
+from marac.domain.meeting import Research
 from marac.domain.referrals import refusals
 from marac.schemas import (
+    ActionView,
+    CaseDetail,
     CaseView,
     MaracReferralAccepted,
     MaracReferralRequest,
     MeetingRequest,
     MeetingView,
+    ResearchRequest,
+    ResearchView,
+    SourceView,
     as_csv,
 )
 from shared.audit import ReadAudit, audited
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import FieldErrors
+from shared.pagination import PAGED, PageDep
+from shared.schemas.marac import MaracAgency
 from shared.service import PlatformDep
 
 router = APIRouter(prefix="/v1", tags=["marac"])
@@ -207,3 +215,130 @@ async def refer(
     if not done.created:
         response.status_code = 200
     return MaracReferralAccepted(marac_referral_id=UUID(done.marac_referral_id))
+
+
+# the case itself: its sources, each agency's research, its actions
+
+AgencyPath = Annotated[MaracAgency, Path(description="The agency")]
+
+
+def acting_for(agency: str, principal: Principal, *also: str) -> None:
+    """403 unless the token may act for `agency` (or holds one of `also`)."""
+    if not principal.may(f"marac:act:{agency}", *also):
+        raise HTTPException(403, f"This token lacks the scope 'marac:act:{agency}'.")
+
+
+async def actor(agency: Annotated[str, Path()], principal: CurrentPrincipal) -> Principal:
+    """A token that may act for the path's agency (403 otherwise), before the body."""
+    acting_for(agency, principal)
+    return principal
+
+
+async def agency_reader(agency: Annotated[str, Path()], principal: CurrentPrincipal) -> Principal:
+    """`marac:read`, or `marac:act:<agency>` for the agency's own."""
+    acting_for(agency, principal, "marac:read")
+    return principal
+
+
+Actor = Annotated[Principal, Depends(actor)]
+AgencyReader = Annotated[Principal, Depends(agency_reader)]
+UNKNOWN_CASE: dict[int | str, dict[str, str]] = {404: {"description": "Unknown case"}}
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseDetail,
+    summary="A case with its sources, research and actions",
+    responses={**UNKNOWN_CASE, **PROBLEMS},
+)
+async def case_detail(case_id: UUID, platform: PlatformDep, audit: CaseReader) -> CaseDetail:
+    """Its sources (incidents and agencies' referrals), each agency's current research,
+    and the actions agreed on it. An open action past its due date is `overdue`."""
+    today = handlers.local_date(datetime.now(UTC), platform.settings)
+    async with platform.uow() as session:
+        case = await repository.find_case(session, str(case_id))
+        research = await repository.current_research(session, case.case_id) if case else []
+        actions = await repository.actions_of(session, case.case_id) if case else []
+        keys = await repository.victim_keys(session, case.victim_ref) if case else ()
+        await audit.record(
+            session, "marac_case", [str(case_id)], 200 if case else 404, subjects=keys
+        )
+    if case is None:
+        raise HTTPException(404, "No case has this id.")
+    return CaseDetail(
+        **CaseView.of(case).model_dump(),
+        sources=SourceView.all_of(case),
+        research=[ResearchView.of(r) for r in research],
+        actions=[ActionView.of(a, today) for a in actions],
+    )
+
+
+@router.put(
+    "/cases/{case_id}/research/{agency}",
+    response_model=ResearchView,
+    summary="Record an agency's research on a case",
+    responses={**UNKNOWN_CASE, **PROBLEMS},
+)
+async def put_research(
+    case_id: UUID,
+    agency: AgencyPath,
+    body: ResearchRequest,
+    platform: PlatformDep,
+    principal: Actor,
+    request: Request,
+) -> ResearchView:
+    """What the agency knows, before the meeting: it becomes the current version; the
+    earlier one is kept (`/history`)."""
+    research = Research(
+        case_id=str(case_id),
+        agency=agency,
+        version=0,
+        known=body.known,
+        summary=body.summary,
+        risks=body.risks,
+        completed_by=body.completed_by,
+        recorded_at=datetime.now(UTC),
+    )
+    route = _route(request)
+    saved = await handlers.record_research(platform, research, principal.subject, route)
+    if saved is None:
+        raise HTTPException(404, "No case has this id.")
+    return ResearchView.of(saved)
+
+
+@router.get(
+    "/cases/{case_id}/research/{agency}/history",
+    response_model=list[ResearchView],
+    summary="Every version of an agency's research, the latest first",
+    responses={**UNKNOWN_CASE, **PAGED, **PROBLEMS},
+)
+async def research_history(
+    case_id: UUID,
+    agency: AgencyPath,
+    platform: PlatformDep,
+    principal: AgencyReader,
+    page: PageDep,
+    response: Response,
+    request: Request,
+) -> list[ResearchView]:
+    after = page.after
+    read = ReadAudit(platform.outbox, platform.name, principal.subject, _route(request))
+    async with platform.uow() as session:
+        case = await repository.find_case(session, str(case_id))
+        versions = (
+            await repository.research_history(session, str(case_id), agency, after, page.fetch)
+            if case
+            else []
+        )
+        keys = await repository.victim_keys(session, case.victim_ref) if case else ()
+        await read.record(
+            session, "marac_case", [str(case_id)], 200 if case else 404, subjects=keys
+        )
+    if case is None:
+        raise HTTPException(404, "No case has this id.")
+    shown = page.answer(response, versions, lambda r: (r.version,))
+    return [ResearchView.of(r) for r in shown]
+
+
+def _route(request: Request) -> str:
+    return getattr(request.scope.get("route"), "path", None) or request.url.path

@@ -32,6 +32,7 @@ from marac.domain.listing import (
     place,
     waiting_queue,
 )
+from marac.domain.meeting import Research
 from marac.domain.referrals import referral_facts
 from marac.domain.schedule import meeting_dates
 from shared import audit
@@ -41,6 +42,7 @@ from shared.identity import identities, pseudonym, victim_key
 from shared.kafka import EventTable, On
 from shared.schemas import Person, TriageDecided
 from shared.schemas.marac import Consent, MaracCriterion, MaracReferralReceived, ReferringAgency
+from shared.schemas.v1 import AuditOperation
 from shared.service import Platform
 from shared.topics import MARAC, MARAC_CASE_LISTED, MARAC_REFERRAL_RECEIVED, TRIAGE_DECIDED
 
@@ -422,6 +424,39 @@ async def _list_referral(
     if case.status == "listed":
         await _announce(platform, session, case, key, now)
     return case, False
+
+
+# research, before the meeting
+
+
+async def record_research(
+    platform: Platform[Settings], research: Research, sub: str, route: str
+) -> Research | None:
+    """The agency's research becomes its current version (the earlier one kept); None when
+    the case is unknown. Logged: collected the first time, altered after."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with platform.uow() as session:
+                case = await repository.find_case(session, research.case_id)
+                if case is None:
+                    return None
+                saved = await repository.record_research(session, research, sub)
+                keys = await repository.victim_keys(session, case.victim_ref)
+                operation: AuditOperation = "collected" if saved.version == 1 else "altered"
+                entry = Entry("marac", operation, sub, "api", route, "marac_case")
+                await audit.log(
+                    platform.outbox,
+                    session,
+                    entry,
+                    [Item(case.case_id, keys)],
+                    research.recorded_at,
+                )
+                return saved
+        except IntegrityError:
+            # another version of the same agency's research went in first: go after it
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 EVENTS: EventTable[Platform[Settings]] = {

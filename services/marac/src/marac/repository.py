@@ -4,17 +4,20 @@ Returns domain objects; rows never leave this module."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
 from marac.domain.cases import IncidentFacts, Party, ReferralFacts
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
+from marac.domain.meeting import Action, Research
 from shared.db import hold, insert, utc
+from shared.pagination import keyset
 
 _case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
 
@@ -205,6 +208,7 @@ def _case(row: Any) -> MaracCase:
         incidents=tuple(_facts(f) for f in row.incidents),
         referrals=tuple(_referral(r) for r in row.referrals or ()),
         deferred=bool(row.deferred),
+        research_returned=tuple(row.research_returned or ()),
     )
 
 
@@ -352,4 +356,208 @@ async def save_referrals(
         update(store.cases)
         .where(store.cases.c.case_id == case_id)
         .values(referrals=[_referral_json(r) for r in referrals])
+    )
+
+
+async def find_case(session: AsyncSession, case_id: str) -> MaracCase | None:
+    stmt = _cases_query().where(store.cases.c.case_id == case_id)
+    row = (await session.execute(stmt)).first()
+    return _case(row) if row else None
+
+
+async def victim_keys(session: AsyncSession, victim_ref: str) -> tuple[str, ...]:
+    """The victim's pseudonymous keys (for the log's subjects)."""
+    stmt = select(store.identities.c.identity).where(store.identities.c.victim_ref == victim_ref)
+    return tuple(sorted((await session.execute(stmt)).scalars()))
+
+
+# research, one current version per agency, the earlier ones kept
+
+
+async def current_research(session: AsyncSession, case_id: str) -> list[Research]:
+    t = store.research
+    stmt = select(t).where(t.c.case_id == case_id, t.c.current.is_(True)).order_by(t.c.agency)
+    return [_research(row) for row in (await session.execute(stmt)).all()]
+
+
+async def research_history(
+    session: AsyncSession, case_id: str, agency: str, after: Sequence[Any] | None, limit: int
+) -> list[Research]:
+    """Every version an agency recorded on a case, the latest first (a page)."""
+    t = store.research
+    stmt = (
+        select(t)
+        .where(t.c.case_id == case_id, t.c.agency == agency)
+        .order_by(t.c.version.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(keyset([(t.c.version, True)], after))
+    return [_research(row) for row in (await session.execute(stmt)).all()]
+
+
+async def record_research(session: AsyncSession, research: Research, recorded_by: str) -> Research:
+    """The agency's new current version; the one it replaces is kept. Two writers at once
+    both try the same next version: the primary key lets one in."""
+    t = store.research
+    latest = (
+        await session.execute(
+            select(func.max(t.c.version)).where(
+                t.c.case_id == research.case_id, t.c.agency == research.agency
+            )
+        )
+    ).scalar()
+    version = int(latest or 0) + 1
+    await session.execute(
+        update(t)
+        .where(t.c.case_id == research.case_id, t.c.agency == research.agency)
+        .values(current=False)
+    )
+    await session.execute(
+        t.insert().values(
+            case_id=research.case_id,
+            agency=research.agency,
+            version=version,
+            current=True,
+            known=research.known,
+            summary=research.summary,
+            risks=research.risks,
+            completed_by=research.completed_by,
+            recorded_by=recorded_by,
+            recorded_at=research.recorded_at,
+        )
+    )
+    agencies = (
+        await session.execute(select(t.c.agency).where(t.c.case_id == research.case_id).distinct())
+    ).scalars()
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == research.case_id)
+        .values(research_returned=sorted(agencies))
+    )
+    return replace(research, version=version)
+
+
+def _research(row: Any) -> Research:
+    return Research(
+        case_id=row.case_id,
+        agency=row.agency,
+        version=row.version,
+        known=row.known,
+        summary=row.summary,
+        risks=row.risks,
+        completed_by=row.completed_by,
+        recorded_at=utc(row.recorded_at),
+    )
+
+
+# actions agreed at the meeting
+
+ACTIONS_ORDER = (store.actions.c.due_by, store.actions.c.action_id)
+"""Actions by due date (the most pressing first); the id makes the key unique."""
+
+
+async def actions_of(session: AsyncSession, case_id: str) -> list[Action]:
+    t = store.actions
+    stmt = select(t).where(t.c.case_id == case_id).order_by(*ACTIONS_ORDER)
+    return [_action(row) for row in (await session.execute(stmt)).all()]
+
+
+async def find_action(session: AsyncSession, action_id: str) -> Action | None:
+    row = (
+        await session.execute(select(store.actions).where(store.actions.c.action_id == action_id))
+    ).first()
+    return _action(row) if row else None
+
+
+async def find_actions(
+    session: AsyncSession,
+    area: str | None,
+    agency: str | None,
+    status: str | None,
+    today: date,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[Action]:
+    """Actions by due date, a page at a time; `overdue` is open past its due date."""
+    t = store.actions
+    stmt = select(t).order_by(*ACTIONS_ORDER).limit(limit)
+    if area is not None:
+        stmt = stmt.where(t.c.area == area)
+    if agency is not None:
+        stmt = stmt.where(t.c.agency == agency)
+    if status == "done":
+        stmt = stmt.where(t.c.status == "done")
+    elif status == "open":
+        stmt = stmt.where(t.c.status == "open", t.c.due_by >= today)
+    elif status == "overdue":
+        stmt = stmt.where(t.c.status == "open", t.c.due_by < today)
+    if after is not None:
+        stmt = stmt.where(keyset([(c, False) for c in ACTIONS_ORDER], after))
+    return [_action(row) for row in (await session.execute(stmt)).all()]
+
+
+async def insert_action(session: AsyncSession, action: Action) -> None:
+    await session.execute(
+        store.actions.insert().values(
+            action_id=action.action_id,
+            case_id=action.case_id,
+            area=action.area,
+            agency=action.agency,
+            description=action.description,
+            due_by=action.due_by,
+            status="open",
+            agreed_at=action.agreed_at,
+        )
+    )
+
+
+async def complete_action(
+    session: AsyncSession, action_id: str, outcome: str, now: datetime
+) -> bool:
+    """Mark the action done; False when it already was."""
+    t = store.actions
+    result = await session.execute(
+        update(t)
+        .where(t.c.action_id == action_id, t.c.status == "open")
+        .values(status="done", outcome=outcome, completed_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+async def overdue_unescalated(session: AsyncSession, today: date, limit: int) -> list[Action]:
+    t = store.actions
+    stmt = (
+        select(t)
+        .where(t.c.status == "open", t.c.due_by < today, t.c.escalated_at.is_(None))
+        .order_by(*ACTIONS_ORDER)
+        .limit(limit)
+    )
+    return [_action(row) for row in (await session.execute(stmt)).all()]
+
+
+async def mark_escalated(session: AsyncSession, action_id: str, now: datetime) -> bool:
+    """Record the escalation once: False when another replica already did."""
+    t = store.actions
+    result = await session.execute(
+        update(t)
+        .where(t.c.action_id == action_id, t.c.escalated_at.is_(None), t.c.status == "open")
+        .values(escalated_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+def _action(row: Any) -> Action:
+    return Action(
+        action_id=row.action_id,
+        case_id=row.case_id,
+        area=row.area,
+        agency=row.agency,
+        description=row.description,
+        due_by=row.due_by,
+        done=row.status == "done",
+        agreed_at=utc(row.agreed_at),
+        outcome=row.outcome,
+        completed_at=utc(row.completed_at) if row.completed_at else None,
+        escalated_at=utc(row.escalated_at) if row.escalated_at else None,
     )

@@ -8,10 +8,11 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from marac.domain.cases import Party
 from marac.domain.listing import MaracCase, Meeting
+from marac.domain.meeting import Action, Research
 from shared.schemas import Dash, Person
 from shared.schemas.marac import Consent, Equality, MaracCriterion, ReferringAgency
 from shared.schemas.v1 import (
@@ -73,7 +74,7 @@ class CaseView(BaseModel):
     case_id: UUID
     meeting_id: UUID | None
     area: str
-    status: Literal["listed", "awaiting_meeting"]
+    status: Literal["listed", "awaiting_meeting", "closed"]
     incident_ids: list[UUID]
     criteria: list[str] = Field(examples=[["visible_high_risk"]])
     risk_level: Literal["standard", "medium", "high"]
@@ -84,6 +85,9 @@ class CaseView(BaseModel):
     suspect: PersonView | None
     children_count: int
     listed_at: datetime | None
+    research_returned: list[str] = Field(
+        default_factory=list, description="The agencies that have returned their research."
+    )
 
     @classmethod
     def of(cls, case: MaracCase) -> CaseView:
@@ -103,6 +107,7 @@ class CaseView(BaseModel):
             suspect=PersonView.of(summary.suspect) if summary.suspect else None,
             children_count=summary.children_count,
             listed_at=case.listed_at,
+            research_returned=list(case.research_returned),
         )
 
 
@@ -225,3 +230,110 @@ class MaracReferralRequest(Strict):
 class MaracReferralAccepted(BaseModel):
     marac_referral_id: UUID
     status: Literal["accepted"] = "accepted"
+
+
+# the case itself: its sources, each agency's research, its actions
+
+LongText = Annotated[str, StringConstraints(strict=True, max_length=8000), checked(multiline=True)]
+
+
+class ResearchRequest(Strict):
+    """What an agency knows of the case, before the meeting."""
+
+    known: StrictBool = Field(description="Whether the agency knows the victim or household.")
+    summary: LongText | None = Field(default=None, description="Up to 8000 characters.")
+    risks: LongText | None = Field(default=None, description="The risks the agency sees.")
+    completed_by: Name
+
+
+class ResearchView(BaseModel):
+    agency: str
+    version: int
+    known: bool
+    summary: str | None
+    risks: str | None
+    completed_by: str
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, research: Research) -> ResearchView:
+        return cls(
+            agency=research.agency,
+            version=research.version,
+            known=research.known,
+            summary=research.summary,
+            risks=research.risks,
+            completed_by=research.completed_by,
+            recorded_at=research.recorded_at,
+        )
+
+
+class ActionView(BaseModel):
+    action_id: UUID
+    case_id: UUID
+    agency: str
+    description: str
+    due_by: date
+    status: Literal["open", "overdue", "done"]
+    agreed_at: datetime
+    outcome: str | None = None
+    completed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, action: Action, today: date) -> ActionView:
+        return cls(
+            action_id=UUID(action.action_id),
+            case_id=UUID(action.case_id),
+            agency=action.agency,
+            description=action.description,
+            due_by=action.due_by,
+            status=action.status(today),
+            agreed_at=action.agreed_at,
+            outcome=action.outcome,
+            completed_at=action.completed_at,
+        )
+
+
+class SourceView(BaseModel):
+    """Where the case came from: a police incident or an agency's MARAC referral."""
+
+    kind: Literal["incident", "marac_referral"]
+    incident_id: UUID | None = None
+    marac_referral_id: UUID | None = None
+    agency: str
+    reference: str | None = None
+    criteria: list[str]
+    received_at: datetime
+
+    @classmethod
+    def all_of(cls, case: MaracCase) -> list[SourceView]:
+        found = [
+            cls(
+                kind="incident",
+                incident_id=UUID(i.incident_id),
+                agency="police",
+                criteria=list(i.criteria),
+                received_at=i.reported_at,
+            )
+            for i in case.incidents
+        ]
+        found += [
+            cls(
+                kind="marac_referral",
+                marac_referral_id=UUID(r.marac_referral_id),
+                agency=r.referring_agency,
+                reference=r.referral_ref,
+                criteria=list(r.criteria),
+                received_at=r.received_at,
+            )
+            for r in case.referrals
+        ]
+        return sorted(found, key=lambda s: s.received_at)
+
+
+class CaseDetail(CaseView):
+    """A case with its sources, each agency's current research, and its actions."""
+
+    sources: list[SourceView]
+    research: list[ResearchView]
+    actions: list[ActionView]

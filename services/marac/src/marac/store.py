@@ -61,6 +61,7 @@ cases = Table(
     Column("referrals", JSON, nullable=False, server_default="[]"),
     Column("deferred", Boolean, nullable=False, server_default=text("false")),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("research_returned", JSON, nullable=False, server_default="[]"),
     # a closed case (discussed at its meeting) stays `listed` on it, with `closed_at` set
     UniqueConstraint("meeting_id", "victim_ref", name="uq_case_meeting_victim"),
     CheckConstraint(

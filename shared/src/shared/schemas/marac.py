@@ -36,7 +36,22 @@ ReferringAgency = Literal[
     "substance-misuse",
     "other",
 ]
-REFERRING_AGENCIES: tuple[str, ...] = ReferringAgency.__args__  # type: ignore[attr-defined]
+MaracAgency = Literal[
+    "police",
+    "childrens-social-care",
+    "idva",
+    "victim-support",
+    "safeguarding-team",
+    "school",
+    "health",
+    "housing",
+    "probation",
+    "adult-social-care",
+    "mental-health",
+    "substance-misuse",
+    "other",
+]
+"""An agency at the meeting: the police and every agency that may refer."""
 ActionStatus = Literal["open", "overdue", "done"]
 
 
@@ -68,7 +83,7 @@ class MaracActionEvent(Strict):
     action_id: UUID
     case_id: UUID
     area: Slug
-    agency: ReferringAgency
+    agency: MaracAgency
     due_by: date
     status: ActionStatus
     at: AwareDatetime
@@ -90,6 +105,6 @@ class ActionOverdue(Strict):
 
     action_id: UUID
     case_id: UUID
-    agency: ReferringAgency
+    agency: MaracAgency
     due_by: date
     overdue_since: AwareDatetime

@@ -53,6 +53,8 @@ class MaracCase:
     referrals: tuple[ReferralFacts, ...] = ()
     deferred: bool = False
     """Deferred at a meeting: first in line for the next meeting with room."""
+    research_returned: tuple[str, ...] = ()
+    """The agencies that have returned their research on the case."""
 
     @property
     def summary(self) -> CaseSummary:
