@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from marac import handlers, repository
 from marac.domain.listing import Meeting, agenda, waiting_queue
-from marac.domain.meeting import Research
+from marac.domain.meeting import Action, Research
 from marac.domain.referrals import refusals
 from marac.schemas import (
+    ActionOutcome,
+    ActionRequest,
     ActionView,
     CaseDetail,
     CaseView,
@@ -342,3 +344,121 @@ async def research_history(
 
 def _route(request: Request) -> str:
     return getattr(request.scope.get("route"), "path", None) or request.url.path
+
+
+# actions agreed at the meeting, tracked until done
+
+UNKNOWN_ACTION: dict[int | str, dict[str, str]] = {404: {"description": "Unknown action"}}
+
+
+async def any_actor(principal: CurrentPrincipal) -> Principal:
+    """A token that may act for some agency (403 otherwise), checked before the body;
+    which agency is checked against the action's."""
+    if not any(s.startswith("marac:act:") for s in principal.scopes):
+        raise HTTPException(403, "This token lacks the scope 'marac:act:<agency>'.")
+    return principal
+
+
+AnyActor = Annotated[Principal, Depends(any_actor)]
+
+
+async def action_reader(
+    principal: CurrentPrincipal, agency: Annotated[str | None, Query()] = None
+) -> Principal:
+    """`marac:read` sees every action; `marac:act:<agency>` its agency's own (`agency`
+    required): checked before anything else of the request."""
+    if not principal.may("marac:read"):
+        acting_for(agency or "<agency>", principal)
+    return principal
+
+
+ActionReader = Annotated[Principal, Depends(action_reader)]
+
+
+@router.post(
+    "/cases/{case_id}/actions",
+    status_code=201,
+    response_model=ActionView,
+    summary="Record an action the meeting agreed",
+    responses={**UNKNOWN_CASE, **PROBLEMS},
+)
+async def agree_action(
+    case_id: UUID, body: ActionRequest, platform: PlatformDep, principal: Admin, request: Request
+) -> ActionView:
+    """Owned by one agency, due by a date; open until that agency completes it."""
+    now = datetime.now(UTC)
+    today = handlers.local_date(now, platform.settings)
+    if body.due_by < today:
+        raise FieldErrors([{"loc": ["body", "due_by"], "msg": "must not be in the past"}])
+    action = Action(
+        action_id=str(uuid4()),
+        case_id=str(case_id),
+        area="",
+        agency=body.agency,
+        description=body.description,
+        due_by=body.due_by,
+        done=False,
+        agreed_at=now,
+    )
+    agreed = await handlers.agree_action(platform, action, principal.subject, _route(request))
+    if agreed is None:
+        raise HTTPException(404, "No case has this id.")
+    return ActionView.of(agreed, today)
+
+
+@router.post(
+    "/actions/{action_id}/complete",
+    response_model=ActionView,
+    summary="Complete an action with its outcome (its own agency only)",
+    responses={409: {"description": "Already completed otherwise"}, **UNKNOWN_ACTION, **PROBLEMS},
+)
+async def complete_action(
+    action_id: UUID,
+    body: ActionOutcome,
+    platform: PlatformDep,
+    principal: AnyActor,
+    request: Request,
+) -> ActionView:
+    now = datetime.now(UTC)
+    async with platform.sessions() as session:
+        action = await repository.find_action(session, str(action_id))
+    if action is None:
+        raise HTTPException(404, "No action has this id.")
+    acting_for(action.agency, principal)
+    try:
+        done = await handlers.complete_action(
+            platform, action, body.outcome, principal.subject, _route(request), now
+        )
+    except handlers.ActionDone:
+        raise HTTPException(409, "This action was already completed otherwise.") from None
+    return ActionView.of(done, handlers.local_date(now, platform.settings))
+
+
+@router.get(
+    "/actions",
+    response_model=list[ActionView],
+    summary="Actions by area, agency and status, the most pressing first",
+    responses={**PAGED, **PROBLEMS},
+)
+async def list_actions(
+    platform: PlatformDep,
+    principal: ActionReader,
+    page: PageDep,
+    response: Response,
+    request: Request,
+    area: AreaQuery = None,
+    agency: MaracAgency | None = None,
+    status: Literal["open", "overdue", "done"] | None = None,
+) -> list[ActionView]:
+    """`marac:read` sees every action; `marac:act:<agency>` its agency's own (`agency`
+    required). `overdue`: open past its due date."""
+    after = page.after
+    today = handlers.local_date(datetime.now(UTC), platform.settings)
+    read = ReadAudit(platform.outbox, platform.name, principal.subject, _route(request))
+    async with platform.uow() as session:
+        found = await repository.find_actions(
+            session, area, agency, status, today, after, page.fetch
+        )
+        shown = page.answer(response, found, lambda a: (a.due_by, a.action_id))
+        await read.record(session, "action", [a.action_id for a in shown])
+    return [ActionView.of(a, today) for a in shown]

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ from marac.domain.listing import (
     place,
     waiting_queue,
 )
-from marac.domain.meeting import Research
+from marac.domain.meeting import Action, Research, to_escalate
 from marac.domain.referrals import referral_facts
 from marac.domain.schedule import meeting_dates
 from shared import audit
@@ -41,10 +41,27 @@ from shared.envelope import CloudEvent
 from shared.identity import identities, pseudonym, victim_key
 from shared.kafka import EventTable, On
 from shared.schemas import Person, TriageDecided
-from shared.schemas.marac import Consent, MaracCriterion, MaracReferralReceived, ReferringAgency
+from shared.schemas.marac import (
+    ActionOverdue,
+    Consent,
+    MaracActionEvent,
+    MaracAgency,
+    MaracCriterion,
+    MaracReferralReceived,
+    ReferringAgency,
+)
 from shared.schemas.v1 import AuditOperation
 from shared.service import Platform
-from shared.topics import MARAC, MARAC_CASE_LISTED, MARAC_REFERRAL_RECEIVED, TRIAGE_DECIDED
+from shared.topics import (
+    ESCALATIONS,
+    MARAC,
+    MARAC_ACTION_AGREED,
+    MARAC_ACTION_COMPLETED,
+    MARAC_ACTION_OVERDUE,
+    MARAC_CASE_LISTED,
+    MARAC_REFERRAL_RECEIVED,
+    TRIAGE_DECIDED,
+)
 
 SOURCE = "/mash/marac"
 ATTEMPTS = 3
@@ -457,6 +474,123 @@ async def record_research(
             if attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+# actions agreed at the meeting, tracked until done
+
+
+class ActionDone(Exception):
+    """The action was already completed (with another outcome)."""
+
+
+async def agree_action(
+    platform: Platform[Settings], action: Action, sub: str, route: str
+) -> Action | None:
+    """Record an action the meeting agreed on a case (None: no such case); announce it
+    and log it in the same transaction."""
+    async with platform.uow() as session:
+        case = await repository.find_case(session, action.case_id)
+        if case is None:
+            return None
+        action = replace(action, area=case.area)
+        await repository.insert_action(session, action)
+        await _action_event(platform, session, action, MARAC_ACTION_AGREED, action.agreed_at)
+        await _log_action(platform, session, action, case.victim_ref, sub, route)
+    return action
+
+
+async def complete_action(
+    platform: Platform[Settings], action: Action, outcome: str, sub: str, route: str, now: datetime
+) -> Action:
+    """The owning agency completes the action with its outcome: done. Completing it again
+    with the same outcome is the same completion; with another, `ActionDone`."""
+    async with platform.uow() as session:
+        if not await repository.complete_action(session, action.action_id, outcome, now):
+            done = await repository.find_action(session, action.action_id)
+            if done is None or done.outcome != outcome:
+                raise ActionDone(action.action_id)
+            return done
+        done = replace(action, done=True, outcome=outcome, completed_at=now)
+        await _action_event(platform, session, done, MARAC_ACTION_COMPLETED, now)
+        case = await repository.find_case(session, action.case_id)
+        victim_ref = case.victim_ref if case else ""
+        await _log_action(platform, session, done, victim_ref, sub, route)
+    return done
+
+
+async def escalate_overdue(platform: Platform[Settings], now: datetime, batch: int = 100) -> int:
+    """Escalate each open action past its due date once (`mash.marac.action_overdue` on
+    `mash.escalations.v1`); the mark is in the database, so a restart never repeats one."""
+    settings = platform.settings
+    today = local_date(now, settings)
+    escalated = 0
+    async with platform.uow() as session:
+        for action in to_escalate(
+            await repository.overdue_unescalated(session, today, batch), today
+        ):
+            if not await repository.mark_escalated(session, action.action_id, now):
+                continue  # another round got there first
+            since = datetime.combine(
+                action.due_by + timedelta(days=1), time(), ZoneInfo(settings.timezone)
+            )
+            data = ActionOverdue(
+                action_id=UUID(action.action_id),
+                case_id=UUID(action.case_id),
+                agency=cast(MaracAgency, action.agency),
+                due_by=action.due_by,
+                overdue_since=since,
+            )
+            key = await repository.victim_key_of(session, action.case_id)
+            event = CloudEvent(
+                id=str(uuid4()),
+                source=SOURCE,
+                type=MARAC_ACTION_OVERDUE,
+                subject=action.action_id,
+                data=data.model_dump(mode="json"),
+                time=now,
+            )
+            await platform.outbox.add(session, ESCALATIONS, key, event)
+            escalated += 1
+    return escalated
+
+
+async def _action_event(
+    platform: Platform[Settings], session: AsyncSession, action: Action, kind: str, now: datetime
+) -> None:
+    """Stage `action_agreed` or `action_completed`: ids, agency, date, status; no text."""
+    data = MaracActionEvent(
+        action_id=UUID(action.action_id),
+        case_id=UUID(action.case_id),
+        area=action.area,
+        agency=cast(MaracAgency, action.agency),
+        due_by=action.due_by,
+        status=action.status(local_date(now, platform.settings)),
+        at=now,
+    )
+    key = await repository.victim_key_of(session, action.case_id)
+    event = CloudEvent(
+        id=str(uuid4()),
+        source=SOURCE,
+        type=kind,
+        subject=action.action_id,
+        data=data.model_dump(mode="json"),
+        time=now,
+    )
+    await platform.outbox.add(session, MARAC, key, event)
+
+
+async def _log_action(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    action: Action,
+    victim_ref: str,
+    sub: str,
+    route: str,
+) -> None:
+    keys = await repository.victim_keys(session, victim_ref) if victim_ref else ()
+    entry = Entry("marac", "altered", sub, "api", route, "action")
+    items = [Item(action.action_id, keys), Item(action.case_id, keys)]
+    await audit.log(platform.outbox, session, entry, items, action.completed_at or action.agreed_at)
 
 
 EVENTS: EventTable[Platform[Settings]] = {

@@ -14,7 +14,7 @@ from marac.domain.cases import Party
 from marac.domain.listing import MaracCase, Meeting
 from marac.domain.meeting import Action, Research
 from shared.schemas import Dash, Person
-from shared.schemas.marac import Consent, Equality, MaracCriterion, ReferringAgency
+from shared.schemas.marac import Consent, Equality, MaracAgency, MaracCriterion, ReferringAgency
 from shared.schemas.v1 import (
     CalendarDate,
     Child,
@@ -337,3 +337,19 @@ class CaseDetail(CaseView):
     sources: list[SourceView]
     research: list[ResearchView]
     actions: list[ActionView]
+
+
+class ActionRequest(Strict):
+    """An action the meeting agrees: owned by one agency, due by a date."""
+
+    agency: MaracAgency = Field(examples=["housing"])
+    description: Annotated[
+        str, StringConstraints(strict=True, min_length=1, max_length=4000), checked(multiline=True)
+    ] = Field(description="What the agency will do (up to 4000 characters).")
+    due_by: CalendarDate = Field(examples=["2026-12-15"])
+
+
+class ActionOutcome(Strict):
+    outcome: Annotated[
+        str, StringConstraints(strict=True, min_length=1, max_length=4000), checked(multiline=True)
+    ] = Field(description="What was done (up to 4000 characters).")
