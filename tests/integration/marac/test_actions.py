@@ -63,7 +63,8 @@ async def types_on(topic: TopicReader, subject: str, count: int) -> list[Any]:
         mine = [r for r in topic.records if headers_of(r)["ce_subject"] == subject]
         return mine if len(mine) >= count else None
 
-    return await eventually(found)
+    records: list[Any] = await eventually(found)
+    return records
 
 
 async def test_an_action_is_completed_only_by_its_own_agency(
