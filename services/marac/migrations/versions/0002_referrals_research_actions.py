@@ -17,6 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("outcome_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("referrals", sa.JSON(), server_default="[]", nullable=False))
         batch_op.add_column(
@@ -90,3 +92,5 @@ def downgrade() -> None:
         batch_op.drop_column("closed_at")
         batch_op.drop_column("deferred")
         batch_op.drop_column("referrals")
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.drop_column("outcome_at")

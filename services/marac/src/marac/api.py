@@ -22,6 +22,8 @@ from marac.schemas import (
     MaracReferralRequest,
     MeetingRequest,
     MeetingView,
+    OutcomeRequest,
+    OutcomeView,
     ResearchRequest,
     ResearchView,
     SourceView,
@@ -462,3 +464,49 @@ async def list_actions(
         shown = page.answer(response, found, lambda a: (a.due_by, a.action_id))
         await read.record(session, "action", [a.action_id for a in shown])
     return [ActionView.of(a, today) for a in shown]
+
+
+# the meeting's outcome
+
+
+@router.post(
+    "/meetings/{meeting_id}/outcome",
+    response_model=OutcomeView,
+    summary="Record a meeting's outcome: each case discussed (closed) or deferred",
+    responses={
+        409: {"description": "The meeting is still to come, or its outcome is recorded"},
+        **UNKNOWN,
+        **PROBLEMS,
+    },
+)
+async def meeting_outcome(
+    meeting_id: UUID,
+    body: OutcomeRequest,
+    platform: PlatformDep,
+    principal: Admin,
+    request: Request,
+) -> OutcomeView:
+    """On or after the meeting's date, naming every case on its list once. Discussed
+    cases are closed (a past listing for the repeat rule); deferred ones wait again, first
+    in line for the next meeting with room."""
+    discussed = [str(c) for c in body.discussed]
+    deferred = [str(c) for c in body.deferred]
+    try:
+        meeting = await handlers.record_outcome(
+            platform,
+            str(meeting_id),
+            discussed,
+            deferred,
+            principal.subject,
+            _route(request),
+            datetime.now(UTC),
+        )
+    except handlers.NotHeld:
+        raise HTTPException(409, "The meeting has not been held yet.") from None
+    except handlers.OutcomeKnown:
+        raise HTTPException(409, "This meeting's outcome is already recorded.") from None
+    except handlers.OutcomeInvalid as exc:
+        raise FieldErrors([{"loc": list(p.loc), "msg": p.msg} for p in exc.problems]) from None
+    if meeting is None:
+        raise HTTPException(404, "No meeting has this id.")
+    return OutcomeView(meeting_id=meeting_id, discussed=body.discussed, deferred=body.deferred)

@@ -32,7 +32,7 @@ from marac.domain.listing import (
     place,
     waiting_queue,
 )
-from marac.domain.meeting import Action, Research, to_escalate
+from marac.domain.meeting import Action, OutcomeProblem, Research, outcome_problems, to_escalate
 from marac.domain.referrals import referral_facts
 from marac.domain.schedule import meeting_dates
 from shared import audit
@@ -46,6 +46,7 @@ from shared.schemas.marac import (
     Consent,
     MaracActionEvent,
     MaracAgency,
+    MaracCaseClosed,
     MaracCriterion,
     MaracReferralReceived,
     ReferringAgency,
@@ -58,6 +59,7 @@ from shared.topics import (
     MARAC_ACTION_AGREED,
     MARAC_ACTION_COMPLETED,
     MARAC_ACTION_OVERDUE,
+    MARAC_CASE_CLOSED,
     MARAC_CASE_LISTED,
     MARAC_REFERRAL_RECEIVED,
     TRIAGE_DECIDED,
@@ -591,6 +593,84 @@ async def _log_action(
     entry = Entry("marac", "altered", sub, "api", route, "action")
     items = [Item(action.action_id, keys), Item(action.case_id, keys)]
     await audit.log(platform.outbox, session, entry, items, action.completed_at or action.agreed_at)
+
+
+# the meeting's outcome
+
+
+class NotHeld(Exception):
+    """The meeting's date has not come yet."""
+
+
+class OutcomeKnown(Exception):
+    """The meeting's outcome was already recorded."""
+
+
+class OutcomeInvalid(Exception):
+    """The outcome does not name every case on the list once."""
+
+    def __init__(self, problems: list[OutcomeProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+async def record_outcome(
+    platform: Platform[Settings],
+    meeting_id: str,
+    discussed: list[str],
+    deferred: list[str],
+    sub: str,
+    route: str,
+    now: datetime,
+) -> Meeting | None:
+    """Discussed cases are closed (`mash.marac.case_closed`); deferred ones wait again,
+    first in line for the next meeting with room (listed at once if one has room).
+    None when there is no such meeting."""
+    settings = platform.settings
+    async with platform.uow() as session:
+        meeting = await repository.find_meeting(session, meeting_id)
+        if meeting is None:
+            return None
+        if meeting.date > local_date(now, settings):
+            raise NotHeld(meeting_id)
+        if await repository.outcome_at(session, meeting_id) is not None:
+            raise OutcomeKnown(meeting_id)
+        cases = {c.case_id: c for c in await repository.cases_on(session, meeting_id)}
+        problems = outcome_problems(list(cases), discussed, deferred)
+        if problems:
+            raise OutcomeInvalid(problems)
+        if not await repository.mark_outcome(session, meeting_id, now):
+            raise OutcomeKnown(meeting_id)
+        items = []
+        for case_id in discussed:
+            await repository.close_case(session, case_id, now)
+            closed = MaracCaseClosed(
+                case_id=UUID(case_id),
+                meeting_id=UUID(meeting_id),
+                meeting_date=meeting.date,
+                area=meeting.area,
+                outcome="discussed",
+                closed_at=now,
+            )
+            key = await repository.victim_key_of(session, case_id)
+            event = CloudEvent(
+                id=str(uuid4()),
+                source=SOURCE,
+                type=MARAC_CASE_CLOSED,
+                subject=case_id,
+                data=closed.model_dump(mode="json"),
+                time=now,
+            )
+            await platform.outbox.add(session, MARAC, key, event)
+        for case_id in deferred:
+            await repository.defer_case(session, case_id, meeting.date + timedelta(days=1))
+        for case in cases.values():
+            items.append(Item(case.case_id, await repository.victim_keys(session, case.victim_ref)))
+        entry = Entry("marac", "altered", sub, "api", route, "marac_case")
+        await audit.log(platform.outbox, session, entry, items, now)
+    if deferred:
+        await give_places(platform, [meeting.area], now)
+    return meeting
 
 
 EVENTS: EventTable[Platform[Settings]] = {

@@ -561,3 +561,47 @@ def _action(row: Any) -> Action:
         completed_at=utc(row.completed_at) if row.completed_at else None,
         escalated_at=utc(row.escalated_at) if row.escalated_at else None,
     )
+
+
+# a meeting's outcome
+
+
+async def outcome_at(session: AsyncSession, meeting_id: str) -> datetime | None:
+    stmt = select(store.meetings.c.outcome_at).where(store.meetings.c.meeting_id == meeting_id)
+    found = (await session.execute(stmt)).scalar()
+    return utc(found) if found else None
+
+
+async def mark_outcome(session: AsyncSession, meeting_id: str, now: datetime) -> bool:
+    """Record that the meeting's outcome is in; False when it already was."""
+    m = store.meetings
+    result = await session.execute(
+        update(m)
+        .where(m.c.meeting_id == meeting_id, m.c.outcome_at.is_(None))
+        .values(outcome_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+async def close_case(session: AsyncSession, case_id: str, now: datetime) -> None:
+    """Discussed: closed, and kept on its meeting (a past listing for the repeat rule)."""
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(closed_at=now, deferred=False)
+    )
+
+
+async def defer_case(session: AsyncSession, case_id: str, earliest: date) -> None:
+    """Deferred: off its meeting, waiting again, first in line."""
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(
+            status="awaiting_meeting",
+            meeting_id=None,
+            listed_at=None,
+            deferred=True,
+            earliest_date=earliest,
+        )
+    )

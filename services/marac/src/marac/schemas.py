@@ -353,3 +353,16 @@ class ActionOutcome(Strict):
     outcome: Annotated[
         str, StringConstraints(strict=True, min_length=1, max_length=4000), checked(multiline=True)
     ] = Field(description="What was done (up to 4000 characters).")
+
+
+class OutcomeRequest(Strict):
+    """A meeting's outcome: every case on its list, once, discussed or deferred."""
+
+    discussed: list[UUID] = Field(default_factory=list, max_length=200)
+    deferred: list[UUID] = Field(default_factory=list, max_length=200)
+
+
+class OutcomeView(BaseModel):
+    meeting_id: UUID
+    discussed: list[UUID]
+    deferred: list[UUID]

@@ -39,6 +39,7 @@ meetings = Table(
     Column("listed", Integer, nullable=False, server_default="0"),
     Column("source", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("outcome_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("area", "date", name="uq_meeting_area_date"),
     CheckConstraint("capacity >= 1 AND capacity <= 200", name="ck_meeting_capacity"),
     CheckConstraint("listed >= 0 AND listed <= capacity", name="ck_meeting_listed"),

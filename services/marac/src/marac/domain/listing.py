@@ -155,9 +155,13 @@ def agenda(cases: Iterable[MaracCase]) -> list[MaracCase]:
 
 
 def waiting_queue(cases: Sequence[MaracCase]) -> list[MaracCase]:
-    """Cases awaiting a meeting in the order they get places: priority, then time waited."""
+    """Cases awaiting a meeting in the order they get places: deferred ones first, then
+    priority, then time waited."""
     waiting = [c for c in cases if c.status == "awaiting_meeting"]
-    return sorted(waiting, key=lambda c: (-c.summary.priority, c.awaiting_since, c.case_id))
+    # a case deferred at its meeting is first in line for the next one with room
+    return sorted(
+        waiting, key=lambda c: (not c.deferred, -c.summary.priority, c.awaiting_since, c.case_id)
+    )
 
 
 def announcement(case: MaracCase) -> MaracCaseListed:
