@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from marac import handlers, repository
 from marac.domain.listing import Meeting, agenda, waiting_queue
 from marac.domain.meeting import Action, Research
 from marac.domain.referrals import refusals
+from marac.domain.returns import COLUMNS, quarter_dates
 from marac.schemas import (
     ActionOutcome,
     ActionRequest,
@@ -510,3 +515,50 @@ async def meeting_outcome(
     if meeting is None:
         raise HTTPException(404, "No meeting has this id.")
     return OutcomeView(meeting_id=meeting_id, discussed=body.discussed, deferred=body.deferred)
+
+
+# the SafeLives national dataset return
+
+
+@router.get(
+    "/returns/safelives.csv",
+    summary="The SafeLives MARAC national dataset return for an area and quarter",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **PROBLEMS},
+)
+async def safelives_return(
+    platform: PlatformDep,
+    principal: Admin,
+    request: Request,
+    area: Annotated[
+        str, Query(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64, description="The area")
+    ],
+    quarter: Annotated[str, Query(max_length=7, description="The quarter, e.g. 2026-Q3")],
+) -> StreamingResponse:
+    """One row per meeting held in the quarter, counted from the cases discussed at it
+    (columns: domain.md). A case is referred by the agency of its first source."""
+    try:
+        first, last = quarter_dates(quarter)
+    except ValueError as exc:
+        raise FieldErrors([{"loc": ["query", "quarter"], "msg": str(exc)}]) from None
+    today = handlers.local_date(datetime.now(UTC), platform.settings)
+    found = await handlers.national_return(platform, area, first, last, today)
+    async with platform.uow() as session:
+        read = ReadAudit(platform.outbox, platform.name, principal.subject, _route(request))
+        await read.record(session, "meeting", [f"{area}:{quarter}"])
+    filename = f"safelives-{area}-{quarter}.csv"
+    return StreamingResponse(
+        csv_rows([COLUMNS, *found]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def csv_rows(lines: list[Any]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for line in lines:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(line)
+        yield out.getvalue()

@@ -34,6 +34,7 @@ from marac.domain.listing import (
 )
 from marac.domain.meeting import Action, OutcomeProblem, Research, outcome_problems, to_escalate
 from marac.domain.referrals import referral_facts
+from marac.domain.returns import DiscussedCase, rows
 from marac.domain.schedule import meeting_dates
 from shared import audit
 from shared.audit import Entry, Item, person_keys
@@ -671,6 +672,48 @@ async def record_outcome(
     if deferred:
         await give_places(platform, [meeting.area], now)
     return meeting
+
+
+# the SafeLives national dataset return
+
+
+async def national_return(
+    platform: Platform[Settings], area: str, first: date, last: date, today: date
+) -> list[list[Any]]:
+    """One row per meeting of the area held from `first` to `last` (and by `today`),
+    counted from the cases discussed at it."""
+    async with platform.sessions() as session:
+        held = await repository.discussed_at(session, area, first, min(last, today))
+        ids = [c.case_id for _, cases in held for c in cases]
+        forms = await repository.referral_forms(session, ids)
+    return rows(
+        (meeting.area, meeting.date, [discussed(c, forms[c.case_id]) for c in cases])
+        for meeting, cases in held
+    )
+
+
+def discussed(case: MaracCase, forms: list[Any]) -> DiscussedCase:
+    """What the return counts of a case: who referred it first, the people's dates of
+    birth, and the victim's equality monitoring as last given on a referral."""
+    summary = case.summary
+    sources = [(i.reported_at, "police") for i in case.incidents]
+    sources += [(r.received_at, r.referring_agency) for r in case.referrals]
+    equality = [f["victim"].get("equality") for f in forms if f["victim"].get("equality")]
+    born = [i.suspect.date_of_birth for i in case.incidents if i.suspect]
+    for form in forms:
+        born += [_born(p.get("date_of_birth")) for p in form.get("perpetrators", [])]
+    return DiscussedCase(
+        referred_by=min(sources)[1],
+        repeat=summary.repeat or "repeat_marac" in summary.criteria,
+        children=summary.children_count,
+        victim_born=summary.victim.date_of_birth,
+        perpetrators_born=tuple(born),
+        equality=equality[-1] if equality else None,
+    )
+
+
+def _born(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 EVENTS: EventTable[Platform[Settings]] = {

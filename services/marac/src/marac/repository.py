@@ -605,3 +605,36 @@ async def defer_case(session: AsyncSession, case_id: str, earliest: date) -> Non
             earliest_date=earliest,
         )
     )
+
+
+# the national dataset return
+
+
+async def discussed_at(
+    session: AsyncSession, area: str, first: date, last: date
+) -> list[tuple[Meeting, list[MaracCase]]]:
+    """The area's meetings from `first` to `last`, each with the cases discussed at it."""
+    meetings = [m for m in await meetings_of(session, area, first) if m.date <= last]
+    found = []
+    for meeting in meetings:
+        stmt = _cases_query().where(
+            store.cases.c.meeting_id == meeting.meeting_id, store.cases.c.closed_at.is_not(None)
+        )
+        found.append((meeting, [_case(row) for row in (await session.execute(stmt)).all()]))
+    return found
+
+
+async def referral_forms(session: AsyncSession, case_ids: list[str]) -> dict[str, list[Any]]:
+    """The agencies' referral forms of each case, earliest first."""
+    t = store.marac_referrals
+    forms: dict[str, list[Any]] = {c: [] for c in case_ids}
+    if not case_ids:
+        return forms
+    stmt = (
+        select(t.c.case_id, t.c.form)
+        .where(t.c.case_id.in_(case_ids))
+        .order_by(t.c.received_at, t.c.marac_referral_id)
+    )
+    for row in (await session.execute(stmt)).all():
+        forms[row.case_id].append(row.form)
+    return forms
