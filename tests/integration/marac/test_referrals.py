@@ -318,3 +318,40 @@ async def test_the_same_referral_twice_is_one_and_another_form_is_a_conflict(
         await eventually(after_marker)
         mine = [r for r in topic.records if headers_of(r)["ce_subject"] == referral_id]
         assert len(mine) == 1
+
+
+async def test_equality_changes_no_priority_and_never_reaches_the_bus(
+    app: Any, kafka_bootstrap: str
+) -> None:
+    """Principle 8: counted only; never an input to a listing, never on a topic."""
+    area = new_area()
+    async with running(app) as client, TopicReader(kafka_bootstrap, MARAC) as topic:
+        first = await meeting(client, area)
+        plain = referral_body(area, victim(51))
+        plain["victim"].pop("equality")
+        marked = referral_body(area, victim(52))
+        marked["victim"]["equality"] = {
+            "sex": "male",
+            "ethnicity": "black",
+            "disability": True,
+            "lgbt": True,
+        }
+        ids = []
+        for body in (plain, marked):
+            answer = await refer(client, body)
+            assert answer.status_code == 202, answer.text
+            ids.append(answer.json()["marac_referral_id"])
+
+        async def both() -> list[Any] | None:
+            await topic.poll()
+            found = [r for r in topic.records if set(ids) & set(r.value.decode().split('"'))]
+            return found if len(found) == 4 else None  # received and listed, each
+
+        records = await eventually(both)
+        cases = await cases_on(client, first)
+    assert len(cases) == 2
+    assert cases[0]["priority"] == cases[1]["priority"]
+    assert {c["risk_level"] for c in cases} == {"high"}
+    for record in records:
+        assert "equality" not in record.value.decode()
+        assert not {"black", "lgbt", "disability"} & set(record.value.decode().split('"'))

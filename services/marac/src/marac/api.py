@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -33,6 +30,7 @@ from marac.schemas import (
     ResearchView,
     SourceView,
     as_csv,
+    csv_rows,
 )
 from shared.audit import ReadAudit, audited
 from shared.auth import CurrentPrincipal, Principal, require
@@ -552,13 +550,3 @@ async def safelives_return(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def csv_rows(lines: list[Any]) -> Iterator[str]:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for line in lines:
-        out.seek(0)
-        out.truncate()
-        writer.writerow(line)
-        yield out.getvalue()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
@@ -366,3 +367,14 @@ class OutcomeView(BaseModel):
     meeting_id: UUID
     discussed: list[UUID]
     deferred: list[UUID]
+
+
+def csv_rows(lines: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """Rows as CSV lines, one at a time (a streamed answer)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for line in lines:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(line)
+        yield out.getvalue()
