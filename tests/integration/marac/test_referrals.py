@@ -355,3 +355,27 @@ async def test_equality_changes_no_priority_and_never_reaches_the_bus(
     for record in records:
         assert "equality" not in record.value.decode()
         assert not {"black", "lgbt", "disability"} & set(record.value.decode().split('"'))
+
+
+async def test_a_referral_is_read_back_whole_by_a_reader_only(app: Any) -> None:
+    area = new_area()
+    async with running(app) as client:
+        body = referral_body(area, victim(53), consent="not_sought", consent_reason="Unsafe.")
+        referral_id = (await refer(client, body)).json()["marac_referral_id"]
+        answer = await client.get(f"/v1/marac-referrals/{referral_id}", headers=bearer(*READ))
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        assert found["marac_referral_id"] == referral_id
+        assert found["case_id"]
+        assert found["received_at"]
+        assert found["referral_ref"] == body["referral_ref"]
+        assert found["victim"]["given_name"] == body["victim"]["given_name"]
+        assert found["victim"]["equality"]["sex"] == "female"
+        assert found["dash"]["answers"] == body["dash"]["answers"]
+        assert (found["consent"], found["consent_reason"]) == ("not_sought", "Unsafe.")
+        assert found["summary"] == body["summary"]
+        unknown = "00000000-0000-4000-8000-000000000000"
+        missing = await client.get(f"/v1/marac-referrals/{unknown}", headers=bearer(*READ))
+        assert missing.status_code == 404
+        referrer = await client.get(f"/v1/marac-referrals/{referral_id}", headers=bearer(*HEALTH))
+        assert referrer.status_code == 403

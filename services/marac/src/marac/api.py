@@ -22,6 +22,7 @@ from marac.schemas import (
     CaseView,
     MaracReferralAccepted,
     MaracReferralRequest,
+    MaracReferralView,
     MeetingRequest,
     MeetingView,
     OutcomeRequest,
@@ -222,6 +223,35 @@ async def refer(
     if not done.created:
         response.status_code = 200
     return MaracReferralAccepted(marac_referral_id=UUID(done.marac_referral_id))
+
+
+@router.get(
+    "/marac-referrals/{marac_referral_id}",
+    response_model=MaracReferralView,
+    summary="An agency's MARAC referral, as received",
+    responses={404: {"description": "Unknown referral"}, **PROBLEMS},
+)
+async def referral(
+    marac_referral_id: UUID, platform: PlatformDep, audit: CaseReader
+) -> MaracReferralView:
+    """The whole form (for the meeting, and for the IDVA service's referral)."""
+    async with platform.uow() as session:
+        found = await repository.find_referral(session, str(marac_referral_id))
+        keys = await repository.victim_keys(session, found.victim_ref) if found else ()
+        status = 200 if found else 404
+        await audit.record(
+            session, "marac_referral", [str(marac_referral_id)], status, subjects=keys
+        )
+    if found is None:
+        raise HTTPException(404, "No MARAC referral has this id.")
+    return MaracReferralView.model_validate(
+        {
+            **found.form,
+            "marac_referral_id": found.marac_referral_id,
+            "case_id": found.case_id,
+            "received_at": found.received_at,
+        }
+    )
 
 
 # the case itself: its sources, each agency's research, its actions

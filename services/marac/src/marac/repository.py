@@ -638,3 +638,26 @@ async def referral_forms(session: AsyncSession, case_ids: list[str]) -> dict[str
     for row in (await session.execute(stmt)).all():
         forms[row.case_id].append(row.form)
     return forms
+
+
+@dataclass(frozen=True)
+class StoredReferral:
+    """An agency's referral form as received, with where it went."""
+
+    marac_referral_id: str
+    case_id: str
+    victim_ref: str
+    received_at: datetime
+    form: dict[str, Any]
+
+
+async def find_referral(session: AsyncSession, marac_referral_id: str) -> StoredReferral | None:
+    t = store.marac_referrals
+    row = (
+        await session.execute(select(t).where(t.c.marac_referral_id == marac_referral_id))
+    ).first()
+    if row is None:
+        return None
+    return StoredReferral(
+        row.marac_referral_id, row.case_id, row.victim_ref, utc(row.received_at), dict(row.form)
+    )

@@ -378,3 +378,11 @@ def csv_rows(lines: Iterable[Sequence[Any]]) -> Iterator[str]:
         out.truncate()
         writer.writerow(line)
         yield out.getvalue()
+
+
+class MaracReferralView(MaracReferralRequest):
+    """A referral as received: the form, with its id, case and time."""
+
+    marac_referral_id: UUID
+    case_id: UUID
+    received_at: datetime
