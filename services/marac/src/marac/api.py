@@ -234,7 +234,8 @@ async def refer(
 async def referral(
     marac_referral_id: UUID, platform: PlatformDep, audit: CaseReader
 ) -> MaracReferralView:
-    """The whole form (for the meeting, and for the IDVA service's referral)."""
+    """The form (for the meeting, and for the IDVA service's referral), less the victim's
+    equality monitoring, which is only ever counted."""
     async with platform.uow() as session:
         found = await repository.find_referral(session, str(marac_referral_id))
         keys = await repository.victim_keys(session, found.victim_ref) if found else ()
@@ -244,9 +245,12 @@ async def referral(
         )
     if found is None:
         raise HTTPException(404, "No MARAC referral has this id.")
+    # equality monitoring is counted only, never shown (domain.md, principle 8)
+    victim = {k: v for k, v in found.form["victim"].items() if k != "equality"}
     return MaracReferralView.model_validate(
         {
             **found.form,
+            "victim": victim,
             "marac_referral_id": found.marac_referral_id,
             "case_id": found.case_id,
             "received_at": found.received_at,
