@@ -26,6 +26,12 @@ from shared.schemas import (
     RiskAssessmentSubmitted,
     TriageDecided,
 )
+from shared.schemas.marac import (
+    ActionOverdue,
+    MaracActionEvent,
+    MaracCaseClosed,
+    MaracReferralReceived,
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,20 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(
         topics.MARAC,
         "marac",
-        "Cases listed on a MARAC meeting, as on the meeting list, with the meeting's date.",
-        (Message(topics.MARAC_CASE_LISTED, MaracCaseListed, "A case listed on a meeting."),),
+        "Cases listed on a MARAC meeting, as on the meeting list, with the meeting's date; "
+        "referrals from agencies, actions agreed and completed, cases closed (ids and facts "
+        "only, never a name or free text).",
+        (
+            Message(topics.MARAC_CASE_LISTED, MaracCaseListed, "A case listed on a meeting."),
+            Message(
+                topics.MARAC_REFERRAL_RECEIVED,
+                MaracReferralReceived,
+                "A MARAC referral from an agency (the IDVA service is referred too).",
+            ),
+            Message(topics.MARAC_ACTION_AGREED, MaracActionEvent, "An action agreed."),
+            Message(topics.MARAC_ACTION_COMPLETED, MaracActionEvent, "An action completed."),
+            Message(topics.MARAC_CASE_CLOSED, MaracCaseClosed, "A case discussed and closed."),
+        ),
     ),
     Channel(
         topics.DEADLETTER,
@@ -95,9 +113,13 @@ CHANNELS: tuple[Channel, ...] = (
     ),
     Channel(
         topics.ESCALATIONS,
-        "notify",
-        "Referrals not acknowledged by their due time, escalated once.",
-        (Message(topics.REFERRAL_OVERDUE, ReferralOverdue, "A referral is overdue."),),
+        "notify, marac",
+        "Referrals not acknowledged by their due time and MARAC actions not done by theirs, "
+        "each escalated once.",
+        (
+            Message(topics.REFERRAL_OVERDUE, ReferralOverdue, "A referral is overdue."),
+            Message(topics.MARAC_ACTION_OVERDUE, ActionOverdue, "A MARAC action is overdue."),
+        ),
     ),
     Channel(
         topics.PERPETRATORS,

@@ -104,7 +104,7 @@ ACL_TABLE: Mapping[str, Access] = {
     "intake": _service("intake", (), (INCIDENTS,)),
     "triage": _service("triage", (INCIDENTS, MARAC), (DECISIONS,)),
     "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES)),
-    "marac": _service("marac", (DECISIONS,), (MARAC,)),
+    "marac": _service("marac", (DECISIONS,), (MARAC, ESCALATIONS)),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
     "console": _service(
         "console", (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES), ()

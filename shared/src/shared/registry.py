@@ -121,7 +121,7 @@ SERVICES: tuple[Service, ...] = (
         produces=(*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES),
         public_https="partners' webhooks (contract section 5)",
     ),
-    Service("marac", 8004, consumes=(DECISIONS,), produces=(MARAC,)),
+    Service("marac", 8004, consumes=(DECISIONS,), produces=(MARAC, ESCALATIONS)),
     Service("perpetrators", 8006, consumes=(DECISIONS,), produces=(PERPETRATORS,)),
     Service(
         "console",

@@ -136,3 +136,31 @@ class DecisionPublisher:
             DECISIONS, value=event.value(), key=key.encode(), headers=event.headers()
         )
         return event
+
+
+def refer_scope(agency: str) -> tuple[str, ...]:
+    return (f"marac:refer:{agency}",)
+
+
+def referral_body(area: str, person: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A valid SafeLives referral form from `health` (visible high risk, 15 yes answers)."""
+    answers = {f"q{i}": i <= 15 for i in range(1, 25)}
+    body: dict[str, Any] = {
+        "referral_ref": f"RBH-{uuid.uuid4().hex[:10]}",
+        "referring_agency": "health",
+        "referrer": {"name": "Testnurse Synthetic", "role": "Health visitor"},
+        "area": area,
+        "victim": {**person, "equality": {"sex": "female", "ethnicity": "white"}},
+        "perpetrators": [{"given_name": "Testperp", "family_name": "Synthetic"}],
+        "children": [{"given_name": "Testchild", "family_name": "Synthetic"}],
+        "criteria": ["visible_high_risk"],
+        "dash": {
+            "checklist": "safelives-dash-ric-24",
+            "answers": answers,
+            "completed_by": "HV 77",
+        },
+        "consent": "given",
+        "summary": "Synthetic summary of what the health visitor saw.",
+    }
+    body.update(overrides)
+    return body

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marac.domain.cases import IncidentFacts, Party
+from marac.domain.cases import IncidentFacts, Party, ReferralFacts
 from marac.domain.listing import MaracCase, Meeting
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -48,3 +48,20 @@ def case(case_id: str = "c1", **overrides: Any) -> MaracCase:
     }
     values.update(overrides)
     return MaracCase(**values)
+
+
+def referral(referral_id: str = "r1", **overrides: Any) -> ReferralFacts:
+    """An agency's referral as a case keeps it."""
+    values: dict[str, Any] = {
+        "marac_referral_id": referral_id,
+        "referring_agency": "health",
+        "referral_ref": f"RBH-{referral_id}",
+        "received_at": NOW,
+        "criteria": ("professional_judgement",),
+        "dash_score": None,
+        "children_count": 1,
+        "victim": Party("Alex", "Testperson", date(1990, 4, 1)),
+        "suspect": None,
+    }
+    values.update(overrides)
+    return ReferralFacts(**values)

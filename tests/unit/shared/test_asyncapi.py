@@ -30,9 +30,15 @@ SECTION_7 = {
         for agency in ("childrens-social-care", "idva", "victim-support", "safeguarding-team")
     },
     "mash.referrals.school.v1": {"mash.referral.created"},
-    "mash.marac.v1": {"mash.marac.case_listed"},
+    "mash.marac.v1": {
+        "mash.marac.case_listed",
+        "mash.marac.referral_received",
+        "mash.marac.action_agreed",
+        "mash.marac.action_completed",
+        "mash.marac.case_closed",
+    },
     "mash.deadletter.v1": set(),  # carries the original message's type
-    "mash.escalations.v1": {"mash.referral.overdue"},
+    "mash.escalations.v1": {"mash.referral.overdue", "mash.marac.action_overdue"},
     "mash.perpetrators.v1": {"mash.perpetrator.prioritised", "mash.perpetrator.released"},
     **{
         f"mash.audit.{service}.v1": {

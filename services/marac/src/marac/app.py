@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from marac import api, store
 from marac.config import Settings
 from marac.consumer import consumers
-from marac.jobs import ScheduleKeeper
+from marac.jobs import ActionClock, ScheduleKeeper
 from shared.service import Platform
 from shared.service import create_app as build
 
@@ -23,6 +23,16 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
     settings = settings or Settings()
     platform = Platform("marac", settings, store.platform, MIGRATIONS, exporters)
     keeper = ScheduleKeeper(settings.schedule_interval_seconds)
+    clock = ActionClock(settings.action_clock_interval_seconds)
+
+    async def start(platform: Platform[Settings]) -> None:
+        await keeper.start(platform)
+        await clock.start(platform)
+
+    async def stop(platform: Platform[Settings]) -> None:
+        await clock.stop(platform)
+        await keeper.stop(platform)
+
     return build(
         platform,
         title="MASH marac",
@@ -30,6 +40,6 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         "SafeLives' agenda order, never over capacity and with no victim twice.",
         routers=[api.router],
         consumers=consumers(platform),
-        extra_start=keeper.start,
-        extra_stop=keeper.stop,
+        extra_start=start,
+        extra_stop=stop,
     )

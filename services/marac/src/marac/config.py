@@ -50,6 +50,8 @@ class Settings(ServiceSettings):
     schedule_weeks_ahead: int = Field(default=8, ge=0, le=52)
     """How far ahead the schedule's meetings are created (at start-up, then daily)."""
     schedule_interval_seconds: float = Field(default=86400, gt=0)
+    action_clock_interval_seconds: float = Field(default=300, gt=0)
+    """How often overdue actions are looked for (and escalated once)."""
     timezone: str = "Europe/London"
     """Where the meetings are held: decides what 'today' and a decision's date are."""
 

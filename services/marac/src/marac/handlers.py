@@ -8,10 +8,13 @@ with `EVENTS`, the table the consumer dispatches on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from uuid import uuid4
+from datetime import date, datetime, time, timedelta
+from typing import Any, cast
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import repository
 from marac.config import Settings
-from marac.domain.cases import IncidentFacts, facts_of, merge
+from marac.domain.cases import IncidentFacts, Party, ReferralFacts, facts_of, merge
 from marac.domain.listing import (
     MaracCase,
     Meeting,
@@ -30,15 +33,40 @@ from marac.domain.listing import (
     place,
     waiting_queue,
 )
+from marac.domain.meeting import Action, OutcomeProblem, Research, outcome_problems, to_escalate
+from marac.domain.referrals import referral_facts
+from marac.domain.returns import DiscussedCase, rows
 from marac.domain.schedule import meeting_dates
 from shared import audit
-from shared.audit import Entry
+from shared.audit import Entry, Item, person_keys
 from shared.envelope import CloudEvent
 from shared.identity import identities, pseudonym, victim_key
 from shared.kafka import EventTable, On
-from shared.schemas import TriageDecided
+from shared.schemas import Person, TriageDecided
+from shared.schemas.marac import (
+    ActionOverdue,
+    Consent,
+    MaracActionEvent,
+    MaracAgency,
+    MaracCaseClosed,
+    MaracCriterion,
+    MaracReferralReceived,
+    ReferringAgency,
+)
+from shared.schemas.v1 import AuditOperation
 from shared.service import Platform
-from shared.topics import DECISIONS, MARAC, MARAC_CASE_LISTED, TRIAGE_DECIDED
+from shared.topics import (
+    DECISIONS,
+    ESCALATIONS,
+    MARAC,
+    MARAC_ACTION_AGREED,
+    MARAC_ACTION_COMPLETED,
+    MARAC_ACTION_OVERDUE,
+    MARAC_CASE_CLOSED,
+    MARAC_CASE_LISTED,
+    MARAC_REFERRAL_RECEIVED,
+    TRIAGE_DECIDED,
+)
 
 SOURCE = "/mash/marac"
 ATTEMPTS = 3
@@ -257,11 +285,459 @@ async def _announce(
         id=str(uuid4()),
         source=SOURCE,
         type=MARAC_CASE_LISTED,
-        subject=str(data.incident_ids[-1]),
+        subject=str((data.incident_ids or data.marac_referral_ids)[-1]),
         data=data.model_dump(mode="json"),
         time=now,
     )
     await platform.outbox.add(session, MARAC, key, event)
+
+
+# agencies' referrals to MARAC (contract section 6, "The meeting itself")
+
+REFERRALS_ROUTE = "/v1/marac-referrals"
+
+
+class ReferenceReused(Exception):
+    """The agency's reference already names another referral."""
+
+
+@dataclass(frozen=True)
+class ReferToMarac:
+    """The command: an agency's referral form, already valid field by field."""
+
+    form: dict[str, Any]
+    """The whole form as JSON: kept in marac's store, never on the bus."""
+    referring_agency: str
+    referral_ref: str
+    area: str
+    victim: Person
+    perpetrators: tuple[Person, ...]
+    children_count: int
+    criteria: tuple[str, ...]
+    consent: str
+    dash_answers: dict[str, bool] | None
+
+    @property
+    def digest(self) -> str:
+        """The form's fingerprint: the same reference again is a replay only when equal."""
+        text = json.dumps(self.form, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Referred:
+    marac_referral_id: str
+    created: bool
+
+
+async def refer(
+    platform: Platform[Settings], command: ReferToMarac, sub: str, now: datetime
+) -> Referred:
+    """Record an agency's referral, join the victim's open case or open one (listed by the
+    same rules as an incident's), announce it, and log it; all in one transaction, so a
+    refusal stores nothing. The same reference and form again is the same referral."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with platform.uow() as session:
+                return await _refer(platform, session, command, sub, now)
+        except IntegrityError:
+            # a concurrent writer took the reference or listed the victim first: read again
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _refer(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    command: ReferToMarac,
+    sub: str,
+    now: datetime,
+) -> Referred:
+    known = await repository.referral_by_ref(
+        session, command.referring_agency, command.referral_ref
+    )
+    if known is not None:
+        if known.digest != command.digest:
+            raise ReferenceReused(command.referral_ref)
+        return Referred(known.marac_referral_id, created=False)
+    settings = platform.settings
+    secret = settings.platform.pseudonym_key
+    victim = command.victim
+    keys = list(person_keys(secret, victim))
+    referral_id = str(uuid4())
+    key = victim_key(secret, victim, referral_id)
+    victim_ref = await repository.resolve_victim(session, keys, key, now)
+    perpetrator = command.perpetrators[0] if command.perpetrators else None
+    facts = referral_facts(
+        referral_id,
+        command.referring_agency,
+        command.referral_ref,
+        now,
+        command.criteria,
+        command.dash_answers,
+        command.children_count,
+        Party(victim.given_name, victim.family_name, victim.date_of_birth),
+        Party(perpetrator.given_name, perpetrator.family_name, perpetrator.date_of_birth)
+        if perpetrator
+        else None,
+        victim.person_id,
+    )
+    area = command.area
+    case, joined = await _list_referral(platform, session, victim_ref, key, area, facts, now)
+    await repository.insert_referral(
+        session, facts, command.digest, command.form, case.case_id, victim_ref, command.area, sub
+    )
+    received = MaracReferralReceived(
+        marac_referral_id=UUID(referral_id),
+        case_id=UUID(case.case_id),
+        area=command.area,
+        referring_agency=cast(ReferringAgency, command.referring_agency),
+        criteria=[cast(MaracCriterion, c) for c in command.criteria],
+        consent=cast(Consent, command.consent),
+        received_at=now,
+        repeat=case.repeat,
+    )
+    await platform.outbox.add(
+        session,
+        MARAC,
+        key,
+        CloudEvent(
+            id=str(uuid4()),
+            source=SOURCE,
+            type=MARAC_REFERRAL_RECEIVED,
+            subject=referral_id,
+            data=received.model_dump(mode="json"),
+            time=now,
+        ),
+    )
+    entry = Entry("marac", "collected", sub, "api", REFERRALS_ROUTE, "marac_referral")
+    subjects = tuple(keys)
+    await audit.log(platform.outbox, session, entry, [Item(referral_id, subjects)], now)
+    if joined:
+        combined = replace(entry, operation="combined", resource="marac_case")
+        items = [Item(case.case_id, subjects), Item(referral_id, subjects)]
+        await audit.log(platform.outbox, session, combined, items, now)
+    log.info("marac referral %s: case %s %s", referral_id, case.case_id, case.status)
+    return Referred(referral_id, created=True)
+
+
+async def _list_referral(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    victim_ref: str,
+    key: str,
+    area: str,
+    facts: ReferralFacts,
+    now: datetime,
+) -> tuple[MaracCase, bool]:
+    """The referral joins the victim's open case (True), or opens one on the earliest
+    meeting with room, else waiting (False): the rule `_list_incident` follows."""
+    settings = platform.settings
+    today = local_date(now, settings)
+    cases = await repository.victim_cases(session, victim_ref)
+    earliest = earliest_date(today, settings.research_days, today)
+    meetings = await repository.meetings_of(session, area, earliest)
+    placement = place(
+        cases, meetings, area, today, today, settings.research_days, settings.repeat_days
+    )
+    if placement.join is not None:
+        locked = await repository.lock_case(session, placement.join.case_id)
+        referrals = (*locked.referrals, facts)
+        await repository.save_referrals(session, locked.case_id, referrals)
+        return replace(locked, referrals=referrals), True
+    case = MaracCase(
+        case_id=str(uuid4()),
+        victim_ref=victim_ref,
+        area=area,
+        status="awaiting_meeting",
+        meeting_id=None,
+        meeting_date=None,
+        earliest_date=placement.earliest,
+        awaiting_since=now,
+        listed_at=None,
+        repeat=placement.repeat,
+        incidents=(),
+        referrals=(facts,),
+    )
+    for meeting in placement.meetings:
+        if await repository.take_place(session, meeting.meeting_id):
+            case = listed_on(case, meeting, now)
+            break
+    await repository.insert_case(session, case, key)
+    if case.status == "listed":
+        await _announce(platform, session, case, key, now)
+    return case, False
+
+
+# research, before the meeting
+
+
+async def record_research(
+    platform: Platform[Settings], research: Research, sub: str, route: str
+) -> Research | None:
+    """The agency's research becomes its current version (the earlier one kept); None when
+    the case is unknown. Logged: collected the first time, altered after."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with platform.uow() as session:
+                case = await repository.find_case(session, research.case_id)
+                if case is None:
+                    return None
+                saved = await repository.record_research(session, research, sub)
+                keys = await repository.victim_keys(session, case.victim_ref)
+                operation: AuditOperation = "collected" if saved.version == 1 else "altered"
+                entry = Entry("marac", operation, sub, "api", route, "marac_case")
+                await audit.log(
+                    platform.outbox,
+                    session,
+                    entry,
+                    [Item(case.case_id, keys)],
+                    research.recorded_at,
+                )
+                return saved
+        except IntegrityError:
+            # another version of the same agency's research went in first: go after it
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+# actions agreed at the meeting, tracked until done
+
+
+class ActionDone(Exception):
+    """The action was already completed (with another outcome)."""
+
+
+async def agree_action(
+    platform: Platform[Settings], action: Action, sub: str, route: str
+) -> Action | None:
+    """Record an action the meeting agreed on a case (None: no such case); announce it
+    and log it in the same transaction."""
+    async with platform.uow() as session:
+        case = await repository.find_case(session, action.case_id)
+        if case is None:
+            return None
+        action = replace(action, area=case.area)
+        await repository.insert_action(session, action)
+        await _action_event(platform, session, action, MARAC_ACTION_AGREED, action.agreed_at)
+        await _log_action(platform, session, action, case.victim_ref, sub, route)
+    return action
+
+
+async def complete_action(
+    platform: Platform[Settings], action: Action, outcome: str, sub: str, route: str, now: datetime
+) -> Action:
+    """The owning agency completes the action with its outcome: done. Completing it again
+    with the same outcome is the same completion; with another, `ActionDone`."""
+    async with platform.uow() as session:
+        if not await repository.complete_action(session, action.action_id, outcome, now):
+            done = await repository.find_action(session, action.action_id)
+            if done is None or done.outcome != outcome:
+                raise ActionDone(action.action_id)
+            return done
+        done = replace(action, done=True, outcome=outcome, completed_at=now)
+        await _action_event(platform, session, done, MARAC_ACTION_COMPLETED, now)
+        case = await repository.find_case(session, action.case_id)
+        victim_ref = case.victim_ref if case else ""
+        await _log_action(platform, session, done, victim_ref, sub, route)
+    return done
+
+
+async def escalate_overdue(platform: Platform[Settings], now: datetime, batch: int = 100) -> int:
+    """Escalate each open action past its due date once (`mash.marac.action_overdue` on
+    `mash.escalations.v1`); the mark is in the database, so a restart never repeats one."""
+    settings = platform.settings
+    today = local_date(now, settings)
+    escalated = 0
+    async with platform.uow() as session:
+        for action in to_escalate(
+            await repository.overdue_unescalated(session, today, batch), today
+        ):
+            if not await repository.mark_escalated(session, action.action_id, now):
+                continue  # another round got there first
+            since = datetime.combine(
+                action.due_by + timedelta(days=1), time(), ZoneInfo(settings.timezone)
+            )
+            data = ActionOverdue(
+                action_id=UUID(action.action_id),
+                case_id=UUID(action.case_id),
+                agency=cast(MaracAgency, action.agency),
+                due_by=action.due_by,
+                overdue_since=since,
+            )
+            key = await repository.victim_key_of(session, action.case_id)
+            event = CloudEvent(
+                id=str(uuid4()),
+                source=SOURCE,
+                type=MARAC_ACTION_OVERDUE,
+                subject=action.action_id,
+                data=data.model_dump(mode="json"),
+                time=now,
+            )
+            await platform.outbox.add(session, ESCALATIONS, key, event)
+            escalated += 1
+    return escalated
+
+
+async def _action_event(
+    platform: Platform[Settings], session: AsyncSession, action: Action, kind: str, now: datetime
+) -> None:
+    """Stage `action_agreed` or `action_completed`: ids, agency, date, status; no text."""
+    data = MaracActionEvent(
+        action_id=UUID(action.action_id),
+        case_id=UUID(action.case_id),
+        area=action.area,
+        agency=cast(MaracAgency, action.agency),
+        due_by=action.due_by,
+        status=action.status(local_date(now, platform.settings)),
+        at=now,
+    )
+    key = await repository.victim_key_of(session, action.case_id)
+    event = CloudEvent(
+        id=str(uuid4()),
+        source=SOURCE,
+        type=kind,
+        subject=action.action_id,
+        data=data.model_dump(mode="json"),
+        time=now,
+    )
+    await platform.outbox.add(session, MARAC, key, event)
+
+
+async def _log_action(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    action: Action,
+    victim_ref: str,
+    sub: str,
+    route: str,
+) -> None:
+    keys = await repository.victim_keys(session, victim_ref) if victim_ref else ()
+    entry = Entry("marac", "altered", sub, "api", route, "action")
+    items = [Item(action.action_id, keys), Item(action.case_id, keys)]
+    await audit.log(platform.outbox, session, entry, items, action.completed_at or action.agreed_at)
+
+
+# the meeting's outcome
+
+
+class NotHeld(Exception):
+    """The meeting's date has not come yet."""
+
+
+class OutcomeKnown(Exception):
+    """The meeting's outcome was already recorded."""
+
+
+class OutcomeInvalid(Exception):
+    """The outcome does not name every case on the list once."""
+
+    def __init__(self, problems: list[OutcomeProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+async def record_outcome(
+    platform: Platform[Settings],
+    meeting_id: str,
+    discussed: list[str],
+    deferred: list[str],
+    sub: str,
+    route: str,
+    now: datetime,
+) -> Meeting | None:
+    """Discussed cases are closed (`mash.marac.case_closed`); deferred ones wait again,
+    first in line for the next meeting with room (listed at once if one has room).
+    None when there is no such meeting."""
+    settings = platform.settings
+    async with platform.uow() as session:
+        meeting = await repository.find_meeting(session, meeting_id)
+        if meeting is None:
+            return None
+        if meeting.date > local_date(now, settings):
+            raise NotHeld(meeting_id)
+        if await repository.outcome_at(session, meeting_id) is not None:
+            raise OutcomeKnown(meeting_id)
+        cases = {c.case_id: c for c in await repository.cases_on(session, meeting_id)}
+        problems = outcome_problems(list(cases), discussed, deferred)
+        if problems:
+            raise OutcomeInvalid(problems)
+        if not await repository.mark_outcome(session, meeting_id, now):
+            raise OutcomeKnown(meeting_id)
+        items = []
+        for case_id in discussed:
+            await repository.close_case(session, case_id, now)
+            closed = MaracCaseClosed(
+                case_id=UUID(case_id),
+                meeting_id=UUID(meeting_id),
+                meeting_date=meeting.date,
+                area=meeting.area,
+                outcome="discussed",
+                closed_at=now,
+            )
+            key = await repository.victim_key_of(session, case_id)
+            event = CloudEvent(
+                id=str(uuid4()),
+                source=SOURCE,
+                type=MARAC_CASE_CLOSED,
+                subject=case_id,
+                data=closed.model_dump(mode="json"),
+                time=now,
+            )
+            await platform.outbox.add(session, MARAC, key, event)
+        for case_id in deferred:
+            await repository.defer_case(session, case_id, meeting.date + timedelta(days=1))
+        for case in cases.values():
+            items.append(Item(case.case_id, await repository.victim_keys(session, case.victim_ref)))
+        entry = Entry("marac", "altered", sub, "api", route, "marac_case")
+        await audit.log(platform.outbox, session, entry, items, now)
+    if deferred:
+        await give_places(platform, [meeting.area], now)
+    return meeting
+
+
+# the SafeLives national dataset return
+
+
+async def national_return(
+    platform: Platform[Settings], area: str, first: date, last: date, today: date
+) -> list[list[Any]]:
+    """One row per meeting of the area held from `first` to `last` (and by `today`),
+    counted from the cases discussed at it."""
+    async with platform.sessions() as session:
+        held = await repository.discussed_at(session, area, first, min(last, today))
+        ids = [c.case_id for _, cases in held for c in cases]
+        forms = await repository.referral_forms(session, ids)
+    return rows(
+        (meeting.area, meeting.date, [discussed(c, forms[c.case_id]) for c in cases])
+        for meeting, cases in held
+    )
+
+
+def discussed(case: MaracCase, forms: list[Any]) -> DiscussedCase:
+    """What the return counts of a case: who referred it first, the people's dates of
+    birth, and the victim's equality monitoring as last given on a referral."""
+    summary = case.summary
+    sources = [(i.reported_at, "police") for i in case.incidents]
+    sources += [(r.received_at, r.referring_agency) for r in case.referrals]
+    equality = [f["victim"].get("equality") for f in forms if f["victim"].get("equality")]
+    born = [i.suspect.date_of_birth for i in case.incidents if i.suspect]
+    for form in forms:
+        born += [_born(p.get("date_of_birth")) for p in form.get("perpetrators", [])]
+    return DiscussedCase(
+        referred_by=min(sources)[1],
+        repeat=summary.repeat or "repeat_marac" in summary.criteria,
+        children=summary.children_count,
+        victim_born=summary.victim.date_of_birth,
+        perpetrators_born=tuple(born),
+        equality=equality[-1] if equality else None,
+    )
+
+
+def _born(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 EVENTS: EventTable[Platform[Settings]] = {

@@ -5,6 +5,7 @@ Returns domain objects; rows never leave this module."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -12,8 +13,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marac import store
-from marac.domain.cases import IncidentFacts, Party
+from marac.domain.cases import IncidentFacts, Party, ReferralFacts
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
+from marac.domain.meeting import Action, Research
 from shared.db import hold, insert, utc
 from shared.pagination import keyset
 
@@ -72,8 +74,10 @@ async def find_cases(
     stmt = _cases_query()
     if area is not None:
         stmt = stmt.where(store.cases.c.area == area)
-    if status is not None:
-        stmt = stmt.where(store.cases.c.status == status)
+    if status == "closed":
+        stmt = stmt.where(store.cases.c.closed_at.is_not(None))
+    elif status is not None:
+        stmt = stmt.where(store.cases.c.status == status, store.cases.c.closed_at.is_(None))
     return [_case(row) for row in (await session.execute(stmt)).all()]
 
 
@@ -88,7 +92,7 @@ async def listed_from(
     counts = (
         select(m.c.meeting_id, func.count(c.c.case_id).label("cases"))
         .join(c, c.c.meeting_id == m.c.meeting_id)
-        .where(c.c.status == "listed")
+        .where(c.c.status == "listed", c.c.closed_at.is_(None))  # closed: discussed
         .group_by(m.c.date, m.c.meeting_id)
         .order_by(m.c.date, m.c.meeting_id)
     )
@@ -109,7 +113,9 @@ async def listed_from(
             break
     if not chosen:
         return []
-    stmt = _cases_query().where(c.c.meeting_id.in_(chosen), c.c.status == "listed")
+    stmt = _cases_query().where(
+        c.c.meeting_id.in_(chosen), c.c.status == "listed", c.c.closed_at.is_(None)
+    )
     if area is not None:
         stmt = stmt.where(c.c.area == area)
     return [_case(row) for row in (await session.execute(stmt)).all()]
@@ -134,6 +140,7 @@ async def insert_case(session: AsyncSession, case: MaracCase, victim_key: str) -
             listed_at=case.listed_at,
             repeat=case.repeat,
             incidents=[_facts_json(f) for f in case.incidents],
+            referrals=[_referral_json(r) for r in case.referrals],
         )
     )
 
@@ -243,7 +250,7 @@ def _case(row: Any) -> MaracCase:
         case_id=row.case_id,
         victim_ref=row.victim_ref,
         area=row.area,
-        status=cast(CaseStatus, row.status),
+        status="closed" if row.closed_at else cast(CaseStatus, row.status),
         meeting_id=row.meeting_id,
         meeting_date=row.meeting_date,
         earliest_date=row.earliest_date,
@@ -251,6 +258,9 @@ def _case(row: Any) -> MaracCase:
         listed_at=utc(row.listed_at) if row.listed_at else None,
         repeat=row.repeat,
         incidents=tuple(_facts(f) for f in row.incidents),
+        referrals=tuple(_referral(r) for r in row.referrals or ()),
+        deferred=bool(row.deferred),
+        research_returned=tuple(row.research_returned or ()),
     )
 
 
@@ -308,4 +318,398 @@ def _facts(data: dict[str, Any]) -> IncidentFacts:
         victim=victim,
         suspect=_party(data["suspect"]),
         victim_person_id=data.get("victim_person_id"),
+    )
+
+
+def _referral_json(facts: ReferralFacts) -> dict[str, Any]:
+    """One referral's facts as JSON (in its case's row)."""
+    return {
+        "marac_referral_id": facts.marac_referral_id,
+        "referring_agency": facts.referring_agency,
+        "referral_ref": facts.referral_ref,
+        "received_at": facts.received_at.isoformat(),
+        "criteria": list(facts.criteria),
+        "dash_score": facts.dash_score,
+        "children_count": facts.children_count,
+        "victim": _party_json(facts.victim),
+        "suspect": _party_json(facts.suspect),
+        "victim_person_id": facts.victim_person_id,
+    }
+
+
+def _referral(data: dict[str, Any]) -> ReferralFacts:
+    victim = _party(data["victim"])
+    assert victim is not None
+    return ReferralFacts(
+        marac_referral_id=data["marac_referral_id"],
+        referring_agency=data["referring_agency"],
+        referral_ref=data["referral_ref"],
+        received_at=datetime.fromisoformat(data["received_at"]),
+        criteria=tuple(data["criteria"]),
+        dash_score=data["dash_score"],
+        children_count=data["children_count"],
+        victim=victim,
+        suspect=_party(data["suspect"]),
+        victim_person_id=data.get("victim_person_id"),
+    )
+
+
+# agencies' MARAC referrals
+
+
+@dataclass(frozen=True)
+class KnownReferral:
+    """A referral already received under an agency's reference: its id, form digest, case."""
+
+    marac_referral_id: str
+    digest: str
+    case_id: str
+
+
+async def referral_by_ref(session: AsyncSession, agency: str, ref: str) -> KnownReferral | None:
+    t = store.marac_referrals
+    stmt = select(t.c.marac_referral_id, t.c.digest, t.c.case_id).where(
+        t.c.referring_agency == agency, t.c.referral_ref == ref
+    )
+    row = (await session.execute(stmt)).first()
+    return KnownReferral(row.marac_referral_id, row.digest, row.case_id) if row else None
+
+
+async def insert_referral(
+    session: AsyncSession,
+    facts: ReferralFacts,
+    digest: str,
+    form: dict[str, Any],
+    case_id: str,
+    victim_ref: str,
+    area: str,
+    received_by: str,
+) -> None:
+    await session.execute(
+        store.marac_referrals.insert().values(
+            marac_referral_id=facts.marac_referral_id,
+            referring_agency=facts.referring_agency,
+            referral_ref=facts.referral_ref,
+            digest=digest,
+            form=form,
+            case_id=case_id,
+            victim_ref=victim_ref,
+            area=area,
+            received_at=facts.received_at,
+            received_by=received_by,
+        )
+    )
+
+
+async def save_referrals(
+    session: AsyncSession, case_id: str, referrals: tuple[ReferralFacts, ...]
+) -> None:
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(referrals=[_referral_json(r) for r in referrals])
+    )
+
+
+async def find_case(session: AsyncSession, case_id: str) -> MaracCase | None:
+    stmt = _cases_query().where(store.cases.c.case_id == case_id)
+    row = (await session.execute(stmt)).first()
+    return _case(row) if row else None
+
+
+async def victim_keys(session: AsyncSession, victim_ref: str) -> tuple[str, ...]:
+    """The victim's pseudonymous keys (for the log's subjects)."""
+    stmt = select(store.identities.c.identity).where(store.identities.c.victim_ref == victim_ref)
+    return tuple(sorted((await session.execute(stmt)).scalars()))
+
+
+# research, one current version per agency, the earlier ones kept
+
+
+async def current_research(session: AsyncSession, case_id: str) -> list[Research]:
+    t = store.research
+    stmt = select(t).where(t.c.case_id == case_id, t.c.current.is_(True)).order_by(t.c.agency)
+    return [_research(row) for row in (await session.execute(stmt)).all()]
+
+
+async def research_history(
+    session: AsyncSession, case_id: str, agency: str, after: Sequence[Any] | None, limit: int
+) -> list[Research]:
+    """Every version an agency recorded on a case, the latest first (a page)."""
+    t = store.research
+    stmt = (
+        select(t)
+        .where(t.c.case_id == case_id, t.c.agency == agency)
+        .order_by(t.c.version.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(keyset([(t.c.version, True)], after))
+    return [_research(row) for row in (await session.execute(stmt)).all()]
+
+
+async def record_research(session: AsyncSession, research: Research, recorded_by: str) -> Research:
+    """The agency's new current version; the one it replaces is kept. Two writers at once
+    both try the same next version: the primary key lets one in."""
+    t = store.research
+    latest = (
+        await session.execute(
+            select(func.max(t.c.version)).where(
+                t.c.case_id == research.case_id, t.c.agency == research.agency
+            )
+        )
+    ).scalar()
+    version = int(latest or 0) + 1
+    await session.execute(
+        update(t)
+        .where(t.c.case_id == research.case_id, t.c.agency == research.agency)
+        .values(current=False)
+    )
+    await session.execute(
+        t.insert().values(
+            case_id=research.case_id,
+            agency=research.agency,
+            version=version,
+            current=True,
+            known=research.known,
+            summary=research.summary,
+            risks=research.risks,
+            completed_by=research.completed_by,
+            recorded_by=recorded_by,
+            recorded_at=research.recorded_at,
+        )
+    )
+    agencies = (
+        await session.execute(select(t.c.agency).where(t.c.case_id == research.case_id).distinct())
+    ).scalars()
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == research.case_id)
+        .values(research_returned=sorted(agencies))
+    )
+    return replace(research, version=version)
+
+
+def _research(row: Any) -> Research:
+    return Research(
+        case_id=row.case_id,
+        agency=row.agency,
+        version=row.version,
+        known=row.known,
+        summary=row.summary,
+        risks=row.risks,
+        completed_by=row.completed_by,
+        recorded_at=utc(row.recorded_at),
+    )
+
+
+# actions agreed at the meeting
+
+ACTIONS_ORDER = (store.actions.c.due_by, store.actions.c.action_id)
+"""Actions by due date (the most pressing first); the id makes the key unique."""
+
+
+async def actions_of(session: AsyncSession, case_id: str) -> list[Action]:
+    t = store.actions
+    stmt = select(t).where(t.c.case_id == case_id).order_by(*ACTIONS_ORDER)
+    return [_action(row) for row in (await session.execute(stmt)).all()]
+
+
+async def find_action(session: AsyncSession, action_id: str) -> Action | None:
+    row = (
+        await session.execute(select(store.actions).where(store.actions.c.action_id == action_id))
+    ).first()
+    return _action(row) if row else None
+
+
+async def find_actions(
+    session: AsyncSession,
+    area: str | None,
+    agency: str | None,
+    status: str | None,
+    today: date,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[Action]:
+    """Actions by due date, a page at a time; `overdue` is open past its due date."""
+    t = store.actions
+    stmt = select(t).order_by(*ACTIONS_ORDER).limit(limit)
+    if area is not None:
+        stmt = stmt.where(t.c.area == area)
+    if agency is not None:
+        stmt = stmt.where(t.c.agency == agency)
+    if status == "done":
+        stmt = stmt.where(t.c.status == "done")
+    elif status == "open":
+        stmt = stmt.where(t.c.status == "open", t.c.due_by >= today)
+    elif status == "overdue":
+        stmt = stmt.where(t.c.status == "open", t.c.due_by < today)
+    if after is not None:
+        stmt = stmt.where(keyset([(c, False) for c in ACTIONS_ORDER], after))
+    return [_action(row) for row in (await session.execute(stmt)).all()]
+
+
+async def insert_action(session: AsyncSession, action: Action) -> None:
+    await session.execute(
+        store.actions.insert().values(
+            action_id=action.action_id,
+            case_id=action.case_id,
+            area=action.area,
+            agency=action.agency,
+            description=action.description,
+            due_by=action.due_by,
+            status="open",
+            agreed_at=action.agreed_at,
+        )
+    )
+
+
+async def complete_action(
+    session: AsyncSession, action_id: str, outcome: str, now: datetime
+) -> bool:
+    """Mark the action done; False when it already was."""
+    t = store.actions
+    result = await session.execute(
+        update(t)
+        .where(t.c.action_id == action_id, t.c.status == "open")
+        .values(status="done", outcome=outcome, completed_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+async def overdue_unescalated(session: AsyncSession, today: date, limit: int) -> list[Action]:
+    t = store.actions
+    stmt = (
+        select(t)
+        .where(t.c.status == "open", t.c.due_by < today, t.c.escalated_at.is_(None))
+        .order_by(*ACTIONS_ORDER)
+        .limit(limit)
+    )
+    return [_action(row) for row in (await session.execute(stmt)).all()]
+
+
+async def mark_escalated(session: AsyncSession, action_id: str, now: datetime) -> bool:
+    """Record the escalation once: False when another replica already did."""
+    t = store.actions
+    result = await session.execute(
+        update(t)
+        .where(t.c.action_id == action_id, t.c.escalated_at.is_(None), t.c.status == "open")
+        .values(escalated_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+def _action(row: Any) -> Action:
+    return Action(
+        action_id=row.action_id,
+        case_id=row.case_id,
+        area=row.area,
+        agency=row.agency,
+        description=row.description,
+        due_by=row.due_by,
+        done=row.status == "done",
+        agreed_at=utc(row.agreed_at),
+        outcome=row.outcome,
+        completed_at=utc(row.completed_at) if row.completed_at else None,
+        escalated_at=utc(row.escalated_at) if row.escalated_at else None,
+    )
+
+
+# a meeting's outcome
+
+
+async def outcome_at(session: AsyncSession, meeting_id: str) -> datetime | None:
+    stmt = select(store.meetings.c.outcome_at).where(store.meetings.c.meeting_id == meeting_id)
+    found = (await session.execute(stmt)).scalar()
+    return utc(found) if found else None
+
+
+async def mark_outcome(session: AsyncSession, meeting_id: str, now: datetime) -> bool:
+    """Record that the meeting's outcome is in; False when it already was."""
+    m = store.meetings
+    result = await session.execute(
+        update(m)
+        .where(m.c.meeting_id == meeting_id, m.c.outcome_at.is_(None))
+        .values(outcome_at=now)
+    )
+    return _rowcount(result) == 1
+
+
+async def close_case(session: AsyncSession, case_id: str, now: datetime) -> None:
+    """Discussed: closed, and kept on its meeting (a past listing for the repeat rule)."""
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(closed_at=now, deferred=False)
+    )
+
+
+async def defer_case(session: AsyncSession, case_id: str, earliest: date) -> None:
+    """Deferred: off its meeting, waiting again, first in line."""
+    await session.execute(
+        update(store.cases)
+        .where(store.cases.c.case_id == case_id)
+        .values(
+            status="awaiting_meeting",
+            meeting_id=None,
+            listed_at=None,
+            deferred=True,
+            earliest_date=earliest,
+        )
+    )
+
+
+# the national dataset return
+
+
+async def discussed_at(
+    session: AsyncSession, area: str, first: date, last: date
+) -> list[tuple[Meeting, list[MaracCase]]]:
+    """The area's meetings from `first` to `last`, each with the cases discussed at it."""
+    meetings = [m for m in await meetings_of(session, area, first) if m.date <= last]
+    found = []
+    for meeting in meetings:
+        stmt = _cases_query().where(
+            store.cases.c.meeting_id == meeting.meeting_id, store.cases.c.closed_at.is_not(None)
+        )
+        found.append((meeting, [_case(row) for row in (await session.execute(stmt)).all()]))
+    return found
+
+
+async def referral_forms(session: AsyncSession, case_ids: list[str]) -> dict[str, list[Any]]:
+    """The agencies' referral forms of each case, earliest first."""
+    t = store.marac_referrals
+    forms: dict[str, list[Any]] = {c: [] for c in case_ids}
+    if not case_ids:
+        return forms
+    stmt = (
+        select(t.c.case_id, t.c.form)
+        .where(t.c.case_id.in_(case_ids))
+        .order_by(t.c.received_at, t.c.marac_referral_id)
+    )
+    for row in (await session.execute(stmt)).all():
+        forms[row.case_id].append(row.form)
+    return forms
+
+
+@dataclass(frozen=True)
+class StoredReferral:
+    """An agency's referral form as received, with where it went."""
+
+    marac_referral_id: str
+    case_id: str
+    victim_ref: str
+    received_at: datetime
+    form: dict[str, Any]
+
+
+async def find_referral(session: AsyncSession, marac_referral_id: str) -> StoredReferral | None:
+    t = store.marac_referrals
+    row = (
+        await session.execute(select(t).where(t.c.marac_referral_id == marac_referral_id))
+    ).first()
+    if row is None:
+        return None
+    return StoredReferral(
+        row.marac_referral_id, row.case_id, row.victim_ref, utc(row.received_at), dict(row.form)
     )

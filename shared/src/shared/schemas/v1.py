@@ -402,6 +402,9 @@ class MaracCaseListed(Strict):
     children_count: int
     listed_at: AwareDatetime
     victim_person_id: str | None = None
+    marac_referral_ids: list[UUID] = Field(
+        default_factory=list, description="Agencies' MARAC referrals the case gathers"
+    )
 
 
 AuditOperation = Literal["collected", "altered", "consulted", "disclosed", "combined", "erased"]

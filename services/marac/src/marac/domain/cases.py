@@ -53,6 +53,25 @@ class IncidentFacts:
 
 
 @dataclass(frozen=True)
+class ReferralFacts:
+    """What a case keeps of one MARAC referral from an agency (the form stays with it)."""
+
+    marac_referral_id: str
+    referring_agency: str
+    referral_ref: str
+    received_at: datetime
+    criteria: tuple[str, ...]
+    dash_score: int | None
+    children_count: int
+    victim: Party
+    suspect: Party | None
+    victim_person_id: str | None = None
+
+    risk_level: RiskLevel = "high"
+    """A referral to MARAC is a high-risk referral by SafeLives' definition."""
+
+
+@dataclass(frozen=True)
 class CaseSummary:
     """The facts a meeting list shows for a case, derived from its incidents."""
 
@@ -102,29 +121,33 @@ def merge(facts: Sequence[IncidentFacts], new: IncidentFacts) -> list[IncidentFa
     return sorted([*kept, new], key=lambda f: (f.reported_at, f.incident_id))
 
 
-def summarise(facts: Sequence[IncidentFacts], repeat: bool) -> CaseSummary:
-    """A case's list entry: every incident, the union of criteria, the highest risk and
-    DASH score, and the latest incident's people."""
-    if not facts:
-        raise ValueError("a case has at least one incident")
+def summarise(
+    facts: Sequence[IncidentFacts], repeat: bool, referrals: Sequence[ReferralFacts] = ()
+) -> CaseSummary:
+    """A case's list entry: every source (incidents and agencies' referrals), the union of
+    criteria, the highest risk and DASH score, and the latest source's people."""
+    if not facts and not referrals:
+        raise ValueError("a case has at least one incident or referral")
     ordered = sorted(facts, key=lambda f: (f.reported_at, f.incident_id))
-    latest = ordered[-1]
-    found = {c for f in ordered for c in f.criteria}
+    sources: list[IncidentFacts | ReferralFacts] = [*ordered, *referrals]
+    sources.sort(key=lambda s: s.reported_at if isinstance(s, IncidentFacts) else s.received_at)
+    latest = sources[-1]
+    found = {c for f in sources for c in f.criteria}
     criteria = tuple(c for c in CRITERIA_ORDER if c in found) + tuple(
         sorted(found - set(CRITERIA_ORDER))
     )
-    scores = [f.dash_score for f in ordered if f.dash_score is not None]
+    scores = [f.dash_score for f in sources if f.dash_score is not None]
     dash_score = max(scores) if scores else None
-    suspects = [f.suspect for f in ordered if f.suspect is not None]
-    person_ids = [f.victim_person_id for f in ordered if f.victim_person_id]
+    suspects = [f.suspect for f in sources if f.suspect is not None]
+    person_ids = [f.victim_person_id for f in sources if f.victim_person_id]
     return CaseSummary(
         incident_ids=tuple(f.incident_id for f in ordered),
         criteria=criteria,
-        risk_level=max((f.risk_level for f in ordered), key=_LEVELS.__getitem__),
+        risk_level=max((f.risk_level for f in sources), key=_LEVELS.__getitem__),
         dash_score=dash_score,
-        children_count=max(f.children_count for f in ordered),
+        children_count=max(f.children_count for f in sources),
         repeat=repeat,
-        priority=priority(criteria, dash_score, repeat, len(ordered)),
+        priority=priority(criteria, dash_score, repeat, len(sources)),
         victim=latest.victim,
         suspect=suspects[-1] if suspects else None,
         victim_person_id=person_ids[-1] if person_ids else None,

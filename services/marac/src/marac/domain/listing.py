@@ -7,11 +7,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
+from uuid import UUID
 
-from marac.domain.cases import CaseSummary, IncidentFacts, Party, is_repeat, summarise
+from marac.domain.cases import (
+    CaseSummary,
+    IncidentFacts,
+    Party,
+    ReferralFacts,
+    is_repeat,
+    summarise,
+)
 from shared.schemas.v1 import CasePerson, MaracCaseListed
 
-CaseStatus = Literal["listed", "awaiting_meeting"]
+CaseStatus = Literal["listed", "awaiting_meeting", "closed"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,15 @@ class MaracCase:
     listed_at: datetime | None
     repeat: bool
     incidents: tuple[IncidentFacts, ...]
+    referrals: tuple[ReferralFacts, ...] = ()
+    deferred: bool = False
+    """Deferred at a meeting: first in line for the next meeting with room."""
+    research_returned: tuple[str, ...] = ()
+    """The agencies that have returned their research on the case."""
 
     @property
     def summary(self) -> CaseSummary:
-        return summarise(self.incidents, self.repeat)
+        return summarise(self.incidents, self.repeat, self.referrals)
 
 
 def earliest_date(decided_on: date, research_days: int, today: date) -> date:
@@ -92,16 +105,26 @@ def place(
     research_days: int = 5,
     repeat_days: int = 365,
 ) -> Placement:
-    """The listing rule of domain.md for one eligible decision about a victim."""
+    """The listing rule of domain.md for one eligible decision (or referral) about a
+    victim. Repeat is SafeLives': within the window of the victim's last MARAC listing
+    or referral, whoever reports (`past_maracs`)."""
     earliest = earliest_date(decided_on, research_days, today)
     joined = case_to_join(victim_cases, today)
-    history = [c.meeting_date for c in victim_cases if c.status == "listed" and c.meeting_date]
+    history = past_maracs(victim_cases)
     return Placement(
         join=joined,
         meetings=[] if joined else meetings_to_try(meetings, area, earliest),
         earliest=earliest,
         repeat=is_repeat(history, decided_on, repeat_days),
     )
+
+
+def past_maracs(victim_cases: Iterable[MaracCase]) -> list[date]:
+    """The days the victim was at a MARAC: each listing's meeting date and each agency's
+    referral to one (received), whatever became of the case since."""
+    days = [c.meeting_date for c in victim_cases if c.status != "awaiting_meeting"]
+    days += [r.received_at.date() for c in victim_cases for r in c.referrals]
+    return [d for d in days if d is not None]
 
 
 def listed_on(case: MaracCase, meeting: Meeting, now: datetime) -> MaracCase:
@@ -133,14 +156,16 @@ def agenda_key(case: MaracCase) -> tuple[bool, int, datetime, str]:
 
 
 def waiting_queue(cases: Sequence[MaracCase]) -> list[MaracCase]:
-    """Cases awaiting a meeting in the order they get places: priority, then time waited."""
+    """Cases awaiting a meeting in the order they get places: deferred ones first, then
+    priority, then time waited."""
     waiting = [c for c in cases if c.status == "awaiting_meeting"]
     return sorted(waiting, key=waiting_key)
 
 
-def waiting_key(case: MaracCase) -> tuple[int, datetime, str]:
-    """A waiting case's place in the queue (ascending; unique by the case id)."""
-    return (-case.summary.priority, case.awaiting_since, case.case_id)
+def waiting_key(case: MaracCase) -> tuple[bool, int, datetime, str]:
+    """A waiting case's place in the queue (ascending; unique by the case id): a case
+    deferred at its meeting is first in line for the next one with room."""
+    return (not case.deferred, -case.summary.priority, case.awaiting_since, case.case_id)
 
 
 def announcement(case: MaracCase) -> MaracCaseListed:
@@ -165,6 +190,7 @@ def announcement(case: MaracCase) -> MaracCaseListed:
         children_count=summary.children_count,
         listed_at=case.listed_at,
         victim_person_id=summary.victim_person_id,
+        marac_referral_ids=[UUID(r.marac_referral_id) for r in case.referrals],
     )
 
 

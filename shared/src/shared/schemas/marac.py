@@ -1,0 +1,110 @@
+"""Marac's events besides the listing, and the equality-monitoring block.
+
+`MaracReferralReceived` is the data of `mash.marac.referral_received` on `mash.marac.v1`
+(contract section 7): ids, the referring agency, criteria, consent and the time only;
+never a name, date of birth, contact or free text: the form itself stays in marac's
+store. `ActionOverdue` is the data of `mash.marac.action_overdue` on
+`mash.escalations.v1`. `Equality` is the optional block of section 6, counted for the
+national dataset and never an input to any decision.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, StrictBool
+
+from shared.schemas.v1 import Slug, Strict
+
+MaracCriterion = Literal[
+    "visible_high_risk", "professional_judgement", "potential_escalation", "repeat_marac"
+]
+Consent = Literal["given", "not_given", "not_sought"]
+ReferringAgency = Literal[
+    "childrens-social-care",
+    "idva",
+    "victim-support",
+    "safeguarding-team",
+    "school",
+    "health",
+    "housing",
+    "probation",
+    "adult-social-care",
+    "mental-health",
+    "substance-misuse",
+    "other",
+]
+MaracAgency = Literal[
+    "police",
+    "childrens-social-care",
+    "idva",
+    "victim-support",
+    "safeguarding-team",
+    "school",
+    "health",
+    "housing",
+    "probation",
+    "adult-social-care",
+    "mental-health",
+    "substance-misuse",
+    "other",
+]
+"""An agency at the meeting: the police and every agency that may refer."""
+ActionStatus = Literal["open", "overdue", "done"]
+
+
+class Equality(Strict):
+    """Equality monitoring (SafeLives principle 8): all optional, counted only."""
+
+    sex: Literal["female", "male", "other", "not_known"] | None = None
+    ethnicity: Literal["asian", "black", "mixed", "white", "other", "not_known"] | None = None
+    disability: StrictBool | None = None
+    lgbt: StrictBool | None = None
+
+
+class MaracReferralReceived(Strict):
+    """Data of `mash.marac.referral_received`: a referral to MARAC from an agency."""
+
+    marac_referral_id: UUID
+    case_id: UUID
+    area: Slug
+    referring_agency: ReferringAgency
+    criteria: list[MaracCriterion]
+    consent: Consent
+    received_at: AwareDatetime
+    repeat: bool = Field(description="Within 12 months of the victim's last referral or listing")
+
+
+class MaracActionEvent(Strict):
+    """Data of `mash.marac.action_agreed` and `mash.marac.action_completed`."""
+
+    action_id: UUID
+    case_id: UUID
+    area: Slug
+    agency: MaracAgency
+    due_by: date
+    status: ActionStatus
+    at: AwareDatetime
+
+
+class MaracCaseClosed(Strict):
+    """Data of `mash.marac.case_closed`: a case discussed at its meeting."""
+
+    case_id: UUID
+    meeting_id: UUID
+    meeting_date: date
+    area: Slug
+    outcome: Literal["discussed"]
+    closed_at: AwareDatetime
+
+
+class ActionOverdue(Strict):
+    """Data of `mash.marac.action_overdue` on `mash.escalations.v1`."""
+
+    action_id: UUID
+    case_id: UUID
+    agency: MaracAgency
+    due_by: date
+    overdue_since: AwareDatetime
