@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,33 @@ async def test_a_later_dash_and_a_regrade_are_logged_as_altering_the_decision(
     assert set(by_regrade["subjects"]) == people
     log.assert_nothing_personal_of(victim, reported.data["suspect"])
     assert "reviewed with the IDVA" not in log.text
+
+
+async def test_a_decision_changed_by_a_late_arrival_is_logged_as_altered(
+    database_url: str,
+) -> None:
+    """An earlier incident of the same suspect arriving late (another victim's partition)
+    changes the later incident's decision: that change is an alteration too."""
+    shared_suspect, later_victim = suspect(), unique_victim()
+    async with storage_only(database_url) as triage:
+        later = reported_event(T0 + timedelta(days=2), later_victim, suspect=shared_suspect)
+        earlier = reported_event(T0, unique_victim(), suspect=shared_suspect)
+        await consume(triage, later)
+        assert log_of(await logged(triage.platform), later.subject) == []
+        await consume(triage, earlier)
+        log = await logged(triage.platform)
+
+    [knock_on] = log_of(log, later.subject)
+    assert (knock_on["sub"], knock_on["via"], knock_on["resource"]) == (
+        "triage",
+        "topic",
+        "decision",
+    )
+    assert len(knock_on["ids"]) == 2  # the incident and its new decision
+    assert set(knock_on["subjects"]) == keys_of(TEST_PSEUDONYM_KEY, later_victim, shared_suspect)
+    assert log_of(log, earlier.subject) == []  # decided once, as it arrived: nothing altered
+    log.assert_nothing_personal_of(later_victim, shared_suspect)
+
+
+def log_of(log: Any, incident_id: str) -> list[dict[str, Any]]:
+    return [e for e in log.of("altered") if e["ids"][:1] == [incident_id]]

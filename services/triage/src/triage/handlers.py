@@ -51,7 +51,8 @@ NAME = "triage"
 COMBINED = Entry(NAME, "combined", NAME, "topic", INCIDENTS, "incident")
 """Linking an incident to its people's other incidents, as triage consumes it."""
 ALTERED = Entry(NAME, "altered", NAME, "topic", INCIDENTS, "decision")
-"""A later DASH deciding again (a re-grade is logged as its caller's, through the API)."""
+"""A later DASH deciding again, or a knock-on re-decision that changed a decision (a late
+arrival, an applied policy); a re-grade is logged as its caller's, through the API."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,9 @@ async def _decide(
         time=now,
     )
     await triage.platform.outbox.add(session, DECISIONS, stored.victim_key, event)
+    if knock_on:  # a late arrival or an applied policy changed this decision: altered
+        ids = audit.items([incident_id, str(data.decision_id)], triage.keys(case.incident))
+        await audit.log(triage.platform.outbox, session, ALTERED, ids, now)
     _observe(triage, data)
     return data
 
