@@ -37,13 +37,16 @@ from shared.topics import (
     INCIDENTS,
     MARAC_CASE_LISTED,
     RISK_ASSESSMENT_SUBMITTED,
+    SUMMARIES,
     TRIAGE_DECIDED,
+    TRIAGE_SUMMARISED,
 )
 from triage import repository
 from triage.config import Settings
 from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
 from triage.domain.identity import Identity, identify, same_person
 from triage.domain.policy import TriagePolicy
+from triage.domain.summary import summarise, summary_id
 from triage.domain.windows import OnRecord, PastIncident, reported_later
 
 SOURCE = "/mash/triage"
@@ -282,8 +285,26 @@ async def _decide(
         time=now,
     )
     await triage.platform.outbox.add(session, DECISIONS, stored.victim_key, event)
+    await _stage_summary(triage, session, stored.victim_key, data, now)
     _observe(triage, data)
     return data
+
+
+async def _stage_summary(
+    triage: Triage, session: AsyncSession, key: str, data: TriageDecided, now: datetime
+) -> None:
+    """Stage the decision's summary (no personal data: for read models such as the
+    console) in the same transaction, keyed like the decision."""
+    summary = summarise(data)
+    event = CloudEvent(
+        id=str(summary_id(data.decision_id)),
+        source=SOURCE,
+        type=TRIAGE_SUMMARISED,
+        subject=str(data.incident_id),
+        data=summary.model_dump(mode="json"),
+        time=now,
+    )
+    await triage.platform.outbox.add(session, SUMMARIES, key, event)
 
 
 def _observe(triage: Triage, data: TriageDecided) -> None:
