@@ -44,7 +44,7 @@ from shared.topics import (
 from triage import repository
 from triage.config import Settings
 from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
-from triage.domain.identity import Identity, identify, same_person
+from triage.domain.identity import Identity, identify, listed_victim, same_person
 from triage.domain.policy import TriagePolicy
 from triage.domain.summary import summarise, summary_id
 from triage.domain.windows import OnRecord, PastIncident, reported_later
@@ -172,7 +172,7 @@ async def case_listed(
     now: datetime,
 ) -> None:
     """A victim listed at a MARAC: remember it (pseudonymously) for `repeat_marac`."""
-    victim = identify(triage.secret, listing.victim, listing.victim_person_id)
+    victim = listed_victim(listing.victim_keys)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
     await hold(session, victim.hashes)
