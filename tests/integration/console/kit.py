@@ -117,8 +117,7 @@ def case_listed(
         "dash_score": 15,
         "repeat": repeat,
         "priority": 45,
-        "victim": {"given_name": "Synthetic", "family_name": "Victim"},
-        "suspect": None,
+        "victim_keys": {"person_id": uuid.uuid4().hex, "names_dob": None},
         "children_count": 0,
         "listed_at": listed_at.isoformat(),
     }
