@@ -31,15 +31,16 @@ from aiokafka.helpers import create_ssl_context
 from mash_tools.testing import TEST_PSEUDONYM_KEY, free_port, key_environment
 from shared import registry
 from shared.config import ROOT
-from shared.topics import DECISIONS, INCIDENTS
+from shared.topics import DECISIONS, INCIDENTS, SUMMARIES
 from tests.e2e.console_kit import redeem_link
 
 pytestmark = pytest.mark.e2e
 SERVICES = registry.NAMES
 INCIDENT_CONSUMERS = tuple(
-    s.name for s in registry.SERVICES if {INCIDENTS, DECISIONS} & set(s.consumes)
+    s.name for s in registry.SERVICES if {INCIDENTS, DECISIONS, SUMMARIES} & set(s.consumes)
 )
-"""The services that consume the incident or its decision: each takes part in its trace."""
+"""The services that consume the incident, its decision or the decision's summary: each
+takes part in its trace."""
 # the example incident's personal data, whole: names, birth dates, phone, postcode, address
 PERSONAL = (
     "Alex",

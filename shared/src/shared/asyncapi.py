@@ -25,6 +25,7 @@ from shared.schemas import (
     ReferralOverdue,
     RiskAssessmentSubmitted,
     TriageDecided,
+    TriageSummarised,
 )
 from shared.schemas.marac import (
     ActionOverdue,
@@ -75,6 +76,13 @@ CHANNELS: tuple[Channel, ...] = (
         "triage",
         "Triage's decisions: risk level, flags, MARAC eligibility, referrals; with the incident.",
         (Message(topics.TRIAGE_DECIDED, TriageDecided, "A triage decision."),),
+    ),
+    Channel(
+        topics.SUMMARIES,
+        "triage",
+        "Triage's decisions without personal data (ids, area, dates, risk, flags, counts, "
+        "MARAC criteria, referrals): for the console and other read models.",
+        (Message(topics.TRIAGE_SUMMARISED, TriageSummarised, "A triage decision, summarised."),),
     ),
     *(
         Channel(

@@ -42,6 +42,22 @@ def pseudonym(secret: str, identity: str) -> str:
     return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
 
 
+def keyed_identities(
+    secret: str,
+    person_id: str | None,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+) -> tuple[str | None, str | None]:
+    """A person's keyed hashes: of the person id, and of names plus date of birth (either
+    none when the record lacks it). What travels instead of the person, where a reader must
+    match people (marac's listings, read by triage)."""
+    found = identities(person_id, given_name, family_name, date_of_birth)
+    by_id = next((pseudonym(secret, i) for i in found if i.startswith("pid:")), None)
+    by_names = next((pseudonym(secret, i) for i in found if i.startswith("ndob:")), None)
+    return by_id, by_names
+
+
 def victim_key(secret: str, victim: Person, incident_id: UUID | str) -> str:
     """The Kafka key of every event about this victim: the keyed hash of their strongest
     identity, so one victim's events share a partition and stay in order; it reveals nobody.

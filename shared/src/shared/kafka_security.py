@@ -42,6 +42,7 @@ from shared.topics import (
     MARAC,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
+    SUMMARIES,
     TOPIC_PREFIX,
     audit_topic,
     referrals_topic,
@@ -102,13 +103,13 @@ _REFERRALS = tuple(referrals_topic(a) for a in AGENCIES)
 
 ACL_TABLE: Mapping[str, Access] = {
     "intake": _service("intake", (), (INCIDENTS,)),
-    "triage": _service("triage", (INCIDENTS, MARAC), (DECISIONS,)),
+    "triage": _service("triage", (INCIDENTS, MARAC), (DECISIONS, SUMMARIES)),
     "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES)),
     "marac": _service("marac", (DECISIONS,), (MARAC, ESCALATIONS)),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
-    "console": _service(
-        "console", (DECISIONS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES), ()
-    ),
+    # topics without personal data only (contract section 8); escalations (ids and times)
+    # for the dashboard's overdue referrals
+    "console": _service("console", (SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES), ()),
     # every log topic, and what the partners consume (to log it from their committed offsets)
     "records": _service(
         "records",

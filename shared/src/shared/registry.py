@@ -26,6 +26,7 @@ from shared.topics import (
     MARAC,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
+    SUMMARIES,
     audit_topic,
     referrals_topic,
 )
@@ -113,7 +114,7 @@ _LOGS = tuple(audit_topic(name) for name in NAMES)
 
 SERVICES: tuple[Service, ...] = (
     Service("intake", 8001, produces=(INCIDENTS,)),
-    Service("triage", 8002, consumes=(INCIDENTS, MARAC), produces=(DECISIONS,)),
+    Service("triage", 8002, consumes=(INCIDENTS, MARAC), produces=(DECISIONS, SUMMARIES)),
     Service(
         "notify",
         8003,
@@ -126,7 +127,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "console",
         8005,
-        consumes=(DECISIONS, MARAC, ESCALATIONS, PERPETRATORS, REFERRAL_OUTCOMES),
+        consumes=(SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES),
         calls=("notify", "marac", "perpetrators", "records"),
         public_https="the OpenID Connect issuer (contract section 11)",
         settings_secret="console-oidc",  # noqa: S106 - a Secret's name, not a value

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 INCIDENTS = "mash.incidents.v1"
 DECISIONS = "mash.triage.decisions.v1"
+SUMMARIES = "mash.triage.summaries.v1"
+"""Triage's decisions without personal data: what read models such as the console count."""
 MARAC = "mash.marac.v1"
 DEADLETTER = "mash.deadletter.v1"
 ESCALATIONS = "mash.escalations.v1"
@@ -47,6 +49,7 @@ def referrals_topic(agency: str) -> str:
 ALL_TOPICS = (
     INCIDENTS,
     DECISIONS,
+    SUMMARIES,
     MARAC,
     DEADLETTER,
     ESCALATIONS,
@@ -60,6 +63,7 @@ ALL_TOPICS = (
 INCIDENT_REPORTED = "mash.incident.reported"
 RISK_ASSESSMENT_SUBMITTED = "mash.risk_assessment.submitted"
 TRIAGE_DECIDED = "mash.triage.decided"
+TRIAGE_SUMMARISED = "mash.triage.summarised"
 REFERRAL_CREATED = "mash.referral.created"
 MARAC_CASE_LISTED = "mash.marac.case_listed"
 MARAC_REFERRAL_RECEIVED = "mash.marac.referral_received"

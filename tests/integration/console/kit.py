@@ -15,8 +15,8 @@ import console.config
 from mash_tools.testing import TEST_KEY, kafka_options
 from shared.auth import mint_sign_in
 from shared.envelope import CloudEvent
+from shared.schemas import DecisionReferral, MaracEligibility, TriageSummarised
 from shared.topics import (
-    DECISIONS,
     ESCALATIONS,
     MARAC,
     MARAC_CASE_LISTED,
@@ -27,7 +27,8 @@ from shared.topics import (
     REFERRAL_DELIVERED,
     REFERRAL_OUTCOMES,
     REFERRAL_OVERDUE,
-    TRIAGE_DECIDED,
+    SUMMARIES,
+    TRIAGE_SUMMARISED,
 )
 from tests.builders import settings_for
 
@@ -65,7 +66,7 @@ async def signed_in(client: httpx.AsyncClient, subject: str, *scopes: str) -> st
     return answer.cookies["mash_console_session"]
 
 
-def decision(
+def summary(
     area: str,
     *,
     reported_at: datetime,
@@ -78,41 +79,27 @@ def decision(
     incident_id: str | None = None,
     decided_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A `mash.triage.decided` event's data, valid against the shared schema."""
-    incident_id = incident_id or str(uuid.uuid4())
+    """A `mash.triage.summarised` event's data (a decision without personal data), valid
+    against the shared schema."""
     decided = decided_at or reported_at + timedelta(minutes=1)
-    incident = {
-        "incident_id": incident_id,
-        "received_at": reported_at.isoformat(),
-        "control_room_ref": f"HC-CONSOLE-{uuid.uuid4().hex[:10]}",
-        "force": "hampshire",
-        "area": area,
-        "reported_at": reported_at.isoformat(),
-        "abuse_types": ["physical"],
-        "relationship": "partner",
-        "victim": {"given_name": "Synthetic", "family_name": "Victim"},
-        "children": [
-            {"given_name": f"Child{i}", "family_name": "Synthetic", "date_of_birth": "2018-03-03"}
-            for i in range(children)
-        ],
-    }
-    return {
-        "decision_id": str(uuid.uuid4()),
-        "incident_id": incident_id,
-        "control_room_ref": incident["control_room_ref"],
-        "force": "hampshire",
-        "area": area,
-        "decided_at": decided.isoformat(),
-        "policy_version": "test",
-        "risk_level": risk_level,
-        "risk_basis": risk_basis,
-        "dash_score": dash_score,
-        "flags": list(flags),
-        "prior_incidents_12m": 0,
-        "marac": {"eligible": False, "criteria": []},
-        "referrals": [{"agency": a, "reason": "test"} for a in referrals],
-        "incident": incident,
-    }
+    data = TriageSummarised(
+        decision_id=uuid.uuid4(),
+        incident_id=uuid.UUID(incident_id) if incident_id else uuid.uuid4(),
+        force="hampshire",
+        area=area,
+        reported_at=reported_at,
+        decided_at=decided,
+        risk_level=risk_level,
+        risk_basis=risk_basis,
+        dash_score=dash_score,
+        flags=list(flags),
+        prior_incidents_12m=0,
+        children_count=children,
+        children_present_count=0,
+        marac=MaracEligibility(eligible=False, criteria=[]),
+        referrals=[DecisionReferral(agency=a, reason="test") for a in referrals],
+    )
+    return data.model_dump(mode="json")
 
 
 def case_listed(
@@ -130,8 +117,7 @@ def case_listed(
         "dash_score": 15,
         "repeat": repeat,
         "priority": 45,
-        "victim": {"given_name": "Synthetic", "family_name": "Victim"},
-        "suspect": None,
+        "victim_keys": {"person_id": uuid.uuid4().hex, "names_dob": None},
         "children_count": 0,
         "listed_at": listed_at.isoformat(),
     }
@@ -192,7 +178,7 @@ def prioritised(area: str, scored_at: datetime) -> dict[str, Any]:
 
 
 TOPIC_OF = {
-    TRIAGE_DECIDED: DECISIONS,
+    TRIAGE_SUMMARISED: SUMMARIES,
     MARAC_CASE_LISTED: MARAC,
     REFERRAL_OVERDUE: ESCALATIONS,
     PERPETRATOR_PRIORITISED: PERPETRATORS,
@@ -203,7 +189,7 @@ TOPIC_OF = {
 
 
 PRODUCER_OF = {
-    DECISIONS: "triage",
+    SUMMARIES: "triage",
     MARAC: "marac",
     ESCALATIONS: "notify",
     PERPETRATORS: "perpetrators",

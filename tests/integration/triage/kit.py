@@ -7,11 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from mash_tools.testing import data_of, headers_of, platform_settings
+from mash_tools.testing import TEST_PSEUDONYM_KEY, data_of, headers_of, platform_settings
 from shared.envelope import CloudEvent
+from shared.identity import keyed_identities
 from shared.service import Platform
 from shared.topics import INCIDENT_REPORTED, MARAC_CASE_LISTED, RISK_ASSESSMENT_SUBMITTED
 from tests.builders import dash_body, incident_body
@@ -71,6 +72,19 @@ def dash_event(incident_id: str, yes: int, judgement: str | None = None) -> Clou
     )
 
 
+def listed_keys(victim: dict[str, Any]) -> dict[str, str | None]:
+    """The victim's keys as marac publishes them (the shared rule, with the test key)."""
+    born = victim.get("date_of_birth")
+    by_id, by_names = keyed_identities(
+        TEST_PSEUDONYM_KEY,
+        victim.get("person_id"),
+        victim["given_name"],
+        victim["family_name"],
+        date.fromisoformat(born) if born else None,
+    )
+    return {"person_id": by_id, "names_dob": by_names}
+
+
 def listing_event(
     victim: dict[str, Any], listed_at: datetime, incident_ids: list[str] | None = None
 ) -> CloudEvent:
@@ -88,11 +102,9 @@ def listing_event(
         "dash_score": 15,
         "repeat": False,
         "priority": 50,
-        "victim": {k: victim[k] for k in ("given_name", "family_name", "date_of_birth")},
-        "suspect": None,
+        "victim_keys": listed_keys(victim),
         "children_count": 0,
         "listed_at": listed_at.isoformat(),
-        "victim_person_id": victim.get("person_id"),
     }
     return CloudEvent(str(uuid.uuid4()), "/mash/marac", MARAC_CASE_LISTED, listed[0], data)
 

@@ -239,3 +239,11 @@ def test_outcome_indicators_count_each_referral_once_in_its_due_month() -> None:
     series = chart(board)["outcomes"]
     assert isinstance(series, list)
     assert series[0] == ["delivered", [1, 3]]
+
+
+def test_priority_perpetrators_are_unknown_not_zero_without_a_source() -> None:
+    # the cohort's only topic names people, so the console does not read it (contract 8):
+    # the figure says it is unknown rather than a false zero
+    board = dashboard(Facts([], [], [], []), date(2026, 11, 1), date(2026, 11, 30), LONDON)
+    assert board.total["priority_perpetrators"] is None
+    assert shown(board.by_month["2026-11"]["priority_perpetrators"]) == ""

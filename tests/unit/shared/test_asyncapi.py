@@ -25,6 +25,7 @@ SPECS_VERSION = "6.11.1"  # @asyncapi/specs: the AsyncAPI Initiative's own schem
 SECTION_7 = {
     "mash.incidents.v1": {"mash.incident.reported", "mash.risk_assessment.submitted"},
     "mash.triage.decisions.v1": {"mash.triage.decided"},
+    "mash.triage.summaries.v1": {"mash.triage.summarised"},
     **{
         f"mash.referrals.{agency}.v1": {"mash.referral.created"}
         for agency in ("childrens-social-care", "idva", "victim-support", "safeguarding-team")

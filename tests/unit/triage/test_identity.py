@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from shared.identity import keyed_identities
 from shared.schemas import Person
-from shared.schemas.v1 import CasePerson
-from triage.domain.identity import Identity, identify, same_person
+from shared.schemas.v1 import VictimKeys
+from triage.domain.identity import Identity, identify, listed_victim, same_person
 
 
 @pytest.mark.parametrize(
@@ -59,6 +60,9 @@ def test_pseudonyms_hide_the_identity_and_depend_on_the_key() -> None:
     assert found != identify("other-key", person(person_id="N1", date_of_birth="1990-01-01"))
 
 
-def test_a_marac_case_person_with_a_person_id_matches_the_incident_victim() -> None:
-    listed = CasePerson(given_name="X", family_name="Y")
-    assert same_person(identify("k", listed, "N1"), identify("k", person(person_id="N1")))
+def test_a_marac_listed_victims_keys_match_the_incident_victim() -> None:
+    # marac publishes keys, not the person (contract section 7): made by the shared rule
+    by_id, by_names = keyed_identities("k", "N1", "X", "Y", None)
+    keys = VictimKeys(person_id=by_id, names_dob=by_names)
+    assert same_person(listed_victim(keys), identify("k", person(person_id="N1")))
+    assert not same_person(listed_victim(keys), identify("k", person(person_id="N2")))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console import repository
 from console.config import Settings
-from console.domain.facts import Decision, Listing, Prioritised, fold, fold_outcome
+from console.domain.facts import Decision, Listing, fold, fold_outcome
 from console.domain.people import Person, new_person
 from console.oidc import Oidc, OidcRefused, OidcRequest
 from shared.auth import SignInGrant, verify_sign_in
@@ -22,21 +22,18 @@ from shared.envelope import CloudEvent
 from shared.kafka import EventTable, On
 from shared.schemas import (
     MaracCaseListed,
-    PerpetratorRecord,
     ReferralOutcome,
     ReferralOverdue,
-    TriageDecided,
+    TriageSummarised,
 )
 from shared.service import Platform
 from shared.topics import (
     MARAC_CASE_LISTED,
-    PERPETRATOR_PRIORITISED,
-    PERPETRATOR_RELEASED,
     REFERRAL_ACKNOWLEDGED,
     REFERRAL_DEAD,
     REFERRAL_DELIVERED,
     REFERRAL_OVERDUE,
-    TRIAGE_DECIDED,
+    TRIAGE_SUMMARISED,
 )
 
 OIDC_WAIT = timedelta(minutes=10)
@@ -166,24 +163,24 @@ async def signed_in(
 # event handlers
 
 
-async def on_decision(
+async def on_triage_summarised(
     platform: Platform[Settings],
     session: AsyncSession,
-    data: TriageDecided,
+    data: TriageSummarised,
     event: CloudEvent,
     now: datetime,
 ) -> None:
-    """A triage decision: fold it into its incident's facts."""
+    """A triage decision's summary (never its incident): fold it into its incident's facts."""
     decision = Decision(
         incident_id=str(data.incident_id),
         area=data.area,
-        reported_at=data.incident.reported_at,
+        reported_at=data.reported_at,
         decided_at=data.decided_at,
         risk_level=data.risk_level,
         risk_basis=data.risk_basis,
         dash_score=data.dash_score,
         flags=frozenset(data.flags),
-        children_count=len(data.incident.children),
+        children_count=data.children_count,
         referrals=frozenset(f"{r.agency}/{r.subject}" for r in data.referrals),
     )
     known = await repository.find_incident(session, decision.incident_id)
@@ -256,26 +253,11 @@ async def on_referral_outcome(
     await repository.save_outcome(session, outcome)
 
 
-async def on_perpetrator_changed(
-    platform: Platform[Settings],
-    session: AsyncSession,
-    data: PerpetratorRecord,
-    event: CloudEvent,
-    now: datetime,
-) -> None:
-    change = Prioritised(data.perpetrator_id, data.area, data.scored_at)
-    await repository.save_perpetrator_change(
-        session, event.id, change, event.type == PERPETRATOR_PRIORITISED
-    )
-
-
 EVENTS: EventTable[Platform[Settings]] = {
-    TRIAGE_DECIDED: On(TriageDecided, on_decision),
+    TRIAGE_SUMMARISED: On(TriageSummarised, on_triage_summarised),
     MARAC_CASE_LISTED: On(MaracCaseListed, on_case_listed),
     REFERRAL_OVERDUE: On(ReferralOverdue, on_referral_overdue),
     REFERRAL_ACKNOWLEDGED: On(ReferralOutcome, on_referral_outcome),
     REFERRAL_DELIVERED: On(ReferralOutcome, on_referral_outcome),
     REFERRAL_DEAD: On(ReferralOutcome, on_referral_outcome),
-    PERPETRATOR_PRIORITISED: On(PerpetratorRecord, on_perpetrator_changed),
-    PERPETRATOR_RELEASED: On(PerpetratorRecord, on_perpetrator_changed),
 }

@@ -280,7 +280,7 @@ async def _announce(
     platform: Platform[Settings], session: AsyncSession, case: MaracCase, key: str, now: datetime
 ) -> None:
     """Stage `mash.marac.case_listed` for the case, in the caller's transaction."""
-    data = announcement(case)
+    data = announcement(case, platform.settings.platform.pseudonym_key)
     event = CloudEvent(
         id=str(uuid4()),
         source=SOURCE,

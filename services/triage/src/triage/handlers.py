@@ -37,13 +37,16 @@ from shared.topics import (
     INCIDENTS,
     MARAC_CASE_LISTED,
     RISK_ASSESSMENT_SUBMITTED,
+    SUMMARIES,
     TRIAGE_DECIDED,
+    TRIAGE_SUMMARISED,
 )
 from triage import repository
 from triage.config import Settings
 from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
-from triage.domain.identity import Identity, identify, same_person
+from triage.domain.identity import Identity, identify, listed_victim, same_person
 from triage.domain.policy import TriagePolicy
+from triage.domain.summary import summarise, summary_id
 from triage.domain.windows import OnRecord, PastIncident, reported_later
 
 SOURCE = "/mash/triage"
@@ -170,7 +173,7 @@ async def case_listed(
     now: datetime,
 ) -> None:
     """A victim listed at a MARAC: remember it (pseudonymously) for `repeat_marac`."""
-    victim = identify(triage.secret, listing.victim, listing.victim_person_id)
+    victim = listed_victim(listing.victim_keys)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
     await hold(session, victim.hashes)
@@ -287,6 +290,7 @@ async def _decide(
     if knock_on:  # a late arrival or an applied policy changed this decision: altered
         ids = audit.items([incident_id, str(data.decision_id)], triage.keys(case.incident))
         await audit.log(triage.platform.outbox, session, ALTERED, ids, now)
+    await _stage_summary(triage, session, stored.victim_key, data, now)
     _observe(triage, data)
     return data
 
@@ -311,6 +315,23 @@ async def redecide(
     """Decide again on a stored incident under the policy in force, published only if the
     decision changes (an applied policy's re-decision: a new version always does)."""
     return await _decide(triage, session, incident_id, cause, now, knock_on=True)
+
+
+async def _stage_summary(
+    triage: Triage, session: AsyncSession, key: str, data: TriageDecided, now: datetime
+) -> None:
+    """Stage the decision's summary (no personal data: for read models such as the
+    console) in the same transaction, keyed like the decision."""
+    summary = summarise(data)
+    event = CloudEvent(
+        id=str(summary_id(data.decision_id)),
+        source=SOURCE,
+        type=TRIAGE_SUMMARISED,
+        subject=str(data.incident_id),
+        data=summary.model_dump(mode="json"),
+        time=now,
+    )
+    await triage.platform.outbox.add(session, SUMMARIES, key, event)
 
 
 def _observe(triage: Triage, data: TriageDecided) -> None:

@@ -1,6 +1,7 @@
 """Versioned schemas of every event's data (contract section 7). `v1` is current."""
 
 from shared.schemas.referrals import ReferralOutcome, ReferralOverdue
+from shared.schemas.summaries import TriageSummarised
 from shared.schemas.v1 import (
     AuditEntry,
     Dash,
@@ -37,4 +38,5 @@ __all__ = [
     "ReferralOverdue",
     "RiskAssessmentSubmitted",
     "TriageDecided",
+    "TriageSummarised",
 ]

@@ -378,14 +378,24 @@ class ReferralCreated(Strict):
     overdue: bool = Field(default=False, description="Not acknowledged by `due_by`")
 
 
-class CasePerson(Strict):
-    given_name: str
-    family_name: str
-    date_of_birth: date | None = None
+class VictimKeys(Strict):
+    """A listed victim's pseudonymous keys: keyed hashes made with the hub's pseudonym
+    secret as `shared.identity` makes them, so triage can tell a repeat MARAC victim
+    without anyone's name, date of birth or person id crossing the bus."""
+
+    person_id: str | None = Field(
+        default=None, description="The keyed hash of the victim's person id, if known."
+    )
+    names_dob: str | None = Field(
+        default=None,
+        description="The keyed hash of the victim's names and date of birth, if both known.",
+    )
 
 
 class MaracCaseListed(Strict):
-    """Data of `mash.marac.case_listed`: the case as on the meeting list, with its date."""
+    """Data of `mash.marac.case_listed`: the case as on the meeting list, with its date;
+    ids, keys and facts only, never a name, date of birth, address, contact or free text
+    (contract section 7)."""
 
     case_id: UUID
     meeting_id: UUID
@@ -397,11 +407,9 @@ class MaracCaseListed(Strict):
     dash_score: int | None
     repeat: bool
     priority: int
-    victim: CasePerson
-    suspect: CasePerson | None
+    victim_keys: VictimKeys = Field(description="The victim's pseudonymous keys.")
     children_count: int
     listed_at: AwareDatetime
-    victim_person_id: str | None = None
     marac_referral_ids: list[UUID] = Field(
         default_factory=list, description="Agencies' MARAC referrals the case gathers"
     )

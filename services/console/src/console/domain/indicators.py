@@ -226,7 +226,12 @@ def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) ->
         "repeat_victim_share": share(having("repeat_victim"), count),
         "potential_escalations": having("potential_escalation"),
         "serial_perpetrators": having("serial_perpetrator"),
-        "priority_perpetrators": len({p.perpetrator_id for p in facts.prioritised}),
+        # unknown: only `mash.perpetrators.v1` tells of the cohort, and it names people, so
+        # the console may not read it (contract section 8); `facts.prioritised` stays empty
+        # until a topic without personal data carries cohort changes
+        "priority_perpetrators": (
+            len({p.perpetrator_id for p in facts.prioritised}) if facts.prioritised else None
+        ),
         "incidents_with_children": sum(
             1 for i in incidents if i.children_count > 0 or "children_in_household" in i.flags
         ),

@@ -17,7 +17,8 @@ from marac.domain.cases import (
     is_repeat,
     summarise,
 )
-from shared.schemas.v1 import CasePerson, MaracCaseListed
+from shared.identity import keyed_identities
+from shared.schemas.v1 import MaracCaseListed, VictimKeys
 
 CaseStatus = Literal["listed", "awaiting_meeting", "closed"]
 
@@ -168,8 +169,9 @@ def waiting_key(case: MaracCase) -> tuple[bool, int, datetime, str]:
     return (not case.deferred, -case.summary.priority, case.awaiting_since, case.case_id)
 
 
-def announcement(case: MaracCase) -> MaracCaseListed:
-    """The data of `mash.marac.case_listed` for a case just listed on a meeting."""
+def announcement(case: MaracCase, secret: str) -> MaracCaseListed:
+    """The data of `mash.marac.case_listed` for a case just listed on a meeting: the
+    victim as pseudonymous keys (made with the hub's `secret`), never a name."""
     assert case.meeting_id is not None
     assert case.meeting_date is not None
     assert case.listed_at is not None
@@ -185,18 +187,15 @@ def announcement(case: MaracCase) -> MaracCaseListed:
         dash_score=summary.dash_score,
         repeat=summary.repeat,
         priority=summary.priority,
-        victim=_listed(summary.victim),
-        suspect=_listed(summary.suspect) if summary.suspect else None,
+        victim_keys=_keys(secret, summary.victim, summary.victim_person_id),
         children_count=summary.children_count,
         listed_at=case.listed_at,
-        victim_person_id=summary.victim_person_id,
         marac_referral_ids=[UUID(r.marac_referral_id) for r in case.referrals],
     )
 
 
-def _listed(party: Party) -> CasePerson:
-    return CasePerson(
-        given_name=party.given_name,
-        family_name=party.family_name,
-        date_of_birth=party.date_of_birth,
+def _keys(secret: str, party: Party, person_id: str | None) -> VictimKeys:
+    by_id, by_names = keyed_identities(
+        secret, person_id, party.given_name, party.family_name, party.date_of_birth
     )
+    return VictimKeys(person_id=by_id, names_dob=by_names)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.identity import identities, pseudonym
+from shared.identity import keyed_identities
 from shared.schemas import Person
-from shared.schemas.v1 import CasePerson
+from shared.schemas.v1 import VictimKeys
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,17 @@ class Identity:
         return tuple(h for h in (self.person_id, self.names_dob) if h)
 
 
-def identify(secret: str, person: Person | CasePerson, person_id: str | None = None) -> Identity:
-    """The pseudonymous identity of `person` (`person_id` overrides a CasePerson's none)."""
-    pid = person.person_id if isinstance(person, Person) else person_id
-    found = identities(pid, person.given_name, person.family_name, person.date_of_birth)
-    by_id = next((pseudonym(secret, i) for i in found if i.startswith("pid:")), None)
-    by_names = next((pseudonym(secret, i) for i in found if i.startswith("ndob:")), None)
+def identify(secret: str, person: Person) -> Identity:
+    """The pseudonymous identity of `person`."""
+    by_id, by_names = keyed_identities(
+        secret, person.person_id, person.given_name, person.family_name, person.date_of_birth
+    )
     return Identity(person_id=by_id, names_dob=by_names)
+
+
+def listed_victim(keys: VictimKeys) -> Identity:
+    """A MARAC-listed victim's identity, as marac publishes it (keys only, no person)."""
+    return Identity(person_id=keys.person_id, names_dob=keys.names_dob)
 
 
 def same_person(a: Identity, b: Identity) -> bool:
