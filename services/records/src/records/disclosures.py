@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import String, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +30,7 @@ from shared import audit
 from shared.db import utc
 from shared.envelope import CloudEvent
 from shared.kafka import EventTable, On, PoisonMessage
-from shared.schemas import ReferralCreated
+from shared.schemas.v1 import Agency
 from shared.topics import REFERRAL_CREATED, referrals_topic
 
 if TYPE_CHECKING:
@@ -37,6 +39,17 @@ if TYPE_CHECKING:
 RETENTION = "records.retention"
 GROUP_SUFFIX = "disclosures"
 """Records' consumer group on the referral topics: `mash-records-disclosures`."""
+
+
+class Disclosed(BaseModel):
+    """What records reads of a referral record: its ids and agency. The rest is kept as
+    sent, whatever it holds (notify's `ReferralCreated` is the record's schema)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    referral_id: UUID
+    agency: Agency
+    incident_id: UUID
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ def subjects_of(secret: str, event: CloudEvent) -> tuple[str, ...]:
 async def on_referral_disclosed(
     records: Records,
     session: AsyncSession,
-    referral: ReferralCreated,
+    referral: Disclosed,
     event: CloudEvent,
     now: datetime,
 ) -> None:
@@ -99,7 +112,7 @@ async def on_referral_disclosed(
         )
 
 
-DISCLOSURES: EventTable[Records] = {REFERRAL_CREATED: On(ReferralCreated, on_referral_disclosed)}
+DISCLOSURES: EventTable[Records] = {REFERRAL_CREATED: On(Disclosed, on_referral_disclosed)}
 
 
 def _disclosure(row: Any) -> Disclosure:
