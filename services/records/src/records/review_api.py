@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from records import handlers, reviews
-from records.api import PROBLEMS, _position
+from records.api import PROBLEMS, position_of
 from records.disclosures import Disclosure
 from records.reviews import Step
 from records.schemas import PersonSearch
@@ -95,7 +95,7 @@ async def _answer(
     shown: View,
     page: Page,
 ) -> Response:
-    position = _position(page.after)
+    position = position_of(page.after)
     after = (position.at, position.id) if position else None
     if shown.agency is not None and shown.as_of is not None:
         found = await reviews.read_received(
