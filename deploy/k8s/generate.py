@@ -473,7 +473,7 @@ def scaled_object(svc: Service) -> dict[str, Any]:
             "type": "kafka",
             "metadata": {
                 "bootstrapServers": KAFKA_BOOTSTRAP,
-                "consumerGroup": svc.consumer_group,
+                "consumerGroup": svc.group_of(topic),
                 "topic": topic,
                 "lagThreshold": str(LAG_THRESHOLD),
                 "offsetResetPolicy": "earliest",

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -393,8 +393,11 @@ def _credentials(stack: Stack, principal: str) -> dict[str, Any]:
     return dict(json.loads(printed))
 
 
-async def _consume_as_agency(stack: Stack, agency: str, group: str, wanted: set[str]) -> None:
-    """An agency reads its topic with a consumer group of its own and commits what it read."""
+async def _consume_as_agency(
+    stack: Stack, agency: str, group: str, wanted: set[str]
+) -> dict[str, bytes]:
+    """An agency reads its topic with a consumer group of its own and commits what it read;
+    the values it read, by referral id."""
     options = _credentials(stack, agency)
     cafile = options.pop("ssl_cafile")
     consumer = AIOKafkaConsumer(
@@ -407,13 +410,14 @@ async def _consume_as_agency(stack: Stack, agency: str, group: str, wanted: set[
     )
     await consumer.start()
     try:
-        seen: set[str] = set()
+        seen: dict[str, bytes] = {}
         deadline = time.monotonic() + 90
-        while not wanted <= seen:
+        while not wanted <= set(seen):
             assert time.monotonic() < deadline, (wanted, seen)
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                seen.update(json.loads(r.value)["referral_id"] for r in records)
+                seen.update((json.loads(r.value)["referral_id"], r.value) for r in records)
         await consumer.commit()
+        return seen
     finally:
         await consumer.stop()
 
@@ -538,7 +542,8 @@ def test_the_records_show_who_processed_one_victims_data_and_nothing_of_it(
 
     referral_ids = {r["referral_id"] for r in _until("an IDVA referral", idva_referrals)}
     group = f"idva.e2e-{tag}"
-    asyncio.run(_consume_as_agency(stack, "idva", group, referral_ids))
+    sent = asyncio.run(_consume_as_agency(stack, "idva", group, referral_ids))
+    consumed_at = datetime.now(UTC)  # before the repeat incident and its referrals
 
     repeat = dict(body, control_room_ref=f"E2E-REC-{tag}-2")
     second = httpx.post(at("intake", "/v1/incidents"), json=repeat, headers=control)
@@ -631,6 +636,35 @@ def test_the_records_show_who_processed_one_victims_data_and_nothing_of_it(
     )
     assert verified.status_code == 200, verified.text
     assert verified.json()["ok"] is True, verified.text
+    # the chronology a death review asks for (contract 12): her events, oldest first, and
+    # what the IDVA service had been sent, exactly as its topic carried it
+    panel = _token_as(stack, "review-panel-e2e", "reviews:read")
+    events = _all_pages(at("records", "/v1/chronology/search?limit=3"), panel, by_name)
+    kinds = {(e["agency"], e["event"]) for e in events}
+    for agency in ("idva", "childrens-social-care", "safeguarding-team"):
+        assert (agency, "referral disclosed") in kinds, kinds
+    assert {("police", "incident reported"), ("mash", "decision"), ("marac", "listed")} <= kinds
+    assert ("idva", "referral consulted") in kinds
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    assert not [p for p in personal if p in json.dumps(events)]
+    wanted = [
+        sent[i] for i in sorted(referral_ids, key=lambda i: json.loads(sent[i])["created_at"])
+    ]
+    by_then = httpx.post(
+        at("records", "/v1/chronology/search"),
+        params={"agency": "idva", "as_of": consumed_at.isoformat()},
+        json=by_id,
+        headers={"Authorization": f"Bearer {panel}"},
+    )
+    assert by_then.status_code == 200, by_then.text
+    assert by_then.content == b"[" + b",".join(wanted) + b"]"
+    before = httpx.post(
+        at("records", "/v1/chronology/search"),
+        params={"agency": "idva", "as_of": min(e["at"] for e in events)},
+        json=by_id,
+        headers={"Authorization": f"Bearer {panel}"},
+    )
+    assert before.json() == []
 
 
 def test_an_idle_stack_exports_no_spans(stack: Stack) -> None:

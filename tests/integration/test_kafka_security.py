@@ -513,6 +513,11 @@ async def test_records_reads_every_log_topic_but_writes_none_but_its_own(
     assert dict(zip(AUDIT_TOPICS, seen, strict=True)) == dict.fromkeys(AUDIT_TOPICS, True)
     group = f"mash-records-{uuid.uuid4().hex[:8]}"  # and with its own consumer group
     assert await reads(kafka_bootstrap, markers[0], records, group=group, wait=FOUND_WAIT)
+    # the referral topics too, with the group that keeps each record as disclosed
+    sent = await put_marker(kafka_bootstrap, referrals_topic("school"))
+    disclosures = f"mash-records-disclosures-{uuid.uuid4().hex[:8]}"
+    assert await reads(kafka_bootstrap, sent, records, group=disclosures, wait=FOUND_WAIT)
+    assert not await write(kafka_bootstrap, referrals_topic("school"), records)
     assert not await write(kafka_bootstrap, audit_topic("notify"), records)
     assert await write(kafka_bootstrap, audit_topic("records"), records)
     # a topic with personal data it has no business reading

@@ -33,6 +33,11 @@ class CloudEvent:
     data: Mapping[str, Any]
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     trace_headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes = field(default=b"", compare=False, repr=False)
+    """The value exactly as it came off the topic (empty for an event made here): what a
+    consumer that must keep a record as received stores (records' disclosures)."""
+    key: str | None = field(default=None, compare=False)
+    """The Kafka key it came with, if any (a victim's pseudonymous key, contract 7)."""
 
     def headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers for binary mode (a mutable list, as instrumentation expects)."""
@@ -58,7 +63,9 @@ def header_map(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
     return {k: (v or b"").decode("utf-8", "replace") for k, v in headers or ()}
 
 
-def parse(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> CloudEvent:
+def parse(
+    headers: Sequence[tuple[str, bytes]] | None, value: bytes | None, key: bytes | None = None
+) -> CloudEvent:
     """Read a Kafka message as a CloudEvent, or raise EnvelopeError."""
     h = header_map(headers)
     if h.get("ce_specversion") != SPECVERSION:
@@ -85,4 +92,6 @@ def parse(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> C
         data=data,
         time=time,
         trace_headers=trace,
+        raw=value or b"",
+        key=key.decode("utf-8", "replace") if key else None,
     )

@@ -442,7 +442,7 @@ class ConsumerLoop:
         one record at a time); raises, with nothing committed, when a handler fails.
         """
         try:
-            events = [envelope.parse(record.headers, record.value) for record in records]
+            events = [envelope.parse(r.headers, r.value, r.key) for r in records]
         except EnvelopeError:
             return False
         duplicates: list[str] = []
@@ -491,7 +491,7 @@ class ConsumerLoop:
     async def process(self, record: ConsumerRecord) -> None:
         """Process one record exactly once in effect, or dead-letter it."""
         try:
-            event = envelope.parse(record.headers, record.value)
+            event = envelope.parse(record.headers, record.value, record.key)
         except EnvelopeError as exc:
             await self.dead_letter(record, exc)
             return

@@ -40,7 +40,7 @@ class Service:
     port: int
     """Its default port on loopback (contract section 1); `<PREFIX>PORT` overrides it."""
     consumes: tuple[str, ...] = ()
-    """The topics it consumes with its own consumer group (the lag it is scaled on)."""
+    """The topics it consumes with its consumer groups (the lag it is scaled on)."""
     produces: tuple[str, ...] = ()
     """The topics it publishes, besides the dead-letter topic and its own log topic."""
     observes: tuple[str, ...] = ()
@@ -51,6 +51,10 @@ class Service:
     """Why it must reach HTTPS on the internet ("" when it never leaves the cluster)."""
     settings_secret: str = ""
     """A Kubernetes Secret holding settings of its own (the console's OpenID Connect)."""
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Consumer groups besides its main one, as (suffix, topics): the group
+    `<consumer_group>-<suffix>` consumes those of `consumes` (records: `disclosures`, the
+    referral topics, whose offsets stay apart from the log topics')."""
     database_role: str = ""
     """The PostgreSQL group role its login belongs to when its migrations grant the service
     less than the owner (records: `records_writer`, which may insert and read its log, never
@@ -92,6 +96,13 @@ class Service:
         """Its consumer group (and the prefix its ACL allows)."""
         return f"mash-{self.name}"
 
+    def group_of(self, topic: str) -> str:
+        """The consumer group that consumes `topic` (its main one unless `groups` says)."""
+        for suffix, topics in self.groups:
+            if topic in topics:
+                return f"{self.consumer_group}-{suffix}"
+        return self.consumer_group
+
     @property
     def log_topic(self) -> str:
         """The topic of its records of processing, which only it may write (section 12)."""
@@ -132,13 +143,16 @@ SERVICES: tuple[Service, ...] = (
         public_https="the OpenID Connect issuer (contract section 11)",
         settings_secret="console-oidc",  # noqa: S106 - a Secret's name, not a value
     ),
-    # every service's log (its own included: its answers are logged too), and the topics
-    # whose partners' committed offsets it turns into `consulted` entries (contract 12)
+    # every service's log (its own included: its answers are logged too); the referral
+    # topics, to keep each record as disclosed (a review's chronology), with a group of
+    # their own; partners' committed offsets on those and on the perpetrators' topic are
+    # turned into `consulted` entries (contract 12)
     Service(
         "records",
         8007,
-        consumes=_LOGS,
-        observes=(*_REFERRALS, PERPETRATORS),
+        consumes=(*_LOGS, *_REFERRALS),
+        observes=(PERPETRATORS,),
+        groups=(("disclosures", _REFERRALS),),
         database_role="records_writer",
     ),
 )

@@ -61,6 +61,9 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handler: Handler
+    group_suffix: str = ""
+    """A consumer group of its own, `<the service's group>-<suffix>` (still within the
+    service's ACL prefix): its offsets kept apart from the service's main consumer's."""
 
     @classmethod
     def of(
@@ -70,9 +73,10 @@ class ConsumerSpec:
         table: EventTable[Context],
         context: Context,
         clock: Callable[[], datetime] = utc_now,
+        group_suffix: str = "",
     ) -> ConsumerSpec:
         """A consumer of `topics` that handles the event types of `table`, at `clock()`."""
-        return cls(name, topics, dispatch(table, context, clock))
+        return cls(name, topics, dispatch(table, context, clock), group_suffix)
 
 
 @dataclass
@@ -158,7 +162,7 @@ class Platform(Generic[Settings]):
             loop = ConsumerLoop(
                 name=spec.name,
                 topics=spec.topics,
-                group_id=group,
+                group_id=f"{group}-{spec.group_suffix}" if spec.group_suffix else group,
                 bootstrap=platform.kafka_bootstrap,
                 handler=spec.handler,
                 unit_of_work=self.uow,

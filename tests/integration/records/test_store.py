@@ -269,6 +269,12 @@ async def test_the_service_role_cannot_update_or_delete_what_it_must_not(
             " VALUES ('notify', 99, 'x', 1, now())",
             "TRUNCATE record_entries",
             "DROP FUNCTION records_erase(text, integer)",
+            "UPDATE referral_disclosures SET record = 'x'",
+            "UPDATE disclosure_subjects SET subject = 'x'",
+            "DELETE FROM referral_disclosures",
+            "DELETE FROM disclosure_subjects",
+            "TRUNCATE referral_disclosures",
+            "DROP FUNCTION records_erase_disclosures(text[], timestamptz)",
         ):
             with pytest.raises(Exception, match=r"permission denied|must be owner"):
                 await execute(records, statement)

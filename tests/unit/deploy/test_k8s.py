@@ -556,7 +556,8 @@ def test_every_consuming_service_scales_on_the_lag_of_what_it_reads(rendered):
         for trigger in triggers:
             meta = trigger["metadata"]
             assert trigger["type"] == "kafka"
-            assert meta["consumerGroup"] == entry(name).consumer_group
+            assert meta["consumerGroup"] == entry(name).group_of(meta["topic"])
+            assert meta["consumerGroup"].startswith(entry(name).consumer_group)
             assert int(meta["lagThreshold"]) > 0
             assert (
                 meta["bootstrapServers"]

@@ -63,7 +63,7 @@ def filters(
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-def _position(key: Key | None) -> Position | None:
+def position_of(key: Key | None) -> Position | None:
     """Where a page starts: the (at, row id) its cursor names (signed for this list)."""
     if key is None:
         return None
@@ -108,7 +108,7 @@ async def list_records(
 ) -> list[AuditEntry]:
     """The entries naming `incident_id` among their ids, about the person keyed `subject`,
     by `sub`, of one `operation`, processed `from` (inclusive) `to` (exclusive)."""
-    after = _position(page.after)
+    after = position_of(page.after)
     rows = await _read(platform, audit, found, after, page.limit, page.fetch)
     return [entry_of(r.record) for r in page.answer(response, rows, _key)]
 
@@ -130,7 +130,7 @@ async def search_records(
     subject access request's or a complaint's answer. The names are not stored."""
     if errors := person.missing():
         raise FieldErrors(errors)
-    after = _position(page.after)
+    after = position_of(page.after)
     keys = handlers.person_keys(platform.settings.platform.pseudonym_key, person)
     rows = await _read(platform, audit, Filters(subjects=keys), after, page.limit, page.fetch)
     return [entry_of(r.record) for r in page.answer(response, rows, _key)]

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from records import api, store
+from records import api, review_api, store
 from records.config import Settings
 from records.consumer import consumers
 from records.handlers import Records
@@ -54,7 +54,7 @@ def create_app(
         "every service's log of collection, alteration, consultation, disclosure, "
         "combination and erasure, kept once, chained by SHA-256 per service, never "
         "updated, and answerable to the data protection officer.",
-        routers=[api.router],
+        routers=[api.router, review_api.router],
         consumers=consumers(records, clock),
         extra_start=start,
         extra_stop=stop,

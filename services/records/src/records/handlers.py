@@ -14,7 +14,7 @@ from datetime import datetime
 from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import repository
+from records import disclosures, repository
 from records.config import Settings
 from records.domain.chain import START, Break, Record, chain, walk
 from records.domain.retention import cutoff, erasable
@@ -162,7 +162,8 @@ async def retain(records: Records, now: datetime) -> int:
             records.erased.inc(len(gone))
             if len(gone) < len(head) or len(head) < settings.retention_batch:
                 break
-    return done
+    # the referral records kept as disclosed go after the same period (disclosures.py)
+    return done + await disclosures.retain(records, now)
 
 
 EVENTS: EventTable[Records] = {

@@ -42,7 +42,8 @@ class Listed:
     record: Record
 
 
-def _record(row: Any) -> Record:
+def record_of_row(row: Any) -> Record:
+    """An entry as kept, read back from its row."""
     return Record(
         entry_id=row.entry_id,
         at=utc(row.at),
@@ -60,7 +61,7 @@ def _record(row: Any) -> Record:
 
 
 def _chained(row: Any) -> Chained:
-    return Chained(_record(row), row.seq, row.prev_hash, row.hash)
+    return Chained(record_of_row(row), row.seq, row.prev_hash, row.hash)
 
 
 async def topic_of(session: AsyncSession, event_id: str) -> str | None:
@@ -168,7 +169,7 @@ async def listed(
             (entries.c.at > after.at) | ((entries.c.at == after.at) & (entries.c.id > after.id))
         )
     found = await session.execute(query.order_by(entries.c.at, entries.c.id).limit(limit))
-    return [Listed(Position(utc(r.at), r.id), _record(r)) for r in found]
+    return [Listed(Position(utc(r.at), r.id), record_of_row(r)) for r in found]
 
 
 async def services(session: AsyncSession) -> list[str]:

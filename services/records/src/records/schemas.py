@@ -82,7 +82,7 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     # a `sub` like "=cmd|..." must not become a formula when the file is opened
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
@@ -98,16 +98,16 @@ def csv_rows(records: Iterable[Record], header: bool = False) -> str:
             [
                 r.entry_id,
                 instant(r.at),
-                _cell(r.service),
+                cell(r.service),
                 r.operation,
-                _cell(r.sub),
+                cell(r.sub),
                 r.via,
-                _cell(r.route),
+                cell(r.route),
                 r.resource,
-                _cell(" ".join(r.ids)),
+                cell(" ".join(r.ids)),
                 " ".join(r.subjects),
-                _cell(r.recipient or ""),
-                _cell(str(r.status)),
+                cell(r.recipient or ""),
+                cell(str(r.status)),
             ]
         )
     return out.getvalue()

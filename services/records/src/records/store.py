@@ -39,6 +39,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -113,3 +114,31 @@ partner_offsets = Table(
 )
 """The ranges of each partner group's committed records already logged as consulted
 (`partners.py`): insert-only; the primary key makes a range logged once."""
+
+
+disclosures = Table(
+    "referral_disclosures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("referral_id", String(36), nullable=False, unique=True),
+    Column("agency", String(64), nullable=False),
+    Column("incident_id", String(36), nullable=False),
+    Column("disclosed_at", DateTime(timezone=True), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Index("ix_referral_disclosures_agency", "agency", "disclosed_at", "id"),
+    Index("ix_referral_disclosures_disclosed_at", "disclosed_at", "id"),
+)
+"""Each referral record exactly as notify disclosed it on its agency's topic (the value's
+text, as received), so a review can be shown what an agency had by a given moment
+(contract 12, "Chronology for a review"). Personal data: insert-only, kept
+`RECORDS_RETENTION_DAYS` like the entries, and its erasure logged as `erased`."""
+
+disclosure_subjects = Table(
+    "disclosure_subjects",
+    metadata,
+    Column("subject", String(128), primary_key=True),
+    Column("referral_id", String(36), primary_key=True, index=True),
+)
+"""The people a disclosed record is about, one key a row: the Kafka key and the keys of
+the people it names (`shared.audit.person_keys`), so a person's records are found."""
