@@ -10,7 +10,13 @@
 #   deploy/postgres.sh watch DIR PID    stop it as soon as process PID is gone (a watchdog,
 #                                       so a killed test run leaves no server behind)
 #
-# The superuser is `postgres` with trust auth on loopback only.
+# The superuser is `postgres`, and every connection, even on loopback or the server's own
+# socket, authenticates with a password (SCRAM-SHA-256): another local account that can
+# reach 127.0.0.1 gets nothing without it. The password is made at the first start and
+# kept in `DIR.password` (owner-only, next to DIR, readable by whoever started the server,
+# not by the `postgres` account); it never appears on a command line: initdb reads it
+# from a file (`--pwfile`), clients from that file, a pgpass file or their environment.
+# A DIR made before passwords (trust) is converted at its next start.
 #
 # As root, the server runs as the `postgres` user, who must reach DIR. A checkout's
 # `.data/` is owner-only (it holds the bus's keys and passwords) and may sit under an
@@ -46,6 +52,47 @@ install() {
   fi
 }
 
+# the superuser's password file for DIR: made (owner-only) when missing
+password_file() {
+  local file="$1.password" pw
+  if [ ! -s "$file" ]; then
+    # only builtins see the password: printf is not a process, so no command line holds it
+    pw=$(head -c 48 /dev/urandom | base64 -w0 | tr -d '+/=')
+    (umask 077 && printf '%s\n' "$pw" > "$file.tmp")
+    mv "$file.tmp" "$file"
+  fi
+  chmod 600 "$file"
+  echo "$file"
+}
+
+# a copy of the password file that the server's account may read (as root: `postgres`),
+# removed by the caller
+readable_copy() {
+  local copy
+  copy=$(mktemp)
+  cat "$1" > "$copy"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$copy"; fi
+  echo "$copy"
+}
+
+# a server made before passwords (trust on loopback): give `postgres` the password in
+# single-user mode (the statement goes through stdin) and require SCRAM from then on
+convert() {
+  local dir=$1 bin=$2 pwfile=$3 pw
+  pw=$(head -n1 "$pwfile")
+  printf "SET password_encryption = 'scram-sha-256';\nALTER ROLE postgres PASSWORD '%s';\n" "$pw" \
+    | as_owner "$bin/postgres" --single -D "$dir" postgres >/dev/null 2>&1
+  as_owner tee "$dir/pg_hba.conf" >/dev/null <<'EOF'
+# written by deploy/postgres.sh: a password (SCRAM) for everyone, loopback included
+local   all             all                                     scram-sha-256
+host    all             all             127.0.0.1/32            scram-sha-256
+host    all             all             ::1/128                 scram-sha-256
+local   replication     all                                     scram-sha-256
+host    replication     all             127.0.0.1/32            scram-sha-256
+host    replication     all             ::1/128                 scram-sha-256
+EOF
+}
+
 # the directory the server's data is in: DIR, or the one its `location` file names
 datadir() {
   local dir=$1
@@ -68,7 +115,7 @@ place() {
 }
 
 start() {
-  local dir=$1 port=$2 kind=${3:-durable} bin sync=() options=""
+  local dir=$1 port=$2 kind=${3:-durable} bin sync=() options="" pwfile copy fresh=""
   if [ "$kind" = throwaway ]; then
     # ONLY the test suite's own server, deleted when the run ends: its data need not
     # survive a power cut, so it skips the fsyncs. Everything else keeps them (issue 26).
@@ -80,15 +127,22 @@ start() {
   install
   bin=$(bindir)
   mkdir -p "$dir"
+  if [ ! -s "$dir.password" ]; then fresh=1; fi
+  pwfile=$(password_file "$dir")
   if [ "$(id -u)" = 0 ]; then
     place "$dir"
   fi
   dir=$(datadir "$dir")
   if [ ! -f "$dir/PG_VERSION" ]; then
-    as_owner "$bin/initdb" -D "$dir" -U postgres -A trust "${sync[@]}" -E UTF8 >/dev/null
+    copy=$(readable_copy "$pwfile")
+    as_owner "$bin/initdb" -D "$dir" -U postgres --auth=scram-sha-256 --pwfile="$copy" \
+      "${sync[@]}" -E UTF8 >/dev/null || { rm -f "$copy"; exit 1; }
+    rm -f "$copy"
+  elif [ -n "$fresh" ] || grep -Eq '^[^#]*[[:space:]]trust[[:space:]]*$' "$dir/pg_hba.conf"; then
+    convert "$dir" "$bin" "$pwfile"
   fi
-  as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $options -c max_connections=200" start >/dev/null
+  as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 -o "-c listen_addresses=127.0.0.1 \
+-p $port -k $dir $options -c max_connections=200 -c password_encryption=scram-sha-256" start >/dev/null
 }
 
 stop() {

@@ -4,7 +4,8 @@ own tables, so that the manifests cannot drift from what `make run` does:
 - kafka-topics.yaml     a Strimzi `KafkaTopic` per topic of shared.topics.ALL_TOPICS, with
                         its settings (shared.topics.topic_config: the log topics' 30 days)
 - kafka-users.yaml      a Strimzi `KafkaUser` per principal, its ACLs from
-                        shared.kafka_security.bindings() (the one ACL table, contract 8)
+                        shared.kafka_security.bindings() (the one ACL table, contract 8);
+                        SCRAM for all but the superuser `admin`, who has a certificate
 - services.yaml         per service of shared.registry: Deployment, Service,
                         PodDisruptionBudget
 - autoscaling.yaml      per consuming service: KEDA TriggerAuthentication + ScaledObject
@@ -198,7 +199,12 @@ def kafka_users() -> list[dict[str, Any]]:
         spec: dict[str, Any] = {"authentication": {"type": "scram-sha-512"}}
         if not access.superuser:
             spec["authorization"] = {"type": "simple", "acls": acls(principal)}
-        # the superuser (admin) has no ACLs: it is in the Kafka resource's `superUsers`
+        else:
+            # the superuser (admin) has no ACLs: it is in the Kafka resource's `superUsers`
+            # (as `CN=admin`). It has a client certificate and no password: only the
+            # internal `admin` listener takes certificates (mTLS), the others SCRAM alone,
+            # so admin cannot get in through the listener partners reach (issue 20).
+            spec["authentication"] = {"type": "tls"}
         users.append(
             {
                 "apiVersion": "kafka.strimzi.io/v1beta2",

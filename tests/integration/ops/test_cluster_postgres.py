@@ -45,7 +45,11 @@ async def test_the_cluster_starts_postgresql_inside_an_owner_only_data_dir(
     try:
         await cluster.start_postgres()
         conn = await asyncpg.connect(
-            f"postgresql://postgres@127.0.0.1:{cluster.postgres_port}/postgres"
+            host="127.0.0.1",
+            port=cluster.postgres_port,
+            user="postgres",
+            password=cluster.postgres_password(),
+            database="postgres",
         )
         try:
             names = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
@@ -63,10 +67,38 @@ async def test_the_cluster_starts_postgresql_inside_an_owner_only_data_dir(
         # records logs in as a role of its own in its insert-only group, not as the owner
         assert login is not None
         assert (login["rolsuper"], login["rolcanlogin"], login["member"]) == (False, True, True)
+        login_password = cluster.postgres_password(records.database_login)
         assert cluster.postgres_url("records").startswith(
-            f"postgresql+asyncpg://{records.database_login}@"
+            f"postgresql+asyncpg://{records.database_login}:{login_password}@"
         )
-        assert "postgres@" in cluster.postgres_url("records", owner=True)
+        owner_url = cluster.postgres_url("records", owner=True)
+        assert owner_url.startswith(f"postgresql+asyncpg://postgres:{cluster.postgres_password()}@")
+        # every login asks for its password, loopback included: with it, records' own login
+        # gets in (its migrations' URL, RECORDS_MIGRATIONS_DATABASE_URL, is the owner's)
+        for url in (cluster.postgres_url("records"), owner_url):
+            conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+            await conn.close()
+        # and without it, neither the superuser nor the service's login gets in
+        for user in ("postgres", records.database_login):
+            with pytest.raises(asyncpg.InvalidPasswordError):
+                await asyncpg.connect(
+                    host="127.0.0.1",
+                    port=cluster.postgres_port,
+                    user=user,
+                    password="",
+                    database=records.database,
+                )
+        for name in ("postgres.password", f"{records.database_login}.password"):
+            assert stat.S_IMODE((data / "cluster" / name).stat().st_mode) == 0o600
+        # and no process's command line shows either password while the server runs
+        secrets = (cluster.postgres_password().encode(), login_password.encode())
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                assert not any(s in cmdline for s in secrets), entry.name
     finally:
         await cluster.stop()
     # nothing of .data was opened to other users

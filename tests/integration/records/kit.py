@@ -5,6 +5,7 @@ the store's rows read behind the service's back."""
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 import records.config
-from mash_tools.testing import TEST_PSEUDONYM_KEY, eventually, kafka_options
+from mash_tools.testing import TEST_PSEUDONYM_KEY, as_login, eventually, kafka_options
 from records import store
 from shared.audit import person_keys
 from shared.db import create_engine
@@ -195,14 +196,14 @@ async def service_database(database_url: str) -> tuple[str, str]:
     if not database_url.startswith("postgresql"):
         return database_url, ""
     login = f"records_{uuid.uuid4().hex[:8]}"
+    password = secrets.token_urlsafe(16)  # the server asks every login for its password
     await as_owner(
         database_url,
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'records_writer') "
         "THEN CREATE ROLE records_writer NOLOGIN; END IF; END $$",
-        f"CREATE ROLE {login} LOGIN IN ROLE records_writer",
+        f"CREATE ROLE {login} LOGIN PASSWORD '{password}' IN ROLE records_writer",
     )
-    server, _, database = database_url.rpartition("/")
-    return server.replace("//postgres@", f"//{login}@") + "/" + database, database_url
+    return as_login(database_url, login, password), database_url
 
 
 async def as_owner(owner_url: str, *statements: str, **params: Any) -> None:

@@ -5,6 +5,7 @@ the service's role unable to update anything."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -232,18 +233,20 @@ async def test_the_service_role_cannot_update_or_delete_what_it_must_not(
 ) -> None:
     """PostgreSQL: migrations run as the owner; the service connects as a member of
     `records_writer`, which may insert and read the log, never update it."""
-    from mash_tools.testing import create_database
+    from mash_tools.testing import as_login, create_database
 
     owner = await create_database(postgres_server)
     login = f"records_{uuid.uuid4().hex[:8]}"
+    password = secrets.token_urlsafe(16)  # the server asks every login for its password
     setup = await started(Settings(database_url=owner, platform=platform_settings("127.0.0.1:9")))
     try:
         async with setup.platform.engine.begin() as conn:
-            await conn.execute(text(f"CREATE ROLE {login} LOGIN IN ROLE records_writer"))
+            await conn.execute(
+                text(f"CREATE ROLE {login} LOGIN PASSWORD '{password}' IN ROLE records_writer")
+            )
     finally:
         await setup.platform.engine.dispose()
-    server, _, database = owner.rpartition("/")
-    as_service = server.replace("//postgres@", f"//{login}@") + "/" + database
+    as_service = as_login(owner, login, password)
     records = await started(
         Settings(
             database_url=as_service,

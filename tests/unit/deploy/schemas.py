@@ -63,7 +63,13 @@ STRIMZI = "kafka.strimzi.io/v1beta2"
 KEDA = "keda.sh/v1alpha1"
 
 _SCRAM = _obj({"type": {"enum": ["scram-sha-512", "tls", "tls-external", "custom"]}}, ("type",))
-_PEER = _obj({"podSelector": _SELECTOR, "namespaceSelector": _SELECTOR})
+_PEER = _obj(
+    {
+        "podSelector": _SELECTOR,
+        "namespaceSelector": _SELECTOR,
+        "ipBlock": _obj({"cidr": _STR, "except": {"type": "array", "items": _STR}}, ("cidr",)),
+    }
+)
 _LISTENER = _obj(
     {
         "name": {"type": "string", "pattern": r"^[a-z0-9]{1,11}$"},
@@ -74,6 +80,12 @@ _LISTENER = _obj(
         "tls": _BOOL,
         "authentication": _SCRAM,
         "networkPolicyPeers": {"type": "array", "items": _PEER},
+        "configuration": _obj(
+            {
+                "loadBalancerSourceRanges": {"type": "array", "items": _STR},
+                "externalTrafficPolicy": {"enum": ["Local", "Cluster"]},
+            }
+        ),
     },
     ("name", "port", "type", "tls"),
 )

@@ -167,10 +167,11 @@ def test_the_cluster_is_kraft_with_three_dual_role_nodes_and_secure_listeners(re
     assert sum(p["spec"]["replicas"] for p in pools if "controller" in p["spec"]["roles"]) == 3
     assert sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"]) == 3
     spec = kafka["spec"]["kafka"]
-    for listener in spec["listeners"]:  # no client gets in without TLS and SCRAM
+    for listener in spec["listeners"]:  # no client gets in without TLS, SCRAM or a certificate
         assert listener["tls"] is True
-        assert listener["authentication"]["type"] == "scram-sha-512"
-    assert spec["authorization"] == {"type": "simple", "superUsers": [ADMIN]}
+        expected = "tls" if listener["name"] == "admin" else "scram-sha-512"
+        assert listener["authentication"]["type"] == expected
+    assert spec["authorization"] == {"type": "simple", "superUsers": [f"CN={ADMIN}"]}
     assert spec["config"]["default.replication.factor"] == 3
     assert spec["config"]["min.insync.replicas"] == 2
     assert spec["config"]["auto.create.topics.enable"] is False
@@ -229,8 +230,9 @@ def granted(objects: Objects) -> set[tuple[int, str, int, str, int]]:
 def test_a_kafka_user_per_principal_of_the_acl_table(rendered):
     users = of_kind(rendered, "KafkaUser")
     assert sorted(users) == sorted(PRINCIPALS)
-    for user in users.values():
-        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    for name, user in users.items():  # the superuser has a certificate, no password
+        expected = "tls" if ACL_TABLE[name].superuser else "scram-sha-512"
+        assert user["spec"]["authentication"]["type"] == expected
         assert user["metadata"]["labels"]["strimzi.io/cluster"] == "mash"
 
 
@@ -239,7 +241,8 @@ def test_the_users_acls_are_exactly_the_acl_tables_bindings(rendered):
     assert granted(rendered) == table
     (kafka,) = of_kind(rendered, "Kafka").values()
     supers = set(kafka["spec"]["kafka"]["authorization"]["superUsers"])
-    assert supers == {p for p, a in ACL_TABLE.items() if a.superuser}
+    # a `tls` KafkaUser's principal is its certificate's subject, `CN=<name>`
+    assert supers == {f"CN={p}" for p, a in ACL_TABLE.items() if a.superuser}
 
 
 def _may(objects: Objects, principal: str) -> dict[str, set[tuple[str, str, str]]]:
@@ -735,6 +738,73 @@ def test_kafka_lets_in_the_services_and_keda_on_its_internal_listener(rendered):
     peers = internal["networkPolicyPeers"]
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "mash"}}} in peers
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in peers
+
+
+def _listeners(objects: Objects) -> list[dict[str, Any]]:
+    (kafka,) = of_kind(objects, "Kafka").values()
+    listeners: list[dict[str, Any]] = kafka["spec"]["kafka"]["listeners"]
+    return listeners
+
+
+def test_admin_gets_in_only_on_an_internal_listener_from_labelled_pods(rendered):
+    """Kafka's ACLs can't be per listener, so the superuser's way in is: a certificate
+    (`tls` KafkaUser, no SCRAM password) that only one listener takes, an internal one
+    reachable from the pods labelled for it alone."""
+    users = of_kind(rendered, "KafkaUser")
+    assert users[ADMIN]["spec"]["authentication"] == {"type": "tls"}
+    superusers = {p for p, a in ACL_TABLE.items() if a.superuser}
+    assert superusers == {ADMIN}
+    for name, user in users.items():  # nobody else has a certificate the brokers take
+        if name != ADMIN:
+            assert user["spec"]["authentication"]["type"] == "scram-sha-512", name
+    by_certificate = [li for li in _listeners(rendered) if li["authentication"]["type"] == "tls"]
+    assert [li["name"] for li in by_certificate] == ["admin"]
+    (admin,) = by_certificate
+    assert admin["type"] == "internal"
+    assert admin["networkPolicyPeers"] == [
+        {"podSelector": {"matchLabels": {"mash/kafka-admin": "true"}}}
+    ]
+    for listener in _listeners(rendered):  # every other listener: a password, never a cert
+        if listener is not admin:
+            assert listener["authentication"]["type"] == "scram-sha-512"
+
+
+def test_the_base_has_no_listener_outside_the_cluster(base):
+    assert {li["type"] for li in _listeners(base)} == {"internal"}
+    assert "external" not in {li["name"] for li in _listeners(base)}
+
+
+def test_production_opens_the_external_listener_to_the_partners_ranges_only(production):
+    outside = [li for li in _listeners(production) if li["type"] != "internal"]
+    assert [li["name"] for li in outside] == ["external"]
+    (external,) = outside
+    assert external["type"] == "loadbalancer"
+    assert external["tls"] is True
+    assert external["authentication"] == {"type": "scram-sha-512"}  # admin has no password
+    ranges = external["configuration"]["loadBalancerSourceRanges"]
+    assert ranges, "an external listener without source ranges is open to the internet"
+    networks = [ipaddress.ip_network(r) for r in ranges]  # each a valid CIDR
+    for network in networks:
+        assert network.prefixlen >= 8, f"{network} is not a partner's range"
+    # the brokers' NetworkPolicy checks the same sources again (the client's address is
+    # kept by externalTrafficPolicy: Local)
+    assert external["configuration"]["externalTrafficPolicy"] == "Local"
+    assert external["networkPolicyPeers"] == [{"ipBlock": {"cidr": r}} for r in ranges]
+
+
+def test_the_shipped_source_ranges_are_placeholders_that_reach_no_one(production):
+    """Until a force sets its partners' ranges, the overlay admits only the RFC 5737
+    documentation networks: nothing on the internet comes from them."""
+    documentation = [
+        ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+    ]
+    (external,) = [li for li in _listeners(production) if li["name"] == "external"]
+    for cidr in external["configuration"]["loadBalancerSourceRanges"]:
+        network = ipaddress.ip_network(cidr)
+        assert any(network.subnet_of(d) for d in documentation), cidr  # type: ignore[arg-type]
+    docs = (ROOT / "docs" / "kubernetes.md").read_text()
+    assert "kafka-external-listener.yaml" in docs
+    assert "loadBalancerSourceRanges" in docs
 
 
 # -- the production overlay and the image --------------------------------------------------------

@@ -25,6 +25,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -152,12 +153,27 @@ class Cluster:
 
     # -- PostgreSQL
 
+    def postgres_password(self, login: str = "postgres") -> str:
+        """A login's password: the superuser's is made by `deploy/postgres.sh` at the
+        server's first start; a service login's here, owner-only, when first asked for."""
+        path = self.data / ("postgres.password" if login == "postgres" else f"{login}.password")
+        if not path.exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+        return path.read_text().strip()
+
     def postgres_url(self, service: str, owner: bool = False) -> str:
         """Where a service's database is, as its own login (the owner's, `owner=True`, or
-        for a service without a `database_role`)."""
+        for a service without a `database_role`), with the login's password (the server
+        asks every client for one): given to a service in its environment, never argv."""
         svc = registry.service(service)
         user = "postgres" if owner or not svc.database_role else svc.database_login
-        return f"postgresql+asyncpg://{user}@127.0.0.1:{self.postgres_port}/{svc.database}"
+        password = self.postgres_password(user)
+        return (
+            f"postgresql+asyncpg://{user}:{password}@127.0.0.1:{self.postgres_port}/{svc.database}"
+        )
 
     async def start_postgres(self) -> None:
         directory = self.data / "postgres"
@@ -174,7 +190,11 @@ class Cluster:
         import asyncpg
 
         conn = await asyncpg.connect(
-            f"postgresql://postgres@127.0.0.1:{self.postgres_port}/postgres"
+            host="127.0.0.1",
+            port=self.postgres_port,
+            user="postgres",
+            password=self.postgres_password(),
+            database="postgres",
         )
         try:
             for svc in SERVICES:
@@ -184,7 +204,9 @@ class Cluster:
                 if not found:
                     await conn.execute(f'CREATE DATABASE "{svc.database}"')
                 if svc.database_role:
-                    await _login_in_group(conn, svc.database_login, svc.database_role)
+                    login = svc.database_login
+                    await _login_in_group(conn, login, svc.database_role)
+                    await _set_password(conn, login, self.postgres_password(login))
         finally:
             await conn.close()
 
@@ -267,6 +289,15 @@ async def _login_in_group(conn: Any, login: str, group: str) -> None:
         found = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
         if not found:
             await conn.execute(f'CREATE ROLE "{role}" {options}')
+
+
+async def _set_password(conn: Any, login: str, password: str) -> None:
+    """Give a login its password (kept in the cluster's owner-only data): quoted by the
+    server (`format` with %I and %L), sent as a statement, never on a command line."""
+    statement = await conn.fetchval(
+        "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", login, password
+    )
+    await conn.execute(statement)
 
 
 def _log_tail(node_dir: Path, lines: int = 25) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mash_tools import keys
@@ -211,6 +211,8 @@ def postgres_server(throwaway: bool = True) -> Iterator[str]:
 
     `throwaway` (the test suite's server, deleted at the end) skips fsync; the bench asks
     for a durable one, so that it compares like with like (SQLite fsyncs each commit).
+    The server asks every client for a password, loopback included: the URL yielded (the
+    superuser's, without a database) carries it; it is never on a command line.
     """
     port = free_port()
     # the server runs as the `postgres` user, who must be able to reach its directory
@@ -229,13 +231,26 @@ def postgres_server(throwaway: bool = True) -> Iterator[str]:
         start_new_session=True,
     )
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}"
+        yield f"postgresql+asyncpg://postgres:{postgres_password(data)}@127.0.0.1:{port}"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(watchdog.pid, signal.SIGKILL)
         watchdog.wait()
         subprocess.run(["bash", script, "stop", str(data)], check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def postgres_password(data: Path) -> str:
+    """The superuser's password of the server `deploy/postgres.sh` keeps in `data`: made
+    at its first start, in the owner-only file beside `data` (`<data>.password`)."""
+    return Path(f"{data}.password").read_text().strip()
+
+
+def as_login(url: str, login: str, password: str) -> str:
+    """The same database URL, logging in as `login` with `password` (a service's own role)."""
+    return (
+        make_url(url).set(username=login, password=password).render_as_string(hide_password=False)
+    )
 
 
 async def waits_on_a_lock(engine: AsyncEngine) -> bool:
