@@ -308,7 +308,8 @@ async def test_every_answer_is_logged_as_consulted_and_kept_itself(
         sorted(str(e.entry_id) for e in published)
     ] * 3
     # records' own entries come back through its topic and are kept, chained, like any
-    assert len(await until_kept(service.app, 4, "records")) == 4
+    # (beside whatever its jobs log meanwhile: the suite's other partner groups' reads)
+    await until_all_kept(service.app, [e["entry_id"] for e in logged])
 
 
 async def test_the_csv_streams_every_entry_logged_500_at_a_time(
