@@ -211,6 +211,15 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
     words = json.dumps(entries)
     assert not [v for v in records["question"].values() if v in words], "personal data logged"
     assert "Records of processing: a subject access request" in out
+    # a policy trial of a lower DASH threshold (contract 4): every incident of the day
+    # decided again, nothing published; those scoring 12 or 13 would now be high risk
+    trial = summary["trial"]
+    assert trial["status"] == "done"
+    assert trial["summary"]["incidents"] >= len(incidents)
+    assert trial["total"] == trial["done"] == trial["summary"]["incidents"]
+    moved = trial["summary"]["risk_level"]
+    assert set(moved) <= {"medium->high", "standard->high"}, moved
+    assert "Policy trial: high risk (and visible high risk) from a DASH score of 12" in out
     assert "/v1/records/verify: ok" in out
 
 

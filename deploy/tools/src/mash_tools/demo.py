@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from mash_tools import subject_access
+from mash_tools import policy_trial, subject_access
 from mash_tools.keys import signing_key
 from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
@@ -55,7 +55,7 @@ RELATIONSHIPS = ("partner", "ex_partner", "ex_partner", "partner", "family_membe
 LEVEL_YES = {"standard": (0, 9), "medium": (10, 13), "high": (14, 20)}
 SCOPES = (
     "incidents:write", "incidents:read", "triage:read", "triage:regrade", "marac:read",
-    "marac:admin", "referrals:read:*", "perpetrators:read",
+    "marac:admin", "referrals:read:*", "perpetrators:read", "triage:policy",
 )
 # fmt: on
 
@@ -529,8 +529,10 @@ def write_summary(
     outcome: Outcome,
     ok: bool,
     records: subject_access.Answer | None = None,
+    trial: dict[str, Any] | None = None,
 ) -> None:
     summary = {
+        "trial": trial or None,
         "ok": ok,
         "incidents": [
             {
@@ -570,6 +572,7 @@ def run(args: argparse.Namespace) -> int:
     outcome = Outcome()
     ok = False
     records: subject_access.Answer | None = None
+    trial: dict[str, Any] = {}
     with httpx.Client(timeout=10) as client:
         hub = Hub(client)
         try:
@@ -592,15 +595,20 @@ def run(args: argparse.Namespace) -> int:
                 subject_access.agencies_read_their_topics()
                 records = subject_access.ask(client, hub.urls["records"], victim, deadline)
                 ok = not records.missing and records.verify.get("ok") is True
+                stamp = now.strftime("%Y%m%d%H%M%S")
+                trial = policy_trial.run(hub, today, deadline, stamp)
+                ok = ok and trial.get("status") == "done"
         except (httpx.HTTPError, DemoError) as exc:
             print(f"\nmash demo: {exc}", file=sys.stderr)
             return 1
         finally:
             if path := os.environ.get("MASH_DEMO_SUMMARY"):
-                write_summary(path, plans, outcome, ok, records)
+                write_summary(path, plans, outcome, ok, records, trial)
     report(plans, outcome, today)
     if records is not None:
         subject_access.report(records, hub.urls["records"])
+    if trial:
+        policy_trial.report(trial)
     return 0 if ok else 1
 
 
