@@ -17,6 +17,7 @@ from typing import Any, cast
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -276,20 +277,44 @@ async def _place_waiting(
     return False
 
 
+async def _stage(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    topic: str,
+    key: str,
+    ce_type: str,
+    subject: str,
+    data: BaseModel,
+    now: datetime,
+) -> None:
+    """Stage one of marac's events on `topic` in the caller's transaction (published on
+    commit), keyed by the victim so that one victim's events keep their order."""
+    event = CloudEvent(
+        id=str(uuid4()),
+        source=SOURCE,
+        type=ce_type,
+        subject=subject,
+        data=data.model_dump(mode="json"),
+        time=now,
+    )
+    await platform.outbox.add(session, topic, key, event)
+
+
 async def _announce(
     platform: Platform[Settings], session: AsyncSession, case: MaracCase, key: str, now: datetime
 ) -> None:
     """Stage `mash.marac.case_listed` for the case, in the caller's transaction."""
     data = announcement(case, platform.settings.platform.pseudonym_key)
-    event = CloudEvent(
-        id=str(uuid4()),
-        source=SOURCE,
-        type=MARAC_CASE_LISTED,
-        subject=str((data.incident_ids or data.marac_referral_ids)[-1]),
-        data=data.model_dump(mode="json"),
-        time=now,
+    await _stage(
+        platform,
+        session,
+        MARAC,
+        key,
+        MARAC_CASE_LISTED,
+        str((data.incident_ids or data.marac_referral_ids)[-1]),
+        data,
+        now,
     )
-    await platform.outbox.add(session, MARAC, key, event)
 
 
 # agencies' referrals to MARAC (contract section 6, "The meeting itself")
@@ -398,19 +423,7 @@ async def _refer(
         received_at=now,
         repeat=case.repeat,
     )
-    await platform.outbox.add(
-        session,
-        MARAC,
-        key,
-        CloudEvent(
-            id=str(uuid4()),
-            source=SOURCE,
-            type=MARAC_REFERRAL_RECEIVED,
-            subject=referral_id,
-            data=received.model_dump(mode="json"),
-            time=now,
-        ),
-    )
+    await _stage(platform, session, MARAC, key, MARAC_REFERRAL_RECEIVED, referral_id, received, now)
     entry = Entry("marac", "collected", sub, "api", REFERRALS_ROUTE, "marac_referral")
     subjects = tuple(keys)
     await audit.log(platform.outbox, session, entry, [Item(referral_id, subjects)], now)
@@ -568,15 +581,16 @@ async def escalate_overdue(platform: Platform[Settings], now: datetime, batch: i
                 overdue_since=since,
             )
             key = await repository.victim_key_of(session, action.case_id)
-            event = CloudEvent(
-                id=str(uuid4()),
-                source=SOURCE,
-                type=MARAC_ACTION_OVERDUE,
-                subject=action.action_id,
-                data=data.model_dump(mode="json"),
-                time=now,
+            await _stage(
+                platform,
+                session,
+                ESCALATIONS,
+                key,
+                MARAC_ACTION_OVERDUE,
+                action.action_id,
+                data,
+                now,
             )
-            await platform.outbox.add(session, ESCALATIONS, key, event)
             escalated += 1
     return escalated
 
@@ -595,15 +609,7 @@ async def _action_event(
         at=now,
     )
     key = await repository.victim_key_of(session, action.case_id)
-    event = CloudEvent(
-        id=str(uuid4()),
-        source=SOURCE,
-        type=kind,
-        subject=action.action_id,
-        data=data.model_dump(mode="json"),
-        time=now,
-    )
-    await platform.outbox.add(session, MARAC, key, event)
+    await _stage(platform, session, MARAC, key, kind, action.action_id, data, now)
 
 
 async def _log_action(
@@ -678,15 +684,7 @@ async def record_outcome(
                 closed_at=now,
             )
             key = await repository.victim_key_of(session, case_id)
-            event = CloudEvent(
-                id=str(uuid4()),
-                source=SOURCE,
-                type=MARAC_CASE_CLOSED,
-                subject=case_id,
-                data=closed.model_dump(mode="json"),
-                time=now,
-            )
-            await platform.outbox.add(session, MARAC, key, event)
+            await _stage(platform, session, MARAC, key, MARAC_CASE_CLOSED, case_id, closed, now)
         for case_id in deferred:
             await repository.defer_case(session, case_id, meeting.date + timedelta(days=1))
         for case in cases.values():
