@@ -12,8 +12,8 @@ ESCALATIONS = "mash.escalations.v1"
 PERPETRATORS = "mash.perpetrators.v1"
 TOPIC_PREFIX = "mash."
 REFERRAL_OUTCOMES = "mash.referral-outcomes.v1"
-"""Internal (not in the contract's table): notify's acknowledgements and delivery outcomes,
-the console's facts."""
+"""Notify's acknowledgements and delivery outcomes, without personal data (contract 7): the
+console's facts."""
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
