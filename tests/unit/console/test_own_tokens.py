@@ -14,7 +14,8 @@ import pytest
 from console import own_tokens
 from console.config import Settings
 from console.domain.people import OwnToken, Person, new_person
-from console.upstream import SignInAgain, Upstream, scope_of
+from console.scopes import scope_of
+from console.upstream import SignInAgain, Upstream
 from mash_tools.testing import TEST_KEY, platform_settings
 from shared.auth import (
     CONSOLE_TTL,

@@ -1,7 +1,7 @@
 """The owning services' APIs, called on behalf of the signed-in person.
 
 Each call is made as the person, in one of two ways, chosen by the scope the call needs
-(`scope=`, or else the route's, `ROUTE_SCOPES`):
+(`scope=`, or else the route's: `console.scopes`):
 - a scope a console may pass on: a two-minute bearer token for the person's subject and
   those of their scopes, signed with the console's own key (issuer `mash-console`) for
   the one service called;
@@ -27,6 +27,7 @@ import httpx
 from console.config import Settings
 from console.domain.people import Person
 from console.inputs import CURSOR
+from console.scopes import forwards, scope_of
 from shared.auth import CONSOLE_TTL, console_may_delegate, mint
 from shared.keys import SigningKey
 from shared.service import Platform
@@ -44,27 +45,6 @@ class SignInAgain(Refused):
     """The call needs the person's own access token (a scope no console may pass on), and
     there is none that the service accepts: never issued, expired, not for this service,
     or refused by it."""
-
-
-ROUTE_SCOPES: dict[str, tuple[tuple[str, str], ...]] = {
-    "records": (("/v1/records", "records:read"),),
-    "triage": (("/v1/policy", "triage:policy"),),
-    "notify": (("/v1/subscriptions", "subscriptions:write:*"),),
-}
-"""The routes (by path prefix) whose scope no console may pass on, by service: a call to
-one forwards the person's own token even when its page does not say `scope=`.
-`/v1/policy` covers `/v1/policy-trials` too."""
-
-
-def scope_of(service: str, path: str, scope: str | None = None) -> str | None:
-    """The scope a call needs, as far as the console must know: the one its page names,
-    else the route's from `ROUTE_SCOPES` (None: a scope a console may pass on)."""
-    if scope is not None:
-        return scope
-    for prefix, needed in ROUTE_SCOPES.get(service, ()):
-        if path.startswith(prefix):
-            return needed
-    return None
 
 
 class NotFound(Exception):
@@ -155,7 +135,7 @@ class Upstream:
         """The bearer for a call to `service` needing `scope` (None: one a console may
         pass on): the person's own token for a scope no console may pass on, otherwise
         a token of the console's for the delegable ones."""
-        if scope is not None and not console_may_delegate(scope):
+        if forwards(scope):
             own = person.own_token
             if own is None or not own.serves(service, datetime.now(UTC)):
                 raise SignInAgain(service)
@@ -186,7 +166,7 @@ class Upstream:
             headers=self._headers(person, service, needed),
             json=body,
         )
-        return request, needed is not None and not console_may_delegate(needed)
+        return request, forwards(needed)
 
     async def call(
         self,
