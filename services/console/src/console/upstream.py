@@ -181,7 +181,7 @@ class Upstream:
     ) -> httpx.Response:
         """One request as the person; refusals, absences and failures as exceptions.
         `path` is built with `segments` from anything that came from a request; `scope`
-        is what the call needs, when no console may pass it on (see `ROUTE_SCOPES`)."""
+        is what the call needs, when no console may pass it on (see `console.scopes`)."""
         assert self._client is not None, "upstream client not started"
         request, forwarded = self._request(service, method, path, person, params, body, scope)
         try:
