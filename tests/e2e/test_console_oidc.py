@@ -1,10 +1,14 @@
 """OpenID Connect sign-in to the console against a real provider (panva's oidc-provider,
 run with node): a person signs in with the hub's scopes from a claim; a login refused at
 the provider signs nobody in; a person whose claim holds no scope is refused the page;
-an answer replayed or not started by this browser is refused."""
+an answer replayed or not started by this browser is refused; the provider's access token
+is kept with the session and forwarded to the real records service, which trusts the
+provider's JWKS URL as production trusts the force's (records:read is a scope no console
+may pass on)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -19,7 +23,9 @@ from playwright.async_api import Page
 
 import console.app
 import console.config
-from mash_tools.testing import free_port
+import records.app
+import records.config
+from mash_tools.testing import free_port, platform_settings
 from shared.config import ROOT
 from tests.builders import settings_for
 from tests.e2e.console_kit import Screens, browser, check_page, new_page, served
@@ -35,6 +41,7 @@ class Setup:
     console: str
     issuer: str
     screens: Screens
+    records: str
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +88,17 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
 @pytest.fixture(scope="module")
 async def setup(provider: tuple[str, int, Path], kafka_bootstrap: str) -> AsyncIterator[Setup]:
     issuer, port, tmp = provider
+    jwks_uri = httpx.get(f"{issuer}/.well-known/openid-configuration").json()["jwks_uri"]
+    trusting = platform_settings(kafka_bootstrap).model_copy(
+        update={"jwt_issuer": issuer, "jwks_url": jwks_uri, "jwks_file": None}
+    )
+    records_settings = records.config.Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp / 'records.db'}",
+        consumer_group=f"mash-records-oidc-{uuid.uuid4().hex[:8]}",
+        consumer_offset_reset="latest",
+        platform=trusting,
+    )
+    records_port = free_port()
     settings = settings_for(
         console.config.Settings,
         kafka_bootstrap,
@@ -90,11 +108,15 @@ async def setup(provider: tuple[str, int, Path], kafka_bootstrap: str) -> AsyncI
         oidc_issuer=issuer,
         oidc_client_id=CLIENT_ID,
         oidc_client_secret=CLIENT_SECRET,
+        records_url=f"http://127.0.0.1:{records_port}",
     )
     screens = Screens(tmp / "screenshots")
     screens.directory.mkdir()
-    async with served(console.app.create_app(settings), port) as url:
-        yield Setup(url, issuer, screens)
+    async with (
+        served(records.app.create_app(records_settings), records_port) as records_url,
+        served(console.app.create_app(settings), port) as url,
+    ):
+        yield Setup(url, issuer, screens, records_url)
     print(f"\nconsole OIDC screenshots: {screens.directory}")
 
 
@@ -171,3 +193,30 @@ async def test_an_answer_this_browser_did_not_ask_for_is_refused(setup: Setup) -
             "set-cookie" not in wrong.headers
             or "mash_console_session" not in wrong.headers["set-cookie"]
         )
+
+
+async def test_the_providers_access_token_is_kept_and_forwarded_to_records(
+    setup: Setup, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with browser() as chromium:
+        page = await new_page(chromium)
+        await login(page, setup, "dpo", "/records")
+        await page.wait_for_url(f"{setup.console}/records*")
+        await page.fill("#person_id", "N4242")
+        async with page.expect_navigation():
+            await page.click("#search")
+        # records answered: it verified the provider's own token by the provider's JWKS
+        # (a console-minted token for records:read it refuses, test_own_token.py; with
+        # no token kept the page would ask to sign in again)
+        assert "No service has recorded processing this person" in await page.inner_text("body")
+        await check_page(page, setup.screens, "oidc-records")
+    async with httpx.AsyncClient(base_url=setup.records) as direct:
+        answer = await direct.get("/v1/records", params={"sub": "dpo", "limit": 1})
+        assert answer.status_code == 401  # records itself takes nobody without a token
+    printed = capfd.readouterr()
+    logged = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    assert "/v1/records/search" in logged  # the forwarded call was logged, and looked at
+    # no token (a JWT's first bytes) and no Authorization header in any log
+    assert "eyJ" not in printed.out + printed.err + logged
+    assert "Bearer " not in printed.out + printed.err + logged

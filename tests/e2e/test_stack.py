@@ -220,6 +220,50 @@ def test_mash_console_link_prints_one_working_link(stack: Stack) -> None:
     assert redeem_link(link).status_code == 403
 
 
+def test_a_records_link_forwards_its_own_token_to_records(stack: Stack) -> None:
+    """`records:read` is a scope no console may pass on (issue 20): the link carries the
+    person's own token, and the console's records page forwards it to records."""
+    mash = str(Path(sys.executable).parent / "mash")
+    link = subprocess.run(
+        [mash, "console-link", "--sub", "dpo", "--scope", "records:read"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    console = f"http://127.0.0.1:{stack.ports['console']}"
+    first = redeem_link(link)
+    assert first.status_code == 303
+    with httpx.Client(base_url=console, cookies=first.cookies) as client:
+        form = client.get("/records")
+        assert form.status_code == 200
+        token = re.findall(r'name="csrf_token" value="([^"]+)"', form.text)[0]
+        found = client.post("/records", data={"csrf_token": token, "person_id": "N0E2E0"})
+    assert found.status_code == 200, found.text
+    assert "No service has recorded processing this person" in found.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433:8001/x",
+        "http://0x7f000001:8001/x",
+        "http://127.1:8001/x",
+        "http://[::ffff:127.0.0.1]:8001/x",
+    ],
+)
+def test_disguised_loopback_webhooks_are_422_under_make_run(stack: Stack, url: str) -> None:
+    """Contract section 5: under `make run` a webhook may be loopback only as the literal
+    `127.0.0.1`; these spellings of it are refused, by notify as `make run` starts it."""
+    answer = httpx.put(
+        f"http://127.0.0.1:{stack.ports['notify']}/v1/subscriptions/school",
+        json={"webhook_url": url, "secret": "e2e-webhook-secret"},
+        headers={"Authorization": f"Bearer {_token(stack, 'subscriptions:write:school')}"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "webhook_url"]
+
+
 def _token(stack: Stack, scope: str) -> str:
     return subprocess.run(
         [str(Path(sys.executable).parent / "mash"), "token", "--sub", "e2e", "--scope", scope],

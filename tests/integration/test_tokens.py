@@ -28,6 +28,8 @@ import notify.app
 import notify.config
 import perpetrators.app
 import perpetrators.config
+import records.app
+import records.config
 import triage.app
 import triage.config
 from console.config import Settings as ConsoleSettings
@@ -45,6 +47,7 @@ ROUTES = [
     (notify.app, notify.config.Settings, "GET", "/v1/referrals?agency=idva"),
     (marac.app, marac.config.Settings, "GET", "/v1/meetings"),
     (perpetrators.app, perpetrators.config.Settings, "GET", "/v1/perpetrators/{id}"),
+    (records.app, records.config.Settings, "GET", "/v1/records/verify"),
 ]
 ZERO = "00000000-0000-4000-8000-000000000000"
 
@@ -112,7 +115,7 @@ class _Asker:
         return (await self.client.request(self.method, self.path, headers=headers)).status_code
 
 
-@pytest.mark.parametrize("forbidden", ["subscriptions:write:idva", "triage:policy"])
+@pytest.mark.parametrize("forbidden", ["subscriptions:write:idva", "triage:policy", "records:read"])
 async def test_a_console_token_for_a_scope_no_console_may_pass_on_is_refused(
     tmp: Path, forbidden: str
 ) -> None:

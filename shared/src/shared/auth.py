@@ -5,14 +5,15 @@ if it is signed with an asymmetric key of an issuer the service trusts (named by
 `kid`), carries that issuer's `iss`, names this service in `aud`, and lives no longer
 than the issuer may grant (`exp - iat`). Two issuers are trusted: people's (the identity
 provider; `mash token` in development) for 24 hours at most, and the console for two
-minutes, and then only for the scopes a console may pass on.
+minutes, and then only for the scopes a console may pass on (never `CONSOLE_NEVER`'s,
+which the console uses only by forwarding the person's own token).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -42,11 +43,12 @@ SCOPE_OWNERS = {
 
 SERVICES = tuple(dict.fromkeys(SCOPE_OWNERS.values()))
 
-CONSOLE_NEVER = ("subscriptions:write:", "triage:policy")
+CONSOLE_NEVER = ("subscriptions:write:", "records:read", "triage:policy")
 """What the console may never pass on to a service, whoever is signed in to it: changing
-where an agency's referrals go, the triage policy. (`records:read` stays delegable while
-the console's Records page, contract section 11, has no other way to ask as the person;
-forwarding the person's own access token from the identity provider would close it.)"""
+where an agency's referrals go, reading who processed a person's data (the records of
+processing, contract section 12), the triage policy. A page needing one of these forwards
+the person's own access token from the identity provider instead (`console.upstream`): a
+stolen console key then opens none of them."""
 
 CONSOLE_TTL = timedelta(minutes=2)
 """The longest life of a console's upstream token."""
@@ -239,17 +241,29 @@ def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
+def withheld(scopes: Iterable[str]) -> list[str]:
+    """The scopes of services among `scopes` that no console may pass on: a person who
+    holds them uses them only with their own access token."""
+    return [s for s in scopes if owner(s) is not None and not console_may_delegate(s)]
+
+
 SIGN_IN_AUDIENCE = "mash-console-sign-in"
 SIGN_IN_TTL = timedelta(minutes=10)
+OWN_TOKEN_MAX = timedelta(hours=8)
+"""The longest life of the access token a sign-in link carries (a console session's)."""
+OWN_TOKEN_CLAIM = "access_token"  # noqa: S105 - a claim's name, not a secret
+"""The sign-in link's claim carrying the person's own access token, if any."""
 
 
 @dataclass(frozen=True)
 class SignInGrant:
-    """What a one-time console sign-in link grants: who, which scopes, and its id."""
+    """What a one-time console sign-in link grants: who, which scopes, its id, and the
+    person's own access token for the scopes the console may not pass on (or None)."""
 
     link_id: str
     principal: Principal
     expires_at: datetime
+    access_token: str | None = field(default=None, repr=False)
 
 
 def mint_sign_in(
@@ -259,10 +273,17 @@ def mint_sign_in(
     link_id: str,
     issuer: str = "mash",
     now: datetime | None = None,
+    session: timedelta = OWN_TOKEN_MAX,
 ) -> str:
-    """The token of a one-time console sign-in link (contract section 11): 10 minutes."""
+    """The token of a one-time console sign-in link (contract section 11): 10 minutes.
+
+    When the scopes include some a console may not pass on (`CONSOLE_NEVER`), the link
+    also carries the person's own access token for those alone, as an identity provider
+    would issue it at sign-in: signed by the same issuer, for their services, living as
+    long as the console's session (`session`, at most `OWN_TOKEN_MAX`) from now."""
+    scopes = list(scopes)
     issued = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, Any] = {
         "sub": subject,
         "scope": " ".join(scopes),
         "iss": issuer,
@@ -271,6 +292,9 @@ def mint_sign_in(
         "iat": int(issued.timestamp()),
         "exp": int((issued + SIGN_IN_TTL).timestamp()),
     }
+    if own := withheld(scopes):
+        ttl = min(session, OWN_TOKEN_MAX)
+        claims[OWN_TOKEN_CLAIM] = mint(key, subject, own, ttl, issuer, issued)
     return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
 
 
@@ -283,5 +307,9 @@ def verify_sign_in(settings: PlatformSettings, token: str) -> SignInGrant:
     scope, subject, link_id = claims.get("scope", ""), claims["sub"], claims.get("jti")
     if not (isinstance(scope, str) and isinstance(subject, str) and isinstance(link_id, str)):
         raise PermissionError("malformed claims")
+    own = claims.get(OWN_TOKEN_CLAIM)
+    if own is not None and not isinstance(own, str):
+        raise PermissionError("malformed claims")
     principal = Principal(subject=subject, scopes=frozenset(scope.split()))
-    return SignInGrant(link_id, principal, datetime.fromtimestamp(claims["exp"], UTC))
+    expires = datetime.fromtimestamp(claims["exp"], UTC)
+    return SignInGrant(link_id, principal, expires, own)

@@ -10,6 +10,7 @@ import base64
 import json
 from typing import Any
 
+import jwt
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 
 from mash_tools.testing import platform_settings
@@ -62,13 +63,24 @@ TRUST = trust(platform_settings("127.0.0.1:1"))
 """Whom records trusts: the suite's people and its console (contract section 2)."""
 
 
-def records_stand_in(bodies: list[dict[str, Any]]) -> FastAPI:
+def records_stand_in(
+    bodies: list[dict[str, Any]], bearers: list[dict[str, Any]] | None = None
+) -> FastAPI:
+    """The stand-in; each search's body goes to `bodies`, and the claims of each bearer
+    it accepts to `bearers` (a bearer it does not: 401, as records answers)."""
     app = FastAPI()
 
     @app.post("/v1/records/search")
     async def search(request: Request, authorization: str = Header("")) -> Response:
-        if not verify(TRUST, authorization.removeprefix("Bearer "), "records").may("records:read"):
+        bearer = authorization.removeprefix("Bearer ")
+        try:
+            principal = verify(TRUST, bearer, "records")
+        except PermissionError:
+            raise HTTPException(401) from None
+        if not principal.may("records:read"):
             raise HTTPException(403)
+        if bearers is not None:
+            bearers.append(jwt.decode(bearer, options={"verify_signature": False}))
         body = await request.json()
         bodies.append(body)
         names = ("given_name", "family_name", "date_of_birth")

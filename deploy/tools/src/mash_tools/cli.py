@@ -23,7 +23,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from shared.auth import audience_of, mint, mint_sign_in
+from shared.auth import OWN_TOKEN_MAX, audience_of, mint, mint_sign_in
 from shared.config import PlatformSettings
 
 
@@ -88,12 +88,17 @@ def console_link(args: argparse.Namespace) -> int:
     from mash_tools.keys import signing_key
 
     settings = PlatformSettings()
+    # the link carries the person's own token for the scopes a console may not pass on,
+    # living as long as a console session (CONSOLE_SESSION_MINUTES, at most 8 hours)
+    minutes = os.environ.get("CONSOLE_SESSION_MINUTES", "")
+    session = timedelta(minutes=int(minutes)) if minutes.isdigit() else OWN_TOKEN_MAX
     token = mint_sign_in(
         signing_key(settings),
         args.sub,
         args.scope.split(),
         secrets.token_urlsafe(16),
         settings.jwt_issuer,
+        session=session,
     )
     port = os.environ.get("CONSOLE_PORT", "8005")
     base = os.environ.get("CONSOLE_PUBLIC_URL") or f"http://127.0.0.1:{port}"

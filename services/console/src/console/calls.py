@@ -75,4 +75,6 @@ class Calls(Upstream):
     ) -> Page:
         """One page of the entries about a person, oldest first (the search's body holds
         a person id or names and a date of birth: never in an address or a log)."""
-        return await self.page("records", "/v1/records/search", person, None, after, search)
+        return await self.page(
+            "records", "/v1/records/search", person, None, after, search, scope="records:read"
+        )

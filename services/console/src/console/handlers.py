@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console import repository
+from console import own_tokens, repository
 from console.config import Settings
 from console.domain.facts import Decision, Listing, fold, fold_outcome
 from console.domain.people import Person, new_person
@@ -53,9 +54,15 @@ def session_hash(cookie: str) -> str:
 
 
 async def start_session(
-    platform: Platform[Settings], subject: str, scopes: frozenset[str], method: str, now: datetime
+    platform: Platform[Settings],
+    subject: str,
+    scopes: frozenset[str],
+    method: str,
+    now: datetime,
+    access_token: str | None = None,
 ) -> str:
-    """A new session for the person; its cookie value."""
+    """A new session for the person, with their own access token if the sign-in gave one
+    (kept no longer than the session); its cookie value."""
     settings = platform.settings
     cookie = secrets.token_urlsafe(32)
     person = new_person(
@@ -66,8 +73,11 @@ async def start_session(
         now,
         timedelta(minutes=settings.session_minutes),
     )
+    own = own_tokens.parse(access_token, person.expires_at)
     async with platform.uow() as session:
         await repository.add_session(session, session_hash(cookie), person)
+        if own is not None:
+            await own_tokens.save(session, session_hash(cookie), cookie, own)
     return cookie
 
 
@@ -97,7 +107,9 @@ async def sign_in_with_link(platform: Platform[Settings], token: str, now: datet
         if not await repository.use_link(session, grant.link_id, grant.expires_at, now):
             raise SignInRefused
     principal = grant.principal
-    return await start_session(platform, principal.subject, principal.scopes, "link", now)
+    return await start_session(
+        platform, principal.subject, principal.scopes, "link", now, grant.access_token
+    )
 
 
 async def begin_oidc(
@@ -132,32 +144,42 @@ async def finish_oidc(
     if pending is None or not code:
         raise SignInRefused
     try:
-        subject, scopes = await oidc.complete(code, pending["code_verifier"], pending["nonce"])
+        found = await oidc.complete(code, pending["code_verifier"], pending["nonce"])
     except OidcRefused:
         raise SignInRefused from None
-    cookie = await start_session(platform, subject, scopes, "oidc", now)
+    cookie = await start_session(
+        platform, found.subject, found.scopes, "oidc", now, found.access_token
+    )
     return cookie, str(pending["next_path"])
 
 
 async def purge(platform: Platform[Settings], now: datetime) -> int:
-    """Forget what has expired: pending OpenID requests, sessions, used links' records."""
+    """Forget what has expired: pending OpenID requests, sessions, their own tokens, used
+    links' records."""
     async with platform.uow() as session:
-        return await repository.purge_expired(session, now)
+        tokens = await own_tokens.purge(session, now)
+        return tokens + await repository.purge_expired(session, now)
 
 
 async def sign_out(platform: Platform[Settings], cookie: str, now: datetime) -> None:
     async with platform.uow() as session:
         await repository.end_session(session, session_hash(cookie), now)
+        await own_tokens.forget(session, session_hash(cookie), now)
 
 
 async def signed_in(
     platform: Platform[Settings], cookie: str | None, now: datetime
 ) -> Person | None:
-    """The person whose session the cookie names, while it lasts."""
+    """The person whose session the cookie names, while it lasts, with their own access
+    token while that lasts."""
     if not cookie:
         return None
     async with platform.sessions() as session:
-        return await repository.find_session(session, session_hash(cookie), now)
+        person = await repository.find_session(session, session_hash(cookie), now)
+        if person is None:
+            return None
+        own = await own_tokens.find(session, session_hash(cookie), cookie, now)
+    return replace(person, own_token=own) if own else person
 
 
 # event handlers

@@ -5,7 +5,7 @@ the ID token (or, failing that, of the userinfo answer)."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,6 +18,16 @@ from shared.service import Platform
 
 class OidcRefused(Exception):
     """The provider refused, or its answer could not be trusted."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signed in, with which of the hub's scopes, and the access token the provider
+    issued them (forwarded for what a console may not pass on; never logged)."""
+
+    subject: str
+    scopes: frozenset[str]
+    access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -91,10 +101,9 @@ class Oidc:
             )
         return OidcRequest(state, verifier, nonce, url)
 
-    async def complete(
-        self, code: str, code_verifier: str, nonce: str
-    ) -> tuple[str, frozenset[str]]:
-        """Exchange the code; the person's subject and hub scopes from a verified ID token."""
+    async def complete(self, code: str, code_verifier: str, nonce: str) -> Identity:
+        """Exchange the code; the person's subject and hub scopes from a verified ID token,
+        and the access token of the token endpoint's answer."""
         meta = await self.metadata()
         try:
             async with self._client() as client:
@@ -104,10 +113,12 @@ class Oidc:
         except Exception:  # noqa: BLE001 - any failure of the exchange refuses the sign-in
             raise OidcRefused("code exchange failed") from None
         claims = await self.verified(str(token.get("id_token", "")), nonce, meta)
+        access = token.get("access_token")
+        access_token = access if isinstance(access, str) and access else None
         claim = self._settings.oidc_scope_claim
-        if claim not in claims and meta.get("userinfo_endpoint"):
-            claims = {**await self._userinfo(meta, str(token["access_token"])), **claims}
-        return str(claims["sub"]), _scopes(claims.get(claim))
+        if claim not in claims and meta.get("userinfo_endpoint") and access_token:
+            claims = {**await self._userinfo(meta, access_token), **claims}
+        return Identity(str(claims["sub"]), _scopes(claims.get(claim)), access_token)
 
     async def verified(self, id_token: str, nonce: str, meta: dict[str, Any]) -> dict[str, Any]:
         assert self._http is not None

@@ -1,5 +1,6 @@
-"""The console's tables: sessions, used sign-in links, and the read model of counts the
-dashboard is computed from (ids and facts only: no name, date of birth or address)."""
+"""The console's tables: sessions (and their people's own access tokens), used sign-in
+links, and the read model of counts the dashboard is computed from (ids and facts only:
+no name, date of birth or address)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
 )
+
+own_tokens = Table(
+    "own_tokens",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("sealed", Text, nullable=False),
+    Column("audience", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+"""A session's person's own access token, sealed with a key only the session's cookie
+gives (console.own_tokens): a copy of the database forwards nothing."""
 
 used_links = Table(
     "used_sign_in_links",

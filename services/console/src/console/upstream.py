@@ -1,15 +1,24 @@
 """The owning services' APIs, called on behalf of the signed-in person.
 
-Each call carries a two-minute bearer token for the person's own subject and scopes,
-signed with the console's own key (issuer `mash-console`) for the one service called, so
-each service checks, answers and audits the read as that person's: the console adds no
-access of its own, and passes on only the scopes a console may (`shared.auth.CONSOLE_NEVER`).
+Each call is made as the person, in one of two ways, chosen by the scope the call needs
+(`scope=`, or else the route's: `console.scopes`):
+- a scope a console may pass on: a two-minute bearer token for the person's subject and
+  those of their scopes, signed with the console's own key (issuer `mash-console`) for
+  the one service called;
+- a scope no console may pass on (`shared.auth.CONSOLE_NEVER`: `records:read`,
+  `triage:policy`, `subscriptions:write:*`): the person's own access token from the
+  identity provider, forwarded unchanged, and only to a service its `aud` names. Without
+  one (expired, never issued, refused by the service), `SignInAgain`: the page asks the
+  person to sign in again.
+Either way each service checks, answers and audits the call as that person's: the console
+adds no access of its own, and its key opens none of `CONSOLE_NEVER`'s scopes.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -18,6 +27,7 @@ import httpx
 from console.config import Settings
 from console.domain.people import Person
 from console.inputs import CURSOR
+from console.scopes import forwards, scope_of
 from shared.auth import CONSOLE_TTL, console_may_delegate, mint
 from shared.keys import SigningKey
 from shared.service import Platform
@@ -29,6 +39,12 @@ MAX_PAGES = 50
 
 class Refused(Exception):
     """The service refused the person (401/403)."""
+
+
+class SignInAgain(Refused):
+    """The call needs the person's own access token (a scope no console may pass on), and
+    there is none that the service accepts: never issued, expired, not for this service,
+    or refused by it."""
 
 
 class NotFound(Exception):
@@ -77,8 +93,10 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)[:300] if detail else f"the request was refused ({response.status_code})."
 
 
-def _check(service: str, response: httpx.Response) -> None:
+def _check(service: str, response: httpx.Response, forwarded: bool = False) -> None:
     status = response.status_code
+    if forwarded and status == 401:  # the person's own token is over or was revoked
+        raise SignInAgain(service)
     if status in (401, 403):
         raise Refused(service)
     if status == 404:
@@ -113,7 +131,15 @@ class Upstream:
         if self._client:
             await self._client.aclose()
 
-    def _headers(self, person: Person, service: str) -> dict[str, str]:
+    def _headers(self, person: Person, service: str, scope: str | None = None) -> dict[str, str]:
+        """The bearer for a call to `service` needing `scope` (None: one a console may
+        pass on): the person's own token for a scope no console may pass on, otherwise
+        a token of the console's for the delegable ones."""
+        if forwards(scope):
+            own = person.own_token
+            if own is None or not own.serves(service, datetime.now(UTC)):
+                raise SignInAgain(service)
+            return {"Authorization": f"Bearer {own.token}"}
         assert self._key is not None, "upstream client not started"
         scopes = [s for s in person.scopes if console_may_delegate(s)]
         issuer = self._settings.platform.console_issuer
@@ -128,15 +154,19 @@ class Upstream:
         person: Person,
         params: dict[str, str] | None,
         body: dict[str, Any] | None = None,
-    ) -> httpx.Request:
+        scope: str | None = None,
+    ) -> tuple[httpx.Request, bool]:
+        """The request, and whether it forwards the person's own token."""
         assert self._client is not None, "upstream client not started"
-        return self._client.build_request(
+        needed = scope_of(service, path, scope)
+        request = self._client.build_request(
             method,
             self.bases[service] + path,
             params={k: v for k, v in (params or {}).items() if v},
-            headers=self._headers(person, service),
+            headers=self._headers(person, service, needed),
             json=body,
         )
+        return request, forwards(needed)
 
     async def call(
         self,
@@ -146,25 +176,29 @@ class Upstream:
         person: Person,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        *,
+        scope: str | None = None,
     ) -> httpx.Response:
         """One request as the person; refusals, absences and failures as exceptions.
-        `path` is built with `segments` from anything that came from a request."""
+        `path` is built with `segments` from anything that came from a request; `scope`
+        is what the call needs, when no console may pass it on (see `console.scopes`)."""
         assert self._client is not None, "upstream client not started"
-        request = self._request(service, method, path, person, params, body)
+        request, forwarded = self._request(service, method, path, person, params, body, scope)
         try:
             response = await self._client.send(request)
         except httpx.HTTPError:
             raise Unavailable(service) from None
-        _check(service, response)
+        _check(service, response, forwarded)
         return response
 
-    async def stream(self, service: str, path: str, person: Person) -> httpx.Response:
+    async def stream(
+        self, service: str, path: str, person: Person, *, scope: str | None = None
+    ) -> httpx.Response:
         """A GET whose body is read as it comes (a CSV export); the caller closes it."""
         assert self._client is not None, "upstream client not started"
+        request, forwarded = self._request(service, "GET", path, person, None, None, scope)
         try:
-            response = await self._client.send(
-                self._request(service, "GET", path, person, None), stream=True
-            )
+            response = await self._client.send(request, stream=True)
         except httpx.HTTPError:
             raise Unavailable(service) from None
         if response.status_code >= 400:
@@ -174,7 +208,7 @@ class Upstream:
                 raise Unavailable(service) from None
             finally:
                 await response.aclose()
-            _check(service, response)
+            _check(service, response, forwarded)
         return response
 
     async def page(
@@ -185,12 +219,14 @@ class Upstream:
         params: dict[str, str] | None = None,
         after: str | None = None,
         body: dict[str, Any] | None = None,
+        *,
+        scope: str | None = None,
     ) -> Page:
         """One page of a list (contract section 2: `limit`, `after`, `Link: rel="next"`);
         with a body, the list is a search's answer (a POST)."""
         asked = {**(params or {}), "limit": str(self.page_size), "after": after or ""}
         method = "GET" if body is None else "POST"
-        response = await self.call(service, method, path, person, asked, body)
+        response = await self.call(service, method, path, person, asked, body, scope=scope)
         try:
             items = response.json()
         except ValueError:
@@ -200,12 +236,18 @@ class Upstream:
         return Page(items, _next_cursor(service, response))
 
     async def every(
-        self, service: str, path: str, person: Person, params: dict[str, str] | None = None
+        self,
+        service: str,
+        path: str,
+        person: Person,
+        params: dict[str, str] | None = None,
+        *,
+        scope: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every record of a list, following each page's next link (at most MAX_PAGES)."""
         after: str | None = None
         for _ in range(MAX_PAGES):
-            found = await self.page(service, path, person, params, after)
+            found = await self.page(service, path, person, params, after, scope=scope)
             for item in found.items:
                 yield item
             if found.after is None:
@@ -213,9 +255,15 @@ class Upstream:
             after = found.after
 
     async def json(
-        self, service: str, path: str, person: Person, params: dict[str, str] | None = None
+        self,
+        service: str,
+        path: str,
+        person: Person,
+        params: dict[str, str] | None = None,
+        *,
+        scope: str | None = None,
     ) -> Any:
-        return (await self.call(service, "GET", path, person, params)).json()
+        return (await self.call(service, "GET", path, person, params, scope=scope)).json()
 
 
 def _next_cursor(service: str, response: httpx.Response) -> str | None:

@@ -19,7 +19,7 @@ from console.calls import Calls
 from console.domain.people import Person
 from console.inputs import BadRequest, NotFoundPage, same_token
 from console.oidc import Oidc
-from console.upstream import NotFound, Refused, Rejected, Unavailable
+from console.upstream import NotFound, Refused, Rejected, SignInAgain, Unavailable
 from shared.service import PlatformDep
 from shared.topics import AGENCIES
 
@@ -138,6 +138,20 @@ def install_pages(app: FastAPI) -> None:
     async def _refused(request: Request, exc: Refused) -> Response:
         return _error(request, 403, "You cannot see this page", f"{exc} refused your account.")
 
+    @app.exception_handler(SignInAgain)
+    async def _sign_in_again(request: Request, exc: SignInAgain) -> Response:
+        # the page needs the person's own access token, which is over: a session of the
+        # console's is not enough for it (a 403 with the way back; a 401 would need a
+        # WWW-Authenticate scheme, which a cookie session has not)
+        return _error(
+            request,
+            403,
+            "Please sign in again",
+            f"To use this page, the {exc} service needs your own sign-in, which has"
+            " expired. Sign in again to continue.",
+            sign_in_again=request.url.path,
+        )
+
     @app.exception_handler(Rejected)
     async def _rejected(request: Request, exc: Rejected) -> Response:
         title = "There is a problem with the address" if exc.status < 500 else "Sorry"
@@ -175,6 +189,6 @@ def install_pages(app: FastAPI) -> None:
         )
 
 
-def _error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+def _error(request: Request, status: int, title: str, detail: str, **context: Any) -> HTMLResponse:
     person = getattr(request.state, "person", None)
-    return render(request, "error.html", person, status, title=title, detail=detail)
+    return render(request, "error.html", person, status, title=title, detail=detail, **context)

@@ -1,9 +1,28 @@
-"""A signed-in person: who, which of the hub's scopes, and until when."""
+"""A signed-in person: who, which of the hub's scopes, until when, and their own access
+token from the identity provider (kept for what the console may not pass on)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class OwnToken:
+    """The person's own access token, as their identity provider issued it at sign-in.
+
+    The console forwards it, unchanged, for a call needing a scope no console may pass on
+    (`shared.auth.CONSOLE_NEVER`), and only to a service it names in `aud`: the service
+    then judges the person's own grant, not the console's. Never in a repr, a log or a
+    page."""
+
+    token: str = field(repr=False)
+    audience: frozenset[str]
+    expires_at: datetime
+
+    def serves(self, service: str, now: datetime) -> bool:
+        """Whether it may be sent to `service` now."""
+        return service in self.audience and now < self.expires_at
 
 
 @dataclass(frozen=True)
@@ -15,6 +34,8 @@ class Person:
     """`link` (a one-time sign-in link) or `oidc`."""
     signed_in_at: datetime
     expires_at: datetime
+    own_token: OwnToken | None = field(default=None, repr=False, compare=False)
+    """Their own access token while it lasts (None: none was issued, or it is over)."""
 
     def may(self, *any_of: str) -> bool:
         return any(scope in self.scopes for scope in any_of)
