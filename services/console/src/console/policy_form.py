@@ -141,7 +141,7 @@ def _expected(label: str, kind: str) -> str:
         "int": f"{label} must be a whole number.",
         "float": f"{label} must be a number, like 0.10.",
         "json": f"{label} must be valid JSON.",
-    }.get(kind, f"Enter {label.lower()}: at most 64 characters, without control characters.")
+    }.get(kind, f"Enter the {label.lower()}: at most 64 characters, no control characters.")
 
 
 def field_errors(form: TrialForm, errors: list[dict[str, Any]]) -> dict[str, str]:
@@ -151,7 +151,7 @@ def field_errors(form: TrialForm, errors: list[dict[str, Any]]) -> dict[str, str
     found: dict[str, str] = {}
     for error in errors:
         loc = [str(part) for part in error.get("loc", [])]
-        message = str(error.get("msg", "is not valid"))[:200]
+        message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")[:200]
         target = "policy" if loc[:1] == ["body"] and len(loc) == 1 else ""
         if loc[:2] == ["body", "policy"] and len(loc) > 2:
             target = f"policy-{loc[2]}"
