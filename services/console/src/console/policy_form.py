@@ -31,6 +31,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "routes": ("Routing table (JSON)", "Which agency gets a referral, for what reason, when"),
 }
 PERIOD = ("from", "to", "area")
+PERIOD_LABELS = {"from": "Reported from", "to": "Reported to", "area": "Area", "policy": "Policy"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def field_errors(form: TrialForm, errors: list[dict[str, Any]]) -> dict[str, str
             target = loc[1]
         if target not in known:
             target = "policy"
-        name = next((f.label for f in form.fields if f.id == target), target.capitalize())
+        labels = {f.id: f.label for f in form.fields} | PERIOD_LABELS
+        name = labels.get(target, target)
         found.setdefault(target, f"{name}: {message}")
     return found

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -30,7 +30,10 @@ Since = Annotated[str, Form(max_length=10)]
 
 @router.get("/policy", response_class=HTMLResponse)
 async def policy_page(
-    request: Request, person: PersonDep, upstream: UpstreamDep, applied: str | None = None
+    request: Request,
+    person: PersonDep,
+    upstream: UpstreamDep,
+    applied: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     needs(person, SCOPE)
     view = await upstream.json("triage", "/v1/policy", person)
