@@ -281,6 +281,16 @@ async def test_a_persons_chronology_and_what_an_agency_had_received(hub: Hub) ->
             )
         assert seen.count("referral disclosed") >= 2, seen  # the IDVA service and the police's team
         await check_page(page, hub.screens, "review-chronology-last-page")
+        async with page.expect_navigation():
+            await page.click("#printable")
+        whole = await page.eval_on_selector_all(
+            "table.console-chronology tbody tr", "rows => rows.map(r => r.dataset.event)"
+        )
+        # oldest first: anything logged since (the applied policy's decisions) comes after
+        assert whole[: len(seen)] == seen
+        await page.emulate_media(media="print")
+        await hub.screens.take(page, "review-chronology-whole-print")
+        await page.emulate_media(media="screen")
 
         # what the IDVA service had received: now, the referral; a day before, nothing
         await page.select_option("#agency", "idva")

@@ -120,6 +120,7 @@ REVIEW_FIELDS = (
     "as_of",
     "as_of-time",
     "after",
+    "whole",
 )
 POSTS: dict[str, tuple[str, ...]] = {
     "/referrals/{referral_id}/ack": ("agency", "incident", "csrf_token"),

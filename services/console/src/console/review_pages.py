@@ -128,15 +128,33 @@ async def review_search(
     as_of: Short = "",
     as_of_time: Annotated[str, Form(alias="as_of-time", max_length=10)] = "",
     after: Annotated[str, Form(max_length=1024)] = "",
+    whole: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
+    """One page of the list; or, for printing, every page of it on one (`whole`)."""
     search = Search(person_id, given_name, family_name, birth_day, birth_month, birth_year)
     zone = ZoneInfo(platform.settings.timezone)
     search, view = await _form(person, csrf_token, search, agency, as_of, as_of_time, zone)
     if search.errors or view.errors:
         return render(request, "review.html", person, 400, **_context(search, view))
-    found = await _page(upstream, person, search, view, cursor(after))
-    context = _context(search, view, found, later=bool(after))
+    if whole:
+        found = Page(await _every(upstream, person, search, view))
+    else:
+        found = await _page(upstream, person, search, view, cursor(after))
+    context = _context(search, view, found, later=bool(after), whole=bool(whole))
     return render(request, "review.html", person, **context)
+
+
+async def _every(upstream: Calls, person: Person, search: Search, view: Shown) -> list[Any]:
+    """Every page's items, following the next links (at most MAX_PAGES)."""
+    items: list[Any] = []
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        found = await _page(upstream, person, search, view, after)
+        items += found.items
+        if found.after is None:
+            break
+        after = found.after
+    return items
 
 
 async def _page(
@@ -146,8 +164,11 @@ async def _page(
     return await upstream.page("records", SEARCH, person, view.params(), after, dict(search.body()))
 
 
-def _context(search: Search, view: Shown, found: Page | None = None, later: bool = False) -> Any:
+def _context(
+    search: Search, view: Shown, found: Page | None = None, later: bool = False, whole: bool = False
+) -> Any:
     return {
+        "whole": whole,
         "search": search,
         "view": view,
         "errors": {**search.errors, **view.errors},
