@@ -17,9 +17,9 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from console.inputs import BadRequest, day, identifier
+from console.inputs import BadRequest, NotFoundPage, day, identifier
 from console.policy_form import copy_of, field_errors, filled
-from console.upstream import Rejected, segments
+from console.upstream import Rejected, Unavailable, segments
 from console.web import FormTokenDep, PersonDep, UpstreamDep, check_csrf, needs, render, slug
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +67,10 @@ async def start_trial(request: Request, person: PersonDep, upstream: UpstreamDep
                 raise
             form.errors.update(field_errors(form, exc.errors) or {"policy": exc.detail})
         else:
-            trial_id = identifier(str(answer.json().get("trial_id", "")))
+            try:
+                trial_id = identifier(str(answer.json().get("trial_id", "")))
+            except (ValueError, AttributeError, NotFoundPage):
+                raise Unavailable("triage") from None
             return RedirectResponse(f"/policy/trials/{trial_id}", 303)
     history = list(reversed(view.get("history", [])))
     context = {"view": view, "history": history, "form": form, "applied": None}
