@@ -78,7 +78,7 @@ async def hub(
 
 
 def csrf_of(page: httpx.Response) -> str:
-    return re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[0]
+    return str(re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[0])
 
 
 async def test_nothing_is_asked_of_triage_or_records_without_the_form_token(
