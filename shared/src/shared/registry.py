@@ -139,7 +139,7 @@ SERVICES: tuple[Service, ...] = (
         "console",
         8005,
         consumes=(SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES),
-        calls=("notify", "marac", "perpetrators", "records"),
+        calls=("notify", "marac", "perpetrators", "records", "triage"),
         public_https="the OpenID Connect issuer (contract section 11)",
         settings_secret="console-oidc",  # noqa: S106 - a Secret's name, not a value
     ),

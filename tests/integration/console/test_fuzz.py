@@ -34,6 +34,7 @@ pytestmark = pytest.mark.kafka
 MEETING = str(uuid.uuid4())
 REFERRAL = str(uuid.uuid4())
 INCIDENT = str(uuid.uuid4())
+TRIAL = str(uuid.uuid4())
 SCOPES = (
     "referrals:read:idva",
     "referrals:ack:idva",
@@ -41,6 +42,8 @@ SCOPES = (
     "dashboard:read",
     "perpetrators:read",
     "records:read",
+    "triage:policy",
+    "reviews:read",
 )
 HOSTILE = [
     "",
@@ -96,6 +99,10 @@ GETS: dict[str, tuple[str, ...]] = {
     "/dashboard.csv": ("area", "from", "to"),
     "/perpetrators": ("area", "after"),
     "/records": ("x",),
+    "/policy": ("applied",),
+    "/policy/trials/{trial_id}": ("x",),
+    "/policy/trials/{trial_id}/changes.csv": ("x",),
+    "/reviews": ("x",),
     "/sign-in": ("next", "signed_out"),
     "/sign-in/link": ("token",),
     "/sign-in/oidc": ("next",),
@@ -104,6 +111,17 @@ GETS: dict[str, tuple[str, ...]] = {
     "/readyz": ("x",),
     "/metrics": ("x",),
 }
+REVIEW_FIELDS = (
+    "csrf_token",
+    "person_id",
+    "given_name",
+    "date_of_birth-day",
+    "agency",
+    "as_of",
+    "as_of-time",
+    "after",
+    "whole",
+)
 POSTS: dict[str, tuple[str, ...]] = {
     "/referrals/{referral_id}/ack": ("agency", "incident", "csrf_token"),
     "/sign-in/link": ("token", "csrf_token"),
@@ -118,6 +136,10 @@ POSTS: dict[str, tuple[str, ...]] = {
         "after",
     ),
     "/sign-out": ("csrf_token",),
+    "/policy/trials": ("csrf_token", "policy-version", "policy-high_score", "from", "to", "area"),
+    "/policy/trials/{trial_id}/apply": ("csrf_token", "redecide_since", "confirm"),
+    "/reviews": REVIEW_FIELDS,
+    "/reviews/chronology.csv": REVIEW_FIELDS,
 }
 BASE = {
     "agency": "idva",
@@ -128,10 +150,13 @@ BASE = {
     "next": "/marac",
     "referral_id": REFERRAL,
     "meeting_id": MEETING,
+    "trial_id": TRIAL,
 }
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ALLOWED_UPSTREAM = re.compile(
     r"^/.well-known/openid-configuration$|^/v1/records/search$|^/v1/(referrals|meetings|cases|perpetrators)"
-    r"(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(/cases|/cases\.csv|/ack))?$"
+    rf"(/{UUID}(/cases|/cases\.csv|/ack))?$"
+    rf"|^/v1/policy$|^/v1/policy-trials(/{UUID}(/apply|/changes\.csv)?)?$|^/v1/chronology/search$"
 )
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -150,7 +175,7 @@ def stand_in(seen: list[str]) -> FastAPI:
             uuid.UUID(value)
         except ValueError:
             raise HTTPException(422, f"{what} is not a UUID") from None
-        if value not in (MEETING, REFERRAL):
+        if value not in (MEETING, REFERRAL, TRIAL):
             raise HTTPException(404)
 
     @app.get("/.well-known/openid-configuration")
@@ -207,6 +232,39 @@ def stand_in(seen: list[str]) -> FastAPI:
             raise HTTPException(422, "a person_id, or names and birth")
         return []
 
+    @app.get("/v1/policy")
+    async def policy() -> dict[str, Any]:
+        return {"current": {"version": "v1", "high_score": 14, "routes": []}, "history": []}
+
+    @app.post("/v1/policy-trials", status_code=202)
+    async def trial(body: dict[str, Any]) -> dict[str, str]:
+        if not isinstance(body.get("policy", {}).get("high_score"), int):
+            raise HTTPException(422, "high_score is not a number")
+        return {"trial_id": TRIAL}
+
+    @app.get("/v1/policy-trials/{trial_id}")
+    async def progress(trial_id: str) -> dict[str, Any]:
+        known(trial_id, "trial_id")
+        summary = {"incidents": 1, "changed": 0, "risk_level": {}, "referrals": {}}
+        found = {"status": "done", "policy_version": "v2", "done": 1, "total": 1}
+        return {"trial_id": trial_id, **found, "summary": summary}
+
+    @app.get("/v1/policy-trials/{trial_id}/changes.csv")
+    async def changes(trial_id: str) -> PlainTextResponse:
+        known(trial_id, "trial_id")
+        return PlainTextResponse("incident_id\n", media_type="text/csv")
+
+    @app.post("/v1/policy-trials/{trial_id}/apply", status_code=202)
+    async def apply(trial_id: str) -> dict[str, str]:
+        known(trial_id, "trial_id")
+        return {"trial_id": trial_id}
+
+    @app.post("/v1/chronology/search")
+    async def chronology(body: dict[str, Any]) -> list[dict[str, Any]]:
+        if not body.get("person_id") and not body.get("date_of_birth"):
+            raise HTTPException(422, "a person_id, or names and birth")
+        return []
+
     @app.get("/v1/cases")
     @app.get("/v1/perpetrators")
     async def empty() -> list[dict[str, Any]]:
@@ -244,11 +302,14 @@ def gets() -> list[str]:
 def posts(csrf: str) -> list[tuple[str, dict[str, str]]]:
     asked: list[tuple[str, dict[str, str]]] = []
     for template, fields in POSTS.items():
+        slots = re.findall(r"{(\w+)}", template)
+        path = template
+        for slot in slots:
+            path = path.replace(f"{{{slot}}}", BASE[slot])
         for value in HOSTILE:
-            if "{referral_id}" in template:
-                path = template.replace("{referral_id}", quote(value, safe=""))
-                asked.append((path, {"agency": "idva", "csrf_token": csrf}))
-            path = template.replace("{referral_id}", REFERRAL)
+            for slot in slots:
+                hostile = template.replace(f"{{{slot}}}", quote(value, safe=""))
+                asked.append((hostile, {"agency": "idva", "csrf_token": csrf}))
             for field in fields:
                 form = {"agency": "idva", "csrf_token": csrf, "token": "x", "person_id": "N1"}
                 form[field] = value
@@ -267,7 +328,14 @@ async def attack(client: httpx.AsyncClient, csrf: str) -> list[tuple[str, int]]:
         answer = await client.post(path, data=form)
         if answer.status_code >= 500:
             failed.append((f"POST {path[:80]} {sorted(form.items())!r:.120}", answer.status_code))
-    for path in ("/sign-out", f"/referrals/{REFERRAL}/ack", "/sign-in/link", "/records"):
+    for path in (
+        "/sign-out",
+        f"/referrals/{REFERRAL}/ack",
+        "/sign-in/link",
+        "/records",
+        "/policy/trials",
+        "/reviews",
+    ):
         # a token that is not ASCII, bytes that are not UTF-8, a file, a JSON body
         for content, kind in (
             (b"csrf_token=%C3%A9&agency=idva", "application/x-www-form-urlencoded"),
@@ -312,6 +380,7 @@ async def test_no_hostile_request_answers_5xx_or_reaches_the_logs_raw(
         marac_url=base,
         perpetrators_url=base,
         records_url=base,
+        triage_url=base,
         oidc_issuer=base,
         oidc_client_id="console",
     )

@@ -634,7 +634,7 @@ def test_ingress_only_to_the_service_port_from_the_ingress_controller_prometheus
         same_namespace = [
             p["podSelector"]["matchLabels"] for p in peers if "namespaceSelector" not in p
         ]
-        if name in ("notify", "marac", "perpetrators", "records"):
+        if name in ("notify", "marac", "perpetrators", "records", "triage"):
             assert same_namespace == [
                 {"app.kubernetes.io/name": "console", "app.kubernetes.io/part-of": "mash"}
             ]
@@ -669,7 +669,7 @@ def test_egress_dns_kafka_own_postgres_and_the_collector_only(rendered):
         }
         allowed = {53, tls_port, 5432, 4318, 443}  # 443: the identity provider's JWKS
         if name == "console":
-            allowed |= {PORTS[c] for c in ("notify", "marac", "perpetrators", "records")}
+            allowed |= {PORTS[c] for c in ("notify", "marac", "perpetrators", "records", "triage")}
         assert set(by_port) == allowed, name
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from console import api, board, records, signin, store
+from console import api, board, policy_pages, records, review_pages, signin, store
 from console.calls import Calls
 from console.config import Settings
 from console.consumer import consumers
@@ -61,7 +61,14 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         platform,
         title="MASH console",
         description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
-        routers=[signin.router, api.router, board.router, records.router],
+        routers=[
+            signin.router,
+            api.router,
+            board.router,
+            records.router,
+            policy_pages.router,
+            review_pages.router,
+        ],
         consumers=consumers(platform),
         extra_start=start,
         extra_stop=stop,

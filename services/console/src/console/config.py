@@ -38,6 +38,7 @@ class Settings(ServiceSettings):
     marac_url: str = "http://127.0.0.1:8004"
     perpetrators_url: str = "http://127.0.0.1:8006"
     records_url: str = "http://127.0.0.1:8007"
+    triage_url: str = "http://127.0.0.1:8002"
     page_size: int = Field(default=100, ge=1, le=500)
     """How many records each page of a list shows (the services' `limit`)."""
     allowed_hosts: list[str] = Field(default_factory=list)

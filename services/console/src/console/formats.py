@@ -17,6 +17,7 @@ NAMES = {
     "victim-support": "victim support",
     "safeguarding-team": "the police safeguarding team",
     "school": "schools",
+    "mash": "the MASH",
     "dash_score": "DASH score",
     "marac": "MARAC",
 }

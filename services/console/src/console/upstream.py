@@ -55,11 +55,15 @@ class Rejected(Exception):
     """The service refused the request as asked (another 4xx): shown as what it is, with
     the problem's detail."""
 
-    def __init__(self, service: str, status: int, detail: str) -> None:
+    def __init__(
+        self, service: str, status: int, detail: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(service, status, detail)
         self.service = service
         self.status = status
         self.detail = detail
+        self.errors = errors or []
+        """A 422's problem details `errors` (`loc`, `msg`): which field, and what is wrong."""
 
 
 class Unavailable(Exception):
@@ -93,6 +97,17 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)[:300] if detail else f"the request was refused ({response.status_code})."
 
 
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    found = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [e for e in found if isinstance(e, dict) and isinstance(e.get("loc"), list)][:50]
+
+
 def _check(service: str, response: httpx.Response, forwarded: bool = False) -> None:
     status = response.status_code
     if forwarded and status == 401:  # the person's own token is over or was revoked
@@ -102,13 +117,13 @@ def _check(service: str, response: httpx.Response, forwarded: bool = False) -> N
     if status == 404:
         raise NotFound(service)
     if 400 <= status < 500:
-        raise Rejected(service, status, _detail(response))
+        raise Rejected(service, status, _detail(response), _errors(response))
     if status >= 400:
         raise Unavailable(service)
 
 
 class Upstream:
-    """An HTTP client for the owning services (notify, marac, perpetrators, records),
+    """An HTTP client for the owning services (notify, marac, perpetrators, records, triage),
     opened in the app's lifespan."""
 
     def __init__(self, settings: Settings) -> None:
@@ -121,6 +136,7 @@ class Upstream:
             "marac": settings.marac_url.rstrip("/"),
             "perpetrators": settings.perpetrators_url.rstrip("/"),
             "records": settings.records_url.rstrip("/"),
+            "triage": settings.triage_url.rstrip("/"),
         }
 
     async def start(self, _: Platform[Settings]) -> None:
