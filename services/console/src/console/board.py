@@ -136,8 +136,8 @@ async def _dashboard(
     if isinstance(found, str):
         board = dashboard(facts, start, end, zone, datetime.now(UTC), women)
         return without(board, PRIORITY, found), areas
-    facts = replace(facts, prioritised=found)
-    return dashboard(facts, start, end, zone, datetime.now(UTC), women), areas
+    board = dashboard(replace(facts, prioritised=found), start, end, zone, datetime.now(UTC), women)
+    return board, areas
 
 
 PRIORITY = "priority_perpetrators"
