@@ -1,5 +1,7 @@
-"""marac's meeting facts (partner referrals, discussed cases, actions); the escalations'
-and perpetrators' tables dropped: the console reads neither topic
+"""marac meeting facts; overdue referrals and perpetrator changes dropped
+
+Partner referrals, discussed cases and actions come from mash.marac.v1; the escalations'
+and perpetrators' tables go: the console reads neither topic.
 
 Revision ID: 0003
 Revises: 0002
