@@ -1,8 +1,10 @@
 """The console's principal holds no one's personal data from the bus (issue 20, contract
-sections 7 and 8): the broker refuses it the incidents, the decisions, the perpetrators
+sections 7 and 8): it reads triage's summaries, marac's events and notify's outcomes,
+and the broker refuses it the incidents, the decisions, the escalations, the perpetrators
 and every referral topic; and after a whole pipeline run of an incident full of personal
 data, every message it may read, read whole (value, key, headers), holds none of it,
-while its dashboard counts the incident from triage's summaries."""
+while its dashboard counts the incident from triage's summaries and its overdue referral
+from notify's outcomes (acknowledged after its `due_by`)."""
 
 from __future__ import annotations
 
@@ -50,8 +52,14 @@ from tests.personal import personal_data_in, rich_incident_body
 pytestmark = pytest.mark.kafka
 
 CONSOLE = "console"
-CONSOLE_READS = (SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES)
-REFUSED = (INCIDENTS, DECISIONS, PERPETRATORS, *(referrals_topic(a) for a in AGENCIES))
+CONSOLE_READS = (SUMMARIES, MARAC, REFERRAL_OUTCOMES)
+REFUSED = (
+    INCIDENTS,
+    DECISIONS,
+    ESCALATIONS,
+    PERPETRATORS,
+    *(referrals_topic(a) for a in AGENCIES),
+)
 
 
 def test_the_acl_table_gives_the_console_only_topics_without_personal_data() -> None:
@@ -110,8 +118,7 @@ async def test_nothing_the_console_reads_after_a_whole_run_holds_personal_data(
         decisions,
         readers[0] as summaries,
         readers[1] as marac_events,
-        readers[2] as escalations,
-        readers[3] as outcomes,
+        readers[2] as outcomes,
     ):
         await signed_in(console_client, "manager", "dashboard:read")
         await subscribe(notify_client, "idva", idva_hook.url)
@@ -133,7 +140,8 @@ async def test_nothing_the_console_reads_after_a_whole_run_holds_personal_data(
             return incident_id in (headers_of(record).get("ce_subject"), *_ids(record))
 
         # the run: decided (and summarised), listed at the MARAC, delivered to the IDVA's
-        # webhook, acknowledged by children's social care, the IDVA's referral overdue
+        # webhook, acknowledged by children's social care, the IDVA's referral acknowledged
+        # after its due time (overdue)
         decision = await decisions.wait_for(about)
         await summaries.wait_for(about)
         await marac_events.wait_for(about)
@@ -147,8 +155,15 @@ async def test_nothing_the_console_reads_after_a_whole_run_holds_personal_data(
         assert acked.status_code == 204, acked.text
         await outcomes.wait_for(lambda r: about(r) and "acknowledged" in _type(r))
         await outcomes.wait_for(lambda r: about(r) and "delivered" in _type(r))
+        (idva,) = await eventually(lambda: referrals_of(notify_client, "idva", incident_id))
         clock.advance(hours=49)
-        await escalations.wait_for(about)
+        late = await notify_client.post(
+            f"/v1/referrals/{idva['referral_id']}/ack", headers=bearer("referrals:ack:idva")
+        )
+        assert late.status_code == 204, late.text
+        await outcomes.wait_for(
+            lambda r: about(r) and "acknowledged" in _type(r) and data_of(r)["agency"] == "idva"
+        )
 
         today = datetime.now(UTC).date()
         query = (
@@ -164,7 +179,7 @@ async def test_nothing_the_console_reads_after_a_whole_run_holds_personal_data(
             return figures if done and overdue else None
 
         figures = await eventually(counted)
-        for reader in (summaries, marac_events, escalations, outcomes):
+        for reader in (summaries, marac_events, outcomes):
             await reader.poll()
 
     # the decision names the victim, the children and the suspect: the check would see it
@@ -173,9 +188,8 @@ async def test_nothing_the_console_reads_after_a_whole_run_holds_personal_data(
     assert figures["referrals_idva"]["total"] == "1"
     assert figures["incidents_with_children"]["total"] == "1"
     assert int(figures["referrals_delivered"]["total"]) >= 1
-    read = [
-        r for reader in (summaries, marac_events, escalations, outcomes) for r in reader.records
-    ]
+    assert figures["referrals_overdue"]["total"] == "1"
+    read = [r for reader in (summaries, marac_events, outcomes) for r in reader.records]
     assert {r.topic for r in read if about(r)} == set(CONSOLE_READS)
     for record in read:
         found = personal_data_in(record.value) + personal_data_in(record.key)

@@ -107,9 +107,9 @@ ACL_TABLE: Mapping[str, Access] = {
     "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES)),
     "marac": _service("marac", (DECISIONS,), (MARAC, ESCALATIONS)),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
-    # topics without personal data only (contract section 8); escalations (ids and times)
-    # for the dashboard's overdue referrals
-    "console": _service("console", (SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES), ()),
+    # topics without personal data only (contract section 8): an overdue referral is told
+    # by notify's outcomes (each carries its `due_by`), not by the escalations
+    "console": _service("console", (SUMMARIES, MARAC, REFERRAL_OUTCOMES), ()),
     # every log topic, and what the partners consume (to log it from their committed offsets)
     "records": _service(
         "records",

@@ -138,7 +138,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "console",
         8005,
-        consumes=(SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES),
+        consumes=(SUMMARIES, MARAC, REFERRAL_OUTCOMES),
         calls=("notify", "marac", "perpetrators", "records", "triage"),
         public_https="the OpenID Connect issuer (contract section 11)",
         settings_secret="console-oidc",  # noqa: S106 - a Secret's name, not a value

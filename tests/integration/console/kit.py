@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,10 +16,15 @@ from mash_tools.testing import TEST_KEY, kafka_options
 from shared.auth import mint_sign_in
 from shared.envelope import CloudEvent
 from shared.schemas import DecisionReferral, MaracEligibility, TriageSummarised
+from shared.schemas.marac import MaracActionEvent, MaracCaseClosed, MaracReferralReceived
 from shared.topics import (
     ESCALATIONS,
     MARAC,
+    MARAC_ACTION_AGREED,
+    MARAC_ACTION_COMPLETED,
+    MARAC_CASE_CLOSED,
     MARAC_CASE_LISTED,
+    MARAC_REFERRAL_RECEIVED,
     PERPETRATOR_PRIORITISED,
     PERPETRATORS,
     REFERRAL_ACKNOWLEDGED,
@@ -123,6 +128,53 @@ def case_listed(
     }
 
 
+def marac_referral(area: str, case_id: str, agency: str, received_at: datetime) -> dict[str, Any]:
+    """A `mash.marac.referral_received` event's data: a partner agency's referral."""
+    data = MaracReferralReceived(
+        marac_referral_id=uuid.uuid4(),
+        case_id=uuid.UUID(case_id),
+        area=area,
+        referring_agency=agency,
+        criteria=["professional_judgement"],
+        consent="given",
+        received_at=received_at,
+        repeat=False,
+    )
+    return data.model_dump(mode="json")
+
+
+def case_closed(
+    area: str, case_id: str, meeting_date: date, research: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A `mash.marac.case_closed` event's data: discussed, with the research before it."""
+    data = MaracCaseClosed(
+        case_id=uuid.UUID(case_id),
+        meeting_id=uuid.uuid4(),
+        meeting_date=meeting_date,
+        area=area,
+        outcome="discussed",
+        closed_at=datetime.combine(meeting_date, datetime.min.time(), UTC) + timedelta(hours=14),
+        research_before_meeting=list(research),
+    )
+    return data.model_dump(mode="json")
+
+
+def marac_action(
+    area: str, action_id: str, due_by: date, at: datetime, *, done: bool = False
+) -> dict[str, Any]:
+    """A `mash.marac.action_agreed` (or, done, `action_completed`) event's data."""
+    data = MaracActionEvent(
+        action_id=uuid.UUID(action_id),
+        case_id=uuid.uuid4(),
+        area=area,
+        agency="housing",
+        due_by=due_by,
+        status="done" if done else "open",
+        at=at,
+    )
+    return data.model_dump(mode="json")
+
+
 def overdue(incident_id: str, agency: str, due_by: datetime) -> dict[str, Any]:
     return {
         "referral_id": str(uuid.uuid4()),
@@ -180,6 +232,10 @@ def prioritised(area: str, scored_at: datetime) -> dict[str, Any]:
 TOPIC_OF = {
     TRIAGE_SUMMARISED: SUMMARIES,
     MARAC_CASE_LISTED: MARAC,
+    MARAC_REFERRAL_RECEIVED: MARAC,
+    MARAC_CASE_CLOSED: MARAC,
+    MARAC_ACTION_AGREED: MARAC,
+    MARAC_ACTION_COMPLETED: MARAC,
     REFERRAL_OVERDUE: ESCALATIONS,
     PERPETRATOR_PRIORITISED: PERPETRATORS,
     REFERRAL_ACKNOWLEDGED: REFERRAL_OUTCOMES,
@@ -220,7 +276,8 @@ class Publisher:
             id=str(uuid.uuid4()),
             source="/mash/test",
             type=kind,
-            subject=subject or str(data.get("incident_id", data.get("case_id", "x"))),
+            subject=subject
+            or str(data.get("incident_id", data.get("case_id", data.get("action_id", "x")))),
             data=data,
             time=datetime.now(UTC),
         )

@@ -1,12 +1,13 @@
 """The dashboard's figures for a seeded set of events equal the figures worked out here by
-hand, per month and for the period; the CSV says the same as the page."""
+hand, per month and for the period; the CSV says the same as the page. The console reads
+no escalation: an overdue referral is one its outcomes show unacknowledged by `due_by`."""
 
 from __future__ import annotations
 
 import csv
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,11 @@ import pytest
 import console.app
 from mash_tools.testing import eventually, running
 from shared.topics import (
+    MARAC_ACTION_AGREED,
+    MARAC_ACTION_COMPLETED,
+    MARAC_CASE_CLOSED,
     MARAC_CASE_LISTED,
+    MARAC_REFERRAL_RECEIVED,
     PERPETRATOR_PRIORITISED,
     REFERRAL_ACKNOWLEDGED,
     REFERRAL_DEAD,
@@ -24,8 +29,11 @@ from shared.topics import (
 )
 from tests.integration.console.kit import (
     Publisher,
+    case_closed,
     case_listed,
     console_settings,
+    marac_action,
+    marac_referral,
     overdue,
     page_figures,
     prioritised,
@@ -37,11 +45,13 @@ from tests.integration.console.kit import (
 pytestmark = pytest.mark.kafka
 
 SEPT, OCT = datetime(2026, 9, 15, 10, tzinfo=UTC), datetime(2026, 10, 14, 10, tzinfo=UTC)
+NEEDS = "Needs perpetrators:read"
 
 
 def seed(area: str) -> list[tuple[str, dict[str, Any]]]:
-    """Six incidents over two months, with re-grades, a late DASH, listings, an overdue
-    referral and a prioritised perpetrator (published, but not the console's to read)."""
+    """Six incidents over two months, with re-grades, a late DASH, listings, MARAC's
+    meeting, and an overdue escalation and a prioritised perpetrator (published, but not
+    the console's to read)."""
     a = summary(area, reported_at=SEPT, flags=("repeat_victim",))
     b = summary(
         area,
@@ -123,6 +133,36 @@ def seed(area: str) -> list[tuple[str, dict[str, Any]]]:
         (MARAC_CASE_LISTED, case_listed(area, m2, listed_at=OCT + timedelta(days=2))),
         (PERPETRATOR_PRIORITISED, prioritised(area, OCT + timedelta(days=1))),
         *outcomes(b["incident_id"], c_id, e_id),
+        *meeting(area),
+    ]
+
+
+def meeting(area: str) -> list[tuple[str, dict[str, Any]]]:
+    """Marac's events of September and October (ids, agencies and dates only): partner
+    referrals, discussed cases with the research returned before them, actions."""
+    p1, p2, c1, c2, c3 = (str(uuid.uuid4()) for _ in range(5))
+    a1, a2, a3, a4 = (str(uuid.uuid4()) for _ in range(4))
+    sept_30, oct_20, oct_29 = date(2026, 9, 30), date(2026, 10, 20), date(2026, 10, 29)
+    agreed = SEPT + timedelta(days=9)
+    return [
+        # case p1 referred by health in September and by housing in October; p2 in October
+        (MARAC_REFERRAL_RECEIVED, marac_referral(area, p1, "health", SEPT + timedelta(days=5))),
+        (MARAC_REFERRAL_RECEIVED, marac_referral(area, p1, "housing", OCT - timedelta(days=12))),
+        (MARAC_REFERRAL_RECEIVED, marac_referral(area, p2, "probation", OCT + timedelta(days=1))),
+        (MARAC_CASE_CLOSED, case_closed(area, c1, date(2026, 9, 24), ("health", "police"))),
+        (MARAC_CASE_CLOSED, case_closed(area, c2, date(2026, 9, 24))),
+        (MARAC_CASE_CLOSED, case_closed(area, c3, date(2026, 10, 22), ("idva",))),
+        # done the day before it was due
+        (MARAC_ACTION_AGREED, marac_action(area, a1, sept_30, agreed)),
+        (MARAC_ACTION_COMPLETED, marac_action(area, a1, sept_30, SEPT + timedelta(14), done=True)),
+        # done two days late
+        (MARAC_ACTION_AGREED, marac_action(area, a2, sept_30, agreed)),
+        (MARAC_ACTION_COMPLETED, marac_action(area, a2, sept_30, OCT - timedelta(12), done=True)),
+        # never done: overdue since 21 October
+        (MARAC_ACTION_AGREED, marac_action(area, a3, oct_20, OCT)),
+        # done on its due day, told before its agreement (out of order)
+        (MARAC_ACTION_COMPLETED, marac_action(area, a4, oct_29, OCT + timedelta(15), done=True)),
+        (MARAC_ACTION_AGREED, marac_action(area, a4, oct_29, OCT)),
     ]
 
 
@@ -247,8 +287,9 @@ EXPECTED = {
     "repeat_victim_share": ("50.0", "0.0", "33.3"),
     "potential_escalations": ("1", "0", "1"),
     "serial_perpetrators": ("0", "1", "1"),
-    # the perpetrator's event names them: the console does not read it (contract section 8)
-    "priority_perpetrators": ("\u2013", "\u2013", "\u2013"),
+    # the perpetrator's event names them: the console does not read it (contract section 8),
+    # and asks the perpetrators API only for a person who may read it
+    "priority_perpetrators": (NEEDS, NEEDS, NEEDS),
     "incidents_with_children": ("1", "0", "1"),
     "children_referred": ("2", "0", "2"),
     "referrals_childrens_social_care": ("1", "0", "1"),
@@ -256,7 +297,9 @@ EXPECTED = {
     "referrals_victim_support": ("2", "2", "4"),
     "referrals_safeguarding_team": ("3", "1", "4"),
     "referrals_school": ("0", "0", "0"),
-    "referrals_overdue": ("1", "0", "1"),
+    # not acknowledged by due_by: b's two school notices and c's dead referral (September),
+    # e's IDVA referral acknowledged a day late and e's school notice (October)
+    "referrals_overdue": ("3", "2", "5"),
     "marac_cases_listed": ("2", "1", "3"),
     "marac_repeat_cases": ("1", "0", "1"),
     "marac_repeat_share": ("50.0", "0.0", "33.3"),
@@ -265,6 +308,12 @@ EXPECTED = {
     # 30,000 adult women: cases x 10,000 x 12 / (30,000 x months)
     "marac_cases_per_10000_women_year": ("8.0", "4.0", "6.0"),
     "dip_samples": ("1", "0", "1"),
+    # marac's meeting: p1 counted once in the period though referred in both months
+    "marac_partner_referred_cases": ("1", "2", "2"),
+    "marac_cases_discussed": ("2", "1", "3"),
+    "marac_research_returned": ("2", "1", "3"),
+    "marac_actions_due": ("2", "2", "4"),
+    "marac_actions_overdue": ("1", "1", "2"),
     # notify's outcomes, in the month of their due time
     "referrals_delivered": ("3", "2", "5"),
     "referrals_dead": ("1", "0", "1"),
@@ -301,8 +350,14 @@ async def test_dashboard_figures_equal_those_worked_out_from_the_seeded_events(
                 and figures["referrals_dead"]["total"] == "1"
                 and figures["referrals_acknowledged_in_time"]["total"] == "1"
             )
-            overdue = figures.get("referrals_overdue", {}).get("total") == "1"
-            return figures if done and told and overdue else None
+            overdue = figures.get("referrals_overdue", {}).get("total") == "5"
+            met = (
+                figures.get("marac_partner_referred_cases", {}).get("total") == "2"
+                and figures["marac_cases_discussed"]["total"] == "3"
+                and figures["marac_actions_due"]["total"] == "4"
+                and figures["marac_actions_overdue"]["total"] == "2"
+            )
+            return figures if done and told and overdue and met else None
 
         figures = await eventually(complete)
         answer = await client.get(query.replace("/dashboard?", "/dashboard.csv?"))
@@ -316,4 +371,4 @@ async def test_dashboard_figures_equal_those_worked_out_from_the_seeded_events(
     for row in rows:
         for key, by_month in figures.items():
             shown = by_month[row["month"]]
-            assert row[key] == ("" if shown == "\u2013" else shown), (row["month"], key)
+            assert row[key] == ("" if shown in ("\u2013", NEEDS) else shown), (row["month"], key)

@@ -1,6 +1,7 @@
 """The console's store on SQLite and PostgreSQL (its own migrations): a sign-in link is
-used once, sessions end, the read model folds decisions and counts each case once, and
-the period's facts come back as instants of the right area."""
+used once, sessions end, the read model folds decisions and actions and counts each case,
+referral and closing once, and the period's facts come back as instants of the right
+area."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from console import repository, store
+from console import readmodel, repository, store
 from console.app import MIGRATIONS
 from console.config import Settings
-from console.domain.facts import Decision, Listing, Prioritised, fold
+from console.domain.facts import (
+    Closure,
+    Decision,
+    Listing,
+    MaracAction,
+    MaracReferral,
+    fold,
+    fold_action,
+    fold_outcome,
+)
 from console.domain.people import new_person
 from mash_tools.testing import platform_settings
 from shared.service import Platform
@@ -87,28 +97,34 @@ async def test_the_read_model_folds_decisions_and_counts_a_case_once(
     )
     for decision in (first, regrade):
         async with platform.uow() as session:
-            known = await repository.find_incident(session, "i-1")
-            await repository.save_incident(session, fold(known, decision))
+            known = await readmodel.find_incident(session, "i-1")
+            await readmodel.save_incident(session, fold(known, decision))
     listing = Listing("case-1", "m-1", area, date(2026, 12, 1), True, NOW)
+    late = fold_outcome(None, "acknowledged", "r-1", "idva", "i-1", NOW, NOW - timedelta(hours=1))
+    referral = MaracReferral("mr-1", "case-1", area, "health", NOW)
+    closure = Closure("case-1", "m-1", area, NOW.date(), frozenset({"health", "police"}), NOW)
+    agreed = MaracAction("a-1", "case-1", area, "housing", NOW.date())
     async with platform.uow() as session:
-        await repository.save_listing(session, listing)
-        await repository.save_listing(session, listing)
-        await repository.save_overdue(session, "r-1", "idva", "i-1", NOW, NOW)
-        await repository.save_overdue(session, "r-1", "idva", "i-1", NOW, NOW)
-        await repository.save_perpetrator_change(
-            session, "e-1", Prioritised("p-1", area, NOW), True
-        )
-        await repository.save_perpetrator_change(
-            session, "e-2", Prioritised("p-2", area, NOW), False
-        )
+        await readmodel.save_listing(session, listing)
+        await readmodel.save_listing(session, listing)
+        await readmodel.save_outcome(session, late)
+        await readmodel.save_marac_referral(session, referral)
+        await readmodel.save_marac_referral(session, referral)
+        await readmodel.save_closure(session, closure)
+        await readmodel.save_closure(session, closure)
+        await readmodel.save_action(session, agreed)
+    async with platform.uow() as session:
+        known_action = await readmodel.find_action(session, "a-1")
+        assert known_action == agreed
+        await readmodel.save_action(session, fold_action(known_action, agreed, NOW))
     async with platform.sessions() as session:
-        facts = await repository.facts_between(
+        facts = await readmodel.facts_between(
             session, area, NOW - timedelta(days=1), NOW + timedelta(days=1)
         )
-        elsewhere = await repository.facts_between(
+        elsewhere = await readmodel.facts_between(
             session, "elsewhere", NOW - timedelta(days=1), NOW + timedelta(days=1)
         )
-        areas = await repository.areas(session)
+        areas = await readmodel.areas(session)
     [incident] = facts.incidents
     assert incident.risk_level == "high"
     assert incident.regrade == "up"
@@ -116,8 +132,16 @@ async def test_the_read_model_folds_decisions_and_counts_a_case_once(
     assert incident.reported_at == NOW
     assert incident.reported_at.tzinfo is not None
     assert facts.listings == [listing]
-    assert [o.referral_id for o in facts.overdue] == ["r-1"]
-    assert facts.overdue[0].area == area
-    assert [p.perpetrator_id for p in facts.prioritised] == ["p-1"]
-    assert not elsewhere.incidents
+    [outcome] = facts.outcomes
+    assert outcome.referral_id == "r-1"
+    assert outcome.area == area
+    assert outcome.overdue(NOW)
+    assert facts.marac_referrals == [referral]
+    assert facts.closures == [closure]
+    assert facts.actions == [MaracAction("a-1", "case-1", area, "housing", NOW.date(), NOW)]
+    assert [len(elsewhere.incidents), len(elsewhere.marac_referrals), len(elsewhere.actions)] == [
+        0,
+        0,
+        0,
+    ]
     assert area in areas

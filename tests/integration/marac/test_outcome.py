@@ -3,12 +3,14 @@ listings for the repeat rule; deferred ones first in line for the next meeting w
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 import marac.app
+import marac.handlers
 from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of, running
 from shared.topics import MARAC, MARAC_CASE_CLOSED
 from tests.integration.marac.kit import (
@@ -105,6 +107,7 @@ async def test_discussed_cases_close_and_deferred_ones_go_first_on_the_next_meet
         "area": area,
         "outcome": "discussed",
         "closed_at": None,
+        "research_before_meeting": [],
     }
     assert (await case(client, discussed))["status"] == "closed"
     assert (await case(client, deferred))["status"] == "awaiting_meeting"
@@ -156,3 +159,45 @@ async def test_an_outcome_names_every_case_on_the_list_once(client: httpx.AsyncC
     assert refused.status_code == 403
     assert (await outcome(client, today, {"discussed": [a, b]})).status_code == 200
     assert {(await case(client, c))["status"] for c in (a, b)} == {"closed"}
+
+
+async def test_a_closed_case_names_the_agencies_whose_research_came_before_the_meeting(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    """Only agencies, never what they found: the console counts them (issue 21)."""
+    settings = marac_settings(kafka_bootstrap, database_url, group, research_days=0)
+    app = marac.app.create_app(settings)
+    area = new_area()
+    async with running(app) as client, TopicReader(kafka_bootstrap, MARAC) as topic:
+        meeting_id = await meeting(client, area, 3, capacity=2)
+        await refer(client, area, victim(96), **LOW)
+        await refer(client, area, victim(97), **LOW)
+        researched, other = await case_ids_on(client, meeting_id)
+        for agency in ("police", "housing"):
+            answer = await client.put(
+                f"/v1/cases/{researched}/research/{agency}",
+                json={"known": True, "summary": "Synthetic.", "completed_by": "Officer 1"},
+                headers=bearer(f"marac:act:{agency}"),
+            )
+            assert answer.status_code == 200, answer.text
+        # the meeting held three days on (the clock moved, not waited for)
+        held = datetime.now(UTC) + timedelta(days=3, hours=1)
+        found = await marac.handlers.record_outcome(
+            app.state.platform, meeting_id, [researched, other], [], "coordinator", "/t", held
+        )
+        assert found is not None
+
+        async def closed() -> dict[str, Any] | None:
+            await topic.poll()
+            events = [
+                data_of(r)
+                for r in topic.records
+                if headers_of(r)["ce_type"] == MARAC_CASE_CLOSED
+                and data_of(r)["meeting_id"] == meeting_id
+            ]
+            return {e["case_id"]: e for e in events} if len(events) == 2 else None
+
+        events = await eventually(closed)
+    assert events[researched]["research_before_meeting"] == ["housing", "police"]
+    assert events[other]["research_before_meeting"] == []
+    assert "Synthetic." not in str(events)

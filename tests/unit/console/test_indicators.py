@@ -8,9 +8,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from console.domain.facts import IncidentFacts, Listing, Outcome, fold_outcome
+from console.domain.catalogue import KEYS
+from console.domain.facts import (
+    Closure,
+    IncidentFacts,
+    Listing,
+    MaracAction,
+    MaracReferral,
+    Outcome,
+    Prioritised,
+    fold_action,
+    fold_outcome,
+)
 from console.domain.indicators import (
-    KEYS,
     Facts,
     acknowledged_in_time,
     before_school_day,
@@ -20,9 +30,12 @@ from console.domain.indicators import (
     months_between,
     share,
     shown,
+    without,
 )
 
 LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
+"""When the board is looked at: after every due time below."""
 
 
 def incident(reported: datetime, **overrides: object) -> IncidentFacts:
@@ -59,9 +72,7 @@ def test_an_incident_counts_in_its_local_month() -> None:
     late = incident(datetime(2026, 10, 31, 23, 30, tzinfo=UTC))
     # 23:30 UTC on 30 September is 00:30 on 1 October in London (BST)
     summer = incident(datetime(2026, 9, 30, 23, 30, tzinfo=UTC))
-    board = dashboard(
-        Facts([late, summer], [], [], []), date(2026, 9, 1), date(2026, 10, 31), LONDON
-    )
+    board = dashboard(Facts([late, summer]), date(2026, 9, 1), date(2026, 10, 31), LONDON, NOW)
     assert board.by_month["2026-09"]["incidents"] == 0
     assert board.by_month["2026-10"]["incidents"] == 2
 
@@ -69,7 +80,7 @@ def test_an_incident_counts_in_its_local_month() -> None:
 def test_shares_are_of_the_incidents_and_none_of_nothing() -> None:
     assert share(1, 3) == 33.3
     assert share(0, 0) is None
-    board = dashboard(Facts([], [], [], []), date(2026, 11, 1), date(2026, 11, 30), LONDON)
+    board = dashboard(Facts(), date(2026, 11, 1), date(2026, 11, 30), LONDON, NOW)
     assert board.total["repeat_victim_share"] is None
     assert shown(None) == ""
 
@@ -85,11 +96,8 @@ def test_children_referred_counts_children_of_incidents_referred_to_social_care(
             ),
             incident(datetime(2026, 11, 3, tzinfo=UTC), children_count=2),
         ],
-        [],
-        [],
-        [],
     )
-    board = dashboard(facts, date(2026, 11, 1), date(2026, 11, 30), LONDON)
+    board = dashboard(facts, date(2026, 11, 1), date(2026, 11, 30), LONDON, NOW)
     assert board.total["children_referred"] == 3
     assert board.total["incidents_with_children"] == 2
 
@@ -107,10 +115,11 @@ def test_marac_rate_per_10000_women_is_yearly() -> None:
         for i in range(4)
     ]
     board = dashboard(
-        Facts([], listings, [], []),
+        Facts(listings=listings),
         date(2026, 11, 1),
         date(2026, 11, 30),
         LONDON,
+        NOW,
         adult_women=12000,
     )
     # 4 cases in one month, 12 months, 12,000 women: 4 x 12 x 10,000 / 12,000 = 40
@@ -121,10 +130,11 @@ def test_marac_rate_per_10000_women_is_yearly() -> None:
 
 def test_the_csv_has_one_row_a_month_with_every_indicator() -> None:
     board = dashboard(
-        Facts([incident(datetime(2026, 11, 2, tzinfo=UTC))], [], [], []),
+        Facts([incident(datetime(2026, 11, 2, tzinfo=UTC))]),
         date(2026, 10, 1),
         date(2026, 11, 30),
         LONDON,
+        NOW,
     )
     rows = list(csv_rows(board, "southampton"))
     assert rows[0] == ["month", "area", *KEYS]
@@ -220,9 +230,7 @@ def test_outcome_indicators_count_each_referral_once_in_its_due_month() -> None:
         outcome("school", referral_id="d", due_by=nov_due, delivered_at=NOV_3.replace(hour=8)),
         outcome("school", referral_id="e", due_by=nov_due, delivered_at=NOV_3.replace(hour=9)),
     ]
-    board = dashboard(
-        Facts([], [], [], [], outcomes), date(2026, 10, 1), date(2026, 11, 30), LONDON
-    )
+    board = dashboard(Facts(outcomes=outcomes), date(2026, 10, 1), date(2026, 11, 30), LONDON, NOW)
     october, november = board.by_month["2026-10"], board.by_month["2026-11"]
     assert (october["referrals_delivered"], november["referrals_delivered"]) == (1, 3)
     assert (october["referrals_dead"], november["referrals_dead"]) == (0, 1)
@@ -241,9 +249,94 @@ def test_outcome_indicators_count_each_referral_once_in_its_due_month() -> None:
     assert series[0] == ["delivered", [1, 3]]
 
 
-def test_priority_perpetrators_are_unknown_not_zero_without_a_source() -> None:
-    # the cohort's only topic names people, so the console does not read it (contract 8):
-    # the figure says it is unknown rather than a false zero
-    board = dashboard(Facts([], [], [], []), date(2026, 11, 1), date(2026, 11, 30), LONDON)
-    assert board.total["priority_perpetrators"] is None
-    assert shown(board.by_month["2026-11"]["priority_perpetrators"]) == ""
+def test_a_referral_is_overdue_when_acknowledged_late_or_not_by_now() -> None:
+    due = NOV_3.replace(hour=12)
+    assert outcome(acknowledged_at=due + timedelta(seconds=1)).overdue(NOW)
+    assert not outcome(acknowledged_at=due).overdue(NOW)
+    assert outcome(delivered_at=NOV_3).overdue(due)
+    assert not outcome(delivered_at=NOV_3).overdue(due - timedelta(seconds=1))
+    assert not outcome(due_by=None, dead_at=NOV_3).overdue(NOW)
+
+
+def test_overdue_referrals_count_once_in_their_due_month_as_of_now() -> None:
+    oct_due, nov_due = datetime(2026, 10, 30, 12, tzinfo=UTC), NOV_3.replace(hour=12)
+    outcomes = [
+        outcome(referral_id="late", due_by=oct_due, acknowledged_at=oct_due + timedelta(days=1)),
+        outcome(referral_id="late", due_by=oct_due, acknowledged_at=oct_due + timedelta(days=1)),
+        outcome(referral_id="in-time", due_by=oct_due, acknowledged_at=oct_due),
+        outcome(referral_id="never", due_by=nov_due, delivered_at=NOV_3),
+        outcome(referral_id="not-yet", due_by=NOW + timedelta(hours=1), delivered_at=NOV_3),
+    ]
+    board = dashboard(Facts(outcomes=outcomes), date(2026, 10, 1), date(2026, 12, 31), LONDON, NOW)
+    assert [board.by_month[m]["referrals_overdue"] for m in board.months] == [1, 1, 0]
+    assert board.total["referrals_overdue"] == 2
+
+
+def test_fold_action_keeps_the_first_completion_in_any_order() -> None:
+    agreed = MaracAction("a1", "c1", "southampton", "housing", date(2026, 11, 10))
+    done = NOV_3.replace(hour=15)
+    completed = fold_action(None, agreed, done)
+    assert completed.completed_at == done
+    assert fold_action(completed, agreed, None) == completed
+    assert fold_action(completed, agreed, done + timedelta(days=1)).completed_at == done
+    assert fold_action(fold_action(None, agreed, None), agreed, done) == completed
+
+
+def test_marac_meeting_figures_from_its_events() -> None:
+    area, received = "southampton", datetime(2026, 11, 2, 10, tzinfo=UTC)
+    referrals = [
+        MaracReferral("r1", "case-1", area, "health", received),
+        # a second referral joining the same case: one partner-referred case
+        MaracReferral("r2", "case-1", area, "housing", received + timedelta(days=1)),
+        MaracReferral("r3", "case-2", area, "probation", received),
+    ]
+    closures = [
+        Closure("case-1", "m1", area, date(2026, 11, 12), frozenset({"health", "police"}), NOW),
+        Closure("case-2", "m1", area, date(2026, 11, 12), frozenset(), NOW),
+        Closure("case-3", "m2", area, date(2026, 10, 8), frozenset({"idva"}), NOW),
+    ]
+    on_time = datetime(2026, 11, 10, 16, tzinfo=UTC)
+    actions = [
+        # done on its due date, done a day late, open and past due, open and not yet due
+        MaracAction("a1", "case-1", area, "housing", date(2026, 11, 10), on_time),
+        MaracAction("a2", "case-1", area, "health", date(2026, 11, 10), on_time + timedelta(1)),
+        MaracAction("a3", "case-2", area, "police", date(2026, 11, 20)),
+        MaracAction("a4", "case-2", area, "idva", date(2026, 12, 5)),
+    ]
+    facts = Facts(marac_referrals=referrals, closures=closures, actions=actions)
+    board = dashboard(facts, date(2026, 10, 1), date(2026, 12, 31), LONDON, NOW)
+    november = board.by_month["2026-11"]
+    assert november["marac_partner_referred_cases"] == 2
+    assert november["marac_cases_discussed"] == 2
+    assert november["marac_research_returned"] == 2
+    assert board.by_month["2026-10"]["marac_research_returned"] == 1
+    assert november["marac_actions_due"] == 3
+    assert november["marac_actions_overdue"] == 2
+    # due today (5 December): not overdue until tomorrow
+    assert board.by_month["2026-12"]["marac_actions_due"] == 1
+    assert board.by_month["2026-12"]["marac_actions_overdue"] == 0
+    assert board.total["marac_cases_discussed"] == 3
+    assert board.total["marac_actions_overdue"] == 2
+
+
+def test_priority_perpetrators_count_each_once_in_the_month_of_their_score() -> None:
+    area = "southampton"
+    prioritised = [
+        Prioritised("p-1", area, datetime(2026, 11, 2, tzinfo=UTC)),
+        Prioritised("p-2", area, datetime(2026, 11, 20, tzinfo=UTC)),
+        Prioritised("p-3", area, datetime(2026, 10, 20, tzinfo=UTC)),
+    ]
+    board = dashboard(
+        Facts(prioritised=prioritised), date(2026, 10, 1), date(2026, 11, 30), LONDON, NOW
+    )
+    assert [board.by_month[m]["priority_perpetrators"] for m in board.months] == [1, 2]
+    assert board.total["priority_perpetrators"] == 3
+
+
+def test_a_figure_that_cannot_be_shown_says_why_and_is_empty_in_the_csv() -> None:
+    board = dashboard(Facts(), date(2026, 11, 1), date(2026, 11, 30), LONDON, NOW)
+    told = without(board, "priority_perpetrators", "Needs perpetrators:read")
+    assert told.notes == {"priority_perpetrators": "Needs perpetrators:read"}
+    header, row = list(csv_rows(told, "southampton"))
+    assert row[header.index("priority_perpetrators")] == ""
+    assert row[header.index("incidents")] == "0"

@@ -3,11 +3,12 @@ outcome naming every case on the list once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from marac.domain.meeting import Action, outcome_problems, to_escalate
+from marac.domain.meeting import Action, outcome_problems, returned_before, to_escalate
 from tests.unit.marac.builders import NOW, TODAY
 
 
@@ -68,3 +69,17 @@ def test_an_outcome_must_name_every_listed_case_once(
     discussed: list[str], deferred: list[str], expected: list[object]
 ) -> None:
     assert locs(["c1", "c2"], discussed, deferred) == expected
+
+
+def test_research_before_the_meeting_is_that_of_an_earlier_local_day() -> None:
+    london = ZoneInfo("Europe/London")
+    meeting = date(2026, 11, 12)
+    firsts = {
+        "police": datetime(2026, 11, 10, 9, tzinfo=UTC),
+        # 23:30 UTC on the 11th is still the 11th in London (GMT): before the meeting's day
+        "housing": datetime(2026, 11, 11, 23, 30, tzinfo=UTC),
+        # on the meeting's day itself: too late
+        "health": datetime(2026, 11, 12, 0, 30, tzinfo=UTC),
+    }
+    assert returned_before(firsts, meeting, london) == ["housing", "police"]
+    assert returned_before({}, meeting, london) == []

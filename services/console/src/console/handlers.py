@@ -13,27 +13,35 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console import own_tokens, repository
+from console import own_tokens, readmodel, repository
 from console.config import Settings
-from console.domain.facts import Decision, Listing, fold, fold_outcome
+from console.domain.facts import (
+    Closure,
+    Decision,
+    Listing,
+    MaracAction,
+    MaracReferral,
+    fold,
+    fold_action,
+    fold_outcome,
+)
 from console.domain.people import Person, new_person
 from console.oidc import Oidc, OidcRefused, OidcRequest
 from shared.auth import SignInGrant, verify_sign_in
 from shared.envelope import CloudEvent
 from shared.kafka import EventTable, On
-from shared.schemas import (
-    MaracCaseListed,
-    ReferralOutcome,
-    ReferralOverdue,
-    TriageSummarised,
-)
+from shared.schemas import MaracCaseListed, ReferralOutcome, TriageSummarised
+from shared.schemas.marac import MaracActionEvent, MaracCaseClosed, MaracReferralReceived
 from shared.service import Platform
 from shared.topics import (
+    MARAC_ACTION_AGREED,
+    MARAC_ACTION_COMPLETED,
+    MARAC_CASE_CLOSED,
     MARAC_CASE_LISTED,
+    MARAC_REFERRAL_RECEIVED,
     REFERRAL_ACKNOWLEDGED,
     REFERRAL_DEAD,
     REFERRAL_DELIVERED,
-    REFERRAL_OVERDUE,
     TRIAGE_SUMMARISED,
 )
 
@@ -205,8 +213,8 @@ async def on_triage_summarised(
         children_count=data.children_count,
         referrals=frozenset(f"{r.agency}/{r.subject}" for r in data.referrals),
     )
-    known = await repository.find_incident(session, decision.incident_id)
-    await repository.save_incident(session, fold(known, decision))
+    known = await readmodel.find_incident(session, decision.incident_id)
+    await readmodel.save_incident(session, fold(known, decision))
 
 
 async def on_case_listed(
@@ -225,24 +233,64 @@ async def on_case_listed(
         repeat=data.repeat,
         listed_at=data.listed_at,
     )
-    await repository.save_listing(session, listing)
+    await readmodel.save_listing(session, listing)
 
 
-async def on_referral_overdue(
+async def on_marac_referral(
     platform: Platform[Settings],
     session: AsyncSession,
-    data: ReferralOverdue,
+    data: MaracReferralReceived,
     event: CloudEvent,
     now: datetime,
 ) -> None:
-    await repository.save_overdue(
-        session,
-        str(data.referral_id),
-        data.agency,
-        str(data.incident_id),
-        data.due_by,
-        data.overdue_since,
+    """A referral to MARAC from an agency: the case it joined is partner-referred."""
+    referral = MaracReferral(
+        marac_referral_id=str(data.marac_referral_id),
+        case_id=str(data.case_id),
+        area=data.area,
+        agency=data.referring_agency,
+        received_at=data.received_at,
     )
+    await readmodel.save_marac_referral(session, referral)
+
+
+async def on_case_closed(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: MaracCaseClosed,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """A case discussed at its meeting, with the agencies whose research came before it."""
+    closure = Closure(
+        case_id=str(data.case_id),
+        meeting_id=str(data.meeting_id),
+        area=data.area,
+        meeting_date=data.meeting_date,
+        research_before_meeting=frozenset(data.research_before_meeting),
+        closed_at=data.closed_at,
+    )
+    await readmodel.save_closure(session, closure)
+
+
+async def on_action(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    data: MaracActionEvent,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """An action agreed or completed: its due date and, once done, when (never its text)."""
+    action = MaracAction(
+        action_id=str(data.action_id),
+        case_id=str(data.case_id),
+        area=data.area,
+        agency=data.agency,
+        due_by=data.due_by,
+    )
+    completed_at = data.at if event.type == MARAC_ACTION_COMPLETED else None
+    known = await readmodel.find_action(session, action.action_id)
+    await readmodel.save_action(session, fold_action(known, action, completed_at))
 
 
 OUTCOME_OF = {
@@ -262,7 +310,7 @@ async def on_referral_outcome(
     """Notify's word on a referral (acknowledged, delivered, dead): folded into what the
     console knows of it, so a repeat or a late event changes nothing it should not."""
     referral_id = str(data.referral_id)
-    known = await repository.find_outcome(session, referral_id)
+    known = await readmodel.find_outcome(session, referral_id)
     outcome = fold_outcome(
         known,
         OUTCOME_OF[event.type],
@@ -272,13 +320,16 @@ async def on_referral_outcome(
         data.at,
         data.due_by,
     )
-    await repository.save_outcome(session, outcome)
+    await readmodel.save_outcome(session, outcome)
 
 
 EVENTS: EventTable[Platform[Settings]] = {
     TRIAGE_SUMMARISED: On(TriageSummarised, on_triage_summarised),
     MARAC_CASE_LISTED: On(MaracCaseListed, on_case_listed),
-    REFERRAL_OVERDUE: On(ReferralOverdue, on_referral_overdue),
+    MARAC_REFERRAL_RECEIVED: On(MaracReferralReceived, on_marac_referral),
+    MARAC_CASE_CLOSED: On(MaracCaseClosed, on_case_closed),
+    MARAC_ACTION_AGREED: On(MaracActionEvent, on_action),
+    MARAC_ACTION_COMPLETED: On(MaracActionEvent, on_action),
     REFERRAL_ACKNOWLEDGED: On(ReferralOutcome, on_referral_outcome),
     REFERRAL_DELIVERED: On(ReferralOutcome, on_referral_outcome),
     REFERRAL_DEAD: On(ReferralOutcome, on_referral_outcome),

@@ -95,27 +95,6 @@ marac_cases = Table(
     Index("ix_marac_cases_area_listed", "area", "listed_at"),
 )
 
-overdue_referrals = Table(
-    "overdue_referrals",
-    metadata,
-    Column("referral_id", String(36), primary_key=True),
-    Column("agency", String(64), nullable=False),
-    Column("incident_id", String(36), nullable=False, index=True),
-    Column("due_by", DateTime(timezone=True), nullable=False),
-    Column("overdue_since", DateTime(timezone=True), nullable=False),
-)
-
-perpetrator_changes = Table(
-    "perpetrator_changes",
-    metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("perpetrator_id", String(64), nullable=False),
-    Column("area", String(64), nullable=False),
-    Column("prioritised", Boolean, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_perpetrator_changes_area_at", "area", "at"),
-)
-
 referral_outcomes = Table(
     "referral_outcomes",
     metadata,
@@ -127,4 +106,41 @@ referral_outcomes = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("dead_at", DateTime(timezone=True), nullable=True),
     Column("counted_at", DateTime(timezone=True), nullable=True, index=True),
+)
+
+# marac's meeting: partner referrals, discussed cases with the research before them, actions
+
+marac_referrals = Table(
+    "marac_referrals",
+    metadata,
+    Column("marac_referral_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_marac_referrals_area_received", "area", "received_at"),
+)
+
+marac_closures = Table(
+    "marac_closures",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("meeting_id", String(36), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("meeting_date", Date, nullable=False),
+    Column("research_before_meeting", JSON, nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_marac_closures_area_date", "area", "meeting_date"),
+)
+
+marac_actions = Table(
+    "marac_actions",
+    metadata,
+    Column("action_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("area", String(64), nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("due_by", Date, nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_marac_actions_area_due", "area", "due_by"),
 )

@@ -34,7 +34,14 @@ from marac.domain.listing import (
     place,
     waiting_queue,
 )
-from marac.domain.meeting import Action, OutcomeProblem, Research, outcome_problems, to_escalate
+from marac.domain.meeting import (
+    Action,
+    OutcomeProblem,
+    Research,
+    outcome_problems,
+    returned_before,
+    to_escalate,
+)
 from marac.domain.referrals import referral_facts
 from marac.domain.returns import DiscussedCase, rows
 from marac.domain.schedule import meeting_dates
@@ -673,8 +680,10 @@ async def record_outcome(
         if not await repository.mark_outcome(session, meeting_id, now):
             raise OutcomeKnown(meeting_id)
         items = []
+        zone = ZoneInfo(settings.timezone)
         for case_id in discussed:
             await repository.close_case(session, case_id, now)
+            firsts = await repository.research_first_returned(session, case_id)
             closed = MaracCaseClosed(
                 case_id=UUID(case_id),
                 meeting_id=UUID(meeting_id),
@@ -682,6 +691,9 @@ async def record_outcome(
                 area=meeting.area,
                 outcome="discussed",
                 closed_at=now,
+                research_before_meeting=[
+                    cast(MaracAgency, a) for a in returned_before(firsts, meeting.date, zone)
+                ],
             )
             key = await repository.victim_key_of(session, case_id)
             await _stage(platform, session, MARAC, key, MARAC_CASE_CLOSED, case_id, closed, now)

@@ -432,6 +432,17 @@ async def current_research(session: AsyncSession, case_id: str) -> list[Research
     return [_research(row) for row in (await session.execute(stmt)).all()]
 
 
+async def research_first_returned(session: AsyncSession, case_id: str) -> dict[str, datetime]:
+    """When each agency first returned its research on the case (its first version)."""
+    t = store.research
+    stmt = (
+        select(t.c.agency, func.min(t.c.recorded_at))
+        .where(t.c.case_id == case_id)
+        .group_by(t.c.agency)
+    )
+    return {agency: utc(at) for agency, at in (await session.execute(stmt)).all()}
+
+
 async def research_history(
     session: AsyncSession, case_id: str, agency: str, after: Sequence[Any] | None, limit: int
 ) -> list[Research]:

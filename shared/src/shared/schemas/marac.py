@@ -98,6 +98,11 @@ class MaracCaseClosed(Strict):
     area: Slug
     outcome: Literal["discussed"]
     closed_at: AwareDatetime
+    research_before_meeting: list[MaracAgency] = Field(
+        default_factory=list,
+        description="The agencies that returned their research before the meeting's date "
+        "(agencies only: never what they found)",
+    )
 
 
 class ActionOverdue(Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 LEVELS = ("standard", "medium", "high")
 
@@ -105,18 +105,9 @@ class Listing:
 
 
 @dataclass(frozen=True)
-class Overdue:
-    """A referral its agency had not acknowledged by `due_by`."""
-
-    referral_id: str
-    agency: str
-    area: str
-    due_by: datetime
-
-
-@dataclass(frozen=True)
 class Prioritised:
-    """A perpetrator entering the priority cohort (a pseudonymous id only)."""
+    """A perpetrator in the priority cohort, placed by when their score was set (a
+    pseudonymous id only: the perpetrators API is asked at page time, never stored)."""
 
     perpetrator_id: str
     area: str
@@ -144,6 +135,15 @@ class Outcome:
     def dead(self) -> bool:
         """Given up and not delivered since (a dead delivery may be queued again)."""
         return self.dead_at is not None and self.delivered_at is None
+
+    def overdue(self, now: datetime) -> bool:
+        """Not acknowledged by its `due_by`: acknowledged later, or not yet and `due_by`
+        has passed (notify's rule, from the outcomes alone)."""
+        if self.due_by is None:
+            return False
+        if self.acknowledged_at is not None:
+            return self.acknowledged_at > self.due_by
+        return self.due_by <= now
 
     @property
     def counted_at(self) -> datetime | None:
@@ -180,3 +180,58 @@ def fold_outcome(
 
 def _earliest(before: datetime | None, at: datetime) -> datetime:
     return at if before is None else min(before, at)
+
+
+# MARAC's meeting (marac's events: ids, agencies and dates only)
+
+
+@dataclass(frozen=True)
+class MaracReferral:
+    """A referral to MARAC from an agency (not the police): the case it joined."""
+
+    marac_referral_id: str
+    case_id: str
+    area: str
+    agency: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A case discussed at its meeting, and the agencies whose research came before it."""
+
+    case_id: str
+    meeting_id: str
+    area: str
+    meeting_date: date
+    research_before_meeting: frozenset[str]
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
+class MaracAction:
+    """An action the meeting agreed: its owner, due date and, once done, when."""
+
+    action_id: str
+    case_id: str
+    area: str
+    agency: str
+    due_by: date
+    completed_at: datetime | None = None
+
+    def overdue(self, today: date, zone: tzinfo) -> bool:
+        """Done after its due date, or not done and its due date has passed (marac's
+        rule: overdue the day after `due_by`)."""
+        if self.completed_at is not None:
+            return self.completed_at.astimezone(zone).date() > self.due_by
+        return today > self.due_by
+
+
+def fold_action(
+    known: MaracAction | None, action: MaracAction, completed_at: datetime | None
+) -> MaracAction:
+    """The action after one more event (agreed or completed, in any order, any number of
+    times): the first completion counts."""
+    base = known or action
+    done = [m for m in (base.completed_at, completed_at) if m is not None]
+    return replace(base, due_by=action.due_by, completed_at=min(done) if done else None)

@@ -4,10 +4,19 @@ computed from the read model's facts alone, counts only."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, tzinfo
 
-from console.domain.facts import IncidentFacts, Listing, Outcome, Overdue, Prioritised
+from console.domain.catalogue import KEYS, agency_label
+from console.domain.facts import (
+    Closure,
+    IncidentFacts,
+    Listing,
+    MaracAction,
+    MaracReferral,
+    Outcome,
+    Prioritised,
+)
 from shared.topics import AGENCIES
 
 Figure = int | float | None
@@ -17,105 +26,18 @@ SCHOOL_DAY_START = time(8, 30)
 
 
 @dataclass(frozen=True)
-class Indicator:
-    key: str
-    label: str
-    group: str
-
-
-AGENCY_LABELS = {
-    "childrens-social-care": "children's social care",
-    "idva": "IDVA service",
-    "victim-support": "victim support",
-    "safeguarding-team": "police safeguarding team",
-    "school": "schools (Operation Encompass)",
-}
-
-
-def _agency_label(agency: str) -> str:
-    return AGENCY_LABELS.get(agency, agency)
-
-
-INDICATORS: tuple[Indicator, ...] = (
-    Indicator("incidents", "Incidents", "Incidents"),
-    Indicator("dash_at_first_report", "With a DASH at first report", "Incidents"),
-    Indicator("dash_later", "DASH completed later", "Incidents"),
-    Indicator("not_assessed", "Not assessed", "Incidents"),
-    Indicator("risk_standard", "Standard risk", "Risk"),
-    Indicator("risk_medium", "Medium risk", "Risk"),
-    Indicator("risk_high", "High risk", "Risk"),
-    Indicator("regraded_up", "Re-graded up by the CRU", "Risk"),
-    Indicator("regraded_down", "Re-graded down by the CRU", "Risk"),
-    Indicator("regraded_share", "Share re-graded (%)", "Risk"),
-    Indicator("repeat_victims", "Repeat victims", "Repeats and escalation"),
-    Indicator(
-        "repeat_victim_share",
-        "Share of incidents with a repeat victim (%)",
-        "Repeats and escalation",
-    ),
-    Indicator("potential_escalations", "Potential escalations", "Repeats and escalation"),
-    Indicator("serial_perpetrators", "Serial perpetrators", "Repeats and escalation"),
-    Indicator(
-        "priority_perpetrators",
-        "Perpetrators entering the priority cohort",
-        "Repeats and escalation",
-    ),
-    Indicator("incidents_with_children", "Incidents with children", "Children"),
-    Indicator(
-        "children_referred", "Children in incidents referred to children's social care", "Children"
-    ),
-    Indicator("school_notices_delivered", "School notices delivered", "Children"),
-    Indicator(
-        "school_notices_before_school_day",
-        "School notices delivered before the school day started (08:30)",
-        "Children",
-    ),
-    Indicator(
-        "school_notices_before_school_day_share",
-        "Share of school notices delivered before the school day (%)",
-        "Children",
-    ),
-    *(
-        Indicator(
-            f"referrals_{a.replace('-', '_')}", f"Referrals to {_agency_label(a)}", "Referrals"
-        )
-        for a in AGENCIES
-    ),
-    Indicator("referrals_delivered", "Referrals delivered (webhook answered 2xx)", "Referrals"),
-    Indicator("referrals_dead", "Referral deliveries given up (dead)", "Referrals"),
-    Indicator(
-        "referrals_acknowledged_in_time",
-        "Referrals acknowledged within their due time",
-        "Referrals",
-    ),
-    Indicator(
-        "referrals_overdue", "Referrals overdue (not acknowledged by the due time)", "Referrals"
-    ),
-    Indicator("marac_cases_listed", "MARAC cases listed", "MARAC"),
-    Indicator("marac_repeat_cases", "MARAC repeat cases", "MARAC"),
-    Indicator("marac_repeat_share", "MARAC repeat share (%; SafeLives expects 28 to 40)", "MARAC"),
-    Indicator("marac_meetings", "MARAC meetings with cases listed", "MARAC"),
-    Indicator("marac_cases_per_meeting", "MARAC cases per meeting", "MARAC"),
-    Indicator(
-        "marac_cases_per_10000_women_year",
-        "MARAC cases a year per 10,000 adult women (benchmark 40)",
-        "MARAC",
-    ),
-    Indicator("dip_samples", "Dip samples taken", "Quality"),
-)
-KEYS = tuple(i.key for i in INDICATORS)
-
-
-@dataclass(frozen=True)
 class Facts:
     """Everything in the read model for one area (or all) over a period."""
 
-    incidents: Sequence[IncidentFacts]
-    listings: Sequence[Listing]
-    overdue: Sequence[Overdue]
-    prioritised: Sequence[Prioritised]
+    incidents: Sequence[IncidentFacts] = ()
+    listings: Sequence[Listing] = ()
     outcomes: Sequence[Outcome] = ()
-    """What notify told of referrals: acknowledged, delivered, dead."""
+    """What notify told of referrals: acknowledged, delivered, dead (each with `due_by`)."""
+    marac_referrals: Sequence[MaracReferral] = ()
+    closures: Sequence[Closure] = ()
+    actions: Sequence[MaracAction] = ()
+    prioritised: Sequence[Prioritised] = ()
+    """From the perpetrators API at page time, for a person who may read it."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +45,8 @@ class Dashboard:
     months: list[str]
     by_month: dict[str, dict[str, Figure]]
     total: dict[str, Figure]
+    notes: dict[str, str] = field(default_factory=dict)
+    """Why a figure is not shown (indicator -> the words shown in its place)."""
 
 
 def months_between(start: date, end: date) -> list[str]:
@@ -135,29 +59,47 @@ def months_between(start: date, end: date) -> list[str]:
 
 
 def dashboard(
-    facts: Facts, start: date, end: date, zone: tzinfo, adult_women: int | None = None
+    facts: Facts,
+    start: date,
+    end: date,
+    zone: tzinfo,
+    now: datetime,
+    adult_women: int | None = None,
 ) -> Dashboard:
-    """The indicators of each month from `start` to `end`, and of the whole period."""
+    """The indicators of each month from `start` to `end`, and of the whole period, as of
+    `now` (what is overdue depends on it)."""
     months = months_between(start, end)
 
     def month(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m")
 
-    by_month = {m: figures(_only(facts, m, month), adult_women, 1, zone) for m in months}
-    total = figures(facts, adult_women, len(months), zone)
-    return Dashboard(months, by_month, total)
+    def count(part: Facts, span: int) -> dict[str, Figure]:
+        return figures(part, adult_women, span, zone, now)
+
+    by_month = {m: count(_only(facts, m, month), 1) for m in months}
+    return Dashboard(months, by_month, count(facts, len(months)))
 
 
 def _only(facts: Facts, wanted: str, month: Callable[[datetime], str]) -> Facts:
+    def on(day: date) -> bool:
+        return f"{day.year:04d}-{day.month:02d}" == wanted
+
     return Facts(
         incidents=[i for i in facts.incidents if month(i.reported_at) == wanted],
         listings=[c for c in facts.listings if month(c.listed_at) == wanted],
-        overdue=[o for o in facts.overdue if month(o.due_by) == wanted],
-        prioritised=[p for p in facts.prioritised if month(p.at) == wanted],
         outcomes=[
             o for o in facts.outcomes if o.counted_at is not None and month(o.counted_at) == wanted
         ],
+        marac_referrals=[r for r in facts.marac_referrals if month(r.received_at) == wanted],
+        closures=[c for c in facts.closures if on(c.meeting_date)],
+        actions=[a for a in facts.actions if on(a.due_by)],
+        prioritised=[p for p in facts.prioritised if month(p.at) == wanted],
     )
+
+
+def without(board: Dashboard, key: str, why: str) -> Dashboard:
+    """The board with one figure replaced by the reason it cannot be shown."""
+    return replace(board, notes={**board.notes, key: why})
 
 
 def acknowledged_in_time(outcome: Outcome) -> bool:
@@ -179,7 +121,7 @@ def before_school_day(outcome: Outcome, zone: tzinfo) -> bool:
     return outcome.delivered_at < start
 
 
-def outcome_figures(outcomes: Sequence[Outcome], zone: tzinfo) -> dict[str, Figure]:
+def outcome_figures(outcomes: Sequence[Outcome], zone: tzinfo, now: datetime) -> dict[str, Figure]:
     """The indicators of notify's outcomes: each referral counted once."""
     delivered = [o for o in outcomes if o.delivered_at is not None]
     schools = [o for o in delivered if o.agency == "school"]
@@ -191,12 +133,28 @@ def outcome_figures(outcomes: Sequence[Outcome], zone: tzinfo) -> dict[str, Figu
         "referrals_delivered": len(delivered),
         "referrals_dead": sum(1 for o in outcomes if o.dead),
         "referrals_acknowledged_in_time": sum(1 for o in outcomes if acknowledged_in_time(o)),
+        "referrals_overdue": sum(1 for o in outcomes if o.overdue(now)),
     }
 
 
-def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) -> dict[str, Figure]:
+def marac_figures(facts: Facts, zone: tzinfo, now: datetime) -> dict[str, Figure]:
+    """The meeting's indicators from marac's events: partner referrals (each case once),
+    cases discussed and the research returned before them, actions due and overdue."""
+    today = now.astimezone(zone).date()
+    return {
+        "marac_partner_referred_cases": len({r.case_id for r in facts.marac_referrals}),
+        "marac_cases_discussed": len(facts.closures),
+        "marac_research_returned": sum(len(c.research_before_meeting) for c in facts.closures),
+        "marac_actions_due": len(facts.actions),
+        "marac_actions_overdue": sum(1 for a in facts.actions if a.overdue(today, zone)),
+    }
+
+
+def figures(
+    facts: Facts, adult_women: int | None, months: int, zone: tzinfo, now: datetime
+) -> dict[str, Figure]:
     """Every indicator over the given facts; `months` is the period's length, to make a
-    yearly rate; `zone` the local time zone (the school day)."""
+    yearly rate; `zone` the local time zone (the school day); `now` what is overdue."""
     incidents = facts.incidents
     count = len(incidents)
 
@@ -226,12 +184,9 @@ def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) ->
         "repeat_victim_share": share(having("repeat_victim"), count),
         "potential_escalations": having("potential_escalation"),
         "serial_perpetrators": having("serial_perpetrator"),
-        # unknown: only `mash.perpetrators.v1` tells of the cohort, and it names people, so
-        # the console may not read it (contract section 8); `facts.prioritised` stays empty
-        # until a topic without personal data carries cohort changes
-        "priority_perpetrators": (
-            len({p.perpetrator_id for p in facts.prioritised}) if facts.prioritised else None
-        ),
+        # from the perpetrators API, asked as the person (`mash.perpetrators.v1` names people:
+        # the console may not read it, contract section 8); `without` says when not asked
+        "priority_perpetrators": len({p.perpetrator_id for p in facts.prioritised}),
         "incidents_with_children": sum(
             1 for i in incidents if i.children_count > 0 or "children_in_household" in i.flags
         ),
@@ -241,7 +196,6 @@ def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) ->
             if any(r.startswith("childrens-social-care/") for r in i.referrals)
         ),
         **{f"referrals_{a.replace('-', '_')}": referred(a) for a in AGENCIES},
-        "referrals_overdue": len({o.referral_id for o in facts.overdue}),
         "marac_cases_listed": listed,
         "marac_repeat_cases": repeats,
         "marac_repeat_share": share(repeats, listed),
@@ -251,7 +205,8 @@ def figures(facts: Facts, adult_women: int | None, months: int, zone: tzinfo) ->
             round(listed * 10000 * 12 / (adult_women * months), 1) if adult_women else None
         ),
         "dip_samples": having("dip_sample"),
-        **outcome_figures(_unique(facts.outcomes), zone),
+        **outcome_figures(_unique(facts.outcomes), zone, now),
+        **marac_figures(facts, zone, now),
     }
     return {k: values[k] for k in KEYS}
 
@@ -273,10 +228,11 @@ def shown(value: Figure) -> str:
 
 
 def csv_rows(board: Dashboard, area: str) -> Iterable[list[str]]:
-    """The CSV: a header, then one row per month (the same figures as the page)."""
+    """The CSV: a header, then one row per month (the same figures as the page; a figure
+    that cannot be shown is empty)."""
     yield ["month", "area", *KEYS]
     for m in board.months:
-        yield [m, area, *(shown(board.by_month[m][k]) for k in KEYS)]
+        yield [m, area, *("" if k in board.notes else shown(board.by_month[m][k]) for k in KEYS)]
 
 
 def chart(board: Dashboard) -> dict[str, object]:
@@ -291,7 +247,7 @@ def chart(board: Dashboard) -> dict[str, object]:
             [f"{level} risk", series(f"risk_{level}")] for level in ("standard", "medium", "high")
         ],
         "referrals": [
-            [_agency_label(a), series(f"referrals_{a.replace('-', '_')}")] for a in AGENCIES
+            [agency_label(a), series(f"referrals_{a.replace('-', '_')}")] for a in AGENCIES
         ],
         "outcomes": [
             ["delivered", series("referrals_delivered")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Literal
 
 ActionStatus = Literal["open", "overdue", "done"]
@@ -23,6 +23,16 @@ class Research:
     risks: str | None
     completed_by: str
     recorded_at: datetime
+
+
+def returned_before(
+    first_returned: dict[str, datetime], meeting_date: date, zone: tzinfo
+) -> list[str]:
+    """The agencies whose research came before the meeting's day (their first version
+    recorded on an earlier local date), sorted: only who, never what they found."""
+    return sorted(
+        a for a, at in first_returned.items() if at.astimezone(zone).date() < meeting_date
+    )
 
 
 @dataclass(frozen=True)
