@@ -33,6 +33,7 @@ import records.config
 import triage.app
 import triage.config
 from mash_tools.testing import bearer, eventually, free_port
+from shared.registry import NAMES
 from tests.builders import dash_body, incident_body, settings_for
 from tests.e2e.console_kit import Screens, browser, check_page, new_page, served, sign_in
 from tests.integration.console.kit import sign_in_link
@@ -70,7 +71,7 @@ async def hub(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
     and 16 (high under both), the last one's victim the person the review asks about."""
     tmp = tmp_path_factory.mktemp("console-history")
     group = f"history-{uuid.uuid4().hex[:8]}"
-    names = ("intake", "triage", "notify", "records", "console")
+    names = tuple(n for n in NAMES if n not in ("marac", "perpetrators"))
     ports = {n: free_port() for n in names}
     urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
 
