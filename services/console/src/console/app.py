@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from console import api, board, records, signin, store
+from console import api, board, marac_actions, marac_pages, marac_refer, records, signin, store
 from console.calls import Calls
 from console.config import Settings
 from console.consumer import consumers
@@ -37,6 +37,8 @@ POLICY = (
 HSTS = "max-age=31536000; includeSubDomains"
 PURGE_SECONDS = 60.0
 PROBES = ("/healthz", "/readyz", "/metrics")
+MARAC_PAGES = (marac_refer.router, marac_pages.router, marac_actions.router)
+"""The meeting itself (contract section 6): referral form, cases, research, actions, return."""
 
 
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
         platform,
         title="MASH console",
         description="Server-rendered pages: partner inboxes, MARAC lists, the dashboard.",
-        routers=[signin.router, api.router, board.router, records.router],
+        routers=[signin.router, api.router, board.router, records.router, *MARAC_PAGES],
         consumers=consumers(platform),
         extra_start=start,
         extra_stop=stop,

@@ -46,6 +46,15 @@ class Rejected(Exception):
         self.detail = detail
 
 
+class Invalid(Rejected):
+    """The service refused a body field by field (422 with `errors`): a form shows each
+    error beside its field."""
+
+    def __init__(self, service: str, detail: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(service, 422, detail)
+        self.errors = errors
+
+
 class Unavailable(Exception):
     """The service did not answer, or answered with an error."""
 
@@ -77,12 +86,30 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)[:300] if detail else f"the request was refused ({response.status_code})."
 
 
+def _field_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """A 422's `errors` (contract section 2): each `{"loc": [...], "msg": "..."}` kept."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    found = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(found, list):
+        return []
+    return [
+        {"loc": list(e["loc"]), "msg": str(e.get("msg", ""))[:300]}
+        for e in found
+        if isinstance(e, dict) and isinstance(e.get("loc"), list)
+    ]
+
+
 def _check(service: str, response: httpx.Response) -> None:
     status = response.status_code
     if status in (401, 403):
         raise Refused(service)
     if status == 404:
         raise NotFound(service)
+    if status == 422 and (errors := _field_errors(response)):
+        raise Invalid(service, _detail(response), errors)
     if 400 <= status < 500:
         raise Rejected(service, status, _detail(response))
     if status >= 400:
@@ -185,10 +212,12 @@ class Upstream:
         params: dict[str, str] | None = None,
         after: str | None = None,
         body: dict[str, Any] | None = None,
+        limit: int | None = None,
     ) -> Page:
         """One page of a list (contract section 2: `limit`, `after`, `Link: rel="next"`);
         with a body, the list is a search's answer (a POST)."""
-        asked = {**(params or {}), "limit": str(self.page_size), "after": after or ""}
+        size = min(limit, self.page_size) if limit else self.page_size
+        asked = {**(params or {}), "limit": str(size), "after": after or ""}
         method = "GET" if body is None else "POST"
         response = await self.call(service, method, path, person, asked, body)
         try:
