@@ -98,5 +98,5 @@ async def national_return(
     upstream: Upstream, person: Person, area: str, quarter: str
 ) -> httpx.Response:
     """The SafeLives return as marac streams it; the caller closes the answer."""
-    query = httpx.QueryParams({"area": area, "quarter": quarter})
-    return await upstream.stream("marac", f"/v1/returns/safelives.csv?{query}", person)
+    params = {"area": area, "quarter": quarter}
+    return await upstream.stream("marac", "/v1/returns/safelives.csv", person, params)

@@ -29,6 +29,8 @@ TEXTS = (
     "safe_contact",
     "summary",
 )
+CHOICES = frozenset({"consent", "criteria", "referring_agency", "dash-professional_judgement"})
+"""Fields answered by choosing (radios, checkboxes): "Select", not "Enter"."""
 LABELS = {
     "referral_ref": "Your reference",
     "referring_agency": "The referring agency",
@@ -87,6 +89,9 @@ class ReferralForm:
     values: dict[str, str] = field(default_factory=dict)
     criteria: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, list[int]] = field(default_factory=dict)
+    """Which of the page's boxes each sent perpetrator or child came from: blank ones are
+    not sent, so marac's `perpetrators[0]` may be the page's third."""
 
     def get(self, name: str) -> str:
         return self.values.get(name, "")
@@ -113,12 +118,8 @@ def body(form: ReferralForm) -> dict[str, Any] | None:
         "referrer": _given({k: v(f"referrer-{k}") for k in ("name", "role", "phone", "email")}),
         "area": v("area"),
         "victim": _person(form, "victim", victim=True),
-        "perpetrators": [
-            p for i in range(PERPETRATORS) if (p := _optional(form, f"perpetrators-{i}"))
-        ],
-        "children": [
-            c for i in range(CHILDREN) if (c := _optional(form, f"children-{i}", child=True))
-        ],
+        "perpetrators": _parties(form, "perpetrators", PERPETRATORS),
+        "children": _parties(form, "children", CHILDREN, child=True),
         "criteria": form.criteria,
         "consent": v("consent"),
     }
@@ -177,6 +178,13 @@ def _person(
     return found
 
 
+def _parties(form: ReferralForm, name: str, boxes: int, child: bool = False) -> list[Any]:
+    """The perpetrators or children filled in, noting which boxes they came from."""
+    found = [(i, p) for i in range(boxes) if (p := _optional(form, f"{name}-{i}", child))]
+    form.slots[name] = [i for i, _ in found]
+    return [p for _, p in found]
+
+
 def _optional(form: ReferralForm, prefix: str, child: bool = False) -> dict[str, Any] | None:
     """A perpetrator or child, when any of its boxes is filled in."""
     if not any(val for name, val in form.values.items() if name.startswith(prefix + "-")):
@@ -215,10 +223,15 @@ def _dash(form: ReferralForm) -> dict[str, Any] | None:
 # marac's errors, beside their fields
 
 
-def field_id(loc: Sequence[Any]) -> str:
+def field_id(loc: Sequence[Any], slots: Mapping[str, list[int]] | None = None) -> str:
     """The page's field that an error's `loc` names (the first box of a date, the first
-    DASH question for the answers as a whole, the first checkbox of the criteria)."""
+    DASH question for the answers as a whole, the first checkbox of the criteria; the
+    box a perpetrator or child was typed in)."""
     path = [str(p) for p in loc]
+    if len(path) > 2 and path[1] in (slots or {}) and path[2].isdigit():
+        sent = (slots or {})[path[1]]
+        index = int(path[2])
+        path[2] = str(sent[index] if index < len(sent) else index)
     if path[:1] == ["body"]:
         path = path[1:]
     if not path:
@@ -262,9 +275,10 @@ def message(name: str, msg: str, what: str | None = None) -> str:
         return RULES[(key, msg)]
     what = what or label(name)
     lowered = what[:1].lower() + what[1:]
-    if msg == "Field required" or msg.startswith("String should have at least 1"):
+    chosen = name in CHOICES or name.endswith(("present_at_incident", "disability", "lgbt"))
+    if (msg == "Field required" and not chosen) or msg.startswith("String should have at least 1"):
         return f"Enter {lowered}"
-    if msg.startswith(("Input should be", "List should have at least")):
+    if msg.startswith(("Field required", "Input should be", "List should have at least")):
         return f"Select {lowered}"
     if msg.startswith("String should match pattern"):
         return f"{what} is not in the right format"
@@ -276,7 +290,7 @@ def message(name: str, msg: str, what: str | None = None) -> str:
 def with_errors(form: ReferralForm, errors: Iterable[Mapping[str, Any]]) -> ReferralForm:
     """The form with marac's errors beside their fields (the first for each field)."""
     for error in errors:
-        name = field_id(error.get("loc", ()))
+        name = field_id(error.get("loc", ()), form.slots)
         form.errors.setdefault(name, message(name, str(error.get("msg", ""))))
     return form
 

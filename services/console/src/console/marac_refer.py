@@ -129,4 +129,17 @@ async def referral_received(
     """The form as marac received it, each DASH answer beside its question."""
     needs(person, "marac:read")
     found: dict[str, Any] = await marac_calls.referral(upstream, person, identifier(referral_id))
-    return render(request, "marac_referral.html", person, referral=found)
+    # equality monitoring is counted, never shown (marac leaves it out; so does the page)
+    found["victim"] = {k: v for k, v in found.get("victim", {}).items() if k != "equality"}
+    return render(request, "marac_referral.html", person, referral=given(found))
+
+
+def given(value: Any) -> Any:
+    """A record without the fields nobody filled in (null, empty), so the page lists
+    what the referrer said, not every box of the form."""
+    if isinstance(value, dict):
+        kept = {k: given(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [given(v) for v in value]
+    return value

@@ -185,12 +185,14 @@ class Upstream:
         _check(service, response)
         return response
 
-    async def stream(self, service: str, path: str, person: Person) -> httpx.Response:
+    async def stream(
+        self, service: str, path: str, person: Person, params: dict[str, str] | None = None
+    ) -> httpx.Response:
         """A GET whose body is read as it comes (a CSV export); the caller closes it."""
         assert self._client is not None, "upstream client not started"
         try:
             response = await self._client.send(
-                self._request(service, "GET", path, person, None), stream=True
+                self._request(service, "GET", path, person, params), stream=True
             )
         except httpx.HTTPError:
             raise Unavailable(service) from None
