@@ -130,6 +130,10 @@ async def _cases(hub: Hub) -> list[dict[str, Any]]:
         ]
 
 
+def case_actions(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a for c in cases for a in c["actions"]]
+
+
 async def _fill_referral(page: Page, yes: int) -> None:
     await page.fill("#referral_ref", "RBH-2026-0091")
     await page.fill("#area", AREA)
@@ -237,6 +241,20 @@ async def test_an_agency_refers_and_the_meeting_tracks_research_and_actions(hub:
     assert "Check the tenancy" in await coordinator.inner_text("table.console-actions")
     await check_page(coordinator, hub.screens, "marac-case-action-added")
 
+    # another from the meeting's page, for children's social care
+    await coordinator.goto(f"{console}/marac/meetings/{hub.meeting_id}/cases")
+    await coordinator.click("text=Add an action for Maracvictim Synthetic")
+    await coordinator.select_option("#c1-agency", "childrens-social-care")
+    await coordinator.fill("#c1-description", "Assess the child's safety at home.")
+    for part, value in (("day", due.day), ("month", due.month), ("year", due.year)):
+        await coordinator.fill(f"#c1-due_by-{part}", str(value))
+    await _follow(coordinator, "#c1-add-action-button")
+    assert "The action is recorded" in await coordinator.inner_text("main")
+    assert "2 agreed, 0 done" in await coordinator.inner_text(
+        f"section[data-case-id='{case['case_id']}']"
+    )
+    await check_page(coordinator, hub.screens, "marac-meeting-action-added")
+
     # housing: its research, then its open action completed with the outcome
     housing = await hub.person("housing-officer", "marac:act:housing")
     await housing.goto(f"{console}/marac/cases/{case['case_id']}/research/housing")
@@ -267,14 +285,30 @@ async def test_an_agency_refers_and_the_meeting_tracks_research_and_actions(hub:
     assert "Alarm fitted" in await housing.inner_text("table.console-actions")
     await check_page(housing, hub.screens, "marac-actions-done")
 
-    # housing cannot reach children's services' actions; the meeting shows what was returned
+    # housing cannot reach children's services' actions, nor complete one, whatever it says
     refused = await housing.goto(f"{console}/marac/actions?agency=childrens-social-care")
     assert refused is not None
     assert refused.status == 403
+    others = [a for a in case_actions(await _cases(hub)) if a["agency"] != "housing"]
+    assert [a["status"] for a in others] == ["open"]
+    await housing.goto(f"{console}/marac/actions")
+    token = await housing.get_attribute("input[name=csrf_token]", "value")
+    complete = f"{console}/marac/actions/{others[0]['action_id']}/complete"
+    forms: list[dict[str, str | float | bool]] = [
+        {"agency": "childrens-social-care", "outcome": "x", "csrf_token": token or ""},
+        {"agency": "housing", "outcome": "x", "csrf_token": token or ""},  # marac refuses
+        {"agency": "housing", "outcome": "x"},  # no form token
+    ]
+    for form in forms:
+        answer = await housing.request.post(complete, form=form)
+        assert answer.status == 403, form
+    assert [a["status"] for a in case_actions(await _cases(hub)) if a["agency"] != "housing"] == [
+        "open"
+    ]
     await coordinator.goto(f"{console}/marac/meetings/{hub.meeting_id}/cases")
     section = coordinator.locator(f"section[data-case-id='{case['case_id']}']")
     assert "Housing" in await section.locator(".console-tags").inner_text()
-    assert "1 agreed, 1 done" in await section.inner_text()
+    assert "2 agreed, 1 done" in await section.inner_text()
 
 
 async def test_the_coordinator_downloads_the_safelives_return(hub: Hub) -> None:

@@ -55,6 +55,8 @@ async def meeting_cases(
         meeting=meeting,
         cases=cases.items,
         acting=acting_agencies(person),
+        agencies=AT_MEETING,
+        added="added" in request.query_params,
         next_href=next_href(request, cases),
         first_href=first_href(request),
     )
@@ -110,11 +112,13 @@ async def add_action(
     day: Annotated[str, Form(alias="due_by-day", max_length=10)] = "",
     month: Annotated[str, Form(alias="due_by-month", max_length=10)] = "",
     year: Annotated[str, Form(alias="due_by-year", max_length=10)] = "",
+    back: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """The coordinator records an action the meeting agreed (`marac:admin`)."""
     check_csrf(person, csrf_token)
     needs(person, "marac:admin")
     case_id = identifier(case_id)
+    meeting = identifier(back) if back else None
     typed = {
         "agency": agency,
         "description": description.strip(),
@@ -139,6 +143,10 @@ async def add_action(
         except Invalid as exc:
             errors = simple_errors(exc.errors, ACTION_FIELDS, dates=("due_by",))
         else:
+            if meeting:  # recorded from the meeting's page: back to the case there
+                return RedirectResponse(
+                    f"/marac/meetings/{meeting}/cases?added=1#case-{case_id}", 303
+                )
             return RedirectResponse(f"/marac/cases/{case_id}?added=1#actions", 303)
     return await _case_page(request, person, upstream, case_id, 400, typed, errors)
 
