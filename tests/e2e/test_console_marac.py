@@ -329,6 +329,14 @@ async def test_the_coordinator_downloads_the_safelives_return(hub: Hub) -> None:
     assert answer.headers["content-type"].startswith("text/csv")
     header = next(csv.reader(io.StringIO(await answer.text())))
     assert header[:2] == ["area", "meeting_date"]
+    async with httpx.AsyncClient() as http:  # marac's file, byte for byte
+        direct = await http.get(
+            f"{hub.urls['marac']}/v1/returns/safelives.csv",
+            params={"area": AREA, "quarter": quarter},
+            headers=bearer("marac:admin"),
+        )
+    assert await answer.body() == direct.content
+    assert "attachment" in answer.headers["content-disposition"]
 
     agency_only = await hub.person("health-visitor", "marac:refer:health")
     refused = await agency_only.goto(f"{hub.urls['console']}/marac/returns")

@@ -11,17 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from console.domain.people import Person
-from console.marac_form import (
-    CHILDREN,
-    CRITERIA,
-    PERPETRATORS,
-    ReferralForm,
-    body,
-    field_id,
-    read,
-    simple_errors,
-    with_errors,
-)
+from console.marac_errors import field_id, simple_errors, with_errors
+from console.marac_form import CHILDREN, CRITERIA, PERPETRATORS, ReferralForm, body, read
 from console.marac_refer import referring_agencies
 from console.web import TEMPLATES
 from marac.domain.referrals import refusals

@@ -15,7 +15,7 @@ from console import marac_calls
 from console.api import first_href, next_href
 from console.domain.people import Person
 from console.inputs import BadRequest, cursor, identifier
-from console.marac_form import simple_errors
+from console.marac_errors import simple_errors
 from console.marac_refer import AT_MEETING, acting_agencies
 from console.upstream import Invalid
 from console.web import (

@@ -17,7 +17,7 @@ from console import marac_calls
 from console.api import first_href, next_href
 from console.domain.people import Person
 from console.inputs import NotFoundPage, cursor, identifier
-from console.marac_form import simple_errors, typed_date
+from console.marac_errors import simple_errors, typed_date
 from console.marac_refer import AT_MEETING, acting_agencies
 from console.upstream import Invalid, Upstream
 from console.web import FormTokenDep, PersonDep, UpstreamDep, check_csrf, needs, render

@@ -13,7 +13,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from console import marac_calls, marac_form
+from console import marac_calls, marac_errors, marac_form
 from console.domain.people import Person
 from console.inputs import identifier
 from console.marac_form import ReferralForm
@@ -100,7 +100,7 @@ async def send_referral(
     try:
         referral_id, new = await marac_calls.refer(upstream, person, body)
     except Invalid as exc:
-        return _page(request, person, marac_form.with_errors(form, exc.errors), 400)
+        return _page(request, person, marac_errors.with_errors(form, exc.errors), 400)
     except Rejected as exc:
         if exc.status != 409:
             raise
