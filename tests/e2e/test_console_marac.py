@@ -259,6 +259,12 @@ async def test_an_agency_refers_and_the_meeting_tracks_research_and_actions(hub:
     housing = await hub.person("housing-officer", "marac:act:housing")
     await housing.goto(f"{console}/marac/cases/{case['case_id']}/research/housing")
     await check_page(housing, hub.screens, "marac-research-form")
+    await housing.fill("#completed_by", "Housing Officer Synthetic")
+    await _follow(housing, "#save-research")
+    assert "Select whether your agency knows the victim or household" in (
+        await housing.inner_text(".govuk-error-summary")
+    )
+    await check_page(housing, hub.screens, "marac-research-error")
     await housing.check("#known")
     await housing.fill("#summary", "Tenant since 2022; two reports of damage to the door.")
     await housing.fill("#completed_by", "Housing Officer Synthetic")
@@ -276,6 +282,7 @@ async def test_an_agency_refers_and_the_meeting_tracks_research_and_actions(hub:
     async with housing.expect_navigation():
         await housing.click("#complete")
     assert "Enter the outcome" in await housing.inner_text(".govuk-error-summary")
+    await check_page(housing, hub.screens, "marac-action-error")
     await housing.fill("#outcome", "Alarm fitted on 3 December; tenancy secure.")
     async with housing.expect_navigation():
         await housing.click("#complete")

@@ -223,6 +223,10 @@ def test_an_unknown_place_goes_to_the_summary_only() -> None:
         dates=("due_by",),
     )
     assert errors == {"due_by-day": "The due date: must not be in the past", "": "This form: x"}
+    chosen = simple_errors(
+        [{"loc": ["body", "known"], "msg": "Field required"}], {"known": "Whether it is known"}
+    )
+    assert chosen == {"known": "Select whether it is known"}
 
 
 def test_the_dash_wording_is_the_checklists_24_questions_in_order() -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 from console.marac_form import ReferralForm
 
-CHOICES = frozenset({"consent", "criteria", "referring_agency", "dash-professional_judgement"})
+CHOICES = frozenset(
+    {"consent", "criteria", "referring_agency", "dash-professional_judgement", "known", "agency"}
+)
 """Fields answered by choosing (radios, checkboxes): "Select", not "Enter"."""
 LABELS = {
     "referral_ref": "Your reference",
