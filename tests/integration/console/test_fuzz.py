@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 
 import console.app
@@ -35,6 +35,8 @@ MEETING = str(uuid.uuid4())
 REFERRAL = str(uuid.uuid4())
 INCIDENT = str(uuid.uuid4())
 TRIAL = str(uuid.uuid4())
+CASE = str(uuid.uuid4())
+ACTION = str(uuid.uuid4())
 SCOPES = (
     "referrals:read:idva",
     "referrals:ack:idva",
@@ -44,6 +46,9 @@ SCOPES = (
     "records:read",
     "triage:policy",
     "reviews:read",
+    "marac:admin",
+    "marac:refer:idva",
+    "marac:act:idva",
 )
 HOSTILE = [
     "",
@@ -95,6 +100,16 @@ GETS: dict[str, tuple[str, ...]] = {
     "/marac": ("area", "after", "waiting_after"),
     "/marac/meetings/{meeting_id}": ("after",),
     "/marac/meetings/{meeting_id}/cases.csv": ("x",),
+    "/marac/meetings/{meeting_id}/cases": ("after",),
+    "/marac/refer": ("agency",),
+    "/marac/refer/sent": ("id", "new"),
+    "/marac/referrals/{referral_id}": ("x",),
+    "/marac/cases/{case_id}": ("x",),
+    "/marac/cases/{case_id}/research/{agency}": ("after",),
+    "/marac/actions": ("agency", "status", "area", "after"),
+    "/marac/actions/{action_id}": ("agency",),
+    "/marac/returns": ("x",),
+    "/marac/returns/safelives.csv": ("area", "quarter"),
     "/dashboard": ("area", "from", "to"),
     "/dashboard.csv": ("area", "from", "to"),
     "/perpetrators": ("area", "after"),
@@ -140,6 +155,18 @@ POSTS: dict[str, tuple[str, ...]] = {
     "/policy/trials/{trial_id}/apply": ("csrf_token", "redecide_since", "confirm"),
     "/reviews": REVIEW_FIELDS,
     "/reviews/chronology.csv": REVIEW_FIELDS,
+    "/marac/refer": (
+        "csrf_token",
+        "referring_agency",
+        "referral_ref",
+        "victim-date_of_birth-day",
+        "perpetrators-1-given_name",
+        "criteria",
+        "dash-q1",
+    ),
+    "/marac/cases/{case_id}/actions": ("csrf_token", "agency", "description", "due_by-day"),
+    "/marac/cases/{case_id}/research/{agency}": ("csrf_token", "known", "summary"),
+    "/marac/actions/{action_id}/complete": ("csrf_token", "agency", "outcome"),
 }
 BASE = {
     "agency": "idva",
@@ -151,12 +178,18 @@ BASE = {
     "referral_id": REFERRAL,
     "meeting_id": MEETING,
     "trial_id": TRIAL,
+    "case_id": CASE,
+    "action_id": ACTION,
+    "id": REFERRAL,
+    "quarter": "2026-Q3",
+    "status": "open",
 }
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+UUID = r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ALLOWED_UPSTREAM = re.compile(
     r"^/.well-known/openid-configuration$|^/v1/records/search$|^/v1/(referrals|meetings|cases|perpetrators)"
-    rf"(/{UUID}(/cases|/cases\.csv|/ack))?$"
-    rf"|^/v1/policy$|^/v1/policy-trials(/{UUID}(/apply|/changes\.csv)?)?$|^/v1/chronology/search$"
+    rf"({UUID}(/cases|/cases\.csv|/ack|/actions|/research/[a-z-]+(/history)?)?)?$"
+    rf"|^/v1/(marac-referrals|actions)({UUID}(/complete)?)?$|^/v1/returns/safelives\.csv$"
+    rf"|^/v1/policy$|^/v1/policy-trials({UUID}(/apply|/changes\.csv)?)?$|^/v1/chronology/search$"
 )
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -175,7 +208,7 @@ def stand_in(seen: list[str]) -> FastAPI:
             uuid.UUID(value)
         except ValueError:
             raise HTTPException(422, f"{what} is not a UUID") from None
-        if value not in (MEETING, REFERRAL, TRIAL):
+        if value not in (MEETING, REFERRAL, TRIAL, CASE, ACTION):
             raise HTTPException(404)
 
     @app.get("/.well-known/openid-configuration")
@@ -265,12 +298,86 @@ def stand_in(seen: list[str]) -> FastAPI:
             raise HTTPException(422, "a person_id, or names and birth")
         return []
 
+    marac_stand_in(app, known)
+
     @app.get("/v1/cases")
     @app.get("/v1/perpetrators")
     async def empty() -> list[dict[str, Any]]:
         return []
 
     return app
+
+
+def marac_stand_in(app: FastAPI, known: Any) -> None:
+    """Marac's "meeting itself" (contract section 6), as far as the console's calls go."""
+    case = {
+        "case_id": CASE,
+        "meeting_id": MEETING,
+        "area": "southampton",
+        "status": "listed",
+        "incident_ids": [],
+        "criteria": ["professional_judgement"],
+        "risk_level": "high",
+        "dash_score": None,
+        "repeat": False,
+        "priority": 40,
+        "victim": {"given_name": "Fuzz", "family_name": "Synthetic", "date_of_birth": None},
+        "suspect": None,
+        "children_count": 0,
+        "listed_at": None,
+        "research_returned": [],
+        "sources": [],
+        "research": [],
+        "actions": [],
+    }
+    action = {
+        "action_id": ACTION,
+        "case_id": CASE,
+        "agency": "idva",
+        "description": "Call",
+        "due_by": "2026-12-15",
+        "status": "open",
+        "agreed_at": "2026-12-01T10:00:00Z",
+    }
+
+    @app.post("/v1/marac-referrals")
+    async def refer() -> Any:
+        errors = [{"loc": ["body", "area"], "msg": "Field required"}]
+        return JSONResponse({"detail": "1 field error(s)", "errors": errors}, status_code=422)
+
+    @app.get("/v1/marac-referrals/{referral_id}")
+    async def referral(referral_id: str) -> dict[str, Any]:
+        known(referral_id, "referral_id")
+        return {"marac_referral_id": REFERRAL, "case_id": CASE, "victim": case["victim"]}
+
+    @app.get("/v1/cases/{case_id}")
+    async def one_case(case_id: str) -> dict[str, Any]:
+        known(case_id, "case_id")
+        return case
+
+    @app.put("/v1/cases/{case_id}/research/{agency}")
+    @app.post("/v1/cases/{case_id}/actions")
+    async def write(case_id: str) -> dict[str, str]:
+        known(case_id, "case_id")
+        return {}
+
+    @app.get("/v1/cases/{case_id}/research/{agency}/history")
+    async def history(case_id: str) -> list[Any]:
+        known(case_id, "case_id")
+        return []
+
+    @app.get("/v1/actions")
+    async def actions() -> list[dict[str, Any]]:
+        return [action]
+
+    @app.post("/v1/actions/{action_id}/complete")
+    async def complete(action_id: str) -> dict[str, Any]:
+        known(action_id, "action_id")
+        return {**action, "status": "done"}
+
+    @app.get("/v1/returns/safelives.csv")
+    async def national_return() -> PlainTextResponse:
+        return PlainTextResponse("area,meeting_date\n", media_type="text/csv")
 
 
 def segment(value: str, raw: bool) -> str:
@@ -303,15 +410,18 @@ def posts(csrf: str) -> list[tuple[str, dict[str, str]]]:
     asked: list[tuple[str, dict[str, str]]] = []
     for template, fields in POSTS.items():
         slots = re.findall(r"{(\w+)}", template)
-        path = template
-        for slot in slots:
-            path = path.replace(f"{{{slot}}}", BASE[slot])
         for value in HOSTILE:
             for slot in slots:
-                hostile = template.replace(f"{{{slot}}}", quote(value, safe=""))
-                asked.append((hostile, {"agency": "idva", "csrf_token": csrf}))
+                path = template.replace(f"{{{slot}}}", quote(value, safe=""))
+                for other in slots:
+                    path = path.replace(f"{{{other}}}", BASE[other])
+                asked.append((path, {"agency": "idva", "csrf_token": csrf}))
+            path = template
+            for slot in slots:
+                path = path.replace(f"{{{slot}}}", BASE[slot])
             for field in fields:
                 form = {"agency": "idva", "csrf_token": csrf, "token": "x", "person_id": "N1"}
+                form["referring_agency"] = "idva"
                 form[field] = value
                 asked.append((path, form))
     return asked

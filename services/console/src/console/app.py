@@ -13,7 +13,18 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from console import api, board, policy_pages, records, review_pages, signin, store
+from console import (
+    api,
+    board,
+    marac_actions,
+    marac_pages,
+    marac_refer,
+    policy_pages,
+    records,
+    review_pages,
+    signin,
+    store,
+)
 from console.calls import Calls
 from console.config import Settings
 from console.consumer import consumers
@@ -37,6 +48,8 @@ POLICY = (
 HSTS = "max-age=31536000; includeSubDomains"
 PURGE_SECONDS = 60.0
 PROBES = ("/healthz", "/readyz", "/metrics")
+MARAC_PAGES = (marac_refer.router, marac_pages.router, marac_actions.router)
+"""The meeting itself (contract section 6): referral form, cases, research, actions, return."""
 
 
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
@@ -66,6 +79,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
             api.router,
             board.router,
             records.router,
+            *MARAC_PAGES,
             policy_pages.router,
             review_pages.router,
         ],

@@ -66,6 +66,15 @@ class Rejected(Exception):
         """A 422's problem details `errors` (`loc`, `msg`): which field, and what is wrong."""
 
 
+class Invalid(Rejected):
+    """The service refused a body field by field (422 with `errors`): a form shows each
+    error beside its field."""
+
+    def __init__(self, service: str, detail: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(service, 422, detail)
+        self.errors = errors
+
+
 class Unavailable(Exception):
     """The service did not answer, or answered with an error."""
 
@@ -97,7 +106,8 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)[:300] if detail else f"the request was refused ({response.status_code})."
 
 
-def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+def _field_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """A 422's `errors` (contract section 2): each `{"loc": [...], "msg": "..."}` kept."""
     try:
         body = response.json()
     except ValueError:
@@ -105,7 +115,11 @@ def _errors(response: httpx.Response) -> list[dict[str, Any]]:
     found = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(found, list):
         return []
-    return [e for e in found if isinstance(e, dict) and isinstance(e.get("loc"), list)][:50]
+    return [
+        {"loc": list(e["loc"]), "msg": str(e.get("msg", ""))[:300]}
+        for e in found
+        if isinstance(e, dict) and isinstance(e.get("loc"), list)
+    ][:50]
 
 
 def _check(service: str, response: httpx.Response, forwarded: bool = False) -> None:
@@ -116,8 +130,10 @@ def _check(service: str, response: httpx.Response, forwarded: bool = False) -> N
         raise Refused(service)
     if status == 404:
         raise NotFound(service)
+    if status == 422 and (errors := _field_errors(response)):
+        raise Invalid(service, _detail(response), errors)
     if 400 <= status < 500:
-        raise Rejected(service, status, _detail(response), _errors(response))
+        raise Rejected(service, status, _detail(response), _field_errors(response))
     if status >= 400:
         raise Unavailable(service)
 
@@ -208,11 +224,17 @@ class Upstream:
         return response
 
     async def stream(
-        self, service: str, path: str, person: Person, *, scope: str | None = None
+        self,
+        service: str,
+        path: str,
+        person: Person,
+        params: dict[str, str] | None = None,
+        *,
+        scope: str | None = None,
     ) -> httpx.Response:
         """A GET whose body is read as it comes (a CSV export); the caller closes it."""
         assert self._client is not None, "upstream client not started"
-        request, forwarded = self._request(service, "GET", path, person, None, None, scope)
+        request, forwarded = self._request(service, "GET", path, person, params, None, scope)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError:
@@ -235,12 +257,14 @@ class Upstream:
         params: dict[str, str] | None = None,
         after: str | None = None,
         body: dict[str, Any] | None = None,
+        limit: int | None = None,
         *,
         scope: str | None = None,
     ) -> Page:
         """One page of a list (contract section 2: `limit`, `after`, `Link: rel="next"`);
         with a body, the list is a search's answer (a POST)."""
-        asked = {**(params or {}), "limit": str(self.page_size), "after": after or ""}
+        size = min(limit, self.page_size) if limit else self.page_size
+        asked = {**(params or {}), "limit": str(size), "after": after or ""}
         method = "GET" if body is None else "POST"
         response = await self.call(service, method, path, person, asked, body, scope=scope)
         try:
