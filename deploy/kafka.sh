@@ -59,14 +59,14 @@ fetch() {
 }
 
 secure() {
-  "$PYTHON" -m shared.kafka_security init --dir "$SECURITY"
+  "$PYTHON" -m mash_tools.kafka_material init --dir "$SECURITY"
 }
 
 configure() {
   mkdir -p "$DATA/logs" "$DATA/app-logs"
   chmod 700 "$DATA"
   local security
-  security=$("$PYTHON" -m shared.kafka_security broker-properties --dir "$SECURITY")
+  security=$("$PYTHON" -m mash_tools.kafka_material broker-properties --dir "$SECURITY")
   (umask 077; cat > "$DATA/server.properties") <<PROPS
 process.roles=broker,controller
 node.id=${NODE_ID}
@@ -118,7 +118,7 @@ format_once() {
     printf '%s\n' "${JAVA_ARGS[@]:1}" | argfile_lines
     while IFS= read -r arg; do
       printf '%s\n' --add-scram "$arg" | argfile_lines
-    done < <("$PYTHON" -m shared.kafka_security scram-args --dir "$SECURITY")
+    done < <("$PYTHON" -m mash_tools.kafka_material scram-args --dir "$SECURITY")
   } > "$args"
   java "@$args" >/dev/null || { rm -f "$args"; exit 1; }
   rm -f "$args"
@@ -195,7 +195,7 @@ up() {
 
 rotate() {
   local principal=${1:?usage: $0 rotate PRINCIPAL} password props args
-  password=$("$PYTHON" -m shared.kafka_security new-password)
+  password=$("$PYTHON" -m mash_tools.kafka_material new-password)
   props=$(private_file)
   args=$(private_file)
   MASH_KAFKA_BOOTSTRAP=127.0.0.1:${PORT} "$ROOT/.venv/bin/mash" kafka-credentials admin > "$props"
@@ -206,7 +206,7 @@ rotate() {
   java "@$args" >/dev/null \
     || { rm -f "$props" "$args"; echo "rotation failed; the old password stays" >&2; exit 1; }
   rm -f "$props" "$args"
-  echo "$password" | "$PYTHON" -m shared.kafka_security set-password "$principal" --dir "$SECURITY"
+  echo "$password" | "$PYTHON" -m mash_tools.kafka_material set-password "$principal" --dir "$SECURITY"
   echo "rotated the Kafka password of $principal" >&2
 }
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mash_tools import kafka_material
 from shared import kafka_security
 from shared.config import ROOT
 
@@ -65,7 +66,7 @@ def test_no_client_but_the_broker_gets_through_the_controller_listener(
 ) -> None:
     controller = f"127.0.0.1:{_controller_port(workdir)}"
     security = kafka_security.security_dir()
-    ca, broker = security / kafka_security.CA_FILE, security / kafka_security.BROKER_FILE
+    ca, broker = security / kafka_security.CA_FILE, security / kafka_material.BROKER_FILE
     plain = tmp_path / "plain.properties"
     plain.write_text(QUICK)
     tls_only = tmp_path / "tls.properties"  # trusts the broker, proves nothing of itself
@@ -90,7 +91,7 @@ def test_a_rotation_passes_no_password_on_a_command_line(tmp_path: Path) -> None
     """`kafka.sh rotate` with a stand-in `java` that records what it was run with: the new
     password reaches the tool only through its owner-only argument file."""
     security = tmp_path / "security"
-    kafka_security.ensure_material(security)
+    kafka_material.ensure_material(security)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     seen = tmp_path / "seen.json"

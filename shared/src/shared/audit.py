@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, require
 from shared.envelope import CloudEvent
-from shared.identity import identities, pseudonym
+from shared.identity import identify
 from shared.outbox import Outbox
 from shared.schemas.v1 import (
     AUDIT_MAX_IDS,
@@ -76,12 +76,7 @@ class Item:
 def person_keys(secret: str, person: Person | None) -> tuple[str, ...]:
     """Every pseudonymous key of one person: one for the person id, one for the names and
     date of birth, as the hub's identity rule (`shared.identity`) makes them."""
-    if person is None:
-        return ()
-    found = identities(
-        person.person_id, person.given_name, person.family_name, person.date_of_birth
-    )
-    return tuple(pseudonym(secret, i) for i in found)
+    return identify(secret, person).hashes if person is not None else ()
 
 
 def keys_of(secret: str, people: Iterable[Person | None]) -> tuple[str, ...]:

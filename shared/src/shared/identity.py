@@ -1,9 +1,14 @@
 """Who a person is (domain.md "Identity"), the pseudonymous key that stands for a victim,
 and a person's age: the one copy every service uses, so they can never drift apart.
 
-Two person records match when both carry the same `person_id`; failing that, when
-the normalised given name, family name and date of birth are all equal. A record
-with neither matches nobody: a false match is worse than a missed one.
+Two person records match when both carry the same `person_id`; failing that (one or
+both without), when the normalised given name, family name and date of birth are all
+equal. Two different person ids are two people even if names and date of birth agree,
+and a record with neither matches nobody: a false match is worse than a missed one.
+
+Services keep people as an `Identity` (keyed hashes, never names) and compare them with
+`same_person`. A handler that finds or records a person by these hashes holds them
+first (`shared.db.hold(session, identity.hashes)`): see docs/shape.md.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
 from shared.schemas import Person
+from shared.schemas.v1 import VictimKeys
 
 
 def normalise_name(name: str) -> str:
@@ -56,6 +63,40 @@ def keyed_identities(
     by_id = next((pseudonym(secret, i) for i in found if i.startswith("pid:")), None)
     by_names = next((pseudonym(secret, i) for i in found if i.startswith("ndob:")), None)
     return by_id, by_names
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person's keyed hashes: of the person id, and of names plus date of birth."""
+
+    person_id: str | None = None
+    names_dob: str | None = None
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """The hashes this person can be found by, strongest first (none for someone
+        unidentifiable); also the names a handler holds them by."""
+        return tuple(h for h in (self.person_id, self.names_dob) if h)
+
+
+def identify(secret: str, person: Person) -> Identity:
+    """The pseudonymous identity of `person`."""
+    by_id, by_names = keyed_identities(
+        secret, person.person_id, person.given_name, person.family_name, person.date_of_birth
+    )
+    return Identity(person_id=by_id, names_dob=by_names)
+
+
+def from_keys(keys: VictimKeys) -> Identity:
+    """A person an event names only by their keys (marac's listing: `victim_keys`)."""
+    return Identity(person_id=keys.person_id, names_dob=keys.names_dob)
+
+
+def same_person(a: Identity, b: Identity) -> bool:
+    """domain.md: the same person id; failing that, the same names and date of birth."""
+    if a.person_id and b.person_id:
+        return a.person_id == b.person_id
+    return a.names_dob is not None and a.names_dob == b.names_dob
 
 
 def victim_key(secret: str, victim: Person, incident_id: UUID | str) -> str:

@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, lock_key, unit_of_work, utc
 from shared.envelope import CloudEvent
-from shared.kafka import EventProducer, describe
+from shared.kafka.failures import describe
+from shared.kafka.producer import EventProducer
 from shared.metrics import Metrics
 from shared.refusals import carries_payload, dead_letter_headers, stub, verdict
 from shared.tables import PlatformTables

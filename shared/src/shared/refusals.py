@@ -27,7 +27,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
-from shared.kafka import describe
+from shared.kafka.failures import describe
 
 Verdict = Literal["refused", "suspect", "outage"]
 

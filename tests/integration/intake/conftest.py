@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import func, select
 
 import intake.app
 import intake.config
-from intake import store
 from mash_tools.testing import running
-from shared.topics import INCIDENTS, audit_topic
 from tests.builders import settings_for
-
-
-@dataclass
-class Intake:
-    app: FastAPI
-    client: httpx.AsyncClient
-
-    async def count(self, table: str) -> int:
-        """Rows of a table; `outbox`: the events for `mash.incidents.v1` (its log entries,
-        contract section 12, are `log`)."""
-        outbox = store.platform.outbox
-        tables = {
-            "incidents": select(func.count()).select_from(store.incidents),
-            "outbox": select(func.count()).where(outbox.c.topic == INCIDENTS),
-            "log": select(func.count()).where(outbox.c.topic == audit_topic("intake")),
-            "risk_assessments": select(func.count()).select_from(store.risk_assessments),
-        }
-        async with self.app.state.platform.sessions() as session:
-            return int((await session.execute(tables[table])).scalar_one())
+from tests.integration.intake.kit import Intake
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of
 from shared.topics import INCIDENTS
 from tests.builders import dash_body, incident_body
-from tests.integration.intake.conftest import Intake
+from tests.integration.intake.kit import Intake
 
 pytestmark = pytest.mark.kafka
 WRITE = bearer("incidents:write")

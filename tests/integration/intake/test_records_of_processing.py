@@ -12,7 +12,7 @@ import pytest
 
 from mash_tools.testing import TEST_PSEUDONYM_KEY, token
 from tests.builders import dash_body, incident_body
-from tests.integration.intake.conftest import Intake
+from tests.integration.intake.kit import Intake
 from tests.integration.kit import keys_of, logged
 
 pytestmark = pytest.mark.kafka

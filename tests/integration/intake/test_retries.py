@@ -11,7 +11,7 @@ import pytest
 
 from mash_tools.testing import bearer
 from tests.builders import dash_body, incident_body
-from tests.integration.intake.conftest import Intake
+from tests.integration.intake.kit import Intake
 
 pytestmark = pytest.mark.kafka
 WRITE = bearer("incidents:write")

@@ -17,7 +17,8 @@ from marac import handlers, repository, store
 from marac.config import Settings
 from marac.domain.listing import Meeting
 from mash_tools.testing import create_database, eventually, waits_on_a_lock
-from shared.schemas import TriageDecided
+from shared.identity import identify
+from shared.schemas import Person, TriageDecided
 from shared.service import Platform
 from tests.integration.marac.kit import decision, event_of, marac_settings, new_area, victim
 
@@ -202,16 +203,19 @@ async def test_one_victim_resolved_at_once_under_two_keys_gets_one_reference(
     settings = marac_settings("127.0.0.1:1", await create_database(postgres_server), "unused")
     platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
     await platform.start_storage()
-    name_key, id_key = f"name-{uuid.uuid4().hex}", f"id-{uuid.uuid4().hex}"
+    secret = settings.platform.pseudonym_key
+    with_id = Person.model_validate(victim(1))
+    without_id = with_id.model_copy(update={"person_id": None})
+    id_key, name_key = identify(secret, with_id).hashes
 
-    async def resolve(keys: list[str]) -> str:
+    async def resolve(person: Person) -> str:
         async with platform.uow() as session:
-            return await repository.resolve_victim(session, keys, "unused", NOW)
+            return await handlers.resolve_victim(session, secret, person, "unused", NOW)
 
     try:
         async with platform.uow() as first:
-            made = await repository.resolve_victim(first, [name_key], "unused", NOW)
-            second = asyncio.create_task(resolve([id_key, name_key]))
+            made = await handlers.resolve_victim(first, secret, without_id, "unused", NOW)
+            second = asyncio.create_task(resolve(with_id))
             await eventually(lambda: waits_on_a_lock(platform.engine))
         assert await second == made
         async with platform.sessions() as session:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from mash_tools.testing import bearer, eventually, running
 from notify import repository
+from notify.domain.referrals import NewReferral
 from shared.topics import audit_topic
 from tests.integration.notify.kit import notify_app, publish, referrals_of
 from tests.unit.notify import builders
@@ -37,24 +38,29 @@ async def copies_of(app: Any, model: dict[str, Any], count: int) -> list[str]:
         for i in range(count):
             referral_id = str(uuid.uuid4())
             ids.append(referral_id)
-            await repository.add_referral(
-                session,
-                referral_id=referral_id,
-                incident_id=str(uuid.uuid4()),
+            planned = NewReferral(
                 agency=entry.agency,
                 subject=entry.subject,
                 reason=entry.reason,
-                risk_level=entry.risk_level or "high",
-                decision_id=str(uuid.uuid4()),
-                victim_key=entry.victim_key,
                 data=entry.data,
-                created_at=base + timedelta(minutes=i // 4),  # four at each instant
+                deliver_after=base,
                 review_due_at=None,
                 due_by=base + timedelta(days=30),
-                clock_policy="test",
-                deliver_after=base,
-                webhook=None,
-                trace={},
+            )
+            await repository.add_referral(
+                session,
+                repository.NewEntry(
+                    referral_id=referral_id,
+                    referral=planned,
+                    incident_id=str(uuid.uuid4()),
+                    decision_id=str(uuid.uuid4()),
+                    risk_level=entry.risk_level or "high",
+                    victim_key=entry.victim_key,
+                    created_at=base + timedelta(minutes=i // 4),  # four at each instant
+                    clock_policy="test",
+                    webhook=None,
+                    trace={},
+                ),
             )
     return ids
 

@@ -5,49 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import select
 
 import intake.app
 import intake.config
 import triage.app
 import triage.config
-from mash_tools.testing import bearer, create_database, running
-from tests.builders import incident_body, settings_for
-from triage import store
-
-NOW = datetime.now(UTC)
-
-
-@dataclass
-class Stack:
-    bootstrap: str
-    intake: httpx.AsyncClient
-    triage: httpx.AsyncClient
-    triage_app: FastAPI
-
-    async def report(self, victim: dict[str, Any], days_ago: float, **extra: Any) -> str:
-        """Post an incident to intake; its id."""
-        at = (NOW - timedelta(days=days_ago)).isoformat()
-        body = incident_body(f"HC-{uuid.uuid4().hex[:16]}", reported_at=at, victim=victim, **extra)
-        answer = await self.intake.post(
-            "/v1/incidents", json=body, headers=bearer("incidents:write")
-        )
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["incident_id"])
-
-    async def received(self, event_id: str) -> bool:
-        """Whether triage has processed this event."""
-        async with self.triage_app.state.platform.sessions() as session:
-            stmt = select(store.platform.inbox).where(store.platform.inbox.c.event_id == event_id)
-            return (await session.execute(stmt)).first() is not None
+from mash_tools.testing import create_database, running
+from tests.builders import settings_for
+from tests.integration.triage.kit import Stack
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

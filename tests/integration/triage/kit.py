@@ -1,4 +1,5 @@
-"""Builders for triage's integration tests: a storage-only triage, events and people."""
+"""Builders for triage's integration tests: a storage-only triage, the running stack of
+intake and triage (`Stack`, started by conftest's `stack`), events and people."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from mash_tools.testing import TEST_PSEUDONYM_KEY, data_of, headers_of, platform_settings
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from mash_tools.testing import (
+    TEST_PSEUDONYM_KEY,
+    bearer,
+    data_of,
+    headers_of,
+    platform_settings,
+)
 from shared.envelope import CloudEvent
 from shared.identity import keyed_identities
 from shared.service import Platform
@@ -21,6 +32,33 @@ from triage.app import MIGRATIONS
 from triage.config import Settings
 from triage.consumer import consumers
 from triage.handlers import Triage
+
+NOW = datetime.now(UTC)
+"""When the stack's incidents are reported from (`Stack.report`'s `days_ago`)."""
+
+
+@dataclass
+class Stack:
+    bootstrap: str
+    intake: httpx.AsyncClient
+    triage: httpx.AsyncClient
+    triage_app: FastAPI
+
+    async def report(self, victim: dict[str, Any], days_ago: float, **extra: Any) -> str:
+        """Post an incident to intake; its id."""
+        at = (NOW - timedelta(days=days_ago)).isoformat()
+        body = incident_body(f"HC-{uuid.uuid4().hex[:16]}", reported_at=at, victim=victim, **extra)
+        answer = await self.intake.post(
+            "/v1/incidents", json=body, headers=bearer("incidents:write")
+        )
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["incident_id"])
+
+    async def received(self, event_id: str) -> bool:
+        """Whether triage has processed this event."""
+        async with self.triage_app.state.platform.sessions() as session:
+            stmt = select(store.platform.inbox).where(store.platform.inbox.c.event_id == event_id)
+            return (await session.execute(stmt)).first() is not None
 
 
 @asynccontextmanager

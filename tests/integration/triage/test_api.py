@@ -11,8 +11,7 @@ import pytest
 from mash_tools.testing import TopicReader, bearer, data_of, eventually
 from shared.topics import DECISIONS
 from tests.builders import dash_body
-from tests.integration.triage.conftest import Stack
-from tests.integration.triage.kit import decision_for, unique_victim
+from tests.integration.triage.kit import Stack, decision_for, unique_victim
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 READ, REGRADE = bearer("triage:read"), bearer("triage:regrade")

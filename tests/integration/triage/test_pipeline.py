@@ -23,8 +23,13 @@ from shared.identity import pseudonym
 from shared.kafka_security import producer_of
 from shared.topics import DECISIONS, INCIDENTS, MARAC
 from tests.builders import dash_body
-from tests.integration.triage.conftest import Stack
-from tests.integration.triage.kit import decision_for, listing_event, unique_victim, without_dip
+from tests.integration.triage.kit import (
+    Stack,
+    decision_for,
+    listing_event,
+    unique_victim,
+    without_dip,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 NOW = datetime.now(UTC)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from shared.db import utc
 from shared.envelope import CloudEvent
+from shared.identity import identify
 from shared.kafka import PoisonMessage
 from shared.schemas import IncidentReported
 from shared.topics import DECISIONS
@@ -27,7 +28,6 @@ from tests.integration.triage.kit import (
 )
 from triage import handlers, repository, store
 from triage.consumer import consumers
-from triage.domain.identity import identify
 from triage.handlers import Triage
 
 pytestmark = pytest.mark.postgres

@@ -12,8 +12,7 @@ from mash_tools.testing import TopicReader, bearer, data_of, headers_of
 from shared.schemas import TriageDecided
 from shared.topics import DECISIONS, SUMMARIES, TRIAGE_SUMMARISED
 from tests.builders import dash_body
-from tests.integration.triage.conftest import Stack
-from tests.integration.triage.kit import decision_for, unique_victim
+from tests.integration.triage.kit import Stack, decision_for, unique_victim
 from tests.personal import personal_data_in
 from triage.domain.summary import summarise, summary_id
 

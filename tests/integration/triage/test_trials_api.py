@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from mash_tools.testing import bearer, eventually
 from shared.topics import DECISIONS, audit_topic
-from tests.integration.triage.conftest import Stack
-from tests.integration.triage.kit import STREAM_START, seed_stream
+from tests.integration.triage.kit import STREAM_START, Stack, seed_stream
 from triage import store
 from triage.domain.policy import DEFAULT_POLICY
 

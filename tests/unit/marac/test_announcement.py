@@ -9,9 +9,9 @@ from uuid import uuid4
 
 from marac.domain.cases import Party
 from marac.domain.listing import announcement
+from shared.identity import from_keys, identify, same_person
 from shared.schemas import Person
 from tests.unit.marac.builders import case, facts
-from triage.domain.identity import identify, listed_victim, same_person
 
 SECRET = "k"
 
@@ -52,12 +52,12 @@ def test_a_listing_names_nobody() -> None:
 def test_triage_knows_the_listed_victim_by_their_keys() -> None:
     data = announcement(case(**listed(victim_person_id="N7734521")), SECRET)
     victim = Person.model_validate({"person_id": "N7734521", "given_name": "Z", "family_name": "Q"})
-    assert same_person(listed_victim(data.victim_keys), identify(SECRET, victim))
+    assert same_person(from_keys(data.victim_keys), identify(SECRET, victim))
     # without a person id, by names and date of birth
     data = announcement(case(**listed()), SECRET)
     victim = Person.model_validate(
         {"given_name": "ZEPHYRINE", "family_name": "Quillfeather", "date_of_birth": "1983-07-19"}
     )
     assert data.victim_keys.person_id is None
-    assert same_person(listed_victim(data.victim_keys), identify(SECRET, victim))
-    assert not same_person(listed_victim(data.victim_keys), identify("other", victim))
+    assert same_person(from_keys(data.victim_keys), identify(SECRET, victim))
+    assert not same_person(from_keys(data.victim_keys), identify("other", victim))

@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notify.domain.delivery import (
+    Answer,
     DeliveryPolicy,
+    Status,
+    Verdict,
     after_attempt,
     backoff,
     signature,
@@ -24,26 +27,26 @@ NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("status", "verdict"),
     [
-        (200, "delivered"),
-        (201, "delivered"),
-        (204, "delivered"),
-        (500, "retry"),
-        (502, "retry"),
-        (503, "retry"),
-        (504, "retry"),
-        (408, "retry"),
-        (429, "retry"),
-        (400, "dead"),
-        (401, "dead"),
-        (403, "dead"),
-        (404, "dead"),
-        (410, "dead"),
-        (422, "dead"),
-        (301, "dead"),
+        (200, Verdict.DELIVERED),
+        (201, Verdict.DELIVERED),
+        (204, Verdict.DELIVERED),
+        (500, Verdict.RETRY),
+        (502, Verdict.RETRY),
+        (503, Verdict.RETRY),
+        (504, Verdict.RETRY),
+        (408, Verdict.RETRY),
+        (429, Verdict.RETRY),
+        (400, Verdict.DEAD),
+        (401, Verdict.DEAD),
+        (403, Verdict.DEAD),
+        (404, Verdict.DEAD),
+        (410, Verdict.DEAD),
+        (422, Verdict.DEAD),
+        (301, Verdict.DEAD),
     ],
 )
-def test_what_an_answer_means(status: int, verdict: str) -> None:
-    assert verdict_for_status(status) == verdict
+def test_what_an_answer_means(status: int, verdict: Verdict) -> None:
+    assert verdict_for_status(status) is verdict
 
 
 @pytest.mark.parametrize("jitter", [0.0, 0.5, 1.0])
@@ -65,12 +68,12 @@ def test_the_default_schedule_retries_for_at_least_24_hours_whatever_the_jitter(
 ) -> None:
     """Walk the schedule with an injected clock: the delivery is dead only after 24 h."""
     now, attempts = NOW, 1  # the first attempt fails at NOW
-    after = after_attempt("retry", attempts, DEFAULT, now, jitter)
-    while after.status == "failed":
+    after = after_attempt(Verdict.RETRY, attempts, DEFAULT, now, jitter)
+    while after.status is Status.FAILED:
         assert after.due_at is not None
         now, attempts = after.due_at, attempts + 1
-        after = after_attempt("retry", attempts, DEFAULT, now, jitter)
-    assert after.status == "dead"
+        after = after_attempt(Verdict.RETRY, attempts, DEFAULT, now, jitter)
+    assert after.status is Status.DEAD
     assert now - NOW >= timedelta(hours=24)
     assert attempts == DEFAULT.max_attempts
 
@@ -83,17 +86,19 @@ def test_jitter_only_lengthens_a_wait(jitter: float, seconds: float) -> None:
 @pytest.mark.parametrize(
     ("verdict", "attempts", "status", "retries"),
     [
-        ("delivered", 1, "delivered", False),
-        ("delivered", 5, "delivered", False),
-        ("retry", 1, "failed", True),
-        ("retry", 4, "failed", True),
-        ("retry", 5, "dead", False),
-        ("dead", 1, "dead", False),
+        (Verdict.DELIVERED, 1, Status.DELIVERED, False),
+        (Verdict.DELIVERED, 5, Status.DELIVERED, False),
+        (Verdict.RETRY, 1, Status.FAILED, True),
+        (Verdict.RETRY, 4, Status.FAILED, True),
+        (Verdict.RETRY, 5, Status.DEAD, False),
+        (Verdict.DEAD, 1, Status.DEAD, False),
     ],
 )
-def test_state_after_an_attempt(verdict: str, attempts: int, status: str, retries: bool) -> None:
-    after = after_attempt(verdict, attempts, POLICY, NOW, 0.0)  # type: ignore[arg-type]
-    assert after.status == status
+def test_state_after_an_attempt(
+    verdict: Answer, attempts: int, status: Status, retries: bool
+) -> None:
+    after = after_attempt(verdict, attempts, POLICY, NOW, 0.0)
+    assert after.status is status
     assert (after.due_at is not None) is retries
     if after.due_at is not None:
         assert after.due_at == NOW + backoff(attempts, POLICY, 0.0)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from notify.domain.delivery import Status
 from notify.domain.records import LedgerEntry, body_of, created_record, current_record
 
 MADE = datetime(2026, 11, 18, 21, 20, tzinfo=UTC)
@@ -28,7 +29,7 @@ ENTRY = LedgerEntry(
     review_due_at=None,
     acknowledged_at=None,
     channel="webhook",
-    status="failed",
+    status=Status.FAILED,
     attempts=2,
     deliver_after=MADE,
     delivered_at=None,

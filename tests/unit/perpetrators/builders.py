@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from perpetrators.domain.identity import Identity
 from perpetrators.domain.policy import Policy
 from perpetrators.domain.scoring import Incident
+from shared.identity import Identity
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 POLICY = Policy(version="test-7", owner="Test Partner Agency")

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from perpetrators.domain.identity import Identity
 from perpetrators.domain.policy import Policy, RecencyBand
 from perpetrators.domain.scoring import months_before, score
+from shared.identity import Identity
 from tests.unit.perpetrators.builders import NOW, POLICY, UNIDENTIFIABLE, incident, victim
 
 SECOND = timedelta(seconds=1)

@@ -1,14 +1,10 @@
-"""The ACL table's bindings, the key material's form and the client settings (section 8)."""
+"""The ACL table's bindings and the client settings (section 8)."""
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import stat
 from pathlib import Path
 
-from cryptography import x509
-
+from mash_tools.kafka_material import ensure_material
 from shared import kafka_security as ks
 from shared.config import PlatformSettings
 
@@ -40,26 +36,8 @@ def test_only_triage_may_write_decisions_and_every_producer_may_be_idempotent() 
     assert not [b for b in ks.bindings() if b.principal == "User:admin"]  # a super user
 
 
-def test_the_material_is_made_once_owner_only_with_the_brokers_names(tmp_path: Path) -> None:
-    directory = tmp_path / "sec"
-    ks.ensure_material(directory)
-    first = (directory / ks.PASSWORDS_FILE).read_text()
-    ks.ensure_material(directory)
-    assert (directory / ks.PASSWORDS_FILE).read_text() == first
-    assert set(json.loads(first)) == set(ks.PRINCIPALS)
-    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-    for f in directory.iterdir():
-        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
-    pem = (directory / ks.BROKER_FILE).read_bytes()
-    assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8, then the chain
-    cert = x509.load_pem_x509_certificates(pem[pem.index(b"-----BEGIN CERTIFICATE") :])[0]
-    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
-    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
-
-
 def test_credentials_are_the_principals_own_unless_overridden(tmp_path: Path) -> None:
-    ks.ensure_material(tmp_path)
+    ensure_material(tmp_path)
     platform = PlatformSettings(kafka_security_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
     creds = ks.credentials("notify", platform)
     assert creds.username == "notify"

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from shared.identity import Identity
 from shared.schemas import Dash, IncidentReported
 from shared.schemas.v1 import Regrade
 from triage.domain.decision import Case, Decision, decide
-from triage.domain.identity import Identity
 from triage.domain.policy import DEFAULT_POLICY, TriagePolicy
 from triage.domain.windows import OnRecord, PastIncident
 

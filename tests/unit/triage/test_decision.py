@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.identity import Identity
 from tests.unit.triage.builders import (
     KID,
     SAMPLED,
@@ -12,7 +13,6 @@ from tests.unit.triage.builders import (
     past,
     referrals,
 )
-from triage.domain.identity import Identity
 from triage.domain.windows import OnRecord
 
 

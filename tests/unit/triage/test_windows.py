@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.identity import Identity
 from tests.unit.triage.builders import REPORTED_AT, SUSPECT, VICTIM, record
-from triage.domain.identity import Identity
 from triage.domain.windows import (
     LONGEST_WINDOW,
     REDECIDE_AT_MOST,

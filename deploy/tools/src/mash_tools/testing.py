@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mash_tools import keys
+from mash_tools import kafka_material, keys
 from shared import kafka_security
 from shared.auth import SERVICES, mint
 from shared.config import ROOT, PlatformSettings
@@ -144,7 +144,7 @@ def kafka_broker(workdir: Path) -> Iterator[str]:
     port, controller = free_port(), free_port()
     data = workdir / "kafka"
     security = workdir / "kafka-security"
-    kafka_security.ensure_material(security)
+    kafka_material.ensure_material(security)
     saved = {name: os.environ.get(name) for name in SECURITY_ENV}
     os.environ["MASH_KAFKA_SECURITY_DIR"] = str(security)
     os.environ["MASH_KAFKA_SECURITY_PROTOCOL"] = "SASL_SSL"

@@ -47,8 +47,9 @@ from marac.domain.returns import DiscussedCase, rows
 from marac.domain.schedule import meeting_dates
 from shared import audit
 from shared.audit import Entry, Item, person_keys
+from shared.db import hold
 from shared.envelope import CloudEvent
-from shared.identity import identities, pseudonym, victim_key
+from shared.identity import identify, victim_key
 from shared.kafka import EventTable, On
 from shared.schemas import Person, TriageDecided
 from shared.schemas.marac import (
@@ -106,6 +107,18 @@ def local_date(moment: datetime, settings: Settings) -> date:
     return moment.astimezone(ZoneInfo(settings.timezone)).date()
 
 
+async def resolve_victim(
+    session: AsyncSession, secret: str, victim: Person, fallback: str, now: datetime
+) -> str:
+    """The victim's reference (`repository.resolve_victim`), their identity hashes held
+    first: one victim reported with and without a person id travels under two Kafka keys,
+    so two replicas may resolve them at once; the second waits and finds the first one's
+    reference, rather than making a second one (two cases)."""
+    hashes = identify(secret, victim).hashes
+    await hold(session, hashes)
+    return await repository.resolve_victim(session, list(hashes), fallback, now)
+
+
 async def decision_made(
     platform: Platform[Settings],
     session: AsyncSession,
@@ -119,13 +132,9 @@ async def decision_made(
     settings = platform.settings
     secret = settings.platform.pseudonym_key
     victim = decision.incident.victim
-    found = identities(
-        victim.person_id, victim.given_name, victim.family_name, victim.date_of_birth
-    )
-    keys = [pseudonym(secret, identity) for identity in found]
     key = victim_key(secret, victim, decision.incident_id)
     eligible = EligibleDecision(
-        victim_ref=await repository.resolve_victim(session, keys, key, now),
+        victim_ref=await resolve_victim(session, secret, victim, key, now),
         victim_key=key,
         area=decision.area,
         decided_on=local_date(decision.decided_at, settings),
@@ -399,7 +408,7 @@ async def _refer(
     keys = list(person_keys(secret, victim))
     referral_id = str(uuid4())
     key = victim_key(secret, victim, referral_id)
-    victim_ref = await repository.resolve_victim(session, keys, key, now)
+    victim_ref = await resolve_victim(session, secret, victim, key, now)
     perpetrator = command.perpetrators[0] if command.perpetrators else None
     facts = referral_facts(
         referral_id,

@@ -16,7 +16,7 @@ from marac import store
 from marac.domain.cases import IncidentFacts, Party, ReferralFacts
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
 from marac.domain.meeting import Action, Research
-from shared.db import hold, insert, utc
+from shared.db import insert, utc
 from shared.pagination import keyset
 
 _case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
@@ -26,14 +26,10 @@ async def resolve_victim(
     session: AsyncSession, keys: list[str], fallback: str, now: datetime
 ) -> str:
     """The victim's reference: the one already known for any of their identity keys
-    (strongest first), else a new one; every key is recorded against it.
-
-    The keys are held first: one victim reported with and without a person id travels
-    under two Kafka keys, so two replicas may resolve them at once; the second waits and
-    finds the first one's reference, rather than making a second one (two cases)."""
+    (strongest first), else a new one; every key is recorded against it. The caller holds
+    the keys first (`shared.db.hold`: see `handlers.resolve_victim`)."""
     if not keys:
         return fallback
-    await hold(session, (f"victim:{k}" for k in keys))
     for _ in range(2):
         rows = (
             await session.execute(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify import repository, webhooks
 from notify.config import Settings
 from notify.domain.clocks import ClockPolicy
-from notify.domain.delivery import Next, after_attempt
+from notify.domain.delivery import Next, Status, Verdict, after_attempt
 from notify.domain.records import LedgerEntry, created_record
 from notify.domain.referrals import NewReferral, ReferralTiming, not_yet_made, plan
 from notify.metrics import ReferralMetrics
@@ -164,26 +164,20 @@ async def _make_referral(
     and stage its event on the agency's topic."""
     referral_id = str(uuid4())
     keys = audit.person_keys(notify.settings.platform.pseudonym_key, _about(decision, referral))
-    entry = await repository.add_referral(
-        session,
+    new = repository.NewEntry(
         referral_id=referral_id,
+        referral=referral,
         incident_id=str(decision.incident_id),
-        agency=referral.agency,
-        subject=referral.subject,
-        reason=referral.reason,
-        risk_level=decision.risk_level,
         decision_id=str(decision.decision_id),
+        risk_level=decision.risk_level,
         victim_key=key,
-        data=referral.data,
         created_at=now,
-        review_due_at=referral.review_due_at,
-        due_by=referral.due_by,
         clock_policy=ClockPolicy().version,
-        deliver_after=referral.deliver_after,
         webhook=await repository.subscription(session, referral.agency),
         trace=inject_headers(),
         subject_keys=keys,
     )
+    entry = await repository.add_referral(session, new)
     # ce_id = referral_id, on Kafka as in the webhook: one id for one referral everywhere
     event = CloudEvent(
         id=referral_id,
@@ -324,7 +318,7 @@ async def redeliver(
             raise UnknownReferral(referral_id)
         if not principal.may(f"subscriptions:write:{entry.agency}"):
             raise NotYourReferral(referral_id)
-        if entry.status == "delivered" or (entry.channel == "topic" and entry.published):
+        if entry.status == Status.DELIVERED or (entry.channel == "topic" and entry.published):
             raise AlreadyDelivered(referral_id)
         webhook = await repository.subscription(session, entry.agency)
         if webhook is None:
@@ -416,16 +410,16 @@ async def record_attempt(
         attempt.error,
     )
     async with notify.platform.uow() as session:
-        cancelled = await repository.delivery_status(session, due.referral_id) == "cancelled"
-        if cancelled and after.status != "delivered":
-            after = Next("cancelled", None)
+        status = await repository.delivery_status(session, due.referral_id)
+        if status == Status.CANCELLED and after.status != Status.DELIVERED:
+            after = Next(Status.CANCELLED, None)
         await repository.finish_attempt(session, due.referral_id, attempted, after)
-        if after.status in ("delivered", "dead"):
+        if after.status in (Status.DELIVERED, Status.DEAD):
             entry = await repository.record(session, due.referral_id)
             assert entry is not None, "a delivery always has its referral"
-            kind = REFERRAL_DELIVERED if after.status == "delivered" else REFERRAL_DEAD
+            kind = REFERRAL_DELIVERED if after.status == Status.DELIVERED else REFERRAL_DEAD
             await _outcome(notify, session, entry, kind, attempt.finished_at, number)
-            if after.status == "delivered":
+            if after.status == Status.DELIVERED:
                 host = host_of(due.webhook_url)
                 disclosed = Entry(
                     NAME, "disclosed", NAME, "webhook", host, "referral", entry.agency
@@ -433,10 +427,10 @@ async def record_attempt(
                 incidents = {entry.referral_id: entry.incident_id}
                 ids = [entry.referral_id]
                 await _log(notify, session, disclosed, ids, attempt.finished_at, incidents)
-            if after.status == "dead":
+            if after.status == Status.DEAD:
                 letter = _dead_letter(entry, attempt, number, settings.source)
                 await notify.platform.outbox.add(session, DEADLETTER, entry.victim_key, letter)
-    if after.status == "dead":
+    if after.status == Status.DEAD:
         notify.metrics.dead.labels(due.agency).inc()
     return after
 
@@ -477,7 +471,7 @@ def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: st
     Its `ce_id` differs from the referral's (that id is its event on the agency's topic);
     `mash_dlq_referral_id` names the referral.
     """
-    why = "refused" if attempt.verdict == "dead" else f"exhausted {attempts} attempts"
+    why = "refused" if attempt.verdict == Verdict.DEAD else f"exhausted {attempts} attempts"
     return CloudEvent(
         # one a death: a redelivered delivery may die again, after more attempts
         id=str(uuid5(NAMESPACE_URL, f"mash:notify:deadletter:{entry.referral_id}:{attempts}")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from notify.domain.delivery import Status
 from shared.topics import AGENCIES
 
 
@@ -22,7 +23,7 @@ class ReferralMetrics:
             registry=registry,
         )
         for agency in AGENCIES:  # at 0 from the start: alerts see the first dead delivery
-            for status in ("delivered", "failed", "dead"):
+            for status in (Status.DELIVERED, Status.FAILED, Status.DEAD):
                 self.attempts.labels(agency, status)
         self.dead = Counter(
             "mash_webhook_deliveries_dead",

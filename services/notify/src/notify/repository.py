@@ -14,15 +14,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify.domain.delivery import Next
+from notify.domain.delivery import REQUEUEABLE, WAITING, Next, Status, Verdict
 from notify.domain.records import LedgerEntry
+from notify.domain.referrals import NewReferral
 from notify.store import attempts, deliveries, platform, referrals, subscriptions
 from shared.db import utc
 from shared.pagination import keyset
-
-WAITING = ("pending", "failed")
-REQUEUEABLE = ("pending", "failed", "dead", "cancelled")
-IN_FLIGHT = "in_flight"
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class Attempted:
     number: int
     started_at: datetime
     finished_at: datetime
-    verdict: str
+    verdict: Verdict
     http_status: int | None
     error: str | None
 
@@ -107,7 +104,7 @@ def _entry(row: Any) -> LedgerEntry:
         review_due_at=utc(row.review_due_at) if row.review_due_at else None,
         acknowledged_at=utc(row.acknowledged_at) if row.acknowledged_at else None,
         channel=row.channel,
-        status=row.status,
+        status=Status(row.status),
         attempts=int(row.attempts),
         deliver_after=utc(row.deliver_after),
         delivered_at=utc(row.delivered_at) if row.delivered_at else None,
@@ -132,66 +129,69 @@ async def made_for(session: AsyncSession, incident_id: str) -> set[tuple[str, st
     return {(row.agency, row.subject) for row in rows}
 
 
-async def add_referral(
-    session: AsyncSession,
-    *,
-    referral_id: str,
-    incident_id: str,
-    agency: str,
-    subject: str,
-    reason: str,
-    risk_level: str,
-    decision_id: str,
-    victim_key: str,
-    data: dict[str, Any],
-    created_at: datetime,
-    review_due_at: datetime | None,
-    due_by: datetime,
-    clock_policy: str,
-    deliver_after: datetime,
-    webhook: Webhook | None,
-    trace: dict[str, str],
-    subject_keys: tuple[str, ...] = (),
-) -> LedgerEntry:
+@dataclass(frozen=True)
+class NewEntry:
+    """What the ledger records of a new referral: the referral as planned (agency, subject,
+    reason, data, its times), the decision it comes of, and how it will be delivered."""
+
+    referral_id: str
+    referral: NewReferral
+    incident_id: str
+    decision_id: str
+    risk_level: str
+    victim_key: str
+    """The Kafka key of the victim's events (`shared.identity.victim_key`)."""
+    created_at: datetime
+    clock_policy: str
+    """The version of the acknowledgement clocks that set `referral.due_by`."""
+    webhook: Webhook | None
+    """The agency's subscription of now, which the delivery is pinned to (None: by topic)."""
+    trace: dict[str, str]
+    subject_keys: tuple[str, ...] = ()
+    """The keys of the person it is about (`shared.audit.person_keys`), for its log entries."""
+
+
+async def add_referral(session: AsyncSession, new: NewEntry) -> LedgerEntry:
     """Record a referral and its delivery: by webhook, pinned to the agency's subscription
     of now and due from `deliver_after`, when it has one; else on its topic alone."""
+    referral, webhook = new.referral, new.webhook
     await session.execute(
         _ADD_REFERRAL,
         {
-            "referral_id": referral_id,
-            "incident_id": incident_id,
-            "agency": agency,
-            "subject": subject,
-            "reason": reason,
-            "risk_level": risk_level,
-            "decision_id": decision_id,
-            "victim_key": victim_key,
-            "data": data,
-            "created_at": created_at,
-            "review_due_at": utc(review_due_at) if review_due_at else None,
-            "due_by": utc(due_by),
-            "clock_policy": clock_policy,
-            "subject_keys": list(subject_keys),
+            "referral_id": new.referral_id,
+            "incident_id": new.incident_id,
+            "agency": referral.agency,
+            "subject": referral.subject,
+            "reason": referral.reason,
+            "risk_level": new.risk_level,
+            "decision_id": new.decision_id,
+            "victim_key": new.victim_key,
+            "data": referral.data,
+            "created_at": new.created_at,
+            "review_due_at": utc(referral.review_due_at) if referral.review_due_at else None,
+            "due_by": utc(referral.due_by),
+            "clock_policy": new.clock_policy,
+            "subject_keys": list(new.subject_keys),
         },
     )
     await session.execute(
         _ADD_DELIVERY,
         {
-            "referral_id": referral_id,
-            "agency": agency,
+            "referral_id": new.referral_id,
+            "agency": referral.agency,
             "channel": "webhook" if webhook else "topic",
-            "status": "pending",
+            "status": Status.PENDING,
             "attempts": 0,
             "round_start": 0,
-            "deliver_after": utc(deliver_after),
-            "due_at": utc(deliver_after) if webhook else None,
+            "deliver_after": utc(referral.deliver_after),
+            "due_at": utc(referral.deliver_after) if webhook else None,
             "version": 0,
-            "trace": trace,
+            "trace": new.trace,
             "webhook_url": webhook.url if webhook else None,
             "secret": webhook.sealed_secret if webhook else None,
         },
     )
-    entry = await record(session, referral_id)
+    entry = await record(session, new.referral_id)
     assert entry is not None
     return entry
 
@@ -290,7 +290,7 @@ async def unsubscribe(session: AsyncSession, agency: str) -> bool:
             deliveries.c.channel == "webhook",
             deliveries.c.status.in_(WAITING),
         )
-        .values(status="cancelled", due_at=None)
+        .values(status=Status.CANCELLED, due_at=None)
     )
     return True
 
@@ -314,7 +314,7 @@ async def requeue(session: AsyncSession, referral_id: str, webhook: Webhook, now
         .where(deliveries.c.referral_id == referral_id, deliveries.c.status.in_(REQUEUEABLE))
         .values(
             channel="webhook",
-            status="pending",
+            status=Status.PENDING,
             due_at=utc(now),
             round_start=deliveries.c.attempts,
             webhook_url=webhook.url,
@@ -332,7 +332,7 @@ async def dead_since(session: AsyncSession, agency: str, since: datetime) -> lis
         .join(referrals, referrals.c.referral_id == deliveries.c.referral_id)
         .where(
             deliveries.c.agency == agency,
-            deliveries.c.status == "dead",
+            deliveries.c.status == Status.DEAD,
             referrals.c.created_at >= utc(since),
         )
         .order_by(referrals.c.created_at)
@@ -398,18 +398,18 @@ async def lease(
 
 async def close_interrupted(session: AsyncSession, referral_id: str, now: datetime) -> int:
     """An attempt left in flight (notify stopped or crashed between starting it and
-    recording its answer) is recorded as `unknown`: the POST may have reached the
+    recording its answer) is recorded as `Verdict.UNKNOWN`: the POST may have reached the
     receiver. It counts as an attempt. Returns the delivery's attempts after it."""
     stmt = select(attempts.c.attempt).where(
-        attempts.c.referral_id == referral_id, attempts.c.verdict == IN_FLIGHT
+        attempts.c.referral_id == referral_id, attempts.c.verdict == Verdict.IN_FLIGHT
     )
     left = list((await session.execute(stmt)).scalars())
     if left:
         await session.execute(
             update(attempts)
-            .where(attempts.c.referral_id == referral_id, attempts.c.verdict == IN_FLIGHT)
+            .where(attempts.c.referral_id == referral_id, attempts.c.verdict == Verdict.IN_FLIGHT)
             .values(
-                verdict="unknown",
+                verdict=Verdict.UNKNOWN,
                 finished_at=utc(now),
                 error="no answer recorded: notify stopped during the attempt",
             )
@@ -433,7 +433,7 @@ async def start_attempt(
             attempt=number,
             started_at=utc(started_at),
             finished_at=None,
-            verdict=IN_FLIGHT,
+            verdict=Verdict.IN_FLIGHT,
         )
     )
 
@@ -449,10 +449,10 @@ async def release(session: AsyncSession, referral_id: str, version: int, now: da
     )
 
 
-async def delivery_status(session: AsyncSession, referral_id: str) -> str | None:
+async def delivery_status(session: AsyncSession, referral_id: str) -> Status | None:
     stmt = select(deliveries.c.status).where(deliveries.c.referral_id == referral_id)
     found: str | None = (await session.execute(stmt)).scalar_one_or_none()
-    return found
+    return Status(found) if found else None
 
 
 async def finish_attempt(
@@ -476,7 +476,7 @@ async def finish_attempt(
             status=after.status,
             attempts=attempt.number,
             due_at=utc(after.due_at) if after.due_at else None,
-            delivered_at=utc(attempt.finished_at) if after.status == "delivered" else None,
+            delivered_at=utc(attempt.finished_at) if after.status == Status.DELIVERED else None,
             last_error=attempt.error,
         )
     )

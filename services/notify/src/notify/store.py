@@ -55,7 +55,7 @@ deliveries = Table(
     Column("referral_id", String(36), ForeignKey("referrals.referral_id"), primary_key=True),
     Column("agency", String(32), nullable=False),
     Column("channel", String(16), nullable=False),  # webhook | topic
-    # pending | failed | delivered | dead | cancelled
+    # notify.domain.delivery.Status: pending | failed | delivered | dead | cancelled
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("deliver_after", DateTime(timezone=True), nullable=False),
@@ -82,7 +82,7 @@ attempts = Table(
     Column("attempt", Integer, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),  # null while in flight
-    # in_flight | delivered | retry | dead | refused | unknown (notify stopped mid-attempt)
+    # notify.domain.delivery.Verdict: in_flight | delivered | retry | dead | unknown
     Column("verdict", String(16), nullable=False),
     Column("http_status", Integer, nullable=True),
     Column("error", String(200), nullable=True),

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from opentelemetry.trace import Span
 
-from notify.domain.delivery import Verdict, signature, verdict_for_status
+from notify.domain.delivery import Answer, Verdict, signature, verdict_for_status
 from notify.domain.records import LedgerEntry, body_of, created_record
 from notify.domain.targets import Address, literal, literal_loopback, url_refusal
 from shared.topics import REFERRAL_CREATED
@@ -155,7 +155,7 @@ async def redacting_hook(span: Span, request: Any) -> None:
 class Attempt:
     """What one POST came to (no personal data: a status code or an error's type)."""
 
-    verdict: Verdict
+    verdict: Answer
     started_at: datetime
     finished_at: datetime
     http_status: int | None = None
@@ -213,15 +213,15 @@ class WebhookChannel:
                     extensions=extensions,
                 )
         except Refused as exc:
-            return Attempt("dead", started, self._clock(), error=f"{REFUSED}: {exc}")
+            return Attempt(Verdict.DEAD, started, self._clock(), error=f"{REFUSED}: {exc}")
         except TimeoutError:
-            return Attempt("retry", started, self._clock(), error="Timeout")
+            return Attempt(Verdict.RETRY, started, self._clock(), error="Timeout")
         except _HOPELESS as exc:
-            return Attempt("dead", started, self._clock(), error=type(exc).__name__)
+            return Attempt(Verdict.DEAD, started, self._clock(), error=type(exc).__name__)
         except httpx.HTTPError as exc:  # timeouts, refused or dropped connections
-            return Attempt("retry", started, self._clock(), error=type(exc).__name__)
+            return Attempt(Verdict.RETRY, started, self._clock(), error=type(exc).__name__)
         except (OSError, ValueError):  # the name resolves to nothing (now)
-            return Attempt("retry", started, self._clock(), error="DNS lookup failed")
+            return Attempt(Verdict.RETRY, started, self._clock(), error="DNS lookup failed")
         verdict = verdict_for_status(answer.status_code)
-        error = None if verdict == "delivered" else f"HTTP {answer.status_code}"
+        error = None if verdict == Verdict.DELIVERED else f"HTTP {answer.status_code}"
         return Attempt(verdict, started, self._clock(), answer.status_code, error)

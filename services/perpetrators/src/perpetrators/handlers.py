@@ -18,14 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from perpetrators import repository
 from perpetrators.config import Settings
 from perpetrators.domain import cohort, scoring
-from perpetrators.domain.identity import identify, perpetrator_id
-from perpetrators.domain.perpetrator import IncidentOnRecord, Perpetrator, PersonDetails
+from perpetrators.domain.perpetrator import (
+    IncidentOnRecord,
+    Perpetrator,
+    PersonDetails,
+    perpetrator_id,
+)
 from perpetrators.domain.scoring import Incident
 from perpetrators.schemas import record_of
 from shared import audit
 from shared.audit import Entry, Item
-from shared.db import utc
+from shared.db import hold, utc
 from shared.envelope import CloudEvent
+from shared.identity import identify
 from shared.kafka import EventTable, On
 from shared.kafka_security import NEIGHBOURHOOD_TEAM
 from shared.schemas import TriageDecided
@@ -65,6 +70,10 @@ async def on_decision(
     suspect = identify(secret, incident.suspect)
     if not suspect.hashes:
         return  # an unidentifiable suspect scores nobody
+    # One suspect's incidents against different victims travel under different Kafka
+    # keys, so two replicas may resolve them at once: the second waits here, then finds
+    # the first one's perpetrator rather than making a second one.
+    await hold(session, suspect.hashes)
     ref = await repository.resolve_perpetrator(
         session, suspect, perpetrator_id(secret, suspect), now
     )

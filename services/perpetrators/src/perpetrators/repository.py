@@ -11,7 +11,6 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perpetrators import store
-from perpetrators.domain.identity import Identity
 from perpetrators.domain.perpetrator import (
     IncidentOnRecord,
     Perpetrator,
@@ -19,7 +18,8 @@ from perpetrators.domain.perpetrator import (
     ScoreChange,
 )
 from perpetrators.domain.scoring import Components, Incident, Score
-from shared.db import hold, insert, utc
+from shared.db import insert, utc
+from shared.identity import Identity
 from shared.pagination import keyset
 from shared.schemas.v1 import RiskLevel
 
@@ -31,12 +31,7 @@ async def resolve_perpetrator(
 ) -> str:
     """The perpetrator these identity hashes belong to (a new one: `new_id`); every hash
     is recorded against them. Two different person ids are two people, even when the
-    names and date of birth agree.
-
-    The hashes are held first: one person's incidents against different victims travel
-    under different Kafka keys, so two replicas may resolve them at once; the second
-    waits and finds the first one's perpetrator, rather than making a second one."""
-    await hold(session, (f"perpetrator:{h}" for h in identity.hashes))
+    names and date of birth agree. The caller holds the hashes first (`shared.db.hold`)."""
     rows = (
         await session.execute(
             select(store.identities).where(store.identities.c.identity.in_(identity.hashes))

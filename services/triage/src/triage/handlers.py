@@ -20,7 +20,7 @@ from shared import audit
 from shared.audit import Entry, Item
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
-from shared.identity import victim_key
+from shared.identity import Identity, from_keys, identify, same_person, victim_key
 from shared.kafka import EventTable, On, PoisonMessage
 from shared.schemas import (
     Dash,
@@ -44,7 +44,6 @@ from shared.topics import (
 from triage import repository
 from triage.config import Settings
 from triage.domain.decision import decide, decision_id, knock_on_cause, published, same_substance
-from triage.domain.identity import Identity, identify, listed_victim, same_person
 from triage.domain.policy import TriagePolicy
 from triage.domain.summary import summarise, summary_id
 from triage.domain.windows import OnRecord, PastIncident, reported_later
@@ -110,6 +109,13 @@ class Regraded:
     decision_id: UUID
 
 
+def hold_names(incident_id: str, *people: Identity | None) -> list[str]:
+    """What to hold (`shared.db.hold`) for a decision on an incident: it, and its people's
+    hashes. Two incidents of one person may arrive on different partitions (one with a
+    person id, one without): whoever holds second waits, then sees the first one's record."""
+    return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
+
+
 async def incident_reported(
     triage: Triage,
     session: AsyncSession,
@@ -121,7 +127,7 @@ async def incident_reported(
     incident_id = str(incident.incident_id)
     victim = identify(triage.secret, incident.victim)
     suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
-    await hold(session, repository.hold_names(incident_id, victim, suspect))
+    await hold(session, hold_names(incident_id, victim, suspect))
     if await repository.find_incident(session, incident_id) is not None:
         return  # already decided on: the same incident again under another event id
     key = victim_key(triage.secret, incident.victim, incident_id)
@@ -155,7 +161,7 @@ async def risk_assessment_submitted(
         # one victim's events share a partition, so the incident always comes first
         raise PoisonMessage("a risk assessment for an incident triage has never seen")
     record = known.case.record
-    await hold(session, repository.hold_names(incident_id, record.victim, record.suspect))
+    await hold(session, hold_names(incident_id, record.victim, record.suspect))
     dash = Dash.model_validate(submitted.model_dump(include=set(Dash.model_fields)))
     await repository.set_dash(session, incident_id, dash)
     decided = await _decide(triage, session, incident_id, event.id, now)
@@ -173,7 +179,7 @@ async def case_listed(
     now: datetime,
 ) -> None:
     """A victim listed at a MARAC: remember it (pseudonymously) for `repeat_marac`."""
-    victim = listed_victim(listing.victim_keys)
+    victim = from_keys(listing.victim_keys)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
     await hold(session, victim.hashes)
@@ -201,7 +207,7 @@ async def regrade(
         if known is None:
             raise UnknownIncident(key)
         record = known.case.record
-        await hold(session, repository.hold_names(key, record.victim, record.suspect))
+        await hold(session, hold_names(key, record.victim, record.suspect))
         regrade_id = uuid4()
         grade = Regrade(risk_level=order.risk_level, reason=order.reason, by=order.by, at=now)
         await repository.add_regrade(session, regrade_id, key, grade, order.principal)

@@ -29,10 +29,10 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import utc
+from shared.identity import Identity
 from shared.schemas import Dash, IncidentReported, TriageDecided
 from shared.schemas.v1 import Regrade
 from triage.domain.decision import Case
-from triage.domain.identity import Identity
 from triage.domain.policy import TriagePolicy
 from triage.domain.referrals import Referral
 from triage.domain.trial import Change as TrialChange
@@ -65,13 +65,6 @@ class KnownIncident:
     case: Case
     victim_key: str
     latest: LatestDecision | None
-
-
-def hold_names(incident_id: str, *people: Identity | None) -> list[str]:
-    """What to hold (`shared.db.hold`) for a decision on an incident: it, and its people's
-    hashes. Two incidents of one person may arrive on different partitions (one with a
-    person id, one without): whoever holds second waits, then sees the first one's record."""
-    return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
 
 
 # The statements of the decision path are built once and only bind their values for

@@ -167,7 +167,7 @@ async def redecision_step(
         found = await repository.reported_since(session, redecision.since, redecision.after, batch)
         await hold(
             session,
-            [n for p in found for n in repository.hold_names(p.incident_id, p.victim, p.suspect)],
+            [n for p in found for n in handlers.hold_names(p.incident_id, p.victim, p.suspect)],
         )
         for past in found:
             cause = knock_on_cause(f"policy:{redecision.version}", past.incident_id)

@@ -12,12 +12,48 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Literal
 
-Verdict = Literal["delivered", "retry", "dead"]
-Status = Literal["pending", "delivered", "failed", "dead", "cancelled"]
-"""pending: not tried yet (or queued again); failed: tried, a retry is scheduled;
-delivered: a 2xx; dead: given up; cancelled: its subscription was deleted first."""
+
+class Status(StrEnum):
+    """A delivery's state, as the ledger keeps it and agencies read it."""
+
+    PENDING = "pending"
+    """Not tried yet (or queued again)."""
+    FAILED = "failed"
+    """Tried; a retry is scheduled."""
+    DELIVERED = "delivered"
+    """A 2xx answer (or, for a topic-only delivery, its event is on the agency's topic)."""
+    DEAD = "dead"
+    """Given up: refused, or out of attempts."""
+    CANCELLED = "cancelled"
+    """Its subscription was deleted before it was delivered."""
+
+
+WAITING = (Status.PENDING, Status.FAILED)
+"""The states of a delivery the loops still have to try."""
+REQUEUEABLE = (Status.PENDING, Status.FAILED, Status.DEAD, Status.CANCELLED)
+"""The states of a delivery a redelivery may queue again (not a delivered one)."""
+
+
+class Verdict(StrEnum):
+    """What one webhook attempt came to, as the ledger records it."""
+
+    IN_FLIGHT = "in_flight"
+    """Started, its answer not recorded yet (committed before the POST)."""
+    DELIVERED = "delivered"
+    """A 2xx."""
+    RETRY = "retry"
+    """No answer worth giving up on: a 5xx, 408, 429, a timeout, a dropped connection."""
+    DEAD = "dead"
+    """An answer that no retry will change (another 4xx; a refused address)."""
+    UNKNOWN = "unknown"
+    """Notify stopped mid-attempt: the POST may have reached the receiver. It counts."""
+
+
+Answer = Literal[Verdict.DELIVERED, Verdict.RETRY, Verdict.DEAD]
+"""The verdicts a POST itself gives (the other two are the ledger's)."""
 
 RETRYABLE_STATUS = frozenset({408, 429})
 
@@ -41,13 +77,13 @@ AT_LEAST = timedelta(hours=24)
 """The contract: retried for at least 24 hours before giving up."""
 
 
-def verdict_for_status(status: int) -> Verdict:
+def verdict_for_status(status: int) -> Answer:
     """2xx is delivered; 5xx, 408 and 429 are worth retrying; anything else never will be."""
     if 200 <= status < 300:
-        return "delivered"
+        return Verdict.DELIVERED
     if status >= 500 or status in RETRYABLE_STATUS:
-        return "retry"
-    return "dead"
+        return Verdict.RETRY
+    return Verdict.DEAD
 
 
 @dataclass(frozen=True)
@@ -84,15 +120,15 @@ class Next:
 
 
 def after_attempt(
-    verdict: Verdict, attempts: int, policy: DeliveryPolicy, now: datetime, jitter: float
+    verdict: Answer, attempts: int, policy: DeliveryPolicy, now: datetime, jitter: float
 ) -> Next:
     """The state after `attempts` attempts (since the delivery was last queued), the last of
     which ended with `verdict`."""
-    if verdict == "delivered":
-        return Next("delivered", None)
-    if verdict == "dead" or attempts >= policy.max_attempts:
-        return Next("dead", None)
-    return Next("failed", now + backoff(attempts, policy, jitter))
+    if verdict == Verdict.DELIVERED:
+        return Next(Status.DELIVERED, None)
+    if verdict == Verdict.DEAD or attempts >= policy.max_attempts:
+        return Next(Status.DEAD, None)
+    return Next(Status.FAILED, now + backoff(attempts, policy, jitter))
 
 
 def signature(secret: str, body: bytes) -> str:

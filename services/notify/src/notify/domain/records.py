@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from notify.domain.clocks import is_overdue
+from notify.domain.delivery import Status
 from shared.db import utc
 from shared.schemas import ReferralCreated
 
@@ -30,7 +31,7 @@ class LedgerEntry:
     review_due_at: datetime | None
     acknowledged_at: datetime | None
     channel: str
-    status: str
+    status: Status
     attempts: int
     deliver_after: datetime
     delivered_at: datetime | None
@@ -43,7 +44,7 @@ class LedgerEntry:
     """Set once, when the referral was escalated as overdue."""
 
 
-def _delivery(row: LedgerEntry, status: str, attempts: int) -> dict[str, Any]:
+def _delivery(row: LedgerEntry, status: Status, attempts: int) -> dict[str, Any]:
     delivery: dict[str, Any] = {"status": status, "attempts": attempts, "channel": row.channel}
     if row.agency == "school":
         delivery["deliver_after"] = utc(row.deliver_after).isoformat().replace("+00:00", "Z")
@@ -57,7 +58,7 @@ def delivery_of(row: LedgerEntry) -> dict[str, Any]:
     referral was made): delivered once its event is on the agency's topic.
     """
     if row.channel == "topic":
-        return _delivery(row, "delivered" if row.published else "pending", 0)
+        return _delivery(row, Status.DELIVERED if row.published else Status.PENDING, 0)
     return _delivery(row, row.status, row.attempts)
 
 
@@ -106,7 +107,7 @@ def current_record(row: LedgerEntry, now: datetime) -> dict[str, Any]:
 def created_record(row: LedgerEntry) -> dict[str, Any]:
     """The record as it was made: what its topic event and every webhook POST carry, the
     same bytes each time, so a receiver's dedupe and the signature see one body."""
-    return _record(row, _delivery(row, "pending", 0), None)
+    return _record(row, _delivery(row, Status.PENDING, 0), None)
 
 
 def body_of(record: dict[str, Any]) -> bytes:

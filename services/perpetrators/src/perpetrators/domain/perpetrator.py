@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from perpetrators.domain.scoring import Incident, Score
+from shared.identity import Identity
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,14 @@ class IncidentOnRecord:
     area: str
     decided_at: datetime
     suspect: PersonDetails
+
+
+def perpetrator_id(secret: str, identity: Identity) -> str:
+    """A new perpetrator's pseudonym, from their strongest identity hash.
+
+    Derived apart from the victims' Kafka keys ("perpetrator:"), so a person who is a
+    suspect here and a victim elsewhere cannot be linked by the two pseudonyms.
+    """
+    strongest = identity.hashes[0]
+    message = f"perpetrator:{strongest}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from perpetrators.domain.identity import Identity, same_person
 from perpetrators.domain.policy import Policy
+from shared.identity import Identity, same_person
 from shared.schemas.v1 import RiskLevel
 
 

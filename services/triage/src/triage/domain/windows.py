@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from triage.domain.identity import Identity, same_person
+from shared.identity import Identity, same_person
 
 Moment = tuple[datetime, int]
 """When something happened in triage's order: (reported_at, arrival sequence)."""

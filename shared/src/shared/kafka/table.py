@@ -1,0 +1,63 @@
+"""A consumer's handler table: the event types it handles, each with its payload model.
+
+A service declares what it consumes as data (`EVENTS = {type: On(Model, handler)}`), and
+`dispatch` turns the table into the one callable the consumer loop runs for each new
+event. Validation happens here, before the handler, so handlers never check `event.type`
+nor call `model_validate(event.data)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.envelope import CloudEvent
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+"""What the loop calls for each new event, inside its transaction (see `dispatch`)."""
+
+Context = TypeVar("Context")
+Payload = TypeVar("Payload", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class On(Generic[Context, Payload]):
+    """One row of a consumer's table: an event's data is validated as `payload`, then
+    `handler(context, session, data, event, now)` runs in the event's transaction.
+
+    A payload that fails validation is poison: it goes to the dead-letter topic at once.
+    """
+
+    payload: type[Payload]
+    handler: Callable[[Context, AsyncSession, Payload, CloudEvent, datetime], Awaitable[None]]
+
+
+EventTable = Mapping[str, On[Context, Any]]
+"""A consumer's handlers: event type -> (payload model, handler). Types not in the table
+are not the consumer's business and are skipped (they still pass through the inbox)."""
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def dispatch(
+    table: EventTable[Context], context: Context, clock: Callable[[], datetime] = utc_now
+) -> Handler:
+    """The loop's handler for a table: look the type up, validate the data, call the row's
+    handler with `context` and the time of processing (`clock()`, which handlers pass on)."""
+
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        on = table.get(event.type)
+        if on is None:
+            return
+        data = on.payload.model_validate(event.data)  # ValidationError: poison
+        await on.handler(context, session, data, event, clock())
+
+    return handle
