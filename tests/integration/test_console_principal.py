@@ -35,6 +35,7 @@ from shared.topics import (
     ESCALATIONS,
     INCIDENTS,
     MARAC,
+    MARAC_IDVA_REFERRALS,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
     SUMMARIES,
@@ -51,7 +52,13 @@ pytestmark = pytest.mark.kafka
 
 CONSOLE = "console"
 CONSOLE_READS = (SUMMARIES, MARAC, ESCALATIONS, REFERRAL_OUTCOMES)
-REFUSED = (INCIDENTS, DECISIONS, PERPETRATORS, *(referrals_topic(a) for a in AGENCIES))
+REFUSED = (
+    INCIDENTS,
+    DECISIONS,
+    PERPETRATORS,
+    MARAC_IDVA_REFERRALS,
+    *(referrals_topic(a) for a in AGENCIES),
+)
 
 
 def test_the_acl_table_gives_the_console_only_topics_without_personal_data() -> None:
