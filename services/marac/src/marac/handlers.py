@@ -758,15 +758,18 @@ async def national_return(
     )
 
 
-def discussed(case: MaracCase, forms: list[Any]) -> DiscussedCase:
+def discussed(case: MaracCase, forms: list[tuple[datetime, Any]]) -> DiscussedCase:
     """What the return counts of a case: who referred it first, the people's dates of
-    birth, and the victim's equality monitoring as last given on a referral."""
+    birth, and the victim's equality monitoring as last given, on an incident (intake's
+    victim) or an agency's referral form, whichever came later."""
     summary = case.summary
     sources = [(i.reported_at, "police") for i in case.incidents]
     sources += [(r.received_at, r.referring_agency) for r in case.referrals]
-    equality = [f["victim"].get("equality") for f in forms if f["victim"].get("equality")]
+    given = [(i.reported_at, i.equality) for i in case.incidents if i.equality]
+    given += [(at, f["victim"]["equality"]) for at, f in forms if f["victim"].get("equality")]
+    equality = [e for _, e in sorted(given, key=lambda g: g[0])]
     born = [i.suspect.date_of_birth for i in case.incidents if i.suspect]
-    for form in forms:
+    for _, form in forms:
         born += [_born(p.get("date_of_birth")) for p in form.get("perpetrators", [])]
     return DiscussedCase(
         referred_by=min(sources)[1],

@@ -22,6 +22,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, StrictBool
 
 from shared.schemas.v1 import DashQuestion, Person, Slug, Strict
+from shared.schemas.v1 import Equality as Equality  # with the victim it belongs to (v1)
 
 MaracCriterion = Literal[
     "visible_high_risk", "professional_judgement", "potential_escalation", "repeat_marac"
@@ -58,15 +59,6 @@ MaracAgency = Literal[
 ]
 """An agency at the meeting: the police and every agency that may refer."""
 ActionStatus = Literal["open", "overdue", "done"]
-
-
-class Equality(Strict):
-    """Equality monitoring (SafeLives principle 8): all optional, counted only."""
-
-    sex: Literal["female", "male", "other", "not_known"] | None = None
-    ethnicity: Literal["asian", "black", "mixed", "white", "other", "not_known"] | None = None
-    disability: StrictBool | None = None
-    lgbt: StrictBool | None = None
 
 
 class MaracReferralReceived(Strict):
