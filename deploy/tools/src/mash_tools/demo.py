@@ -601,7 +601,7 @@ def run(args: argparse.Namespace) -> int:
             ok = follow_up(hub, plans, outcome, today, deadline)
             if ok:
                 stamp = now.strftime("%Y%m%d%H%M%S")
-                meeting = demo_meeting.run(hub, plans, today, deadline, stamp)
+                meeting = demo_meeting.run(hub, plans, today, deadline, stamp, args.seed)
                 victim = next(p for p in plans if p.story == "repeat").body["victim"]
                 subject_access.agencies_read_their_topics()
                 records = subject_access.ask(client, hub.urls["records"], victim, deadline)

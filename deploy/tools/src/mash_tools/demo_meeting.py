@@ -100,11 +100,13 @@ def stories(plans: list[Planned], stamp: str, seed: int) -> list[dict[str, Any]]
     ]
 
 
-def run(hub: Hub, plans: list[Planned], today: date, deadline: float, stamp: str) -> MeetingStory:
+def run(
+    hub: Hub, plans: list[Planned], today: date, deadline: float, stamp: str, seed: int
+) -> MeetingStory:
     """Refer, wait for IDVA's referrals, research, agree and complete actions, read the
     return."""
     story = MeetingStory(quarter=quarter_of(today))
-    for body in stories(plans, stamp, int(stamp[-6:])):
+    for body in stories(plans, stamp, seed):
         answer = hub.post("marac", "/v1/marac-referrals", body)
         if answer.status_code not in (200, 202):
             raise MeetingError(f"marac answered {answer.status_code}: {answer.text[:300]}")
