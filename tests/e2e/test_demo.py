@@ -222,6 +222,25 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
     assert "Policy trial: high risk (and visible high risk) from a DASH score of 12" in out
     assert "/v1/records/verify: ok" in out
 
+    # partner agencies refer (contract 6): health a victim the police brought, who joins
+    # her case; housing a new one; each also reaches the IDVA service; research, actions
+    # (one completed by its agency) and the quarter's return
+    meeting = summary["meeting"]
+    assert [r["agency"] for r in meeting["referrals"]] == ["health", "housing"]
+    assert all(r["idva"] for r in meeting["referrals"])
+    assert meeting["referrals"][0]["case_id"] != meeting["referrals"][1]["case_id"]
+    case = meeting["case"]
+    assert {s["kind"] for s in case["sources"]} == {"incident", "marac_referral"}
+    assert set(case["incident_ids"]) & ours
+    assert {r["agency"] for r in case["research"]} == {"health", "housing"}
+    assert sorted((a["agency"], a["status"]) for a in case["actions"]) == [
+        ("health", "open"),
+        ("housing", "done"),
+    ]
+    assert meeting["returned"].startswith("area,")
+    assert "MARAC referrals from partner agencies (southampton)" in out
+    assert "SafeLives MARAC return, southampton" in out
+
 
 def test_a_second_run_works_and_joins_the_same_victims_cases(hub: Hub) -> None:
     _, first = demo(hub, "again-1", "--seed", "11", "--incidents", "12", "--timeout", "240")

@@ -37,6 +37,7 @@ from shared.topics import (
     ESCALATIONS,
     INCIDENTS,
     MARAC,
+    MARAC_IDVA_REFERRALS,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
     SUMMARIES,
@@ -58,6 +59,7 @@ REFUSED = (
     DECISIONS,
     ESCALATIONS,
     PERPETRATORS,
+    MARAC_IDVA_REFERRALS,
     *(referrals_topic(a) for a in AGENCIES),
 )
 

@@ -41,6 +41,7 @@ from shared.topics import (
     ESCALATIONS,
     INCIDENTS,
     MARAC,
+    MARAC_IDVA_REFERRALS,
     PERPETRATORS,
     TRIAGE_DECIDED,
     audit_topic,
@@ -205,7 +206,16 @@ async def test_an_agency_reads_its_own_topic_and_nothing_else(
 ) -> None:
     own = referrals_topic(agency)
     others = [referrals_topic(a) for a in AGENCIES if a != agency]
-    forbidden = [*others, INCIDENTS, DECISIONS, MARAC, DEADLETTER, PERPETRATORS, ESCALATIONS]
+    forbidden = [
+        *others,
+        INCIDENTS,
+        DECISIONS,
+        MARAC,
+        MARAC_IDVA_REFERRALS,
+        DEADLETTER,
+        PERPETRATORS,
+        ESCALATIONS,
+    ]
     mine = kafka_options(agency)
     marker = await put_marker(kafka_bootstrap, own)
     assert await reads(kafka_bootstrap, marker, mine, wait=FOUND_WAIT)
@@ -269,6 +279,23 @@ async def test_ops_reads_every_topic_and_writes_none(kafka_bootstrap: str) -> No
     )
     assert set(await lists(kafka_bootstrap, ops) or []) >= set(ALL_TOPICS)
     assert not any(await asyncio.gather(*(write(kafka_bootstrap, t, ops) for t in ALL_TOPICS)))
+
+
+async def test_the_marac_referrals_for_idva_are_notifys_alone(kafka_bootstrap: str) -> None:
+    """Marac's internal topic carries referred victims' personal data: notify (and ops)
+    read it; the console, records, an agency and the other services do not."""
+    marker = await put_marker(kafka_bootstrap, MARAC_IDVA_REFERRALS)
+    assert producer_of(MARAC_IDVA_REFERRALS) == "marac"
+    assert await reads(kafka_bootstrap, marker, kafka_options("notify"), wait=FOUND_WAIT)
+    group = f"mash-notify-{uuid.uuid4().hex[:8]}"
+    assert await reads(kafka_bootstrap, marker, kafka_options("notify"), group, wait=FOUND_WAIT)
+    refused = ["console", "records", "idva", "triage", "perpetrators", "marac"]
+    seen = await asyncio.gather(
+        *(reads(kafka_bootstrap, marker, kafka_options(p)) for p in refused)
+    )
+    assert dict(zip(refused, seen, strict=True)) == dict.fromkeys(refused, False)
+    readers = {p for p, a in ACL_TABLE.items() if MARAC_IDVA_REFERRALS in a.reads}
+    assert readers == {"notify"}  # ops by its mash.* prefix; admin as the superuser
 
 
 def test_each_service_may_write_only_its_own_outputs() -> None:

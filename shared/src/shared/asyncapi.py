@@ -31,6 +31,7 @@ from shared.schemas.marac import (
     ActionOverdue,
     MaracActionEvent,
     MaracCaseClosed,
+    MaracReferralForIdva,
     MaracReferralReceived,
 )
 
@@ -41,6 +42,9 @@ class Message:
     model: type[BaseModel] | None
     """The data's schema; None when the data is another message's (the dead-letter topic)."""
     summary: str
+    key: str = ""
+    """Its component's key when another channel's message has the same `ce_type` with
+    other data (marac's referral, with and without personal data): else the type."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,21 @@ CHANNELS: tuple[Channel, ...] = (
             Message(topics.REFERRAL_DEAD, ReferralOutcome, "A webhook delivery was given up."),
         ),
     ),
+    Channel(
+        topics.MARAC_IDVA_REFERRALS,
+        "marac",
+        "Internal (notify's alone; not a partner topic): each MARAC referral not made by the "
+        "IDVA service, with the personal data IDVA's referral record is made from (never the "
+        "equality monitoring); notify refers the IDVA service.",
+        (
+            Message(
+                topics.MARAC_REFERRAL_RECEIVED,
+                MaracReferralForIdva,
+                "A MARAC referral the IDVA service is to be referred too.",
+                key="mash.marac.referral_received.for_idva",
+            ),
+        ),
+    ),
     *(
         Channel(
             topics.audit_topic(service),
@@ -219,7 +238,7 @@ def document(bootstrap: str = "127.0.0.1:9092") -> dict[str, Any]:
         channel_id = _ident(channel.topic)
         refs: dict[str, Any] = {}
         for message in channel.messages:
-            message_id = _ident(message.ce_type)
+            message_id = _ident(message.key or message.ce_type)
             if message_id not in messages:
                 payload = (
                     _payload_schema(message.model, schemas)

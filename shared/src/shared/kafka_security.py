@@ -30,6 +30,7 @@ from shared.topics import (
     ESCALATIONS,
     INCIDENTS,
     MARAC,
+    MARAC_IDVA_REFERRALS,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
     SUMMARIES,
@@ -94,8 +95,14 @@ _REFERRALS = tuple(referrals_topic(a) for a in AGENCIES)
 ACL_TABLE: Mapping[str, Access] = {
     "intake": _service("intake", (), (INCIDENTS,)),
     "triage": _service("triage", (INCIDENTS, MARAC), (DECISIONS, SUMMARIES)),
-    "notify": _service("notify", (DECISIONS,), (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES)),
-    "marac": _service("marac", (DECISIONS,), (MARAC, ESCALATIONS)),
+    # the MARAC referrals IDVA is to be told of carry personal data: marac writes them for
+    # notify alone (not the console, an agency or records; ops reads every mash.* topic)
+    "notify": _service(
+        "notify",
+        (DECISIONS, MARAC_IDVA_REFERRALS),
+        (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES),
+    ),
+    "marac": _service("marac", (DECISIONS,), (MARAC, MARAC_IDVA_REFERRALS, ESCALATIONS)),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
     # topics without personal data only (contract section 8): an overdue referral is told
     # by notify's outcomes (each carries its `due_by`), not by the escalations

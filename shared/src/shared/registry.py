@@ -24,6 +24,7 @@ from shared.topics import (
     ESCALATIONS,
     INCIDENTS,
     MARAC,
+    MARAC_IDVA_REFERRALS,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
     SUMMARIES,
@@ -129,11 +130,13 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "notify",
         8003,
-        consumes=(DECISIONS,),
+        consumes=(DECISIONS, MARAC_IDVA_REFERRALS),
         produces=(*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES),
         public_https="partners' webhooks (contract section 5)",
     ),
-    Service("marac", 8004, consumes=(DECISIONS,), produces=(MARAC, ESCALATIONS)),
+    Service(
+        "marac", 8004, consumes=(DECISIONS,), produces=(MARAC, MARAC_IDVA_REFERRALS, ESCALATIONS)
+    ),
     Service("perpetrators", 8006, consumes=(DECISIONS,), produces=(PERPETRATORS,)),
     Service(
         "console",

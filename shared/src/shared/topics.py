@@ -14,6 +14,11 @@ TOPIC_PREFIX = "mash."
 REFERRAL_OUTCOMES = "mash.referral-outcomes.v1"
 """Notify's acknowledgements and delivery outcomes, without personal data (contract 7): the
 console's facts."""
+MARAC_IDVA_REFERRALS = "mash.marac.idva-referrals.v1"
+"""Internal (not in the contract's table): marac's referrals to MARAC that notify must also
+refer to the IDVA service, with the personal data IDVA's record needs (event-carried state,
+docs/decisions.md). Only marac writes it and only notify (and ops) read it: never the
+console, an agency or records."""
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
@@ -55,6 +60,7 @@ ALL_TOPICS = (
     ESCALATIONS,
     PERPETRATORS,
     REFERRAL_OUTCOMES,
+    MARAC_IDVA_REFERRALS,
     *AUDIT_TOPICS,
     *(referrals_topic(a) for a in AGENCIES),
 )

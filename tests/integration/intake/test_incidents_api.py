@@ -141,6 +141,52 @@ async def test_invalid_reports_answer_422_naming_every_field_and_change_nothing(
     assert await intake_service.count("outbox") == 0
 
 
+async def test_the_victims_equality_monitoring_is_accepted_and_goes_to_triage_with_it(
+    intake_service: Intake, kafka_bootstrap: str
+) -> None:
+    """Contract 3: optional, on the victim only; it travels in the incident (triage passes
+    it to marac's count in its decision) and nowhere else."""
+    body = incident_body(unique_ref())
+    equality = {"sex": "female", "ethnicity": "asian", "disability": True, "lgbt": None}
+    body["victim"]["equality"] = equality
+    async with TopicReader(kafka_bootstrap, INCIDENTS) as topic:
+        answer = await intake_service.client.post("/v1/incidents", json=body, headers=WRITE)
+        assert answer.status_code == 202, answer.text
+        incident_id = answer.json()["incident_id"]
+        record = await topic.wait_for(lambda r: headers_of(r).get("ce_subject") == incident_id)
+    assert data_of(record)["victim"]["equality"] == equality
+    # the same report with other equality values is another body: a conflict
+    other = {**body, "victim": {**body["victim"], "equality": {"sex": "male"}}}
+    again = await intake_service.client.post("/v1/incidents", json=other, headers=WRITE)
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("where", "equality", "loc"),
+    [
+        ("victim", {"sex": "woman"}, ["sex"]),
+        ("victim", {"ethnicity": "white_british"}, ["ethnicity"]),
+        ("victim", {"disability": "yes"}, ["disability"]),
+        ("victim", {"lgbt": 1}, ["lgbt"]),
+        ("victim", {"religion": "none"}, ["religion"]),
+        ("victim", "female", []),
+        ("suspect", {"sex": "male"}, []),
+    ],
+)
+async def test_a_bad_equality_block_is_422_field_by_field_and_changes_nothing(
+    intake_service: Intake, where: str, equality: object, loc: list[str]
+) -> None:
+    body = incident_body(unique_ref())
+    body[where]["equality"] = equality
+    answer = await intake_service.client.post("/v1/incidents", json=body, headers=WRITE)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    locs = [e["loc"] for e in answer.json()["errors"]]
+    assert ["body", where, "equality", *loc] in locs, locs
+    assert await intake_service.count("incidents") == 0
+    assert await intake_service.count("outbox") == 0
+
+
 @pytest.mark.parametrize(
     ("content", "status"),
     [(b"{not json", 422), (b"[]", 422), (b"", 422), (b"x" * (1024 * 1024 + 1), 413)],
@@ -230,7 +276,17 @@ async def test_the_openapi_document_gives_every_report_field_a_description_and_e
 ) -> None:
     spec = (await intake_service.client.get("/openapi.json")).json()
     schemas = spec["components"]["schemas"]
-    for name in ("IncidentReport", "Person", "Child", "Dash", "Address", "Contact"):
+    names = (
+        "IncidentReport",
+        "Person",
+        "Victim",
+        "Equality",
+        "Child",
+        "Dash",
+        "Address",
+        "Contact",
+    )
+    for name in names:
         for field, prop in schemas[name]["properties"].items():
             assert "description" in prop, (name, field)
             assert "examples" in prop or "example" in prop, (name, field)

@@ -13,7 +13,8 @@ import marac.config
 from mash_tools.testing import TEST_PSEUDONYM_KEY, kafka_options
 from shared import identity
 from shared.envelope import CloudEvent
-from shared.schemas import Person, TriageDecided
+from shared.schemas import TriageDecided
+from shared.schemas.v1 import Victim
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
 
@@ -113,7 +114,7 @@ def event_of(data: TriageDecided) -> CloudEvent:
 
 def victim_key(person: dict[str, Any], incident_id: uuid.UUID) -> str:
     """The Kafka key intake gives the victim's events (the shared rule, with the test key)."""
-    return identity.victim_key(TEST_PSEUDONYM_KEY, Person.model_validate(person), incident_id)
+    return identity.victim_key(TEST_PSEUDONYM_KEY, Victim.model_validate(person), incident_id)
 
 
 class DecisionPublisher:

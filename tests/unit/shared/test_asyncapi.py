@@ -103,13 +103,30 @@ def test_it_names_every_topic_and_event_type_of_the_contract() -> None:
             messages[ref["$ref"].rsplit("/", 1)[1]]["name"] for ref in channel["messages"].values()
         }
         found[channel["address"]] = types - {"mash.deadletter"}
-    # besides the contract's topics, only notify's internal outcomes topic (the console's facts)
+    # besides the contract's topics, only notify's internal outcomes topic (the console's
+    # facts) and marac's internal referrals for IDVA (notify's alone)
     assert found.pop("mash.referral-outcomes.v1") == {
         "mash.referral.acknowledged",
         "mash.referral.delivered",
         "mash.referral.dead",
     }
+    assert found.pop("mash.marac.idva-referrals.v1") == {"mash.marac.referral_received"}
     assert found == SECTION_7
+
+
+def test_marac_referrals_with_and_without_personal_data_keep_their_own_schemas() -> None:
+    doc = document()
+    messages = doc["components"]["messages"]
+    payloads = {
+        address: {
+            messages[ref["$ref"].rsplit("/", 1)[1]]["payload"]["$ref"]
+            for ref in channel["messages"].values()
+        }
+        for channel in doc["channels"].values()
+        if (address := channel["address"]) in ("mash.marac.v1", "mash.marac.idva-referrals.v1")
+    }
+    assert "#/components/schemas/MaracReferralReceived" in payloads["mash.marac.v1"]
+    assert payloads["mash.marac.idva-referrals.v1"] == {"#/components/schemas/MaracReferralForIdva"}
 
 
 def test_payloads_are_the_event_schemas_themselves() -> None:

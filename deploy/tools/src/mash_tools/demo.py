@@ -5,10 +5,12 @@ high risk, children with their schools, repeat victims, a serial perpetrator, a 
 completed late and one re-grade by the central referral unit), waits until triage has
 decided every one, notify has made the referrals, marac has listed the eligible
 victims and perpetrators has scored every suspect, and prints what the hub did (after
-the MARAC lists, each area's priority perpetrators with the parts of their score). Last,
-a data protection officer asks the records service who collected, combined, disclosed
-and consulted one victim's data, and whether the chains verify (`subject_access`).
-Every person is generated from the seed: none is real. `MASH_DEMO_SUMMARY=<file>` also
+the MARAC lists, each area's priority perpetrators with the parts of their score). Then
+partner agencies refer two victims to MARAC, research and act on a case, and the quarter's
+SafeLives return is read (`demo_meeting`). Last, a data protection officer asks the
+records service who collected, combined, disclosed and consulted one victim's data,
+and whether the chains verify (`subject_access`). Every person is generated from the
+seed: none is real. `MASH_DEMO_SUMMARY=<file>` also
 writes the summary as JSON (the e2e test reads it).
 """
 
@@ -23,14 +25,14 @@ import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import httpx
 
-from mash_tools import policy_trial, subject_access
+from mash_tools import demo_meeting, policy_trial, subject_access
 from mash_tools.keys import signing_key
 from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
@@ -56,6 +58,7 @@ LEVEL_YES = {"standard": (0, 9), "medium": (10, 13), "high": (14, 20)}
 SCOPES = (
     "incidents:write", "incidents:read", "triage:read", "triage:regrade", "marac:read",
     "marac:admin", "referrals:read:*", "perpetrators:read", "triage:policy",
+    *demo_meeting.SCOPES,
 )
 # fmt: on
 
@@ -267,6 +270,9 @@ class Hub:
 
     def post(self, service: str, path: str, body: Any) -> httpx.Response:
         return self.client.post(f"{self.urls[service]}{path}", json=body, headers=self.headers)
+
+    def put(self, service: str, path: str, body: Any) -> httpx.Response:
+        return self.client.put(f"{self.urls[service]}{path}", json=body, headers=self.headers)
 
 
 @dataclass
@@ -530,9 +536,11 @@ def write_summary(
     ok: bool,
     records: subject_access.Answer | None = None,
     trial: dict[str, Any] | None = None,
+    meeting: demo_meeting.MeetingStory | None = None,
 ) -> None:
     summary = {
         "trial": trial or None,
+        "meeting": None if meeting is None else asdict(meeting),
         "ok": ok,
         "incidents": [
             {
@@ -573,6 +581,7 @@ def run(args: argparse.Namespace) -> int:
     ok = False
     records: subject_access.Answer | None = None
     trial: dict[str, Any] = {}
+    meeting: demo_meeting.MeetingStory | None = None
     with httpx.Client(timeout=10) as client:
         hub = Hub(client)
         try:
@@ -591,20 +600,23 @@ def run(args: argparse.Namespace) -> int:
             post_day(hub, plans)
             ok = follow_up(hub, plans, outcome, today, deadline)
             if ok:
+                stamp = now.strftime("%Y%m%d%H%M%S")
+                meeting = demo_meeting.run(hub, plans, today, deadline, stamp, args.seed)
                 victim = next(p for p in plans if p.story == "repeat").body["victim"]
                 subject_access.agencies_read_their_topics()
                 records = subject_access.ask(client, hub.urls["records"], victim, deadline)
                 ok = not records.missing and records.verify.get("ok") is True
-                stamp = now.strftime("%Y%m%d%H%M%S")
                 trial = policy_trial.run(hub, today, deadline, stamp)
                 ok = ok and trial.get("status") == "done"
-        except (httpx.HTTPError, DemoError) as exc:
+        except (httpx.HTTPError, DemoError, demo_meeting.MeetingError) as exc:
             print(f"\nmash demo: {exc}", file=sys.stderr)
             return 1
         finally:
             if path := os.environ.get("MASH_DEMO_SUMMARY"):
-                write_summary(path, plans, outcome, ok, records, trial)
+                write_summary(path, plans, outcome, ok, records, trial, meeting)
     report(plans, outcome, today)
+    if meeting is not None:
+        demo_meeting.report(meeting)
     if records is not None:
         subject_access.report(records, hub.urls["records"])
     if trial:

@@ -246,6 +246,7 @@ async def refer(
         victim=body.victim,
         perpetrators=tuple(body.perpetrators),
         children_count=len(body.children),
+        children_born=tuple(c.date_of_birth for c in body.children),
         criteria=tuple(body.criteria),
         consent=body.consent,
         dash_answers=answers,

@@ -59,6 +59,7 @@ from shared.schemas.marac import (
     MaracAgency,
     MaracCaseClosed,
     MaracCriterion,
+    MaracReferralForIdva,
     MaracReferralReceived,
     ReferringAgency,
 )
@@ -73,6 +74,7 @@ from shared.topics import (
     MARAC_ACTION_OVERDUE,
     MARAC_CASE_CLOSED,
     MARAC_CASE_LISTED,
+    MARAC_IDVA_REFERRALS,
     MARAC_REFERRAL_RECEIVED,
     TRIAGE_DECIDED,
 )
@@ -357,6 +359,7 @@ class ReferToMarac:
     criteria: tuple[str, ...]
     consent: str
     dash_answers: dict[str, bool] | None
+    children_born: tuple[date | None, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -440,6 +443,18 @@ async def _refer(
         repeat=case.repeat,
     )
     await _stage(platform, session, MARAC, key, MARAC_REFERRAL_RECEIVED, referral_id, received, now)
+    if command.referring_agency != "idva":
+        for_idva = for_idva_of(command, received)
+        await _stage(
+            platform,
+            session,
+            MARAC_IDVA_REFERRALS,
+            key,
+            MARAC_REFERRAL_RECEIVED,
+            referral_id,
+            for_idva,
+            now,
+        )
     entry = Entry("marac", "collected", sub, "api", REFERRALS_ROUTE, "marac_referral")
     subjects = tuple(keys)
     await audit.log(platform.outbox, session, entry, [Item(referral_id, subjects)], now)
@@ -449,6 +464,35 @@ async def _refer(
         await audit.log(platform.outbox, session, combined, items, now)
     log.info("marac referral %s: case %s %s", referral_id, case.case_id, case.status)
     return Referred(referral_id, created=True)
+
+
+def for_idva_of(command: ReferToMarac, received: MaracReferralReceived) -> MaracReferralForIdva:
+    """What notify makes the IDVA service's referral of (domain.md: every MARAC referral not
+    made by IDVA is one to IDVA too): the victim without equality monitoring, the first
+    perpetrator's names and date of birth, the children's dates of birth, the DASH answers
+    and the criteria. Never the referrer, the consent reason or the form's free text."""
+    victim = Person.model_validate(command.victim.model_dump(include=_PERSON_FIELDS))
+    perpetrator = command.perpetrators[0] if command.perpetrators else None
+    suspect = (
+        Person.model_validate(perpetrator.model_dump(include=_IDENTITY)) if perpetrator else None
+    )
+    return MaracReferralForIdva(
+        marac_referral_id=received.marac_referral_id,
+        case_id=received.case_id,
+        area=received.area,
+        referring_agency=received.referring_agency,
+        criteria=received.criteria,
+        received_at=received.received_at,
+        victim=victim,
+        suspect=suspect,
+        children_born=list(command.children_born),
+        dash_answers=cast(Any, command.dash_answers),
+    )
+
+
+_IDENTITY = {"given_name", "family_name", "date_of_birth"}
+_PERSON_FIELDS = set(Person.model_fields)
+"""A PERSON's own fields: a referred victim's `equality` is not one of them."""
 
 
 async def _list_referral(
@@ -735,15 +779,18 @@ async def national_return(
     )
 
 
-def discussed(case: MaracCase, forms: list[Any]) -> DiscussedCase:
+def discussed(case: MaracCase, forms: list[tuple[datetime, Any]]) -> DiscussedCase:
     """What the return counts of a case: who referred it first, the people's dates of
-    birth, and the victim's equality monitoring as last given on a referral."""
+    birth, and the victim's equality monitoring as last given, on an incident (intake's
+    victim) or an agency's referral form, whichever came later."""
     summary = case.summary
     sources = [(i.reported_at, "police") for i in case.incidents]
     sources += [(r.received_at, r.referring_agency) for r in case.referrals]
-    equality = [f["victim"].get("equality") for f in forms if f["victim"].get("equality")]
+    given = [(i.reported_at, i.equality) for i in case.incidents if i.equality]
+    given += [(at, f["victim"]["equality"]) for at, f in forms if f["victim"].get("equality")]
+    equality = [e for _, e in sorted(given, key=lambda g: g[0])]
     born = [i.suspect.date_of_birth for i in case.incidents if i.suspect]
-    for form in forms:
+    for _, form in forms:
         born += [_born(p.get("date_of_birth")) for p in form.get("perpetrators", [])]
     return DiscussedCase(
         referred_by=min(sources)[1],

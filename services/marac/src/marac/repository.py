@@ -296,6 +296,7 @@ def _facts_json(facts: IncidentFacts) -> dict[str, Any]:
         "victim": _party_json(facts.victim),
         "suspect": _party_json(facts.suspect),
         "victim_person_id": facts.victim_person_id,
+        "equality": facts.equality,
     }
 
 
@@ -314,6 +315,7 @@ def _facts(data: dict[str, Any]) -> IncidentFacts:
         victim=victim,
         suspect=_party(data["suspect"]),
         victim_person_id=data.get("victim_person_id"),
+        equality=data.get("equality"),
     )
 
 
@@ -683,19 +685,22 @@ async def discussed_at(
     return found
 
 
-async def referral_forms(session: AsyncSession, case_ids: list[str]) -> dict[str, list[Any]]:
-    """The agencies' referral forms of each case, earliest first."""
+async def referral_forms(
+    session: AsyncSession, case_ids: list[str]
+) -> dict[str, list[tuple[datetime, Any]]]:
+    """The agencies' referral forms of each case with when each was received, earliest
+    first."""
     t = store.marac_referrals
-    forms: dict[str, list[Any]] = {c: [] for c in case_ids}
+    forms: dict[str, list[tuple[datetime, Any]]] = {c: [] for c in case_ids}
     if not case_ids:
         return forms
     stmt = (
-        select(t.c.case_id, t.c.form)
+        select(t.c.case_id, t.c.received_at, t.c.form)
         .where(t.c.case_id.in_(case_ids))
         .order_by(t.c.received_at, t.c.marac_referral_id)
     )
     for row in (await session.execute(stmt)).all():
-        forms[row.case_id].append(row.form)
+        forms[row.case_id].append((utc(row.received_at), row.form))
     return forms
 
 

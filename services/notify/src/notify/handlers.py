@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify import repository, webhooks
 from notify.config import Settings
+from notify.domain import marac_referrals
 from notify.domain.clocks import ClockPolicy
 from notify.domain.delivery import Next, Status, Verdict, after_attempt
 from notify.domain.records import LedgerEntry, created_record
@@ -36,11 +37,13 @@ from shared.envelope import CloudEvent
 from shared.identity import victim_key
 from shared.kafka import EventTable, On
 from shared.schemas import Person, ReferralOutcome, ReferralOverdue, TriageDecided
+from shared.schemas.marac import MaracReferralForIdva
 from shared.service import Platform
 from shared.telemetry import inject_headers
 from shared.topics import (
     DEADLETTER,
     ESCALATIONS,
+    MARAC_REFERRAL_RECEIVED,
     REFERRAL_ACKNOWLEDGED,
     REFERRAL_CREATED,
     REFERRAL_DEAD,
@@ -147,30 +150,67 @@ async def decision_made(
     key = victim_key(
         settings.platform.pseudonym_key, decision.incident.victim, decision.incident_id
     )
+    origin = Origin(str(decision.incident_id), str(decision.decision_id), decision.risk_level, key)
     for referral in not_yet_made(planned.referrals, made):
-        await _make_referral(notify, session, decision, referral, key, now)
-        notify.metrics.referrals.labels(referral.agency).inc()
+        about = _about(decision, referral)
+        await _make_referral(notify, session, origin, referral, about, now)
+
+
+async def marac_referral_received(
+    notify: Notify,
+    session: AsyncSession,
+    referral: MaracReferralForIdva,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """An agency referred a victim to MARAC: the IDVA service is referred too (reason
+    `marac_referral`), once per MARAC referral, unless IDVA made it. The MARAC referral's
+    id stands where an incident's would (`incident_id`, `ce_subject`), as on marac's own
+    events."""
+    if not marac_referrals.wanted(referral):
+        return
+    source_id = str(referral.marac_referral_id)
+    made = await repository.made_for(session, source_id)
+    settings = notify.settings
+    timing = timing_of(settings)
+    new = marac_referrals.idva_referral(referral, timing.timezone, timing.clocks, now)
+    if (new.agency, new.subject) in made:
+        return  # a redelivery, or the same referral announced again
+    key = victim_key(settings.platform.pseudonym_key, referral.victim, source_id)
+    origin = Origin(source_id, source_id, marac_referrals.RISK_LEVEL, key)
+    await _make_referral(notify, session, origin, new, referral.victim, now)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What a referral is made for: an incident (and the decision), or a MARAC referral
+    (its id as both); the risk level it carries; the victim's Kafka key."""
+
+    incident_id: str
+    decision_id: str
+    risk_level: str
+    key: str
 
 
 async def _make_referral(
     notify: Notify,
     session: AsyncSession,
-    decision: TriageDecided,
+    origin: Origin,
     referral: NewReferral,
-    key: str,
+    about: Person | None,
     now: datetime,
 ) -> None:
     """Record one referral and its delivery (pinned to the agency's subscription of now),
-    and stage its event on the agency's topic."""
+    and stage its event on the agency's topic; logged as disclosed."""
     referral_id = str(uuid4())
-    keys = audit.person_keys(notify.settings.platform.pseudonym_key, _about(decision, referral))
+    keys = audit.person_keys(notify.settings.platform.pseudonym_key, about)
     new = repository.NewEntry(
         referral_id=referral_id,
         referral=referral,
-        incident_id=str(decision.incident_id),
-        decision_id=str(decision.decision_id),
-        risk_level=decision.risk_level,
-        victim_key=key,
+        incident_id=origin.incident_id,
+        decision_id=origin.decision_id,
+        risk_level=origin.risk_level,
+        victim_key=origin.key,
         created_at=now,
         clock_policy=ClockPolicy().version,
         webhook=await repository.subscription(session, referral.agency),
@@ -183,15 +223,16 @@ async def _make_referral(
         id=referral_id,
         source=notify.settings.source,
         type=REFERRAL_CREATED,
-        subject=str(decision.incident_id),
+        subject=origin.incident_id,
         data=created_record(entry),
         time=now,
     )
     topic = referrals_topic(referral.agency)
-    await notify.platform.outbox.add(session, topic, key, event)
+    await notify.platform.outbox.add(session, topic, origin.key, event)
     disclosed = Entry(NAME, "disclosed", NAME, "topic", topic, "referral", referral.agency)
-    ids = audit.items([referral_id, str(decision.incident_id)], keys)
+    ids = audit.items([referral_id, origin.incident_id], keys)
     await audit.log(notify.platform.outbox, session, disclosed, ids, now)
+    notify.metrics.referrals.labels(referral.agency).inc()
 
 
 def _about(decision: TriageDecided, referral: NewReferral) -> Person | None:
@@ -495,4 +536,6 @@ def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: st
 
 EVENTS: EventTable[Notify] = {
     TRIAGE_DECIDED: On(TriageDecided, decision_made),
+    # on mash.marac.idva-referrals.v1 (notify never reads mash.marac.v1's announcement)
+    MARAC_REFERRAL_RECEIVED: On(MaracReferralForIdva, marac_referral_received),
 }

@@ -6,6 +6,11 @@ never a name, date of birth, contact or free text: the form itself stays in mara
 store. `ActionOverdue` is the data of `mash.marac.action_overdue` on
 `mash.escalations.v1`. `Equality` is the optional block of section 6, counted for the
 national dataset and never an input to any decision.
+
+`MaracReferralForIdva` is the one event here with personal data: on the internal topic
+`mash.marac.idva-referrals.v1`, which only notify reads, it carries what the IDVA service's
+referral is made from (docs/decisions.md); never the equality block, the referrer or the
+form's free text.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, StrictBool
 
-from shared.schemas.v1 import Slug, Strict
+from shared.schemas.v1 import DashQuestion, Person, Slug, Strict
+from shared.schemas.v1 import Equality as Equality  # with the victim it belongs to (v1)
 
 MaracCriterion = Literal[
     "visible_high_risk", "professional_judgement", "potential_escalation", "repeat_marac"
@@ -53,15 +59,6 @@ MaracAgency = Literal[
 ]
 """An agency at the meeting: the police and every agency that may refer."""
 ActionStatus = Literal["open", "overdue", "done"]
-
-
-class Equality(Strict):
-    """Equality monitoring (SafeLives principle 8): all optional, counted only."""
-
-    sex: Literal["female", "male", "other", "not_known"] | None = None
-    ethnicity: Literal["asian", "black", "mixed", "white", "other", "not_known"] | None = None
-    disability: StrictBool | None = None
-    lgbt: StrictBool | None = None
 
 
 class MaracReferralReceived(Strict):
@@ -113,3 +110,27 @@ class ActionOverdue(Strict):
     agency: MaracAgency
     due_by: date
     overdue_since: AwareDatetime
+
+
+class MaracReferralForIdva(Strict):
+    """Data of `mash.marac.referral_received` on `mash.marac.idva-referrals.v1`: a MARAC
+    referral not made by the IDVA service, with only what IDVA's record may be made of
+    (domain.md, "What each agency may see"). `Person` refuses unknown fields, so an
+    equality block can never ride along."""
+
+    marac_referral_id: UUID
+    case_id: UUID
+    area: Slug
+    referring_agency: ReferringAgency
+    criteria: list[MaracCriterion] = Field(max_length=4)
+    received_at: AwareDatetime
+    victim: Person = Field(description="The victim as referred, without equality monitoring.")
+    suspect: Person | None = Field(
+        default=None, description="The first perpetrator: names and date of birth only."
+    )
+    children_born: list[date | None] = Field(
+        default_factory=list, max_length=20, description="Each child's date of birth, if given."
+    )
+    dash_answers: dict[DashQuestion, StrictBool] | None = Field(
+        default=None, description="The DASH answers, when the referral has a DASH."
+    )

@@ -195,6 +195,40 @@ class Person(Strict):
     )
 
 
+class Equality(Strict):
+    """Equality monitoring (SafeLives principle 8): all optional, counted only (marac's
+    national dataset return); never shown to an agency, never an input to a decision."""
+
+    sex: Literal["female", "male", "other", "not_known"] | None = Field(
+        default=None, description="Sex, as the victim gives it.", examples=["female"]
+    )
+    ethnicity: Literal["asian", "black", "mixed", "white", "other", "not_known"] | None = Field(
+        default=None, description="The ONS 2021 high-level ethnic group.", examples=["white"]
+    )
+    disability: StrictBool | None = Field(
+        default=None,
+        description="Whether the victim has a disability (null: not known).",
+        examples=[False],
+    )
+    lgbt: StrictBool | None = Field(
+        default=None,
+        description="Whether the victim is LGBT+ (null: not known).",
+        examples=[None],
+    )
+
+
+class Victim(Person):
+    """The victim of an incident: a PERSON, with the optional equality-monitoring block."""
+
+    equality: Equality | None = Field(
+        default=None,
+        description="Sex, ethnicity (ONS 2021 high-level groups), disability, LGBT+; all "
+        "optional. Counted for the MARAC national dataset only: never shared with an "
+        "agency, never used by triage or perpetrators.",
+        examples=[{"sex": "female", "ethnicity": "white", "disability": False, "lgbt": None}],
+    )
+
+
 class Child(Person):
     """A child of the household."""
 
@@ -253,7 +287,7 @@ class IncidentReport(Strict):
     relationship: Relationship = Field(
         description="The suspect's relationship to the victim.", examples=["ex_partner"]
     )
-    victim: Person = Field(
+    victim: Victim = Field(
         description="The victim.",
         examples=[
             {

@@ -139,10 +139,11 @@ PROJECTIONS: Mapping[tuple[Row, Grant], Callable[[Source], Fragment]] = {
 }
 
 
-def _merge(into: Fragment, fragment: Mapping[str, Any]) -> None:
+def merge(into: Fragment, fragment: Mapping[str, Any]) -> None:
+    """Merge a row's fragment into the referral data (nested objects merged, not replaced)."""
     for key, value in fragment.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+            merge(into[key], value)
         else:
             into[key] = value
 
@@ -151,6 +152,6 @@ def minimise(view: View, source: Source) -> Fragment:
     """The referral data one view allows: granted rows only, plus `safe_to_contact`."""
     data: Fragment = {}
     for row, grant in view.items():
-        _merge(data, PROJECTIONS[(row, grant)](source))
+        merge(data, PROJECTIONS[(row, grant)](source))
     data["safe_to_contact"] = source.safe_to_contact
     return data
