@@ -153,15 +153,26 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def letters(text: str) -> str:
+    """Digits (decimal or hex) as letters: a name that stays distinct once normalised
+    (names are matched without their digits, so "Bench5" and "Bench17" are one name)."""
+    return "".join(chr(ord("a") + int(c, 16)) if c in _HEX else c for c in text)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
 def incident(run: str, i: int) -> dict[str, Any]:
     """The example incident, a distinct synthetic victim each (standard risk, so notify
-    refers it to victim-support)."""
+    refers it to victim-support): distinct by person id and by names and date of birth,
+    so each victim and suspect has no history, as the first report of a force's day."""
     body: dict[str, Any] = json.loads(EXAMPLE)
     body.update(control_room_ref=f"BENCH-{run}-{i}", children=[], notes="bench")
     body.pop("dash", None)
     body["reported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
-    body["victim"].update(person_id=f"B{run}{i}", family_name=f"Bench{i}")
-    body["suspect"] = {"person_id": f"S{run}{i}", "given_name": "Sam", "family_name": f"S{i}"}
+    name = letters(f"{run}x{i}").capitalize()
+    body["victim"].update(person_id=f"B{run}{i}", family_name=f"Bench-{name}")
+    body["suspect"] = {"person_id": f"S{run}{i}", "given_name": "Sam", "family_name": name}
     return body
 
 

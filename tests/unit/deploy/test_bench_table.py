@@ -56,3 +56,30 @@ def test_the_table_shows_cpu_per_service_and_the_three_ways_triage_decides() -> 
     assert replay.split()[4:] == ["345.6", "2.90", "345"]
     assert "  sqlite-burst-triage: /tmp/x/sqlite-burst-triage.svg" in lines
     assert "  burst_end_to_end_%_of_raw                        1.00" in lines
+
+
+def test_the_bench_reports_a_distinct_person_each_time() -> None:
+    """Names are matched without their digits: numbered names would make every bench
+    victim one person by names and date of birth, and every decision read them all."""
+    from datetime import date
+
+    from shared.identity import identities
+
+    bench = _bench()
+    people = set()
+    for run in ("a1b2c3", "d4e5f6"):
+        for i in (0, 1, 9, 10, 11, 2999):
+            body = bench.incident(run, i)
+            for role in ("victim", "suspect"):
+                person = body[role]
+                dob = person.get("date_of_birth")
+                found = identities(
+                    person["person_id"],
+                    person["given_name"],
+                    person["family_name"],
+                    date.fromisoformat(dob) if dob else None,
+                )
+                people.update(found)
+    victims = [p for p in people if p.startswith("ndob:alex|")]
+    assert len(victims) == 12
+    assert len([p for p in people if p.startswith("pid:")]) == 24
