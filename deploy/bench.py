@@ -13,7 +13,16 @@ It measures, through the contract only:
 - a steady 50 incidents/s: the latency from each 202 to its referral on the topic;
 - a replay: a fresh triage (new database, new consumer group) re-deciding the whole
   incidents topic;
-- each service's peak resident memory (VmHWM).
+- a policy trial (contract section 4) over every incident the run reported, started
+  through triage's `POST /v1/policy-trials` and timed through its progress, beside the
+  rate at which live triage decided the burst and the replay's rate;
+- each service's CPU per incident over the burst and over the steady phase (utime and
+  stime from `/proc/<pid>/stat`, every thread), and triage's CPU per decision live, in
+  the trial and in the replay;
+- each service's peak resident memory (VmHWM) and the event loop it runs.
+
+`--profile DIR` writes a py-spy flame graph of each service per phase into DIR (py-spy
+attaches with ptrace; where that is refused the output says so and the run goes on).
 
 Everything is bounded in count and time and only targets loopback. `BENCH=quick` (or
 `--quick`) runs a small version to check that it works. Prints a table and one JSON line.
@@ -36,6 +45,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +53,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from mash_tools import testing
+from mash_tools import probes, testing
 from mash_tools.admin import admin_client
 from mash_tools.stack import service_credentials, uvicorn_argv
 from shared import kafka_security, registry
@@ -85,6 +95,10 @@ class Plan:
     steady_seconds: float
     raw: int
     tools: int
+
+    @property
+    def steady_total(self) -> int:
+        return int(self.steady_rate * self.steady_seconds)
 
     @classmethod
     def of(cls, quick: bool) -> Plan:
@@ -139,15 +153,26 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def letters(text: str) -> str:
+    """Digits (decimal or hex) as letters: a name that stays distinct once normalised
+    (names are matched without their digits, so "Bench5" and "Bench17" are one name)."""
+    return "".join(chr(ord("a") + int(c, 16)) if c in _HEX else c for c in text)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
 def incident(run: str, i: int) -> dict[str, Any]:
     """The example incident, a distinct synthetic victim each (standard risk, so notify
-    refers it to victim-support)."""
+    refers it to victim-support): distinct by person id and by names and date of birth,
+    so each victim and suspect has no history, as the first report of a force's day."""
     body: dict[str, Any] = json.loads(EXAMPLE)
     body.update(control_room_ref=f"BENCH-{run}-{i}", children=[], notes="bench")
     body.pop("dash", None)
     body["reported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
-    body["victim"].update(person_id=f"B{run}{i}", family_name=f"Bench{i}")
-    body["suspect"] = {"person_id": f"S{run}{i}", "given_name": "Sam", "family_name": f"S{i}"}
+    name = letters(f"{run}x{i}").capitalize()
+    body["victim"].update(person_id=f"B{run}{i}", family_name=f"Bench-{name}")
+    body["suspect"] = {"person_id": f"S{run}{i}", "given_name": "Sam", "family_name": name}
     return body
 
 
@@ -282,6 +307,7 @@ class Hub:
     databases: dict[str, str]
     tag: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    loop: str = "auto"
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -299,8 +325,9 @@ class Hub:
             }
             env.pop("MASH_TRACES_FILE", None)
             log = (Path(tempfile.gettempdir()) / f"mash-bench-{self.tag}-{name}.log").open("wb")
+            loop = [] if self.loop == "auto" else ["--loop", self.loop]
             self.processes[name] = subprocess.Popen(
-                uvicorn_argv(name, port),
+                [*uvicorn_argv(name, port), *loop],
                 env=env,
                 cwd=ROOT,
                 stdout=log,
@@ -321,6 +348,9 @@ class Hub:
                             break
                     await asyncio.sleep(0.3)
 
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes.items()}
+
     def peak_rss_mb(self) -> dict[str, float]:
         peaks = {}
         for name, process in self.processes.items():
@@ -338,9 +368,9 @@ class Hub:
 
 @contextlib.contextmanager
 def hub(
-    bootstrap: str, databases: dict[str, str], tag: str, extra_env: dict[str, str]
+    bootstrap: str, databases: dict[str, str], tag: str, extra_env: dict[str, str], loop: str
 ) -> Iterator[Hub]:
-    running = Hub(bootstrap, databases, tag, extra_env)
+    running = Hub(bootstrap, databases, tag, extra_env, loop)
     try:
         yield running
     finally:
@@ -453,6 +483,29 @@ async def post(client: Intake, body: dict[str, Any]) -> tuple[str, float]:
     return str(json.loads(answer)["incident_id"]), time.time()
 
 
+_CONSUMED = re.compile(
+    r'mash_events_(?:consumed|duplicate)_total\{[^}]*topic="'
+    + re.escape(INCIDENTS)
+    + r'"[^}]*\} ([\d.e+]+)'
+)
+
+
+async def consumed(client: httpx.AsyncClient, port: int) -> float:
+    """Incidents a triage has handled so far (decided, or skipped as already decided),
+    from its metrics."""
+    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    return sum(float(m.group(1)) for m in _CONSUMED.finditer(text))
+
+
+async def triage_caught_up(port: int, target: float) -> float:
+    """perf_counter() when live triage had handled `target` incidents (polled 4 times
+    a second: the burst's rate as triage decided it, to within a quarter second)."""
+    async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(TIME_LIMIT):
+        while await consumed(client, port) < target:
+            await asyncio.sleep(0.25)
+    return time.perf_counter()
+
+
 async def burst(running: Hub, plan: Plan, progress: Progress) -> dict[str, float]:
     run = uuid.uuid4().hex[:6]
     latencies: list[float] = []
@@ -460,8 +513,13 @@ async def burst(running: Hub, plan: Plan, progress: Progress) -> dict[str, float
     async with (
         Referrals(running.bootstrap) as referrals,
         Intake(running.ports["intake"], plan.concurrency) as client,
+        httpx.AsyncClient(timeout=5) as metrics,
     ):
         queue = [incident(run, i) for i in range(plan.burst)]
+        port = running.ports["triage"]
+        triage = asyncio.create_task(
+            triage_caught_up(port, await consumed(metrics, port) + plan.burst)
+        )
 
         async def worker() -> None:
             while queue:
@@ -476,9 +534,11 @@ async def burst(running: Hub, plan: Plan, progress: Progress) -> dict[str, float
         accepted = time.perf_counter() - began
         progress.step("burst: waiting for every referral")
         through = await referrals.wait_all(ids, began)
+        decided = await triage
     return {
         "burst_incidents": plan.burst,
         "burst_end_to_end_per_s": plan.burst / through,
+        "triage_live_per_s": plan.burst / (decided - began),
         "intake_accepted_per_s": plan.burst / accepted,
         "intake_request_p50_ms": 1000 * statistics.median(latencies),
         "intake_request_p99_ms": 1000 * percentile(latencies, 99),
@@ -521,7 +581,7 @@ async def idle(running: Hub, count: int) -> dict[str, float]:
 async def steady(running: Hub, plan: Plan) -> dict[str, float]:
     """Offer `steady_rate` incidents a second; latency from each 202 to its referral."""
     run = uuid.uuid4().hex[:6]
-    total = int(plan.steady_rate * plan.steady_seconds)
+    total = plan.steady_total
     answered: dict[str, float] = {}
     async with Referrals(running.bootstrap) as referrals, Intake(running.ports["intake"]) as client:
 
@@ -546,7 +606,7 @@ async def steady(running: Hub, plan: Plan) -> dict[str, float]:
     }
 
 
-async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
+async def replay(running: Hub, database: str, total: int, options: Options) -> dict[str, float]:
     """A fresh triage re-decides the whole incidents topic from the start: the `total`
     incidents this run has posted (its other writers are not running)."""
     fresh = Hub(
@@ -554,20 +614,17 @@ async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
         {"triage": database},
         f"{running.tag}-replay-{uuid.uuid4().hex[:4]}",
         running.extra_env,
+        running.loop,
     )
     fresh.start(("triage",), offset_reset="earliest")
-    pattern = re.compile(
-        r'mash_events_(?:consumed|duplicate)_total\{[^}]*topic="'
-        + re.escape(INCIDENTS)
-        + r'"[^}]*\} ([\d.e+]+)'
-    )
+    pid = fresh.processes["triage"].pid
+    phase = Phase(f"{running.tag.rsplit('-', 1)[0]}-replay", {"triage": pid}, options)
     try:
-        url = f"http://127.0.0.1:{fresh.ports['triage']}/metrics"
+        port = fresh.ports["triage"]
         async with httpx.AsyncClient(timeout=5) as client:
 
             async def decided() -> float:
-                text = (await client.get(url)).text
-                return sum(float(m.group(1)) for m in pattern.finditer(text))
+                return await consumed(client, port)
 
             # measured from the first answer of its metrics (start-up and migrations are
             # not replay; /readyz comes later, when the replay may be well under way); past
@@ -581,12 +638,14 @@ async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
                     if time.perf_counter() > deadline:
                         raise
                     await asyncio.sleep(0.05)
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), probes.cpu_seconds(pid)
             done = before
             while done < total and time.perf_counter() - began < TIME_LIMIT:
                 await asyncio.sleep(0.2)
                 done = await decided()
         elapsed = time.perf_counter() - began
+        spent = probes.cpu_seconds(pid) - cpu
+        phase.end(1)
         rss = fresh.peak_rss_mb()["triage"]
     finally:
         fresh.stop()
@@ -594,7 +653,54 @@ async def replay(running: Hub, database: str, total: int) -> dict[str, float]:
         "replay_events": total,
         "replay_events_done": done,
         "replay_per_s": (done - before) / elapsed,
+        "replay_triage_cpu_ms_per_decision": 1000 * spent / max(1.0, done - before),
         "replay_triage_rss_mb": rss,
+    }
+
+
+async def trial(running: Hub) -> dict[str, float]:
+    """A policy trial (contract section 4) with the current policy under a new version,
+    over every incident this hub was sent (reported from yesterday to today, UTC): its
+    decisions per second and triage's CPU per decision.
+
+    Timed through its progress, from the first step seen committed to the end: a step
+    decides 500 incidents and commits, and the background job looks for work once a
+    second, which is not the trial's speed. A trial of one step is timed from the POST.
+    The progress is asked for twice a second: each answer is a request triage serves
+    (token, audit), and its CPU counts in the trial's.
+    """
+    port, pid = running.ports["triage"], running.processes["triage"].pid
+    url = f"http://127.0.0.1:{port}/v1"
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(timeout=10, headers=testing.bearer("triage:policy")) as client:
+        answer = await client.get(f"{url}/policy")
+        current = answer.raise_for_status().json()["current"]
+        policy = {**current, "version": f"bench-{uuid.uuid4().hex[:8]}"}
+        period = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
+        cpu, posted = probes.cpu_seconds(pid), time.perf_counter()
+        answer = await client.post(f"{url}/policy-trials", json={"policy": policy, **period})
+        trial_id = answer.raise_for_status().json()["trial_id"]
+        first: tuple[float, int] | None = None
+        async with asyncio.timeout(TIME_LIMIT):
+            while True:
+                answer = await client.get(f"{url}/policy-trials/{trial_id}")
+                view, now = answer.raise_for_status().json(), time.perf_counter()
+                if view["status"] != "running":
+                    break
+                if first is None and view["done"] > 0:
+                    first = (now, int(view["done"]))
+                await asyncio.sleep(0.5)
+    spent = probes.cpu_seconds(pid) - cpu
+    if view["status"] != "done":
+        raise RuntimeError(f"the bench's policy trial ended {view['status']}")
+    done = int(view["done"])
+    since, base = first or (posted, 0)
+    return {
+        "trial_decisions": done,
+        "trial_timed_from_post": float(first is None),
+        "trial_per_s": (done - base) / (now - since) if done > base else float("nan"),
+        "trial_seconds_from_post": now - posted,
+        "trial_triage_cpu_ms_per_decision": 1000 * spent / max(1, done),
     }
 
 
@@ -606,6 +712,7 @@ async def backend_run(
     pg: str | None,
     plan: Plan,
     progress: Progress,
+    options: Options,
 ) -> dict[str, Any]:
     """The hub on one backend; `index` backends ran before it on this broker."""
 
@@ -617,27 +724,111 @@ async def backend_run(
     databases = {name: await database(name) for name in SERVICES}
     results: dict[str, Any] = {}
     tag = f"{backend}-{uuid.uuid4().hex[:4]}"
-    with hub(bootstrap, databases, tag, BACKENDS[backend]) as running:
+    with hub(bootstrap, databases, tag, BACKENDS[backend], options.loop) as running:
         progress.step(f"{backend}: starting the services")
         running.start()
         await running.ready()
+        results["event_loop"] = {n: probes.event_loop(pid) for n, pid in running.pids().items()}
         results |= await idle(running, IDLE)
         progress.advance()
         progress.step(f"{backend}: burst of {plan.burst}")
+        phase = Phase(f"{backend}-burst", running.pids(), options)
         results |= await burst(running, plan, progress)
         progress.advance()
         progress.step(f"{backend}: the rest of the hub absorbing the burst")
         results["burst_settled_after_s"] = await settled(running)
+        results["cpu_ms_per_incident_burst"] = phase.end(plan.burst)
         progress.step(f"{backend}: steady {plan.steady_rate:.0f}/s")
+        phase = Phase(f"{backend}-steady", running.pids(), options)
         results |= await steady(running, plan)
+        await settled(running)
+        results["cpu_ms_per_incident_steady"] = phase.end(plan.steady_total)
         progress.advance()
+        progress.step(f"{backend}: policy trial")
+        phase = Phase(f"{backend}-trial", {"triage": running.pids()["triage"]}, options)
+        results |= await trial(running)
+        phase.end(1)
         results["peak_rss_mb"] = running.peak_rss_mb()
         running.stop()
+        progress.advance()
         progress.step(f"{backend}: replay")
-        posted = IDLE + plan.burst + int(plan.steady_rate * plan.steady_seconds)
-        results |= await replay(running, await database("triage-replay"), posted * (1 + index))
+        posted = IDLE + plan.burst + plan.steady_total
+        fresh = await database("triage-replay")
+        results |= await replay(running, fresh, posted * (1 + index), options)
         progress.advance()
     return results
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the hub is run and watched: uvicorn's event loop (`auto` picks uvloop when it
+    is installed, as it is), and where py-spy's flame graphs go (None: no profile)."""
+
+    loop: str = "auto"
+    profile: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Phase:
+    """One measured phase: the CPU each process spends in it (from `/proc/<pid>/stat`),
+    and its py-spy flame graphs when the bench profiles."""
+
+    def __init__(self, label: str, pids: dict[str, int], options: Options) -> None:
+        self.pids, self.options = pids, options
+        self.profiler = probes.Profiler(options.profile) if options.profile else None
+        if self.profiler is not None:
+            options.notes.extend(self.profiler.start(label, pids))
+        self.before = probes.cpu_snapshot(pids)
+        self.own = time.process_time()
+
+    def end(self, units: int) -> dict[str, float]:
+        """CPU milliseconds per unit of the phase's work, per process and in `all`; and
+        the bench's own (its load generator and readers, on the same cores; not in `all`)."""
+        after = probes.cpu_snapshot(self.pids)
+        own = 1000 * (time.process_time() - self.own) / units
+        if self.profiler is not None:
+            self.options.notes.extend(self.profiler.stop())
+        return {**probes.per_unit_ms(self.before, after, units), "bench": own}
+
+
+PER_SERVICE = (  # the per-process measures, a row each and a column per service
+    "cpu_ms_per_incident_burst",
+    "cpu_ms_per_incident_steady",
+    "peak_rss_mb",
+    "event_loop",
+)
+TRIAGE_MODES = (  # how fast triage decides, three ways: rate key, CPU key
+    ("live, the burst", "triage_live_per_s", None),
+    ("policy trial", "trial_per_s", "trial_triage_cpu_ms_per_decision"),
+    ("replay, a fresh triage", "replay_per_s", "replay_triage_cpu_ms_per_decision"),
+)
+
+
+def per_service(r: dict[str, Any]) -> list[str]:
+    """The per-process measures of one backend as a small table."""
+    names = [*SERVICES, "all", "bench"]
+    lines = [f"  {'per process':<28}" + "".join(f"{n[:12]:>13}" for n in names)]
+    for key in PER_SERVICE:
+        row: dict[str, Any] = r.get(key) or {}
+        cells = [
+            f"{row[n]:>13,.1f}" if isinstance(row.get(n), float) else f"{row.get(n, ''):>13}"
+            for n in names
+        ]
+        lines.append(f"  {key:<28}" + "".join(cells))
+    return lines
+
+
+def triage_modes(r: dict[str, Any]) -> list[str]:
+    """Live triage, a policy trial and a replay side by side: decisions/s as measured,
+    CPU per decision, and what that CPU makes of one core (decisions per CPU-second: the
+    rate with a core of its own, which a shared machine's measured rate is not)."""
+    head = ("decisions/s", "CPU ms each", "per CPU-s")
+    lines = [f"  {'triage decides':<28}" + "".join(f"{h:>13}" for h in head)]
+    for label, rate, cpu in TRIAGE_MODES:
+        spent = r.get(cpu) if cpu else (r.get("cpu_ms_per_incident_burst") or {}).get("triage")
+        shown = f"{spent:>13,.2f}{1000 / spent:>13,.0f}" if spent else ""
+        lines.append(f"  {label:<28}{r.get(rate, float('nan')):>13,.1f}{shown}")
+    return lines
 
 
 def table(results: dict[str, Any]) -> str:
@@ -652,19 +843,20 @@ def table(results: dict[str, Any]) -> str:
         r = results[backend]
         lines += ["", f"  [{backend}]"]
         for name, value in r.items():
-            if name == "peak_rss_mb":
-                for service, mb in value.items():
-                    lines.append(f"  {'peak_rss_mb.' + service:<40} {mb:>12,.1f}")
-            elif name != "burst_ratio_to_raw":
+            if name not in PER_SERVICE and name != "burst_ratio_to_raw":
                 lines.append(f"  {name:<40} {value:>12,.1f}")
         ratio = 100 * r["burst_end_to_end_per_s"] / floor
         lines.append(f"  {'burst_end_to_end_%_of_raw':<40} {ratio:>12,.2f}")
+        lines += ["", *per_service(r), "", *triage_modes(r)]
     if "sqlite" in results and "sqlite-normal" in results:
         full, normal = results["sqlite"], results["sqlite-normal"]
         lines += ["", "  [sqlite: what fsyncing every commit costs]"]
         lines.append(f"  {'':<40} {'FULL':>12} {'NORMAL':>12}")
         for name in COMPARED:
             lines.append(f"  {name:<40} {full[name]:>12,.1f} {normal[name]:>12,.1f}")
+    if notes := results.get("profiles"):
+        lines += ["", "  py-spy flame graphs (a profiled run's figures are not the bench's):"]
+        lines += [f"  {note}" for note in notes]
     return "\n".join(lines)
 
 
@@ -676,13 +868,27 @@ def main() -> None:
         default=",".join(BACKENDS),
         help=f"some of {', '.join(BACKENDS)} (sqlite-normal: for the comparison only)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write py-spy flame graphs of each service per phase into DIR",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="uvicorn's event loop for the services (auto: uvloop, installed with uvicorn)",
+    )
     args = parser.parse_args()
+    options = Options(loop=args.loop, profile=args.profile)
     plan = Plan.of(args.quick)
     backends = [b for b in args.backends.split(",") if b]
     if unknown := set(backends) - BACKENDS.keys():
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
-    progress = Progress(2 + 4 * len(backends))
-    results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "quick": args.quick}
+    progress = Progress(2 + 5 * len(backends))
+    machine = {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
+    results: dict[str, Any] = {"machine": machine, "quick": args.quick, "loop": args.loop}
     with (
         tempfile.TemporaryDirectory(prefix="mash-bench-") as tmp,
         testing.kafka_broker(Path(tmp)) as bootstrap,
@@ -702,13 +908,15 @@ def main() -> None:
         for index, backend in enumerate(backends):
             url = pg if backend == "postgres" else None
             results[backend] = asyncio.run(
-                backend_run(backend, index, bootstrap, Path(tmp), url, plan, progress)
+                backend_run(backend, index, bootstrap, Path(tmp), url, plan, progress, options)
             )
             floor = results["raw"]["raw_aiokafka_msgs_per_s"]
             results[backend]["burst_ratio_to_raw"] = (
                 results[backend]["burst_end_to_end_per_s"] / floor
             )
     progress.close()
+    if options.profile is not None:
+        results["profiles"] = options.notes
     print(table(results))
     print(json.dumps(results, sort_keys=True))
 

@@ -18,6 +18,7 @@ import sqlite3
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,25 +61,56 @@ class _RunNow:
             future.set_result(result)
 
 
+# the threads that wait for SQLite's fsyncs (one writer per engine at a time: two suffice)
+_COMMITS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-commit")
+
+
 class _InlineSQLite(aiosqlite.Connection):
-    """aiosqlite's connection with each statement run on the event loop's own thread.
+    """aiosqlite's connection with each statement run on the event loop's own thread, and
+    each commit that wrote on a thread of its own.
 
     aiosqlite hands every call to a worker thread and back: a queue, a thread switch, the
     GIL and a wake-up of the loop per statement, which profiling under a burst showed to
     be the largest single cost in the consumers (about a third of triage's Python time).
     A statement on a local SQLite file in WAL mode takes microseconds, so running it in
-    place costs the loop less than the hop. A commit also fsyncs the WAL
-    (`synchronous=FULL`), once per group commit or consumed batch: about 0.3 ms on a quiet
-    disk, but 4 ms (p99 30 ms) on a busy shared one, and the loop waits for it. A
-    statement must never wait for a lock: writers are queued by `unit_of_work` before
-    they begin, and a reader never waits in WAL. The loop gets a turn after every 5 ms of
-    statements in a row. The worker thread is never started.
+    place costs the loop less than the hop. A statement must never wait for a lock:
+    writers are queued by `unit_of_work` before they begin, and a reader never waits in
+    WAL. The loop gets a turn after every 5 ms of statements in a row. aiosqlite's
+    worker thread is never started.
+
+    A commit that wrote is different: it fsyncs the WAL (`synchronous=FULL`), about 0.3 ms
+    on a quiet disk but 4 ms (p99 30 ms and more) on a busy shared one, during which the
+    loop could serve nothing. It runs on a commit thread (sqlite3 lets go of the GIL while
+    SQLite works) while the loop goes on with other requests and batches; its caller still
+    resumes only once it has returned, so whatever follows a commit (a 202, an offset
+    commit) still follows it on disk. The connection is never used by two threads at
+    once: its one user awaits the commit, even when cancelled meanwhile. A commit with
+    nothing written (a reader's) stays inline: it has nothing to sync.
     """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connect, iter_chunk_size=64)
         self._tx = _RunNow()  # type: ignore[assignment]
         self._ran_since = time.monotonic()
+        self._changes = 0  # the connection's total_changes at its last commit
+
+    async def commit(self) -> None:
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        connection = self._connection
+        if connection.total_changes == self._changes:
+            connection.commit()  # nothing written since the last commit: no fsync to wait for
+            return
+        done = asyncio.get_running_loop().run_in_executor(_COMMITS, connection.commit)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # let the commit finish before anyone else (a rollback, a close) uses the
+            # connection; its outcome is the cancelled caller's no longer
+            await asyncio.wait([done])
+            raise
+        finally:
+            self._changes = connection.total_changes
 
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
         return self._connect().__await__()
@@ -151,7 +183,9 @@ def create_engine(url: str) -> AsyncEngine:
             log.warning("SQLite synchronous=NORMAL: a power cut can lose answered commits")
         keep_private(url)
         args, params = _SQLITE_DIALECT.create_connect_args(make_url(url))
-        connect = functools.partial(sqlite3.connect, *args, **{**params, "timeout": 30})
+        # the connection is used by one thread at a time, but commits on another (above)
+        options = {**params, "timeout": 30, "check_same_thread": False}
+        connect = functools.partial(sqlite3.connect, *args, **options)
         engine = create_async_engine(url, async_creator=lambda: _InlineSQLite(connect))
 
         @event.listens_for(engine.sync_engine, "connect")

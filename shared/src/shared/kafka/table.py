@@ -57,7 +57,11 @@ def dispatch(
         on = table.get(event.type)
         if on is None:
             return
-        data = on.payload.model_validate(event.data)  # ValidationError: poison
+        # validated from the bytes as received (pydantic parses and validates in one
+        # pass: about a third cheaper than validating the dict `parse` made); an event
+        # made here, without them, from its data. ValidationError: poison
+        raw = event.raw
+        data = on.payload.model_validate_json(raw) if raw else on.payload.model_validate(event.data)
         await on.handler(context, session, data, event, clock())
 
     return handle
