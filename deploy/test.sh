@@ -12,6 +12,14 @@ echo "== lint: ruff (rules and format) and mypy"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet shared services tests deploy
 .venv/bin/mypy
+# Every Python process the suite starts (each service of `mash run`, the cluster's
+# replicas, `mash` itself) imports the same few thousand modules. Without their bytecode on
+# disk (uv installs without it; PYTHONDONTWRITEBYTECODE, when set, stops imports writing
+# it) each process compiled them again: about 2 s of CPU a process. Compiled once here; a
+# later run only checks their times (docs/testing.md has the figures).
+echo "== bytecode: the virtualenv's and the project's modules, compiled once"
+.venv/bin/python -m compileall -q -j 0 .venv/lib shared/src services/*/src deploy/tools/src \
+  >/dev/null || echo "(a module did not compile ahead: it is compiled when imported)"
 echo "== tests: unit, integration (real Kafka, SQLite and PostgreSQL), e2e (the stack as make run starts it)"
 
 RUN_ID=$(python3 -c 'import uuid; print(uuid.uuid4().hex)')

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+import shared.service
 from mash_tools import testing
+from shared.db import migrate
+from tests.migrated import TemplateMigrations
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,6 +36,16 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mash")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrate_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemplateMigrations]:
+    """Services started in-process copy a template their migrations made once per backend
+    into a fresh database, instead of migrating each one (tests/migrated.py)."""
+    templates = TemplateMigrations(migrate, tmp_path_factory.mktemp("templates"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(shared.service, "migrate", templates)
+        yield templates
 
 
 @pytest.fixture(scope="session")
