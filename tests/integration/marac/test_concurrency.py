@@ -38,7 +38,7 @@ async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
 async def decide(platform: Platform[Settings], data: TriageDecided) -> None:
     """What the consumer loop does with one decision: its own transaction."""
     async with platform.uow() as session:
-        await handlers.decision_made(platform, session, data, event_of(data), NOW)
+        await handlers.on_triage_decided(platform, session, data, event_of(data), NOW)
 
 
 async def add_meeting(platform: Platform[Settings], area: str, days: int, capacity: int) -> Meeting:
@@ -179,7 +179,7 @@ async def test_concurrent_decisions_about_a_known_victim_make_one_new_case(
     async with platform.uow() as session:
         assert await repository.add_meeting(session, held, "test", then)
         past = decision(area, person, decided_at=then)
-        await handlers.decision_made(platform, session, past, event_of(past), then)
+        await handlers.on_triage_decided(platform, session, past, event_of(past), then)
     upcoming = await add_meeting(platform, area, 7, capacity=16)
     decisions = [decision(area, person, dash_score=14 + n) for n in range(6)]
     await asyncio.gather(*(decide(platform, d) for d in decisions))

@@ -291,7 +291,7 @@ async def _list_in_the_past(platform: Any, area: str, data: Any, then: datetime)
     async with platform.uow() as session:
         assert await repository.add_meeting(session, held, "test", then)
     async with platform.uow() as session:
-        await handlers.decision_made(platform, session, data, event_of(data), then)
+        await handlers.on_triage_decided(platform, session, data, event_of(data), then)
     async with platform.sessions() as session:
         [case] = await repository.cases_on(session, held.meeting_id)
     assert case.incidents[0].incident_id == str(data.incident_id)

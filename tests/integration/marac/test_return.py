@@ -184,7 +184,7 @@ async def bring(app: Any, area: str, seed: Seed, when: datetime) -> None:
             reported = {**seed.person, "equality": seed.equality} if seed.equality else seed.person
             made = decision(area, reported, children=seed.children, decided_at=at)
             async with platform.uow() as session:
-                await handlers.decision_made(platform, session, made, event_of(made), at)
+                await handlers.on_triage_decided(platform, session, made, event_of(made), at)
             continue
         victim = {**seed.person, "equality": seed.equality} if seed.equality else seed.person
         body = referral_body(

@@ -68,7 +68,7 @@ async def test_a_waiting_case_is_listed_when_the_schedule_makes_room(
     area = new_area()
     data = decision(area, victim(1))
     async with platform.uow() as session:
-        await handlers.decision_made(platform, session, data, event_of(data), NOW)
+        await handlers.on_triage_decided(platform, session, data, event_of(data), NOW)
     async with platform.sessions() as session:
         [waiting] = await repository.find_cases(session, area, "awaiting_meeting")
     settings = platform.settings

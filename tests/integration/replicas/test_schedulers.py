@@ -125,7 +125,7 @@ async def test_perpetrators_rescore_is_done_by_one_replica_at_a_time(
             risk_level="high",
         )
         async with first.uow() as session:
-            await perpetrator_handlers.on_decision(first, session, data, _event(), NOW)
+            await perpetrator_handlers.on_triage_decided(first, session, data, _event(), NOW)
     later = NOW + timedelta(days=120)  # recency has decayed: the re-score releases them
     rescores = [DailyRescore(3600, lambda: later), DailyRescore(3600, lambda: later)]
     async with first.engine.connect() as blocker:

@@ -18,7 +18,7 @@ from shared.telemetry import mark_incident
 router = APIRouter(prefix="/v1", tags=["incidents"])
 Writer = Annotated[ReadAudit, Depends(audited("incidents:write"))]
 """A writer, and who and which route its collection is logged as (contract section 12)."""
-Reader = Annotated[ReadAudit, Depends(audited("incidents:read"))]
+Audited = Annotated[ReadAudit, Depends(audited("incidents:read"))]
 PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "No token, or not a valid one"},
     403: {"description": "The token lacks the scope"},
@@ -95,7 +95,7 @@ async def submit_risk_assessment(
     summary="An incident's status",
     responses={404: {"description": "Unknown incident"}, **PROBLEMS},
 )
-async def get_incident(incident_id: UUID, platform: PlatformDep, audit: Reader) -> IncidentStatus:
+async def get_incident(incident_id: UUID, platform: PlatformDep, audit: Audited) -> IncidentStatus:
     """The incident's status; the read is audited (committed before the answer)."""
     async with platform.uow() as session:
         incident = await repository.find(session, incident_id)

@@ -121,7 +121,7 @@ async def resolve_victim(
     return await repository.resolve_victim(session, list(hashes), fallback, now)
 
 
-async def decision_made(
+async def on_triage_decided(
     platform: Platform[Settings],
     session: AsyncSession,
     decision: TriageDecided,
@@ -807,5 +807,5 @@ def _born(text: str | None) -> date | None:
 
 
 EVENTS: EventTable[Platform[Settings]] = {
-    TRIAGE_DECIDED: On(TriageDecided, decision_made),
+    TRIAGE_DECIDED: On(TriageDecided, on_triage_decided),
 }

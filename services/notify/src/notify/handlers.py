@@ -130,7 +130,7 @@ def timing_of(settings: Settings) -> ReferralTiming:
     )
 
 
-async def decision_made(
+async def on_triage_decided(
     notify: Notify,
     session: AsyncSession,
     decision: TriageDecided,
@@ -156,7 +156,7 @@ async def decision_made(
         await _make_referral(notify, session, origin, referral, about, now)
 
 
-async def marac_referral_received(
+async def on_marac_referral_received(
     notify: Notify,
     session: AsyncSession,
     referral: MaracReferralForIdva,
@@ -535,7 +535,7 @@ def _dead_letter(entry: LedgerEntry, attempt: Attempt, attempts: int, source: st
 
 
 EVENTS: EventTable[Notify] = {
-    TRIAGE_DECIDED: On(TriageDecided, decision_made),
+    TRIAGE_DECIDED: On(TriageDecided, on_triage_decided),
     # on mash.marac.idva-referrals.v1 (notify never reads mash.marac.v1's announcement)
-    MARAC_REFERRAL_RECEIVED: On(MaracReferralForIdva, marac_referral_received),
+    MARAC_REFERRAL_RECEIVED: On(MaracReferralForIdva, on_marac_referral_received),
 }

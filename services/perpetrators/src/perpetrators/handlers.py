@@ -53,7 +53,7 @@ DISCLOSED = Entry(
 )
 
 
-async def on_decision(
+async def on_triage_decided(
     platform: Platform[Settings],
     session: AsyncSession,
     decision: TriageDecided,
@@ -184,5 +184,5 @@ async def rescore_all(platform: Platform[Settings], now: datetime) -> int:
 
 
 EVENTS: EventTable[Platform[Settings]] = {
-    TRIAGE_DECIDED: On(TriageDecided, on_decision),
+    TRIAGE_DECIDED: On(TriageDecided, on_triage_decided),
 }

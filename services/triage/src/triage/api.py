@@ -33,7 +33,7 @@ from triage.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["triage"])
-Reader = Annotated[ReadAudit, Depends(audited("triage:read"))]
+Audited = Annotated[ReadAudit, Depends(audited("triage:read"))]
 Regrader = Annotated[ReadAudit, Depends(audited("triage:regrade"))]
 """A re-grader, and who and which route the alteration is logged as (contract section 12)."""
 PolicyMaker = Annotated[Principal, Depends(require("triage:policy"))]
@@ -60,7 +60,7 @@ TriageDep = Annotated[Triage, Depends(_triage)]
     summary="The latest decision on an incident",
     responses={404: {"description": "No decision on this incident yet"}, **PROBLEMS},
 )
-async def get_decision(incident_id: UUID, triage: TriageDep, audit: Reader) -> TriageDecided:
+async def get_decision(incident_id: UUID, triage: TriageDep, audit: Audited) -> TriageDecided:
     """The latest decision: the data of its `mash.triage.decided` event. Audited."""
     async with triage.platform.uow() as session:
         decision = await repository.current_decision(session, str(incident_id))

@@ -116,7 +116,7 @@ def hold_names(incident_id: str, *people: Identity | None) -> list[str]:
     return [f"incident:{incident_id}", *(h for p in people if p for h in p.hashes)]
 
 
-async def incident_reported(
+async def on_incident_reported(
     triage: Triage,
     session: AsyncSession,
     incident: IncidentReported,
@@ -143,7 +143,7 @@ async def incident_reported(
         await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
 
-async def risk_assessment_submitted(
+async def on_risk_assessment_submitted(
     triage: Triage,
     session: AsyncSession,
     submitted: RiskAssessmentSubmitted,
@@ -171,7 +171,7 @@ async def risk_assessment_submitted(
     await audit.log(triage.platform.outbox, session, ALTERED, ids, now)
 
 
-async def case_listed(
+async def on_case_listed(
     triage: Triage,
     session: AsyncSession,
     listing: MaracCaseListed,
@@ -354,7 +354,7 @@ def _observe(triage: Triage, data: TriageDecided) -> None:
 
 
 EVENTS: EventTable[Triage] = {
-    INCIDENT_REPORTED: On(IncidentReported, incident_reported),
-    RISK_ASSESSMENT_SUBMITTED: On(RiskAssessmentSubmitted, risk_assessment_submitted),
-    MARAC_CASE_LISTED: On(MaracCaseListed, case_listed),
+    INCIDENT_REPORTED: On(IncidentReported, on_incident_reported),
+    RISK_ASSESSMENT_SUBMITTED: On(RiskAssessmentSubmitted, on_risk_assessment_submitted),
+    MARAC_CASE_LISTED: On(MaracCaseListed, on_case_listed),
 }
