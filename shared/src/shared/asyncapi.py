@@ -153,12 +153,17 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(
         topics.REFERRAL_OUTCOMES,
         "notify",
-        "Internal (the console's facts; not a partner topic): acknowledgements and webhook "
-        "delivery outcomes, ids and times only.",
+        "The console's facts (contract section 7): acknowledgements, webhook delivery "
+        "outcomes and clocks run out, ids and times only.",
         (
             Message(topics.REFERRAL_ACKNOWLEDGED, ReferralOutcome, "An agency acknowledged."),
             Message(topics.REFERRAL_DELIVERED, ReferralOutcome, "A webhook delivery got a 2xx."),
             Message(topics.REFERRAL_DEAD, ReferralOutcome, "A webhook delivery was given up."),
+            Message(
+                topics.REFERRAL_OVERDUE,
+                ReferralOutcome,
+                "Not acknowledged by due_by (the escalation's fact, ids and times only).",
+            ),
         ),
     ),
     Channel(

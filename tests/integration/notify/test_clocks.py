@@ -37,7 +37,10 @@ async def test_an_unacknowledged_referral_is_escalated_once_across_restarts(
     data = builders.decision_data(referrals=[IDVA, SAFEGUARDING], risk_level="high")
     incident_id = data["incident_id"]
     clock = Clock()
-    async with TopicReader(kafka_bootstrap, ESCALATIONS) as escalations:
+    async with (
+        TopicReader(kafka_bootstrap, ESCALATIONS) as escalations,
+        TopicReader(kafka_bootstrap, REFERRAL_OUTCOMES) as outcomes,
+    ):
         first = notify_app(kafka_bootstrap, database_url, group, clock=clock)
         async with running(first) as client:
             await publish(kafka_bootstrap, data)
@@ -57,6 +60,12 @@ async def test_an_unacknowledged_referral_is_escalated_once_across_restarts(
             letter = await escalations.wait_for(
                 lambda r: data_of(r)["referral_id"] == idva["referral_id"]
             )
+            told = await outcomes.wait_for(
+                lambda r: (
+                    data_of(r)["referral_id"] == idva["referral_id"]
+                    and headers_of(r)["ce_type"] == "mash.referral.overdue"
+                )
+            )
             (idva_now,) = await referrals_of(client, "idva", incident_id)
             (team_now,) = await referrals_of(client, "safeguarding-team", incident_id)
         clock.advance(hours=25)
@@ -70,6 +79,13 @@ async def test_an_unacknowledged_referral_is_escalated_once_across_restarts(
                         select(func.count())
                         .select_from(outbox)
                         .where(outbox.c.topic == ESCALATIONS)
+                    )
+                ).scalar_one()
+                told_staged = (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(outbox)
+                        .where(outbox.c.topic == REFERRAL_OUTCOMES)
                     )
                 ).scalar_one()
                 overdue_since = (
@@ -101,6 +117,16 @@ async def test_an_unacknowledged_referral_is_escalated_once_across_restarts(
     assert team_now["acknowledged_at"] is not None
     assert staged == 1  # once, whatever the restarts
     assert overdue_since is not None
+    # the same fact for read models that may not read the escalations (the console)
+    assert data_of(told) == {
+        "referral_id": idva["referral_id"],
+        "agency": "idva",
+        "incident_id": incident_id,
+        "at": data_of(told)["due_by"],
+        "due_by": data_of(told)["due_by"],
+    }
+    assert _when(data_of(told)["due_by"]) == _when(idva["due_by"])
+    assert told_staged == 2  # the team's acknowledgement, and IDVA's clock: once each
 
 
 async def test_an_acknowledgement_is_published_for_the_console_once(

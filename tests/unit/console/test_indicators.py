@@ -173,7 +173,23 @@ def test_outcomes_fold_in_any_order_and_any_number_of_times() -> None:
     )
     assert fold_outcome(acked, "acknowledged", "r1", "idva", "i1", late, due) == acked
     with pytest.raises(ValueError, match="not an outcome"):
-        fold_outcome(None, "overdue", "r1", "idva", "i1", late, due)
+        fold_outcome(None, "escalated", "r1", "idva", "i1", late, due)
+
+
+def test_a_referral_known_only_from_its_clock_running_out_is_overdue() -> None:
+    """A referral by topic alone that nobody acknowledges has no delivery and no
+    acknowledgement: notify's overdue outcome is what tells the console of it."""
+    due = NOV_3.replace(hour=12)
+    told = fold_outcome(None, "overdue", "r1", "idva", "i1", due, due)
+    assert told.due_by == due
+    assert told.acknowledged_at is None
+    assert told.delivered_at is None
+    assert not told.dead
+    assert told.overdue(due + timedelta(seconds=1))
+    # told twice, or before a late acknowledgement: the acknowledgement still counts
+    assert fold_outcome(told, "overdue", "r1", "idva", "i1", due, due) == told
+    late = fold_outcome(told, "acknowledged", "r1", "idva", "i1", due + timedelta(hours=1), due)
+    assert late.acknowledged_at == due + timedelta(hours=1)
 
 
 def test_acknowledged_in_time_is_no_later_than_due_by() -> None:

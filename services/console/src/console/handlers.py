@@ -42,6 +42,7 @@ from shared.topics import (
     REFERRAL_ACKNOWLEDGED,
     REFERRAL_DEAD,
     REFERRAL_DELIVERED,
+    REFERRAL_OVERDUE,
     TRIAGE_SUMMARISED,
 )
 
@@ -297,6 +298,7 @@ OUTCOME_OF = {
     REFERRAL_ACKNOWLEDGED: "acknowledged",
     REFERRAL_DELIVERED: "delivered",
     REFERRAL_DEAD: "dead",
+    REFERRAL_OVERDUE: "overdue",
 }
 
 
@@ -333,4 +335,5 @@ EVENTS: EventTable[Platform[Settings]] = {
     REFERRAL_ACKNOWLEDGED: On(ReferralOutcome, on_referral_outcome),
     REFERRAL_DELIVERED: On(ReferralOutcome, on_referral_outcome),
     REFERRAL_DEAD: On(ReferralOutcome, on_referral_outcome),
+    REFERRAL_OVERDUE: On(ReferralOutcome, on_referral_outcome),
 }

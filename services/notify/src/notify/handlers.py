@@ -501,6 +501,25 @@ async def escalate_overdue(notify: Notify, now: datetime) -> int:
                 time=now,
             )
             await notify.platform.outbox.add(session, ESCALATIONS, due.victim_key, event)
+            # the same fact, ids and times only, for read models that may not read the
+            # escalations (the console: contract section 8), so that a referral no webhook
+            # delivers and nobody acknowledges is still counted overdue
+            outcome = ReferralOutcome(
+                referral_id=due.referral_id,
+                agency=due.agency,
+                incident_id=due.incident_id,
+                at=due.due_by,
+                due_by=due.due_by,
+            )
+            told = CloudEvent(
+                id=str(uuid5(NAMESPACE_URL, f"mash:notify:overdue-outcome:{due.referral_id}")),
+                source=notify.settings.source,
+                type=REFERRAL_OVERDUE,
+                subject=due.incident_id,
+                data=outcome.model_dump(mode="json", exclude_none=True),
+                time=now,
+            )
+            await notify.platform.outbox.add(session, REFERRAL_OUTCOMES, due.victim_key, told)
             notify.platform.metrics.referrals_overdue.labels(due.agency).inc()
             escalated += 1
     return escalated

@@ -114,7 +114,7 @@ class Prioritised:
     at: datetime
 
 
-OUTCOME_KINDS = ("acknowledged", "delivered", "dead")
+OUTCOME_KINDS = ("acknowledged", "delivered", "dead", "overdue")
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ def fold_outcome(
     due_by: datetime | None,
 ) -> Outcome:
     """The referral's outcomes after one more event, in any order and any number of
-    times: the first acknowledgement and delivery count, and the last death."""
+    times: the first acknowledgement and delivery count, and the last death; `overdue`
+    (notify's clock ran out) only makes the referral known, with its due_by."""
     if kind not in OUTCOME_KINDS:
         raise ValueError(f"not an outcome: {kind}")
     outcome = known or Outcome(referral_id, agency, incident_id, due_by)
@@ -175,6 +176,8 @@ def fold_outcome(
         return replace(outcome, acknowledged_at=_earliest(outcome.acknowledged_at, at))
     if kind == "delivered":
         return replace(outcome, delivered_at=_earliest(outcome.delivered_at, at))
+    if kind == "overdue":  # notify's clock: the referral and its due_by are now known
+        return outcome
     return replace(outcome, dead_at=at if outcome.dead_at is None else max(outcome.dead_at, at))
 
 
