@@ -237,7 +237,7 @@ async def raw_aiokafka(bootstrap: str, count: int) -> dict[str, float]:
 def kafka_tools(bootstrap: str, workdir: Path, count: int, size: int) -> dict[str, float]:
     """Kafka's own ProducerPerformance and EndToEndLatency, as `admin`."""
     props = workdir / "admin.properties"
-    admin = kafka_security.credentials(kafka_security.ADMIN, testing.platform_settings(bootstrap))
+    admin = kafka_security.credentials(kafka_security.ADMIN, testing.hub_settings(bootstrap))
     props.write_text(admin.as_properties())
     topic = f"bench.tools.{uuid.uuid4().hex[:6]}"
     asyncio.run(create_topic(bootstrap, topic))

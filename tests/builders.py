@@ -23,7 +23,7 @@ def settings_for(cls: type[S], bootstrap: str, database_url: str, group: str, **
         consumer_group=f"mash-{cls.__module__.split('.')[0]}-{group}",  # its principal's prefix
         consumer_offset_reset="latest",
         outbox_poll_seconds=0.05,
-        platform=testing.platform_settings(bootstrap),
+        hub=testing.hub_settings(bootstrap),
         **extra,
     )
 

@@ -25,7 +25,7 @@ import console.app
 import console.config
 import records.app
 import records.config
-from mash_tools.testing import free_port, platform_settings
+from mash_tools.testing import free_port, hub_settings
 from shared.config import ROOT
 from tests.builders import settings_for
 from tests.e2e.console_kit import Screens, browser, check_page, new_page, served
@@ -89,14 +89,14 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
 async def setup(provider: tuple[str, int, Path], kafka_bootstrap: str) -> AsyncIterator[Setup]:
     issuer, port, tmp = provider
     jwks_uri = httpx.get(f"{issuer}/.well-known/openid-configuration").json()["jwks_uri"]
-    trusting = platform_settings(kafka_bootstrap).model_copy(
+    trusting = hub_settings(kafka_bootstrap).model_copy(
         update={"jwt_issuer": issuer, "jwks_url": jwks_uri, "jwks_file": None}
     )
     records_settings = records.config.Settings(
         database_url=f"sqlite+aiosqlite:///{tmp / 'records.db'}",
         consumer_group=f"mash-records-oidc-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",
-        platform=trusting,
+        hub=trusting,
     )
     records_port = free_port()
     settings = settings_for(

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mash_tools.testing import kafka_options, platform_settings
+from mash_tools.testing import hub_settings, kafka_options
 from shared.audit import person_keys
 from shared.config import ServiceSettings
 from shared.envelope import CloudEvent
@@ -26,11 +26,11 @@ from shared.kafka_security import producer_of
 from shared.schemas import Person
 from shared.schemas.v1 import AuditEntry
 from shared.service import ConsumerSpec, Platform
-from shared.tables import platform_tables
+from shared.tables import message_tables
 from shared.topics import audit_topic, audit_type
 
 metadata = MetaData()
-tables = platform_tables(metadata)
+tables = message_tables(metadata)
 effects = Table(
     "effects",
     metadata,
@@ -63,7 +63,7 @@ class Kit:
             consumer_offset_reset="latest",
             outbox_poll_seconds=0.05,
             max_attempts=3,
-            platform=platform_settings(self.bootstrap, principal=self.principal),
+            hub=hub_settings(self.bootstrap, principal=self.principal),
         )
         self.platform = Platform("kit", settings, tables, metadata, self.exporters)
         self.failures = 0

@@ -51,8 +51,8 @@ async def test_incident_reaches_triage_in_the_same_trace(
             async with platform.sessions() as session:
                 rows = (
                     await session.execute(
-                        select(triage.store.platform.inbox).where(
-                            triage.store.platform.inbox.c.subject == str(incident_id)
+                        select(triage.store.messages.inbox).where(
+                            triage.store.messages.inbox.c.subject == str(incident_id)
                         )
                     )
                 ).all()

@@ -24,8 +24,8 @@ from mash_tools.testing import (
     TopicReader,
     eventually,
     headers_of,
+    hub_settings,
     kafka_options,
-    platform_settings,
 )
 from shared.envelope import CloudEvent
 from shared.kafka import EventProducer
@@ -130,7 +130,7 @@ async def test_a_record_the_broker_itself_refuses_is_sent_alone_then_dead_letter
     """A topic whose max.message.bytes is smaller than a record the producer accepts: the
     broker refuses the record's batch, the relay tries it alone, then dead-letters it."""
     topic = f"mash.test.small-{uuid.uuid4().hex[:8]}.v1"
-    admin = admin_client(kafka_bootstrap, platform_settings(kafka_bootstrap))
+    admin = admin_client(kafka_bootstrap, hub_settings(kafka_bootstrap))
     await admin.start()
     try:
         await admin.create_topics(

@@ -28,7 +28,7 @@ import records.app
 import records.config
 import triage.app
 import triage.config
-from mash_tools.testing import TEST_CONSOLE_KEY, TEST_KEY, platform_settings, token
+from mash_tools.testing import TEST_CONSOLE_KEY, TEST_KEY, hub_settings, token
 from shared.auth import SERVICES as AUDIENCES
 from shared.keys import SigningKey
 
@@ -47,7 +47,7 @@ def apps(tmp_path: Path) -> list[FastAPI]:
         module.create_app(
             settings(
                 database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
-                platform=platform_settings("127.0.0.1:1"),
+                hub=hub_settings("127.0.0.1:1"),
             )
         )
         for module, settings in SERVICES

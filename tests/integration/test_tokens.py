@@ -36,7 +36,7 @@ from console.config import Settings as ConsoleSettings
 from console.domain.people import new_person
 from console.upstream import Upstream
 from mash_tools import keys
-from mash_tools.testing import TEST_CONSOLE_KEY, TEST_KEY, platform_settings
+from mash_tools.testing import TEST_CONSOLE_KEY, TEST_KEY, hub_settings
 from shared.auth import CONSOLE_TTL, mint
 from shared.keys import SigningKey, jwks_of
 
@@ -58,7 +58,7 @@ def _apps(tmp_path: Path, **platform: Any) -> list[tuple[FastAPI, str, str]]:
         app = module.create_app(
             settings(
                 database_url=f"sqlite+aiosqlite:///{tmp_path}/{module.__name__}.db",
-                platform=platform_settings("127.0.0.1:1").model_copy(update=platform),
+                hub=hub_settings("127.0.0.1:1").model_copy(update=platform),
             )
         )
         built.append((app, method, path.replace("{id}", ZERO)))
@@ -149,7 +149,7 @@ async def test_the_console_passes_on_only_what_a_console_may(tmp: Path) -> None:
     """The console's upstream token for a person holding a scope no console may pass on
     carries the rest, signed with the console's key for the one service called."""
     settings = ConsoleSettings(
-        database_url=f"sqlite+aiosqlite:///{tmp}/c.db", platform=platform_settings("127.0.0.1:1")
+        database_url=f"sqlite+aiosqlite:///{tmp}/c.db", hub=hub_settings("127.0.0.1:1")
     )
     upstream = Upstream(settings)
     await upstream.start(None)  # type: ignore[arg-type]

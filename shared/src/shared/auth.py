@@ -23,7 +23,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.keys import ALGORITHMS, KeySetFile, KeySetURL, KeySource, SigningKey
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `mash token`")
@@ -143,7 +143,7 @@ def _url(url: str) -> KeySetURL:
     return KeySetURL(url)
 
 
-def trust(settings: PlatformSettings) -> Trust:
+def trust(settings: HubSettings) -> Trust:
     """The issuers of these settings: people's (JWKS URL or file) and the console's."""
     lifetime = timedelta(seconds=settings.token_max_seconds)
     if settings.jwks_url:
@@ -217,7 +217,7 @@ async def current_principal(
     """The caller, from a valid bearer token (401 otherwise)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("A bearer token is required.")
-    issuers = trust(request.app.state.platform_settings)
+    issuers = trust(request.app.state.hub_settings)
     audience = request.app.state.platform.name
     try:
         if issuers.remote:  # a key set fetched from a URL: never block the event loop
@@ -298,7 +298,7 @@ def mint_sign_in(
     return jwt.encode(claims, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
 
 
-def verify_sign_in(settings: PlatformSettings, token: str) -> SignInGrant:
+def verify_sign_in(settings: HubSettings, token: str) -> SignInGrant:
     """The grant of a sign-in link's token, signed by people's issuer (never the console's),
     or PermissionError (its single use is the console's to enforce)."""
     people = trust(settings).issuers[settings.jwt_issuer]

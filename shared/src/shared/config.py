@@ -36,7 +36,7 @@ KEYS_DIR = "keys"
 DAY = 24 * 3600
 
 
-class PlatformSettings(BaseSettings):
+class HubSettings(BaseSettings):
     """What every service shares: broker, secrets, environment."""
 
     model_config = SettingsConfigDict(env_prefix="MASH_", env_file=ENV_FILE, extra="ignore")
@@ -74,7 +74,7 @@ class PlatformSettings(BaseSettings):
     data_dir: Path = DATA_DIR
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_outside_development(self) -> PlatformSettings:
+    def _refuse_default_secrets_outside_development(self) -> HubSettings:
         if self.env != "development" and self.pseudonym_key == DEVELOPMENT_SECRET:
             raise ValueError("MASH_PSEUDONYM_KEY must be set outside development")
         if self.env == "production":
@@ -107,9 +107,9 @@ class ServiceSettings(BaseSettings):
     """Where a new consumer group starts: `earliest` so nothing published is ever skipped."""
     outbox_poll_seconds: float = 0.2
     max_attempts: int = Field(default=3, description="handler attempts before dead-lettering")
-    platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    hub: HubSettings = Field(default_factory=HubSettings)
 
     def sqlite_default(self, service: str) -> str:
         """The embedded default: one SQLite file per service under `.data/`."""
-        self.platform.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return f"sqlite+aiosqlite:///{self.platform.data_dir / f'{service}.db'}"
+        self.hub.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{self.hub.data_dir / f'{service}.db'}"

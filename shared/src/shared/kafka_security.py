@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.registry import NAMES
 from shared.topics import (
     AGENCIES,
@@ -186,9 +186,9 @@ CA_FILE = "ca.pem"
 PASSWORDS_FILE = "passwords.json"
 
 
-def security_dir(platform: PlatformSettings | None = None) -> Path:
+def security_dir(platform: HubSettings | None = None) -> Path:
     """This checkout's Kafka key material (`mash_tools.kafka_material` creates it)."""
-    return (platform or PlatformSettings()).kafka_security_dir.resolve()
+    return (platform or HubSettings()).kafka_security_dir.resolve()
 
 
 def read_passwords(directory: Path) -> dict[str, str]:
@@ -258,14 +258,14 @@ class Credentials:
         return "\n".join(lines) + "\n"
 
 
-def credentials(principal: str, platform: PlatformSettings | None = None) -> Credentials:
+def credentials(principal: str, platform: HubSettings | None = None) -> Credentials:
     """The Kafka identity a client of the project uses.
 
     `principal` is the default (a service's own name, `admin` for set-up, `ops`...);
     `MASH_KAFKA_USERNAME` / `MASH_KAFKA_PASSWORD` override it, and the password otherwise
     comes from this checkout's generated passwords.
     """
-    platform = platform or PlatformSettings()
+    platform = platform or HubSettings()
     directory = security_dir(platform)
     username = platform.kafka_username or principal
     if platform.kafka_security_protocol == "PLAINTEXT":
@@ -284,6 +284,6 @@ def credentials(principal: str, platform: PlatformSettings | None = None) -> Cre
     )
 
 
-def client_options(principal: str, platform: PlatformSettings | None = None) -> dict[str, Any]:
+def client_options(principal: str, platform: HubSettings | None = None) -> dict[str, Any]:
     """aiokafka keyword arguments (security only) for `principal`: the one place clients ask."""
     return credentials(principal, platform).aiokafka()

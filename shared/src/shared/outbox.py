@@ -38,7 +38,7 @@ from shared.kafka.failures import describe
 from shared.kafka.producer import EventProducer
 from shared.metrics import Metrics
 from shared.refusals import carries_payload, dead_letter_headers, stub, verdict
-from shared.tables import PlatformTables
+from shared.tables import MessageTables
 from shared.telemetry import INCIDENT_ID, extract_context, inject_headers
 from shared.topics import DEADLETTER
 
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 class Outbox:
     """Where handlers put the events they emit, inside their own transaction."""
 
-    def __init__(self, tables: PlatformTables) -> None:
+    def __init__(self, tables: MessageTables) -> None:
         # one statement, built once: each row only binds its values (building an INSERT
         # with `.values()` per event cost more than running it)
         self._insert = tables.outbox.insert()
@@ -122,7 +122,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        tables: PlatformTables,
+        tables: MessageTables,
         sessions: SessionFactory,
         producer: EventProducer,
         metrics: Metrics,

@@ -189,7 +189,7 @@ async def page(
     """A FastAPI dependency: the page a list route answers (422 names `limit` or `after`)."""
     platform = request.app.state.platform
     scope = getattr(request.scope.get("route"), "path", None) or request.url.path
-    cursors = Cursors(platform.settings.platform.pseudonym_key, platform.name, scope)
+    cursors = Cursors(platform.settings.hub.pseudonym_key, platform.name, scope)
     return Page(limit, after, request, cursors)
 
 

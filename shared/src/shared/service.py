@@ -39,7 +39,7 @@ from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispa
 from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
-from shared.tables import PlatformTables
+from shared.tables import MessageTables
 from shared.telemetry import tracer_provider
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class Platform(Generic[Settings]):
 
     name: str
     settings: Settings
-    tables: PlatformTables
+    tables: MessageTables
     migrations_dir: Path | MetaData
     """A service's Alembic scripts; or, for tools and tests, the metadata to create as is."""
     exporters: Sequence[SpanExporter] = ()
@@ -143,7 +143,7 @@ class Platform(Generic[Settings]):
     async def start(self, specs: Sequence[ConsumerSpec], *, relay: bool = True) -> None:
         """Start everything: storage, producer, relay, consumers."""
         await self.start_storage()
-        platform = self.settings.platform
+        platform = self.settings.hub
         security = client_options(self.name, platform)  # its own principal (contract 8)
         self._producer = EventProducer(platform.kafka_bootstrap, f"mash-{self.name}", security)
         await _retry(self._producer.start, "kafka producer")
@@ -268,12 +268,12 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.platform = platform
-    app.state.platform_settings = platform.settings.platform
+    app.state.hub_settings = platform.settings.hub
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
     app.include_router(_probes())
-    install_docs(app, platform.settings.platform.kafka_bootstrap)
+    install_docs(app, platform.settings.hub.kafka_bootstrap)
 
     app.add_middleware(RequestMetrics, metrics=platform.metrics)
     app.add_middleware(RequestLimits)

@@ -22,12 +22,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 @dataclass(frozen=True)
-class PlatformTables:
+class MessageTables:
     outbox: Table
     inbox: Table
 
 
-def platform_tables(metadata: MetaData) -> PlatformTables:
+def message_tables(metadata: MetaData) -> MessageTables:
     """Add the outbox and inbox tables to a service's metadata."""
     outbox = Table(
         "outbox",
@@ -51,4 +51,4 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("subject", String(64), nullable=False, index=True),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
-    return PlatformTables(outbox=outbox, inbox=inbox)
+    return MessageTables(outbox=outbox, inbox=inbox)

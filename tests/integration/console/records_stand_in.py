@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from shared.auth import trust, verify
 
 ENTRIES = [
@@ -59,7 +59,7 @@ def entry(n: int) -> dict[str, Any]:
     }
 
 
-TRUST = trust(platform_settings("127.0.0.1:1"))
+TRUST = trust(hub_settings("127.0.0.1:1"))
 """Whom records trusts: the suite's people and its console (contract section 2)."""
 
 

@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 
 import console.app
-from mash_tools.testing import free_port, platform_settings, running
+from mash_tools.testing import free_port, hub_settings, running
 from shared.auth import trust, verify
 from tests.e2e.console_kit import served
 from tests.integration.console.kit import console_settings, page_figures, signed_in
@@ -67,7 +67,7 @@ def stand_in(asked: list[tuple[str, str, str, frozenset[str]]]) -> FastAPI:
         request: Request, area: str, cohort: str = "priority", authorization: str = Header("")
     ) -> Response:
         principal = verify(
-            trust(platform_settings("127.0.0.1:1")),
+            trust(hub_settings("127.0.0.1:1")),
             authorization.removeprefix("Bearer "),
             "perpetrators",
         )

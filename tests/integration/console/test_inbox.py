@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Header
 
 import console.app
-from mash_tools.testing import free_port, platform_settings, running
+from mash_tools.testing import free_port, hub_settings, running
 from shared.auth import trust, verify
 from tests.e2e.console_kit import served
 from tests.integration.console.kit import console_settings, signed_in
@@ -44,7 +44,7 @@ def stand_in() -> FastAPI:
         bearer = authorization.removeprefix("Bearer ")
         # the console's own key and issuer, for notify alone (contract section 2)
         assert jwt.decode(bearer, options={"verify_signature": False})["iss"] == "mash-console"
-        assert verify(trust(platform_settings("127.0.0.1:1")), bearer, "notify").may(
+        assert verify(trust(hub_settings("127.0.0.1:1")), bearer, "notify").may(
             f"referrals:read:{agency}"
         )
         # notify answers oldest first

@@ -14,7 +14,7 @@ from console import own_tokens, store
 from console.app import MIGRATIONS
 from console.config import Settings
 from console.domain.people import OwnToken
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from shared.service import Platform
 
 pytestmark = pytest.mark.postgres
@@ -24,8 +24,8 @@ TOKEN = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJkcG8ifQ.c2lnbmF0dXJl"
 
 @pytest.fixture
 async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
-    settings = Settings(database_url=database_url, platform=platform_settings("127.0.0.1:1"))
-    found = Platform("console", settings, store.platform, MIGRATIONS)
+    settings = Settings(database_url=database_url, hub=hub_settings("127.0.0.1:1"))
+    found = Platform("console", settings, store.messages, MIGRATIONS)
     await found.start_storage()
     yield found
     await found.engine.dispose()

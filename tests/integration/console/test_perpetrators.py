@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Header, HTTPException
 
 import console.app
-from mash_tools.testing import free_port, platform_settings, running
+from mash_tools.testing import free_port, hub_settings, running
 from shared.auth import trust, verify
 from tests.e2e.console_kit import served
 from tests.integration.console.kit import console_settings, signed_in
@@ -43,7 +43,7 @@ def stand_in(calls: list[tuple[str, str, frozenset[str]]]) -> FastAPI:
     @app.get("/v1/perpetrators")
     async def listing(area: str, authorization: str = Header("")) -> list[dict[str, Any]]:
         bearer = authorization.removeprefix("Bearer ")
-        principal = verify(trust(platform_settings("127.0.0.1:1")), bearer, "perpetrators")
+        principal = verify(trust(hub_settings("127.0.0.1:1")), bearer, "perpetrators")
         calls.append((area, principal.subject, principal.scopes))
         if not principal.may("perpetrators:read"):
             raise HTTPException(403)

@@ -25,7 +25,7 @@ from console.domain.facts import (
     fold_outcome,
 )
 from console.domain.people import new_person
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from shared.service import Platform
 
 pytestmark = pytest.mark.postgres
@@ -34,8 +34,8 @@ NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
-    settings = Settings(database_url=database_url, platform=platform_settings("127.0.0.1:1"))
-    found = Platform("console", settings, store.platform, MIGRATIONS)
+    settings = Settings(database_url=database_url, hub=hub_settings("127.0.0.1:1"))
+    found = Platform("console", settings, store.messages, MIGRATIONS)
     await found.start_storage()
     yield found
     await found.engine.dispose()

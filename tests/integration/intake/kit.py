@@ -21,7 +21,7 @@ class Intake:
     async def count(self, table: str) -> int:
         """Rows of a table; `outbox`: the events for `mash.incidents.v1` (its log entries,
         contract section 12, are `log`)."""
-        outbox = store.platform.outbox
+        outbox = store.messages.outbox
         tables = {
             "incidents": select(func.count()).select_from(store.incidents),
             "outbox": select(func.count()).where(outbox.c.topic == INCIDENTS),

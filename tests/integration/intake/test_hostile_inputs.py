@@ -145,7 +145,7 @@ def leftovers(test_client: TestClient) -> int:
     async def count() -> int:
         async with test_client.app.state.platform.sessions() as session:  # type: ignore[attr-defined]
             rows = 0
-            for table in (store.incidents, store.platform.outbox, store.risk_assessments):
+            for table in (store.incidents, store.messages.outbox, store.risk_assessments):
                 rows += (
                     await session.execute(select(func.count()).select_from(table))
                 ).scalar_one()

@@ -29,7 +29,7 @@ NOW = datetime.now(UTC)
 async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
     """Marac's storage alone: these tests write through the handlers, no broker involved."""
     settings = marac_settings("127.0.0.1:1", database_url, "unused")
-    platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
+    platform = Platform("marac", settings, store.messages, marac.app.MIGRATIONS)
     await platform.start_storage()
     yield platform
     await platform.stop()
@@ -201,9 +201,9 @@ async def test_one_victim_resolved_at_once_under_two_keys_gets_one_reference(
     one with both keys must wait and take the reference the other made, not make its own
     (which listed the victim twice, as two cases, in a CI run)."""
     settings = marac_settings("127.0.0.1:1", await create_database(postgres_server), "unused")
-    platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
+    platform = Platform("marac", settings, store.messages, marac.app.MIGRATIONS)
     await platform.start_storage()
-    secret = settings.platform.pseudonym_key
+    secret = settings.hub.pseudonym_key
     with_id = Person.model_validate(victim(1))
     without_id = with_id.model_copy(update={"person_id": None})
     id_key, name_key = identify(secret, with_id).hashes

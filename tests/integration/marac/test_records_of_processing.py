@@ -27,7 +27,7 @@ pytestmark = pytest.mark.kafka
 
 async def _received(app: Any, incident_id: str) -> bool:
     async with app.state.platform.sessions() as session:
-        stmt = select(store.platform.inbox).where(store.platform.inbox.c.subject == incident_id)
+        stmt = select(store.messages.inbox).where(store.messages.inbox.c.subject == incident_id)
         return (await session.execute(stmt)).first() is not None
 
 

@@ -40,7 +40,7 @@ async def test_the_schedule_creates_the_coming_meetings_at_start_up(
 @pytest.fixture
 async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
     settings = marac_settings("127.0.0.1:1", database_url, "unused", schedule_weeks_ahead=4)
-    platform = Platform("marac", settings, store.platform, marac.app.MIGRATIONS)
+    platform = Platform("marac", settings, store.messages, marac.app.MIGRATIONS)
     await platform.start_storage()
     yield platform
     await platform.stop()

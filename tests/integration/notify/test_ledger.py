@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from notify import repository, store
 from notify.app import MIGRATIONS
 from notify.config import Settings
@@ -28,8 +28,8 @@ Ledger = Platform[Settings]
 
 @pytest.fixture
 async def platform(database_url: str) -> AsyncIterator[Ledger]:
-    settings = Settings(database_url=database_url, platform=platform_settings("127.0.0.1:1"))
-    found = Platform("notify", settings, store.platform, MIGRATIONS)
+    settings = Settings(database_url=database_url, hub=hub_settings("127.0.0.1:1"))
+    found = Platform("notify", settings, store.messages, MIGRATIONS)
     await found.start_storage()
     yield found
     await found.engine.dispose()

@@ -149,8 +149,8 @@ async def test_replays_and_later_decisions_add_no_duplicate(
         async with app.state.platform.sessions() as session:
             received = await session.scalar(
                 select(func.count())
-                .select_from(store.platform.inbox)
-                .where(store.platform.inbox.c.subject == incident_id)
+                .select_from(store.messages.inbox)
+                .where(store.messages.inbox.c.subject == incident_id)
             )
             ledger = await session.scalar(
                 select(func.count())

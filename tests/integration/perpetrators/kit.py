@@ -226,8 +226,8 @@ async def drained(app: FastAPI) -> None:
             pending = (
                 await session.execute(
                     select(func.count())
-                    .select_from(store.platform.outbox)
-                    .where(store.platform.outbox.c.published_at.is_(None))
+                    .select_from(store.messages.outbox)
+                    .where(store.messages.outbox.c.published_at.is_(None))
                 )
             ).scalar_one()
         return int(pending) == 0
@@ -240,9 +240,9 @@ async def outbox_events(app: FastAPI, topic: str) -> list[dict[str, Any]]:
     async with app.state.platform.sessions() as session:
         rows = (
             await session.execute(
-                select(store.platform.outbox)
-                .where(store.platform.outbox.c.topic == topic)
-                .order_by(store.platform.outbox.c.id)
+                select(store.messages.outbox)
+                .where(store.messages.outbox.c.topic == topic)
+                .order_by(store.messages.outbox.c.id)
             )
         ).all()
     return [{"headers": dict(r.headers), "data": json.loads(r.payload)} for r in rows]

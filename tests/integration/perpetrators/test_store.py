@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from mash_tools.testing import create_database, eventually, platform_settings, waits_on_a_lock
+from mash_tools.testing import create_database, eventually, hub_settings, waits_on_a_lock
 from perpetrators import handlers, repository, store
 from perpetrators.app import MIGRATIONS
 from perpetrators.config import Settings
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 async def platform(database_url: str) -> AsyncIterator[Platform[Settings]]:
-    settings = Settings(database_url=database_url, platform=platform_settings("127.0.0.1:9"))
-    found = Platform("perpetrators", settings, store.platform, MIGRATIONS)
+    settings = Settings(database_url=database_url, hub=hub_settings("127.0.0.1:9"))
+    found = Platform("perpetrators", settings, store.messages, MIGRATIONS)
     await found.start_storage()
     try:
         yield found
@@ -130,12 +130,12 @@ async def test_the_daily_rescore_is_deterministic_and_announces_each_change_once
     [entered] = await everyone(platform, area)
     assert entered.priority
     history = await count(platform, store.score_history)
-    events = await count(platform, store.platform.outbox)
+    events = await count(platform, store.messages.outbox)
 
     assert await handlers.rescore_all(platform, clock.now) == 0  # the same clock: no change
     assert await handlers.rescore_all(platform, clock.now) == 0
     assert await count(platform, store.score_history) == history
-    assert await count(platform, store.platform.outbox) == events
+    assert await count(platform, store.messages.outbox) == events
     [again] = await everyone(platform, area)
     assert again.score == entered.score
 
@@ -147,7 +147,7 @@ async def test_the_daily_rescore_is_deterministic_and_announces_each_change_once
     async with platform.sessions() as session:
         rows = (
             await session.execute(
-                select(store.platform.outbox).where(store.platform.outbox.c.topic == PERPETRATORS)
+                select(store.messages.outbox).where(store.messages.outbox.c.topic == PERPETRATORS)
             )
         ).all()
     assert [(r.headers["ce_type"], r.key) for r in rows] == [
@@ -163,8 +163,8 @@ async def test_one_suspect_decided_at_once_with_and_without_a_person_id_is_one_p
     replicas may take them at the same moment: the second must wait and find the first
     one's perpetrator (PostgreSQL; on SQLite one writer at a time goes in anyway)."""
     url = await create_database(postgres_server)
-    settings = Settings(database_url=url, platform=platform_settings("127.0.0.1:9"))
-    platform = Platform("perpetrators", settings, store.platform, MIGRATIONS)
+    settings = Settings(database_url=url, hub=hub_settings("127.0.0.1:9"))
+    platform = Platform("perpetrators", settings, store.messages, MIGRATIONS)
     await platform.start_storage()
     clock, area = Clock(), new_area()
     suspect = person("suspect", 0)

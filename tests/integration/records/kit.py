@@ -172,7 +172,7 @@ async def until_all_kept(app: FastAPI, entry_ids: list[str]) -> None:
 async def outbox_entries(app: FastAPI, via: str | None = "api") -> list[dict[str, Any]]:
     """The log entries records itself has committed (published or not) `via` its API (or
     its jobs, or the partners' topics; None: all), oldest first."""
-    outbox = store.platform.outbox
+    outbox = store.messages.outbox
     async with app.state.platform.sessions() as session:
         rows = (
             await session.execute(

@@ -45,7 +45,7 @@ class Records:
     def __init__(self, bootstrap: str, url: str, owner: str) -> None:
         self.table: Table = store.partner_offsets
         settings = records_settings(bootstrap, url, "partners", migrations_database_url=owner)
-        self.platform = Platform("records", settings, store.platform, MIGRATIONS)
+        self.platform = Platform("records", settings, store.messages, MIGRATIONS)
 
     @classmethod
     async def started(cls, bootstrap: str, database_url: str) -> Records:
@@ -276,7 +276,7 @@ async def test_two_rounds_at_once_log_each_record_once(
     group = f"idva.race-{uuid.uuid4().hex[:8]}"
     referred = await refer(kafka_bootstrap, "idva", [someone() for _ in range(4)])
     consumed = await consume(kafka_bootstrap, "idva", group, IDVA, "referral_id", set(referred))
-    settings = records.platform.settings.platform
+    settings = records.platform.settings.hub
 
     async def round_() -> int:
         # run_once without the job's one-replica lock: two replicas' rounds racing

@@ -17,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, text
 
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from records import store
 from records.app import MIGRATIONS
 from records.config import Settings
@@ -38,16 +38,14 @@ OLD = NOW - timedelta(days=2600)
 
 
 async def started(settings: Settings) -> Records:
-    platform = Platform("records", settings, store.platform, MIGRATIONS)
+    platform = Platform("records", settings, store.messages, MIGRATIONS)
     await platform.start_storage()
     return Records.on(platform)
 
 
 @pytest.fixture
 async def records(database_url: str) -> AsyncIterator[Records]:
-    found = await started(
-        Settings(database_url=database_url, platform=platform_settings("127.0.0.1:9"))
-    )
+    found = await started(Settings(database_url=database_url, hub=hub_settings("127.0.0.1:9")))
     try:
         yield found
     finally:
@@ -66,7 +64,7 @@ async def consume(
         async with records.platform.uow() as session:
             found = event or event_of(data)
             if await enter_inbox(
-                session, store.platform, found, topic or audit_topic(data.service)
+                session, store.messages, found, topic or audit_topic(data.service)
             ):
                 await handle(session, found)
 
@@ -172,7 +170,7 @@ async def test_retention_erases_the_old_head_logs_it_and_the_chain_still_verifie
     assert (verdict.entries, verdict.broken) == (1, None)
     # the erasure is itself logged, by records, naming the erased entries and their people
     async with records.platform.sessions() as session:
-        outbox = store.platform.outbox
+        outbox = store.messages.outbox
         payloads = (await session.execute(outbox.select().order_by(outbox.c.id))).all()
     logged = [AuditEntry.model_validate_json(p.payload) for p in payloads]
     assert [(e.service, e.operation, e.sub, e.resource) for e in logged] == [
@@ -194,7 +192,7 @@ async def test_a_large_erasure_is_logged_500_ids_an_entry(records: Records) -> N
     await consume(records, *old)
     assert await retain(records, NOW) == 501
     async with records.platform.sessions() as session:
-        outbox = store.platform.outbox
+        outbox = store.messages.outbox
         payloads = (await session.execute(outbox.select().order_by(outbox.c.id))).all()
     logged = [AuditEntry.model_validate_json(p.payload) for p in payloads]
     assert [len(e.ids) for e in logged] == [500, 1]
@@ -238,7 +236,7 @@ async def test_the_service_role_cannot_update_or_delete_what_it_must_not(
     owner = await create_database(postgres_server)
     login = f"records_{uuid.uuid4().hex[:8]}"
     password = secrets.token_urlsafe(16)  # the server asks every login for its password
-    setup = await started(Settings(database_url=owner, platform=platform_settings("127.0.0.1:9")))
+    setup = await started(Settings(database_url=owner, hub=hub_settings("127.0.0.1:9")))
     try:
         async with setup.platform.engine.begin() as conn:
             await conn.execute(
@@ -251,7 +249,7 @@ async def test_the_service_role_cannot_update_or_delete_what_it_must_not(
         Settings(
             database_url=as_service,
             migrations_database_url=owner,
-            platform=platform_settings("127.0.0.1:9"),
+            hub=hub_settings("127.0.0.1:9"),
         )
     )
     try:

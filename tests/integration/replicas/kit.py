@@ -28,7 +28,7 @@ from mash_tools.testing import free_port, kafka_options, service_environment, st
 from shared.config import ROOT
 from shared.envelope import CloudEvent
 from shared.kafka_security import producer_of
-from shared.tables import PlatformTables
+from shared.tables import MessageTables
 
 
 @dataclass
@@ -163,7 +163,7 @@ def engine_of(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=2)
 
 
-async def processed(engine: AsyncEngine, tables: PlatformTables, event_ids: list[str]) -> int:
+async def processed(engine: AsyncEngine, tables: MessageTables, event_ids: list[str]) -> int:
     """How many of these events the service has processed (they are in its inbox)."""
     inbox = tables.inbox
     async with engine.connect() as conn:

@@ -72,7 +72,7 @@ async def test_two_replicas_score_as_one(
                     await triage.publish(victim_key(victim, data.incident_id), event)
 
             async def some_done() -> bool:
-                return await processed(engines["pair"], store.platform, ids) >= len(ids) // 4
+                return await processed(engines["pair"], store.messages, ids) >= len(ids) // 4
 
             await eventually(some_done, timeout=120)
             pair.kill(0)
@@ -80,7 +80,7 @@ async def test_two_replicas_score_as_one(
             pair.wait_ready()
 
             async def all_done() -> bool:
-                counts = [await processed(e, store.platform, ids) for e in engines.values()]
+                counts = [await processed(e, store.messages, ids) for e in engines.values()]
                 return counts == [len(ids)] * len(counts)
 
             await eventually(all_done, timeout=180, interval=0.5)

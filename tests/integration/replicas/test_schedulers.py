@@ -55,7 +55,7 @@ async def marac_pair(postgres_server: str) -> AsyncIterator[list[Platform[Any]]]
         Platform(
             "marac",
             marac_settings("127.0.0.1:1", url, "unused", schedule=schedule),
-            marac_store.platform,
+            marac_store.messages,
             marac.app.MIGRATIONS,
         )
         for _ in range(2)
@@ -99,7 +99,7 @@ async def perpetrator_pair(postgres_server: str) -> AsyncIterator[list[Platform[
         Platform(
             "perpetrators",
             perpetrator_settings("127.0.0.1:1", url, "unused"),
-            perpetrator_store.platform,
+            perpetrator_store.messages,
             perpetrators.app.MIGRATIONS,
         )
         for _ in range(2)
@@ -136,7 +136,7 @@ async def test_perpetrators_rescore_is_done_by_one_replica_at_a_time(
         await blocker.rollback()
     assert await running == 1
     assert await rescores[1].run_once(second) == 0  # free again, and already done
-    outbox = perpetrator_store.platform.outbox
+    outbox = perpetrator_store.messages.outbox
     async with second.sessions() as session:
         stmt = select(func.count()).where(outbox.c.topic == PERPETRATORS)
         staged = (await session.execute(stmt)).scalar_one()

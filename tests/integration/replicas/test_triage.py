@@ -138,7 +138,7 @@ async def outcome(
                 await intake.publish(key, event)
 
             async def some_done() -> bool:
-                return await processed(engines["killed"], store.platform, ids) >= len(ids) // 4
+                return await processed(engines["killed"], store.messages, ids) >= len(ids) // 4
 
             await eventually(some_done, timeout=120)
             killed.kill(
@@ -148,7 +148,7 @@ async def outcome(
             killed.wait_ready()
 
             async def all_done() -> bool:
-                counts = [await processed(e, store.platform, ids) for e in engines.values()]
+                counts = [await processed(e, store.messages, ids) for e in engines.values()]
                 return all(n == len(ids) for n in counts)
 
             await eventually(all_done, timeout=240, interval=0.5)
@@ -170,7 +170,7 @@ async def outcome(
         decisions = {
             name: await final_decisions(engine, incident_ids) for name, engine in engines.items()
         }
-        counts = {name: await processed(e, store.platform, ids) for name, e in engines.items()}
+        counts = {name: await processed(e, store.messages, ids) for name, e in engines.items()}
         yield Outcome(incident_ids, decisions, rows, published, counts)
     for engine in engines.values():
         await engine.dispose()

@@ -20,7 +20,7 @@ from mash_tools.testing import (
     bearer,
     data_of,
     headers_of,
-    platform_settings,
+    hub_settings,
 )
 from shared.envelope import CloudEvent
 from shared.identity import keyed_identities
@@ -57,15 +57,15 @@ class Stack:
     async def received(self, event_id: str) -> bool:
         """Whether triage has processed this event."""
         async with self.triage_app.state.platform.sessions() as session:
-            stmt = select(store.platform.inbox).where(store.platform.inbox.c.event_id == event_id)
+            stmt = select(store.messages.inbox).where(store.messages.inbox.c.event_id == event_id)
             return (await session.execute(stmt)).first() is not None
 
 
 @asynccontextmanager
 async def storage_only(database_url: str) -> AsyncIterator[Triage]:
     """Triage's handlers on a migrated database, without Kafka (events are handed in)."""
-    settings = Settings(database_url=database_url, platform=platform_settings("127.0.0.1:9"))
-    platform = Platform("triage", settings, store.platform, MIGRATIONS)
+    settings = Settings(database_url=database_url, hub=hub_settings("127.0.0.1:9"))
+    platform = Platform("triage", settings, store.messages, MIGRATIONS)
     await platform.start_storage()
     try:
         yield Triage.on(platform)

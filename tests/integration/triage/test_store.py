@@ -50,7 +50,7 @@ async def decision(triage: Triage, incident_id: str) -> dict[str, Any]:
 
 async def outbox(triage: Triage, incident_id: str) -> list[Any]:
     async with triage.platform.sessions() as session:
-        stmt = select(store.platform.outbox).where(store.platform.outbox.c.topic == DECISIONS)
+        stmt = select(store.messages.outbox).where(store.messages.outbox.c.topic == DECISIONS)
         rows = (await session.execute(stmt)).all()
     return [r for r in rows if json.loads(r.payload)["incident_id"] == incident_id]
 

@@ -89,7 +89,7 @@ async def changes(triage: Triage, trial_id: str) -> dict[str, Any]:
 
 async def outbox_size(triage: Triage) -> int:
     async with triage.platform.sessions() as session:
-        stmt = select(func.count()).select_from(store.platform.outbox)
+        stmt = select(func.count()).select_from(store.messages.outbox)
         return int((await session.execute(stmt)).scalar_one())
 
 
@@ -218,7 +218,7 @@ async def test_two_replicas_never_run_the_same_trial_twice(stream: Stream) -> No
 
 async def staged(triage: Triage, topic: str) -> list[dict[str, Any]]:
     """The data of every event staged on `topic`, oldest first."""
-    box = store.platform.outbox
+    box = store.messages.outbox
     async with triage.platform.sessions() as session:
         stmt = select(box.c.payload).where(box.c.topic == topic).order_by(box.c.id)
         return [json.loads(p) for p in (await session.execute(stmt)).scalars()]

@@ -105,7 +105,7 @@ async def test_unknown_trials_and_bad_applies(stack: Stack) -> None:
 
 async def staged(stack: Stack, topic: str) -> list[dict[str, Any]]:
     """The data of every event triage has staged on `topic`."""
-    box = store.platform.outbox
+    box = store.messages.outbox
     async with stack.triage_app.state.platform.sessions() as session:
         stmt = select(box.c.payload).where(box.c.topic == topic).order_by(box.c.id)
         return [json.loads(p) for p in (await session.execute(stmt)).scalars()]
@@ -114,7 +114,7 @@ async def staged(stack: Stack, topic: str) -> list[dict[str, Any]]:
 async def published_decisions(stack: Stack, version: str) -> list[tuple[dict[str, Any], bool]]:
     """Triage's staged decisions of a policy version, each with whether the relay has
     published it to the decisions topic."""
-    box = store.platform.outbox
+    box = store.messages.outbox
     async with stack.triage_app.state.platform.sessions() as session:
         stmt = select(box.c.payload, box.c.published_at).where(box.c.topic == DECISIONS)
         rows = (await session.execute(stmt)).all()

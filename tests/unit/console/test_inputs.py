@@ -13,7 +13,7 @@ import console.app
 from console.config import Settings
 from console.inputs import BadRequest, NotFoundPage, cursor, day, identifier, local, same_token
 from console.limits import PerClient
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 
 # browsers drop tabs and newlines and read `\` as `/`: each of these would leave the site
 OPEN_REDIRECTS = [
@@ -107,12 +107,12 @@ def test_starts_are_limited_per_client_within_a_minute() -> None:
 
 
 def production(**extra: object) -> Settings:
-    secrets = PlatformSettings(
+    secrets = HubSettings(
         env="production",
         jwks_url="https://idp.example/jwks",
         pseudonym_key="p" * 40,
     )
-    return Settings(platform=secrets, **extra)  # type: ignore[arg-type]
+    return Settings(hub=secrets, **extra)  # type: ignore[arg-type]
 
 
 def test_production_needs_an_https_public_url() -> None:

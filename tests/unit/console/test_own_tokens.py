@@ -16,7 +16,7 @@ from console.config import Settings
 from console.domain.people import OwnToken, Person, new_person
 from console.scopes import scope_of
 from console.upstream import SignInAgain, Upstream
-from mash_tools.testing import TEST_KEY, platform_settings
+from mash_tools.testing import TEST_KEY, hub_settings
 from shared.auth import (
     CONSOLE_TTL,
     OWN_TOKEN_CLAIM,
@@ -43,7 +43,7 @@ def person(*scopes: str, token: OwnToken | None = None) -> Person:
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[Upstream]:
-    settings = Settings(database_url="sqlite+aiosqlite://", platform=platform_settings("x:1"))
+    settings = Settings(database_url="sqlite+aiosqlite://", hub=hub_settings("x:1"))
     found = Upstream(settings)
     await found.start(None)  # type: ignore[arg-type]
     yield found

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from console.config import Settings as ConsoleSettings
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.kafka_security import (
     ACL_TABLE,
     ADMIN,
@@ -477,15 +477,13 @@ def _platform_environment(rendered: Objects, name: str) -> dict[str, str]:
     return {**config, **_env_values(deployment), "MASH_PSEUDONYM_KEY": "a-test-pseudonym-key"}
 
 
-def _settings_from(
-    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
-) -> PlatformSettings:
+def _settings_from(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> HubSettings:
     for key in list(os.environ):
         if key.startswith(("MASH_", "CONSOLE_")):
             monkeypatch.delenv(key)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
-    return PlatformSettings(_env_file=None)
+    return HubSettings(_env_file=None)
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -515,7 +513,7 @@ def test_the_console_signs_with_the_mounted_key(rendered, monkeypatch):
         "CONSOLE_PUBLIC_URL": "https://mash.example.org",
     }
     platform = _settings_from(monkeypatch, environment)
-    settings = ConsoleSettings(_env_file=None, platform=platform)
+    settings = ConsoleSettings(_env_file=None, hub=platform)
     key = _env_values(of_kind(rendered, "Deployment")["console"])["CONSOLE_SIGNING_KEY_FILE"]
     assert settings.signing_key_path == Path(key)
 

@@ -8,12 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from notify.config import Settings
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 
 
 def _settings(env: str, **extra: Any) -> Settings:
-    platform = PlatformSettings(env=env, jwks_url="https://idp.example/k", pseudonym_key="p" * 32)
-    return Settings(platform=platform, **extra)
+    platform = HubSettings(env=env, jwks_url="https://idp.example/k", pseudonym_key="p" * 32)
+    return Settings(hub=platform, **extra)
 
 
 def test_production_refuses_a_retry_schedule_shorter_than_a_day() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from notify.config import Settings
 from notify.sealing import InvalidToken, SecretBox
 
@@ -25,10 +25,10 @@ def test_sealing_the_same_secret_twice_gives_different_text() -> None:
 
 
 def test_the_key_is_its_own_unless_configured_from_the_pseudonym_key() -> None:
-    default = Settings(platform=platform_settings("127.0.0.1:1"))
+    default = Settings(hub=hub_settings("127.0.0.1:1"))
     sealed = default.secret_box().seal("x")
     # derived, not the pseudonym key itself: a box keyed by another label cannot open it
-    assert SecretBox(default.platform.pseudonym_key).unseal(sealed) == "x"
-    own = Settings(platform=platform_settings("127.0.0.1:1"), webhook_secrets_key="own key")
+    assert SecretBox(default.hub.pseudonym_key).unseal(sealed) == "x"
+    own = Settings(hub=hub_settings("127.0.0.1:1"), webhook_secrets_key="own key")
     with pytest.raises(InvalidToken):
         own.secret_box().unseal(sealed)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mash_tools.testing import platform_settings
+from mash_tools.testing import hub_settings
 from records import store
 from records.app import MIGRATIONS
 from records.config import Settings
@@ -67,9 +67,9 @@ class FakeBus(PartnerBus):
 async def platform(tmp_path: Path) -> AsyncIterator[Platform[Settings]]:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
-        platform=platform_settings("127.0.0.1:9"),
+        hub=hub_settings("127.0.0.1:9"),
     )
-    found = Platform("records", settings, store.platform, MIGRATIONS)
+    found = Platform("records", settings, store.messages, MIGRATIONS)
     await found.start_storage()
     yield found
     await found.engine.dispose()

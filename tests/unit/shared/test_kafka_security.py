@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mash_tools.kafka_material import ensure_material
 from shared import kafka_security as ks
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 
 
 def test_an_agency_gets_read_on_its_topic_and_its_group_prefix_only() -> None:
@@ -38,7 +38,7 @@ def test_only_triage_may_write_decisions_and_every_producer_may_be_idempotent() 
 
 def test_credentials_are_the_principals_own_unless_overridden(tmp_path: Path) -> None:
     ensure_material(tmp_path)
-    platform = PlatformSettings(kafka_security_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
+    platform = HubSettings(kafka_security_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
     creds = ks.credentials("notify", platform)
     assert creds.username == "notify"
     assert creds.password == ks.password_of("notify", tmp_path)
@@ -46,10 +46,8 @@ def test_credentials_are_the_principals_own_unless_overridden(tmp_path: Path) ->
     props = creds.as_properties()
     assert 'username="notify"' in props
     assert f"ssl.truststore.location={tmp_path / 'ca.pem'}" in props
-    chosen = PlatformSettings(
-        kafka_security_dir=tmp_path, kafka_username="ops", kafka_password="given"
-    )
+    chosen = HubSettings(kafka_security_dir=tmp_path, kafka_username="ops", kafka_password="given")
     assert (ks.credentials("notify", chosen).username, chosen.kafka_password) == ("ops", "given")
     assert ks.credentials("notify", chosen).password == "given"
-    plain = PlatformSettings(kafka_security_dir=tmp_path, kafka_security_protocol="PLAINTEXT")
+    plain = HubSettings(kafka_security_dir=tmp_path, kafka_security_protocol="PLAINTEXT")
     assert ks.client_options("notify", plain) == {}

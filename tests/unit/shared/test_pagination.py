@@ -23,7 +23,7 @@ def app(service: str = "notify", secret: str = SECRET) -> FastAPI:
     """A list of 250 numbers, newest (largest) first, paged as every list is."""
     api = FastAPI()
     install_problem_handlers(api)
-    settings = SimpleNamespace(platform=SimpleNamespace(pseudonym_key=secret))
+    settings = SimpleNamespace(hub=SimpleNamespace(pseudonym_key=secret))
     api.state.platform = SimpleNamespace(name=service, settings=settings)
     numbers = list(range(250, 0, -1))
 

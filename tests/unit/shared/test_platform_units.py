@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from mash_tools.cli import parse_ttl
-from mash_tools.testing import TEST_KEY, key_environment, platform_settings
+from mash_tools.testing import TEST_KEY, hub_settings, key_environment
 from shared import envelope
 from shared.auth import mint, trust, verify
-from shared.config import DEVELOPMENT_SECRET, PlatformSettings
+from shared.config import DEVELOPMENT_SECRET, HubSettings
 from shared.envelope import CloudEvent, EnvelopeError
 from shared.kafka import describe
 from shared.schemas import Person
@@ -68,12 +68,12 @@ def test_undecodable_data_is_refused(value: bytes) -> None:
 
 
 def test_default_secrets_are_refused_outside_development() -> None:
-    PlatformSettings(env="development", pseudonym_key=DEVELOPMENT_SECRET)
+    HubSettings(env="development", pseudonym_key=DEVELOPMENT_SECRET)
     with pytest.raises(ValidationError, match="MASH_JWKS_URL"):
-        PlatformSettings(env="production", pseudonym_key="x" * 40)
-    PlatformSettings(env="production", pseudonym_key="x" * 40, jwks_url="https://idp.example/k")
+        HubSettings(env="production", pseudonym_key="x" * 40)
+    HubSettings(env="production", pseudonym_key="x" * 40, jwks_url="https://idp.example/k")
     with pytest.raises(ValidationError, match="MASH_PSEUDONYM_KEY"):
-        PlatformSettings(env="test", pseudonym_key=DEVELOPMENT_SECRET)
+        HubSettings(env="test", pseudonym_key=DEVELOPMENT_SECRET)
 
 
 def test_error_descriptions_never_carry_the_offending_values() -> None:
@@ -97,7 +97,7 @@ def test_token_lifetimes_read_as_people_write_them(text: str, seconds: int) -> N
 
 
 def test_tokens_carry_their_scopes_and_expire() -> None:
-    keys = trust(platform_settings("127.0.0.1:1"))
+    keys = trust(hub_settings("127.0.0.1:1"))
     token = mint(
         TEST_KEY,
         "idva-service",
@@ -114,7 +114,7 @@ def test_tokens_carry_their_scopes_and_expire() -> None:
     with pytest.raises(PermissionError):
         verify(keys, expired, "notify")
     with pytest.raises(PermissionError):
-        verify(trust(PlatformSettings(jwks_file=Path("/nonexistent"))), token, "notify")
+        verify(trust(HubSettings(jwks_file=Path("/nonexistent"))), token, "notify")
 
 
 def test_mash_token_prints_one_token_and_nothing_else(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_mash_token_prints_one_token_and_nothing_else(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out.count("\n") == 1
-    keys = trust(platform_settings("127.0.0.1:1"))
+    keys = trust(hub_settings("127.0.0.1:1"))
     principal = verify(keys, out.strip(), "triage")
     assert principal.scopes == {"triage:read", "marac:read"}
     assert verify(keys, out.strip(), "marac") == principal

@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 from mash_tools.testing import eventually
 from shared.metrics import Metrics
 from shared.outbox import STUCK_AFTER, OutboxRelay
-from shared.tables import platform_tables
+from shared.tables import message_tables
 
 
 class Clock:
@@ -28,7 +28,7 @@ class Scripted(OutboxRelay):
     """A relay whose rounds do what the test says: `fail` raises, `hang` waits for `go`."""
 
     def __init__(self, clock: Clock) -> None:
-        tables = platform_tables(MetaData())
+        tables = message_tables(MetaData())
         super().__init__(
             tables,
             None,  # type: ignore[arg-type]  # no database: the rounds are scripted

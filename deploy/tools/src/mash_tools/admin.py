@@ -18,14 +18,14 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.kafka_security import ADMIN, ALLOW, Binding, bindings, client_options
 from shared.topics import ALL_TOPICS, topic_config
 
 
-def admin_client(bootstrap: str, platform: PlatformSettings | None = None) -> AIOKafkaAdminClient:
+def admin_client(bootstrap: str, platform: HubSettings | None = None) -> AIOKafkaAdminClient:
     """An admin client connected as the `admin` principal."""
-    platform = platform or PlatformSettings()
+    platform = platform or HubSettings()
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_options(ADMIN, platform)
     )

@@ -48,7 +48,7 @@ from mash_tools.keys import signing_key
 from mash_tools.testing import TopicReader, free_port, headers_of
 from shared import registry
 from shared.auth import mint
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.topics import AGENCIES, DEADLETTER, referrals_topic
 
 VICTIMS = registry.NAMES
@@ -332,7 +332,7 @@ async def drain(
 
 def subscribe(hub: demo.Hub, port: int) -> None:
     """Every agency's webhook to the receiver."""
-    settings = PlatformSettings()
+    settings = HubSettings()
     token = mint(
         signing_key(settings),
         "mash-chaos",

@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from shared.auth import OWN_TOKEN_MAX, audience_of, mint, mint_sign_in
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -41,7 +41,7 @@ def token(args: argparse.Namespace) -> int:
     unless `--aud` names others; at most 24 hours, as services accept no longer."""
     from mash_tools.keys import signing_key
 
-    settings = PlatformSettings()
+    settings = HubSettings()
     scopes = args.scope.split()
     audience = args.aud.split() if args.aud is not None else audience_of(scopes)
     if not timedelta(0) < args.ttl <= timedelta(seconds=settings.token_max_seconds):
@@ -64,9 +64,7 @@ def kafka_credentials(args: argparse.Namespace) -> int:
         print(f"mash: unknown Kafka principal {args.principal!r}; known: {known}", file=sys.stderr)
         return 2
     # the credentials are the principal's, whatever identity this shell's own clients use
-    platform = PlatformSettings(
-        kafka_username="", kafka_password="", kafka_security_protocol="SASL_SSL"
-    )
+    platform = HubSettings(kafka_username="", kafka_password="", kafka_security_protocol="SASL_SSL")
     try:
         creds = kafka_security.credentials(args.principal, platform)
     except (KeyError, OSError, ValueError):
@@ -87,7 +85,7 @@ def console_link(args: argparse.Namespace) -> int:
     """A one-time sign-in link to the console of this checkout (10 minutes)."""
     from mash_tools.keys import signing_key
 
-    settings = PlatformSettings()
+    settings = HubSettings()
     # the link carries the person's own token for the scopes a console may not pass on,
     # living as long as a console session (CONSOLE_SESSION_MINUTES, at most 8 hours)
     minutes = os.environ.get("CONSOLE_SESSION_MINUTES", "")

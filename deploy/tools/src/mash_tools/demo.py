@@ -36,7 +36,7 @@ from mash_tools import demo_meeting, policy_trial, subject_access
 from mash_tools.keys import signing_key
 from mash_tools.stack import SERVICES, service_url
 from shared.auth import mint
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.topics import AGENCIES
 
 AREAS = ("southampton", "portsmouth")
@@ -234,7 +234,7 @@ class Hub:
     """The running services, reached over HTTP with tokens the demo mints itself."""
 
     def __init__(self, client: httpx.Client) -> None:
-        settings = PlatformSettings()
+        settings = HubSettings()
         token = mint(
             signing_key(settings), "mash-demo", SCOPES, timedelta(hours=2), settings.jwt_issuer
         )

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from shared.config import KEYS_DIR, PlatformSettings
+from shared.config import KEYS_DIR, HubSettings
 from shared.keys import KeyPair, SigningKey
 
 
@@ -41,7 +41,7 @@ def ensure(directory: Path) -> None:
     console(directory).ensure()
 
 
-def signing_key(settings: PlatformSettings) -> SigningKey:
+def signing_key(settings: HubSettings) -> SigningKey:
     """The development issuer's key that `mash token` and `mash console-link` sign with."""
     assert settings.signing_key_file is not None, "set outside production by the settings"
     try:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--console", action="store_true", help="rotate the console's key")
     parser.add_argument("--dir", type=Path, help="default: MASH_DATA_DIR/keys")
     args = parser.parse_args(argv)
-    directory = args.dir or PlatformSettings().data_dir / KEYS_DIR
+    directory = args.dir or HubSettings().data_dir / KEYS_DIR
     if args.action == "ensure":
         ensure(directory)
         return 0

@@ -27,7 +27,7 @@ import yaml
 from mash_tools.keys import signing_key
 from shared import kafka_security, registry
 from shared.auth import mint_sign_in
-from shared.config import ROOT, PlatformSettings
+from shared.config import ROOT, HubSettings
 from shared.topics import AGENCIES
 
 SERVICES = registry.SERVICES
@@ -82,9 +82,7 @@ def service_credentials(name: str) -> dict[str, str]:
     """The environment that makes a service connect to Kafka as its own principal
     (contract section 8), from this checkout's key material."""
     try:
-        creds = kafka_security.credentials(
-            name, PlatformSettings(kafka_username="", kafka_password="")
-        )
+        creds = kafka_security.credentials(name, HubSettings(kafka_username="", kafka_password=""))
     except KeyError as exc:
         raise RuntimeError(f"{exc.args[0]}: run `make setup`") from exc
     return {"MASH_KAFKA_USERNAME": creds.username, "MASH_KAFKA_PASSWORD": creds.password}
@@ -154,7 +152,7 @@ async def _stop(children: list[Child]) -> None:
 async def serve(no_broker: bool, quiet_broker: bool = True) -> int:
     # every file the stack writes (databases, traces, broker data, logs) is the owner's only
     os.umask(0o077)
-    platform = PlatformSettings()
+    platform = HubSettings()
     env = {**os.environ, "MASH_HOME": str(ROOT), "PYTHONUNBUFFERED": "1"}
     for caller in SERVICES:
         for callee in caller.calls:
@@ -317,7 +315,7 @@ DEMO_SCOPES = (
 
 def _demo_link(console: str) -> str:
     """A one-time sign-in link for a demo coordinator who may see every page."""
-    settings = PlatformSettings()
+    settings = HubSettings()
     token = mint_sign_in(
         signing_key(settings),
         "demo-coordinator",

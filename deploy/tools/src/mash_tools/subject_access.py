@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 
 from mash_tools.keys import signing_key
 from shared.auth import mint
-from shared.config import PlatformSettings
+from shared.config import HubSettings
 from shared.kafka_security import client_options
 from shared.topics import AGENCIES, referrals_topic
 
@@ -65,7 +65,7 @@ async def _read_topic(agency: str, seconds: float) -> int:
         group_id=f"{agency}.demo-inbox",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        bootstrap_servers=PlatformSettings().kafka_bootstrap,
+        bootstrap_servers=HubSettings().kafka_bootstrap,
         **client_options(agency),
     )
     read = 0
@@ -95,7 +95,7 @@ def agencies_read_their_topics(seconds: float = 10) -> dict[str, int]:
 
 def dpo_headers() -> dict[str, str]:
     """A data protection officer's token: `records:read` and nothing else."""
-    settings = PlatformSettings()
+    settings = HubSettings()
     key = signing_key(settings)
     token = mint(key, "demo-dpo", ["records:read"], timedelta(hours=1), settings.jwt_issuer)
     return {"Authorization": f"Bearer {token}"}

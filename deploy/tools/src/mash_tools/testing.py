@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mash_tools import kafka_material, keys
 from shared import kafka_security
 from shared.auth import SERVICES, mint
-from shared.config import ROOT, PlatformSettings
+from shared.config import ROOT, HubSettings
 from shared.keys import SigningKey
 
 TEST_PSEUDONYM_KEY = "test-pseudonym-key"
@@ -277,9 +277,9 @@ async def create_database(server_url: str) -> str:
     return f"{server_url}/{name}"
 
 
-def platform_settings(bootstrap: str, principal: str = "") -> PlatformSettings:
+def hub_settings(bootstrap: str, principal: str = "") -> HubSettings:
     """Settings for a service under test; `principal` overrides its Kafka identity."""
-    return PlatformSettings(
+    return HubSettings(
         env="test",
         kafka_bootstrap=bootstrap,
         jwks_file=TEST_KEYS.jwks,

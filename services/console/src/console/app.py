@@ -55,7 +55,7 @@ MARAC_PAGES = (marac_refer.router, marac_pages.router, marac_actions.router)
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """The console: pages for partner staff, MARAC coordinators and the MASH's managers."""
     settings = settings or Settings()
-    platform = Platform("console", settings, store.platform, MIGRATIONS, exporters)
+    platform = Platform("console", settings, store.messages, MIGRATIONS, exporters)
     upstream = Calls(settings)
     oidc = Oidc(settings)
     purge = Purge(PURGE_SECONDS)
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporte
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
-    if settings.platform.env == "production":
+    if settings.hub.env == "production":
         hosts = [urlsplit(settings.base_url).hostname or "", *settings.allowed_hosts]
         app.add_middleware(TrustedHosts, allowed_hosts=[h for h in hosts if h])
     return app

@@ -86,14 +86,14 @@ class Settings(ServiceSettings):
     @model_validator(mode="after")
     def _https_in_production(self) -> Settings:
         # the Secure flag, the `__Host-` cookie prefix and HSTS all depend on it
-        if self.platform.env == "production" and not self.base_url.startswith("https://"):
+        if self.hub.env == "production" and not self.base_url.startswith("https://"):
             raise ValueError("CONSOLE_PUBLIC_URL must be an https:// address in production")
         return self
 
     @property
     def signing_key_path(self) -> Path:
-        public = self.platform.console_jwks_file
-        keys = public.parent if public else self.platform.data_dir / KEYS_DIR
+        public = self.hub.console_jwks_file
+        keys = public.parent if public else self.hub.data_dir / KEYS_DIR
         return self.signing_key_file or keys / "console.ed25519"
 
     @property

@@ -91,7 +91,7 @@ async def start_session(
 
 
 def _grant(platform: Platform[Settings], token: str) -> SignInGrant:
-    shared = platform.settings.platform
+    shared = platform.settings.hub
     try:
         return verify_sign_in(shared, token)
     except PermissionError:

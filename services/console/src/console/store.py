@@ -18,10 +18,10 @@ from sqlalchemy import (
     Text,
 )
 
-from shared.tables import platform_tables
+from shared.tables import message_tables
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+messages = message_tables(metadata)
 
 sessions = Table(
     "sessions",

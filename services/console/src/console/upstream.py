@@ -174,7 +174,7 @@ class Upstream:
             return {"Authorization": f"Bearer {own.token}"}
         assert self._key is not None, "upstream client not started"
         scopes = [s for s in person.scopes if console_may_delegate(s)]
-        issuer = self._settings.platform.console_issuer
+        issuer = self._settings.hub.console_issuer
         token = mint(self._key, person.subject, scopes, TOKEN_TTL, issuer, audience=[service])
         return {"Authorization": f"Bearer {token}"}
 

@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """The intake service: the control room's front door."""
-    platform = Platform("intake", settings or Settings(), store.platform, MIGRATIONS, exporters)
+    platform = Platform("intake", settings or Settings(), store.messages, MIGRATIONS, exporters)
     return build(
         platform,
         title="MASH intake",

@@ -51,7 +51,7 @@ async def report_incident(
     log its collection by `caller` (the people by their keys only)."""
     settings = platform.settings
     people = [report.victim, report.suspect, *report.children]
-    subjects = audit.keys_of(settings.platform.pseudonym_key, people)
+    subjects = audit.keys_of(settings.hub.pseudonym_key, people)
     errors = timing_errors(report, now, timedelta(seconds=settings.clock_skew_seconds))
     if errors:
         raise FieldErrors(errors)
@@ -65,7 +65,7 @@ async def report_incident(
         if existing is not None:
             return existing
         incident_id, event_id = uuid4(), uuid4()
-        key = victim_key(settings.platform.pseudonym_key, report.victim, incident_id)
+        key = victim_key(settings.hub.pseudonym_key, report.victim, incident_id)
         await repository.add_incident(
             session,
             repository.Incident(

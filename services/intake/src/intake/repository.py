@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake.store import incidents, platform, risk_assessments
+from intake.store import incidents, messages, risk_assessments
 from shared.db import utc
 
 
@@ -51,7 +51,7 @@ async def find_by_reference(session: AsyncSession, force: str, ref: str) -> Inci
 
 async def find(session: AsyncSession, incident_id: UUID) -> Incident | None:
     """The incident, with `published` telling whether the relay has sent its event."""
-    outbox = platform.outbox
+    outbox = messages.outbox
     stmt = (
         select(incidents, outbox.c.published_at)
         .join(outbox, outbox.c.event_id == incidents.c.event_id, isouter=True)

@@ -13,10 +13,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from shared.tables import platform_tables
+from shared.tables import message_tables
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+messages = message_tables(metadata)
 
 incidents = Table(
     "incidents",

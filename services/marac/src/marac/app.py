@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """MARAC: meeting lists of high-risk victims per area."""
     settings = settings or Settings()
-    platform = Platform("marac", settings, store.platform, MIGRATIONS, exporters)
+    platform = Platform("marac", settings, store.messages, MIGRATIONS, exporters)
     keeper = ScheduleKeeper(settings.schedule_interval_seconds)
     clock = ActionClock(settings.action_clock_interval_seconds)
 

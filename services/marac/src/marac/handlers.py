@@ -132,7 +132,7 @@ async def on_triage_decided(
     if not decision.marac.eligible:
         return
     settings = platform.settings
-    secret = settings.platform.pseudonym_key
+    secret = settings.hub.pseudonym_key
     victim = decision.incident.victim
     key = victim_key(secret, victim, decision.incident_id)
     eligible = EligibleDecision(
@@ -322,7 +322,7 @@ async def _announce(
     platform: Platform[Settings], session: AsyncSession, case: MaracCase, key: str, now: datetime
 ) -> None:
     """Stage `mash.marac.case_listed` for the case, in the caller's transaction."""
-    data = announcement(case, platform.settings.platform.pseudonym_key)
+    data = announcement(case, platform.settings.hub.pseudonym_key)
     await _stage(
         platform,
         session,
@@ -406,7 +406,7 @@ async def _refer(
             raise ReferenceReused(command.referral_ref)
         return Referred(known.marac_referral_id, created=False)
     settings = platform.settings
-    secret = settings.platform.pseudonym_key
+    secret = settings.hub.pseudonym_key
     victim = command.victim
     keys = list(person_keys(secret, victim))
     referral_id = str(uuid4())

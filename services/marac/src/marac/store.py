@@ -24,10 +24,10 @@ from sqlalchemy import (
     text,
 )
 
-from shared.tables import platform_tables
+from shared.tables import message_tables
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+messages = message_tables(metadata)
 
 meetings = Table(
     "meetings",

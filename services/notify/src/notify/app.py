@@ -31,7 +31,7 @@ def create_app(
     """Notify: referrals to partner agencies, minimised per agency, delivered and
     acknowledged. `clock` and `resolver` replace the system's (tests)."""
     settings = settings or Settings()
-    platform = Platform("notify", settings, store.platform, MIGRATIONS, exporters)
+    platform = Platform("notify", settings, store.messages, MIGRATIONS, exporters)
     notify = Notify.on(platform, clock, resolver)
     worker = DeliveryWorker(notify)
     keeper = ClockKeeper(notify)

@@ -51,14 +51,14 @@ class Settings(ServiceSettings):
         waits = self.delivery_retry_schedule
         if any(w <= 0 for w in waits) or waits[0] > 1:
             raise ValueError("retry waits must be positive, the first at most 1 s")
-        if self.platform.env == "production" and self.delivery_policy().span() < AT_LEAST:
+        if self.hub.env == "production" and self.delivery_policy().span() < AT_LEAST:
             raise ValueError("NOTIFY_DELIVERY_RETRY_SCHEDULE must span at least 24 hours")
         return self
 
     @property
     def allows_loopback(self) -> bool:
         if self.webhook_allow_loopback is None:
-            return self.platform.env in ("development", "test")
+            return self.hub.env in ("development", "test")
         return self.webhook_allow_loopback
 
     def delivery_policy(self) -> DeliveryPolicy:
@@ -66,4 +66,4 @@ class Settings(ServiceSettings):
 
     def secret_box(self) -> SecretBox:
         """What seals and unseals the webhook secrets."""
-        return SecretBox(self.webhook_secrets_key or self.platform.pseudonym_key)
+        return SecretBox(self.webhook_secrets_key or self.hub.pseudonym_key)

@@ -147,9 +147,7 @@ async def on_triage_decided(
             rejected.agency,
         )
     made = await repository.made_for(session, str(decision.incident_id))
-    key = victim_key(
-        settings.platform.pseudonym_key, decision.incident.victim, decision.incident_id
-    )
+    key = victim_key(settings.hub.pseudonym_key, decision.incident.victim, decision.incident_id)
     origin = Origin(str(decision.incident_id), str(decision.decision_id), decision.risk_level, key)
     for referral in not_yet_made(planned.referrals, made):
         about = _about(decision, referral)
@@ -176,7 +174,7 @@ async def on_marac_referral_received(
     new = marac_referrals.idva_referral(referral, timing.timezone, timing.clocks, now)
     if (new.agency, new.subject) in made:
         return  # a redelivery, or the same referral announced again
-    key = victim_key(settings.platform.pseudonym_key, referral.victim, source_id)
+    key = victim_key(settings.hub.pseudonym_key, referral.victim, source_id)
     origin = Origin(source_id, source_id, marac_referrals.RISK_LEVEL, key)
     await _make_referral(notify, session, origin, new, referral.victim, now)
 
@@ -203,7 +201,7 @@ async def _make_referral(
     """Record one referral and its delivery (pinned to the agency's subscription of now),
     and stage its event on the agency's topic; logged as disclosed."""
     referral_id = str(uuid4())
-    keys = audit.person_keys(notify.settings.platform.pseudonym_key, about)
+    keys = audit.person_keys(notify.settings.hub.pseudonym_key, about)
     new = repository.NewEntry(
         referral_id=referral_id,
         referral=referral,

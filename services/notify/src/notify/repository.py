@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify.domain.delivery import REQUEUEABLE, WAITING, Next, Status, Verdict
 from notify.domain.records import LedgerEntry
 from notify.domain.referrals import NewReferral
-from notify.store import attempts, deliveries, platform, referrals, subscriptions
+from notify.store import attempts, deliveries, messages, referrals, subscriptions
 from shared.db import utc
 from shared.pagination import keyset
 
@@ -71,7 +71,7 @@ class Overdue:
 
 def _entries() -> Any:
     """Referrals with their delivery, and whether their topic event is out yet."""
-    outbox = platform.outbox
+    outbox = messages.outbox
     return (
         select(
             referrals,

@@ -30,7 +30,7 @@ def create_app(
 ) -> FastAPI:
     """Perpetrators: the priority perpetrator list of each area, kept live."""
     settings = settings or Settings()
-    platform = Platform("perpetrators", settings, store.platform, MIGRATIONS, exporters)
+    platform = Platform("perpetrators", settings, store.messages, MIGRATIONS, exporters)
     rescore = DailyRescore(settings.rescore_interval_seconds, clock)
     app = build(
         platform,

@@ -66,7 +66,7 @@ async def on_triage_decided(
     incident = decision.incident
     if incident.suspect is None:
         return
-    secret = platform.settings.platform.pseudonym_key
+    secret = platform.settings.hub.pseudonym_key
     suspect = identify(secret, incident.suspect)
     if not suspect.hashes:
         return  # an unidentifiable suspect scores nobody

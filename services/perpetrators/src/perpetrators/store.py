@@ -16,10 +16,10 @@ from sqlalchemy import (
     Table,
 )
 
-from shared.tables import BigId, platform_tables
+from shared.tables import BigId, message_tables
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+messages = message_tables(metadata)
 
 perpetrators = Table(
     "perpetrators",

@@ -131,7 +131,7 @@ async def search_records(
     if errors := person.missing():
         raise FieldErrors(errors)
     after = position_of(page.after)
-    keys = handlers.person_keys(platform.settings.platform.pseudonym_key, person)
+    keys = handlers.person_keys(platform.settings.hub.pseudonym_key, person)
     rows = await _read(platform, audit, Filters(subjects=keys), after, page.limit, page.fetch)
     return [entry_of(r.record) for r in page.answer(response, rows, _key)]
 

@@ -32,7 +32,7 @@ def create_app(
 ) -> FastAPI:
     """Records: every service's log of processing, kept, chained and answerable."""
     settings = settings or Settings()
-    platform = Platform("records", settings, store.platform, MIGRATIONS, exporters)
+    platform = Platform("records", settings, store.messages, MIGRATIONS, exporters)
     records = Records.on(platform)
     partners = PartnerConsumption[Settings](
         store.partner_offsets, settings.partners_interval_seconds, clock=clock

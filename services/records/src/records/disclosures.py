@@ -94,7 +94,7 @@ async def on_referral_disclosed(
     )
     if found.first() is not None:
         return  # the same record under another event id: kept once
-    secret = records.platform.settings.platform.pseudonym_key
+    secret = records.platform.settings.hub.pseudonym_key
     await session.execute(
         disclosures.insert().values(
             referral_id=referral_id,

@@ -133,7 +133,7 @@ async def _log_topic(
     rows, in one transaction. How many records it logged."""
     async with platform.sessions() as session:
         marks = {p: await logged_up_to(session, table, group, topic, p) for p in committed}
-    secret = platform.settings.platform.pseudonym_key
+    secret = platform.settings.hub.pseudonym_key
     rows: list[dict[str, Any]] = []
     items: list[audit.Item] = []
     count = 0
@@ -246,7 +246,7 @@ class PartnerConsumption(PeriodicJob[S]):
         self._clock = clock
 
     async def round(self, platform: Platform[S]) -> int:
-        settings = platform.settings.platform
+        settings = platform.settings.hub
         security = client_options(PRINCIPAL, settings)
         try:
             async with PartnerBus(settings.kafka_bootstrap, security) as bus:

@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.domain.chain import START, Chained, Indexed, Link, Record
-from records.store import checkpoints, entries, entry_ids, entry_subjects, platform
+from records.store import checkpoints, entries, entry_ids, entry_subjects, messages
 from shared.db import utc
 
 
@@ -66,7 +66,7 @@ def _chained(row: Any) -> Chained:
 
 async def topic_of(session: AsyncSession, event_id: str) -> str | None:
     """The topic an event came on, as the consumer loop entered it in the inbox."""
-    inbox = platform.inbox
+    inbox = messages.inbox
     found = await session.execute(select(inbox.c.topic).where(inbox.c.event_id == event_id))
     return found.scalar_one_or_none()
 

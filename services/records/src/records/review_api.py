@@ -146,7 +146,7 @@ async def chronology_search(
     """As `GET /v1/chronology`, the person given as in `POST /v1/records/search`."""
     if errors := person.missing():
         raise FieldErrors(errors)
-    keys = handlers.person_keys(platform.settings.platform.pseudonym_key, person)
+    keys = handlers.person_keys(platform.settings.hub.pseudonym_key, person)
     return await _answer(response, platform, audit, keys, shown, page)
 
 

@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: Settings | None = None, exporters: Sequence[SpanExporter] = ()) -> FastAPI:
     """Triage: risk assessment, flags, MARAC eligibility and referral decisions."""
     settings = settings or Settings()
-    platform = Platform("triage", settings, store.platform, MIGRATIONS, exporters)
+    platform = Platform("triage", settings, store.messages, MIGRATIONS, exporters)
     triage = Triage.on(platform)
     trials = PolicyTrials(
         triage, settings.trial_interval_seconds, settings.trial_batch, lambda: datetime.now(UTC)

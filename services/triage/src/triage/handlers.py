@@ -80,7 +80,7 @@ class Triage:
 
     @property
     def secret(self) -> str:
-        return self.platform.settings.platform.pseudonym_key
+        return self.platform.settings.hub.pseudonym_key
 
     def keys(self, incident: IncidentReported) -> tuple[str, ...]:
         """Every pseudonymous key of the incident's people: what its log entries name."""

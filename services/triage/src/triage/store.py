@@ -19,10 +19,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from shared.tables import BigId, platform_tables
+from shared.tables import BigId, message_tables
 
 metadata = MetaData()
-platform = platform_tables(metadata)
+messages = message_tables(metadata)
 
 incidents = Table(
     "incidents",

@@ -46,7 +46,7 @@ from shared.kafka.inbox import enter_inbox, enter_inbox_many
 from shared.kafka.producer import EventProducer
 from shared.kafka.table import Handler
 from shared.metrics import Metrics
-from shared.tables import PlatformTables
+from shared.tables import MessageTables
 from shared.telemetry import INCIDENT_ID, extract_context
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class ConsumerLoop:
         bootstrap: str,
         handler: Handler,
         unit_of_work: UnitOfWork,
-        tables: PlatformTables,
+        tables: MessageTables,
         producer: EventProducer,
         metrics: Metrics,
         tracer: Tracer,

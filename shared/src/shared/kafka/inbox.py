@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert
 from shared.envelope import CloudEvent
-from shared.tables import PlatformTables
+from shared.tables import MessageTables
 
 
 async def enter_inbox(
-    session: AsyncSession, tables: PlatformTables, event: CloudEvent, topic: str
+    session: AsyncSession, tables: MessageTables, event: CloudEvent, topic: str
 ) -> bool:
     """Record `event` in the inbox; False when it was processed before (a redelivery)."""
     result = await session.execute(
@@ -37,7 +37,7 @@ async def enter_inbox(
 
 
 async def enter_inbox_many(
-    session: AsyncSession, tables: PlatformTables, entries: Sequence[tuple[CloudEvent, str]]
+    session: AsyncSession, tables: MessageTables, entries: Sequence[tuple[CloudEvent, str]]
 ) -> list[bool]:
     """Record many `(event, topic)` in the inbox in one statement; for each, whether it is
     new (False: processed before, or an earlier entry of this same batch has its id)."""
