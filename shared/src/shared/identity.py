@@ -79,6 +79,19 @@ class Identity:
         return tuple(h for h in (self.person_id, self.names_dob) if h)
 
 
+def keys_of_fields(
+    secret: str,
+    person_id: str | None,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+) -> tuple[str, ...]:
+    """Every keyed hash of a person given field by field (a search form, a record read
+    back as JSON): the same keys `identify(...).hashes` gives for the same person."""
+    found = identities(person_id, given_name, family_name, date_of_birth)
+    return tuple(pseudonym(secret, i) for i in found)
+
+
 def identify(secret: str, person: Person) -> Identity:
     """The pseudonymous identity of `person`."""
     by_id, by_names = keyed_identities(

@@ -17,6 +17,7 @@ from shared.identity import (
     identify,
     identities,
     keyed_identities,
+    keys_of_fields,
     normalise_name,
     pseudonym,
     same_person,
@@ -173,3 +174,17 @@ def test_a_marac_listed_victims_keys_match_the_incident_victim() -> None:
     keys = VictimKeys(person_id=by_id, names_dob=by_names)
     assert same_person(from_keys(keys), identify("k", person(person_id="N1")))
     assert not same_person(from_keys(keys), identify("k", person(person_id="N2")))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"person_id": None}, {"date_of_birth": None}, {"person_id": None, "date_of_birth": None}],
+)
+def test_keys_given_field_by_field_are_the_identitys_hashes(changes: dict[str, Any]) -> None:
+    """A search form's fields, or a record read back as JSON, find the keys an entry about
+    the same person was logged with (records' searches and its partner reads)."""
+    person = victim(**changes)
+    fields = keys_of_fields(
+        "k" * 32, person.person_id, person.given_name, person.family_name, person.date_of_birth
+    )
+    assert fields == identify("k" * 32, person).hashes

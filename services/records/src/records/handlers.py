@@ -22,7 +22,7 @@ from records.schemas import PersonSearch
 from shared import audit
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
-from shared.identity import identities, pseudonym
+from shared.identity import keys_of_fields
 from shared.kafka import EventTable, On, PoisonMessage
 from shared.schemas import AuditEntry
 from shared.service import Platform
@@ -96,13 +96,13 @@ async def on_audit_entry(
 def person_keys(secret: str, person: PersonSearch) -> tuple[str, ...]:
     """The keys a person's entries carry, by the hub's identity rule (as
     `shared.audit.person_keys` makes them when the entries are logged)."""
-    found = identities(
+    return keys_of_fields(
+        secret,
         person.person_id,
         person.given_name or "",
         person.family_name or "",
         person.date_of_birth,
     )
-    return tuple(pseudonym(secret, i) for i in found)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import audit
-from shared.identity import identities, pseudonym
+from shared.identity import keys_of_fields
 from shared.kafka_security import ACL_TABLE
 from shared.schemas.v1 import AuditResource
 from shared.topics import (
@@ -226,13 +226,15 @@ def person_keys(secret: str, person: Any) -> list[str]:
         born = date.fromisoformat(str(person["date_of_birth"]))
     except (KeyError, TypeError, ValueError):
         born = None
-    found = identities(
-        str(person["person_id"]) if person.get("person_id") else None,
-        str(person.get("given_name") or ""),
-        str(person.get("family_name") or ""),
-        born,
+    return list(
+        keys_of_fields(
+            secret,
+            str(person["person_id"]) if person.get("person_id") else None,
+            str(person.get("given_name") or ""),
+            str(person.get("family_name") or ""),
+            born,
+        )
     )
-    return [pseudonym(secret, i) for i in found]
 
 
 def _object(value: Any) -> dict[str, Any]:
