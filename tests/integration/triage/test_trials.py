@@ -271,6 +271,10 @@ async def test_applying_makes_the_policy_current_and_redecides_since_the_date(
     assert [(e["resource"], e["ids"], e["sub"], e["via"]) for e in altered] == [
         ("policy", ["hants-12"], "policy-lead", "api")
     ]
+    # each decision it changed is logged as altered by the policy's job, naming the policy
+    by_policy = [e for e in log if e["via"] == "job" and e["route"] == "policy:hants-12"]
+    assert {e["ids"][0] for e in by_policy} == recent
+    assert all((e["operation"], e["resource"]) == ("altered", "decision") for e in by_policy)
     # a trial of the policy in force now agrees with the re-decided levels, flags and
     # criteria; it may still add a referral that an earlier stage (a DASH since replaced)
     # would have made under this policy, which re-deciding on today's inputs does not

@@ -128,3 +128,19 @@ def test_summaries_name_agencies_and_topics() -> None:
 def test_the_chronology_keeps_the_entries_order_and_drops_non_events() -> None:
     entries = [DISCLOSED, _entry("intake", "consulted", "incident"), record(3, ids=("r-x", "i"))]
     assert [e.at for e in chronology(entries, KNOWN)] == [DISCLOSED.at, entries[2].at]
+
+
+@pytest.mark.parametrize(
+    ("changes", "summary"),
+    [
+        ({"via": "api", "route": "/v1/incidents/{id}/regrade"}, "re-grade through"),
+        ({"via": "job", "route": "policy:2026-12-a"}, "under triage policy 2026-12-a"),
+        ({"via": "topic", "route": "mash.incidents.v1"}, "later risk assessment"),
+    ],
+)
+def test_a_decision_made_again_says_why(changes: dict[str, str], summary: str) -> None:
+    """A re-grade, an applied policy and a late arrival each read as what they were."""
+    found = event_of(_entry("triage", "altered", "decision", **changes), KNOWN)
+    assert found is not None
+    assert found.event == "decision"
+    assert summary in found.summary

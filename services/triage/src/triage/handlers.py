@@ -264,6 +264,7 @@ async def _decide(
     *,
     knock_on: bool = False,
     known: tuple[repository.KnownIncident, OnRecord] | None = None,
+    altered: Entry = ALTERED,
 ) -> TriageDecided | None:
     """Decide on a stored incident, keep the decision and stage it on the outbox.
 
@@ -295,7 +296,7 @@ async def _decide(
     await triage.platform.outbox.add(session, DECISIONS, stored.victim_key, event)
     if knock_on:  # a late arrival or an applied policy changed this decision: altered
         ids = audit.items([incident_id, str(data.decision_id)], triage.keys(case.incident))
-        await audit.log(triage.platform.outbox, session, ALTERED, ids, now)
+        await audit.log(triage.platform.outbox, session, altered, ids, now)
     await _stage_summary(triage, session, stored.victim_key, data, now)
     _observe(triage, data)
     return data
@@ -316,11 +317,13 @@ _POLICY = "triage.policy"
 
 
 async def redecide(
-    triage: Triage, session: AsyncSession, incident_id: str, cause: str, now: datetime
+    triage: Triage, session: AsyncSession, incident_id: str, cause: str, now: datetime, version: str
 ) -> TriageDecided | None:
     """Decide again on a stored incident under the policy in force, published only if the
-    decision changes (an applied policy's re-decision: a new version always does)."""
-    return await _decide(triage, session, incident_id, cause, now, knock_on=True)
+    decision changes (an applied policy's re-decision: a new version always does); logged
+    as altered by the policy job, `policy:<version>`, so a chronology names the policy."""
+    by_policy = Entry(NAME, "altered", NAME, "job", f"policy:{version}", "decision")
+    return await _decide(triage, session, incident_id, cause, now, knock_on=True, altered=by_policy)
 
 
 async def _stage_summary(

@@ -171,7 +171,9 @@ async def redecision_step(
         )
         for past in found:
             cause = knock_on_cause(f"policy:{redecision.version}", past.incident_id)
-            await handlers.redecide(triage, session, past.incident_id, cause, now)
+            await handlers.redecide(
+                triage, session, past.incident_id, cause, now, redecision.version
+            )
         last = found[-1].moment if found else redecision.after
         finished = len(found) < batch
         await repository.save_redecision(session, redecision.seq, last, finished)

@@ -115,6 +115,8 @@ def _decision(r: Record) -> str:
         return f"Incident linked to {len(r.ids) - 1} other incident(s) of its victim or suspect"
     if r.via == "api":
         return f"Decision made again on a re-grade through {r.route}"
+    if r.via == "job" and r.route.startswith("policy:"):
+        return f"Decision made again under triage policy {r.route.removeprefix('policy:')}"
     return "Decision made again on a later risk assessment"
 
 
