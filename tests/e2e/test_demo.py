@@ -4,6 +4,8 @@ records service answers a subject access request for one of its victims."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -17,16 +19,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from mash_tools.testing import TEST_PSEUDONYM_KEY, free_port, key_environment
+from mash_tools.testing import TEST_PSEUDONYM_KEY, bearer, free_port, key_environment
 from shared import registry
 from shared.config import ROOT
+from shared.identity import age_on
 
 pytestmark = pytest.mark.e2e
 SERVICES = registry.NAMES
+RESEARCH_DAYS = 0
+"""Marac's research period on this stack: 0, so that the demo's meeting is held today."""
 MASH = str(Path(sys.executable).parent / "mash")
 
 
@@ -53,6 +59,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Itera
         "MASH_TRACES_FILE": str(tmp / "traces/{service}.jsonl"),
         "ZIPKIN_PORT": str(free_port()),
         "PROMETHEUS_PORT": str(free_port()),
+        # cases may go on a meeting today, so the demo can close it (contract 6)
+        "MARAC_RESEARCH_DAYS": str(RESEARCH_DAYS),
     }
     for svc in registry.SERVICES:
         prefix = svc.settings_prefix
@@ -162,7 +170,8 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
             meeting = listed[incident_id]
             assert meeting["area"] == incidents[incident_id]["area"]
             decided = datetime.fromisoformat(decision["decided_at"]).astimezone(UTC).date()
-            assert date.fromisoformat(meeting["date"]) >= decided + timedelta(days=5)
+            earliest = decided + timedelta(days=RESEARCH_DAYS)
+            assert date.fromisoformat(meeting["date"]) >= earliest
     assert listed
     check_lists(summary)
 
@@ -240,6 +249,70 @@ def test_the_demo_shows_the_whole_hub_working(hub: Hub) -> None:
     assert meeting["returned"].startswith("area,")
     assert "MARAC referrals from partner agencies (southampton)" in out
     assert "SafeLives MARAC return, southampton" in out
+    check_closed_meeting(hub, meeting, out)
+
+
+def check_closed_meeting(hub: Hub, meeting: Any, out: str) -> None:
+    """The research period is 0 here: the demo arranged southampton's meeting today, the
+    housing officer's new case was listed on it, and the demo closed it (every case
+    discussed); its row in the printed return is counted from its cases, by hand."""
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    assert meeting["next_meeting"] is None
+    [held] = meeting["closed"]
+    assert held["date"] == today.isoformat()
+    cases = held["cases"]
+    assert sorted(held["discussed"]) == sorted(c["case_id"] for c in cases)
+    health, housing = meeting["referrals"]
+    assert housing["case_id"] in held["discussed"]
+    for case in cases:
+        found = httpx.get(
+            f"http://127.0.0.1:{hub.ports['marac']}/v1/cases/{case['case_id']}",
+            headers=bearer("marac:read"),
+            timeout=10,
+        )
+        assert found.status_code == 200, found.text
+        assert found.json()["status"] == "closed"
+    assert f"meeting {today.isoformat()} closed: {len(cases)} cases discussed" in out
+
+    # what the demo referred: health's victim female and white, housing's female, asian,
+    # disabled; a case opened by a police incident is the police's, with no equality
+    referred = {health["case_id"]: "health", housing["case_id"]: "housing"}
+    given: dict[str, dict[str, Any]] = {
+        health["case_id"]: {"sex": "female", "ethnicity": "white"},
+        housing["case_id"]: {"sex": "female", "ethnicity": "asian", "disability": True},
+    }
+    by = Counter("police" if c["incident_ids"] else referred[c["case_id"]] for c in cases)
+    equality = [given.get(c["case_id"], {}) for c in cases]
+    ethnicity = [e.get("ethnicity") for e in equality]
+    expected = {
+        "area": "southampton",
+        "meeting_date": today.isoformat(),
+        "cases_discussed": len(cases),
+        "repeat_cases": sum(c["repeat"] for c in cases),
+        "children_in_households": sum(c["children_count"] for c in cases),
+        "referrals_police": by["police"],
+        "referrals_health": by["health"],
+        "referrals_housing": by["housing"],
+        "referrals_idva": 0,
+        "victims_female": sum(e.get("sex") == "female" for e in equality),
+        "victims_sex_not_known": sum("sex" not in e for e in equality),
+        "victims_ethnic_minority": ethnicity.count("asian"),
+        "victims_white": ethnicity.count("white"),
+        "victims_ethnicity_not_known": ethnicity.count(None),
+        "victims_lgbt": 0,
+        "victims_lgbt_not_known": len(cases),
+        "victims_disabled": sum(e.get("disability") is True for e in equality),
+        "victims_disability_not_known": sum("disability" not in e for e in equality),
+        "victims_aged_16_17": sum(
+            16 <= age_on(date.fromisoformat(c["victim"]["date_of_birth"]), today) <= 17
+            for c in cases
+        ),
+    }
+    rows = list(csv.DictReader(io.StringIO(meeting["returned"])))
+    row = next(r for r in rows if r["meeting_date"] == today.isoformat())
+    assert {k: row[k] for k in expected} == {k: str(v) for k, v in expected.items()}
+    printed = meeting["returned"].strip().splitlines()
+    assert all(f"  {line}" in out.splitlines() for line in printed)
 
 
 def test_a_second_run_works_and_joins_the_same_victims_cases(hub: Hub) -> None:

@@ -161,6 +161,29 @@ async def test_an_outcome_names_every_case_on_the_list_once(client: httpx.AsyncC
     assert {(await case(client, c))["status"] for c in (a, b)} == {"closed"}
 
 
+async def test_a_meeting_held_takes_no_more_cases_though_it_has_places_left(
+    client: httpx.AsyncClient,
+) -> None:
+    """With no research period a case may go on a meeting today; once its outcome is
+    recorded, a later referral waits for the next meeting instead (mash demo closes a
+    meeting today, then refers again on a second run)."""
+    area = new_area()
+    today = await meeting(client, area, 0, capacity=3)
+    await refer(client, area, victim(98), **LOW)
+    [first] = await case_ids_on(client, today)
+    assert (await outcome(client, today, {"discussed": [first]})).status_code == 200
+    await refer(client, area, victim(99), **HIGH)
+    assert await case_ids_on(client, today) == [first]
+    [waiting] = (
+        await client.get(
+            "/v1/cases", params={"area": area, "status": "awaiting_meeting"}, headers=bearer(*READ)
+        )
+    ).json()
+    following = await meeting(client, area, 2, capacity=3)
+    assert await case_ids_on(client, following) == [waiting["case_id"]]
+    assert await case_ids_on(client, today) == [first]
+
+
 async def test_a_closed_case_names_the_agencies_whose_research_came_before_the_meeting(
     kafka_bootstrap: str, database_url: str, group: str
 ) -> None:

@@ -6,8 +6,9 @@ completed late and one re-grade by the central referral unit), waits until triag
 decided every one, notify has made the referrals, marac has listed the eligible
 victims and perpetrators has scored every suspect, and prints what the hub did (after
 the MARAC lists, each area's priority perpetrators with the parts of their score). Then
-partner agencies refer two victims to MARAC, research and act on a case, and the quarter's
-SafeLives return is read (`demo_meeting`). Last, a data protection officer asks the
+partner agencies refer two victims to MARAC, research and act on a case, every meeting
+whose date has come is closed (`demo_close`), and the quarter's SafeLives return is read
+(`demo_meeting`). Last, a data protection officer asks the
 records service who collected, combined, disclosed and consulted one victim's data,
 and whether the chains verify (`subject_access`). Every person is generated from the
 seed: none is real. `MASH_DEMO_SUMMARY=<file>` also

@@ -5,9 +5,11 @@ After the synthetic day, a health visitor refers a victim the police already bro
 one has reported; each referral also reaches the IDVA service through notify. Health
 and housing record their research on the known victim's case, the coordinator agrees
 two actions, and housing completes its own. Last, the area's SafeLives return for the
-quarter is read. The meeting itself cannot be closed here: its cases are listed on a
-meeting at least the research period ahead (`MARAC_RESEARCH_DAYS`), and an outcome is
-recorded on or after the meeting's date; the return counts the meetings already held.
+quarter is read, after every meeting of the area whose date has come is closed
+(`demo_close`). Marac lists a case on a meeting at least the research period ahead
+(`MARAC_RESEARCH_DAYS`) and takes an outcome only on or after the meeting's date; when
+that period is 0 the demo arranges a meeting today before referring, so the housing
+officer's case is listed on it and closed in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
+
+from mash_tools import demo_close
 
 if TYPE_CHECKING:
     from mash_tools.demo import Hub, Planned
@@ -40,6 +44,10 @@ class MeetingStory:
     """The known victim's case as the coordinator sees it (sources, research, actions)."""
     quarter: str = ""
     returned: str = ""
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    """Each meeting the demo closed: meeting_id, date, cases (its whole list), discussed."""
+    next_meeting: str | None = None
+    """When no meeting has been held: the date of the meeting the referred case is on."""
 
 
 class MeetingError(Exception):
@@ -106,6 +114,7 @@ def run(
     """Refer, wait for IDVA's referrals, research, agree and complete actions, read the
     return."""
     story = MeetingStory(quarter=quarter_of(today))
+    demo_close.meeting_today(hub, AREA, today)
     for body in stories(plans, stamp, seed):
         answer = hub.post("marac", "/v1/marac-referrals", body)
         if answer.status_code not in (200, 202):
@@ -147,6 +156,9 @@ def run(
     detail = hub.get("marac", f"/v1/cases/{case_id}")
     detail.raise_for_status()
     story.case = detail.json()
+    story.closed = demo_close.close_held(hub, AREA, today)
+    if not story.closed:
+        story.next_meeting = demo_close.meeting_of(hub, story.referrals[-1]["case_id"])
     returned = hub.get("marac", "/v1/returns/safelives.csv", area=AREA, quarter=story.quarter)
     returned.raise_for_status()
     story.returned = returned.text
@@ -182,9 +194,7 @@ def report(story: MeetingStory) -> None:
         print(f"  research returned by: {', '.join(r['agency'] for r in case['research'])}")
         for action in case["actions"]:
             print(f"  action for {action['agency']:<8} due {action['due_by']}: {action['status']}")
-    print(
-        f"\nSafeLives MARAC return, {AREA}, {story.quarter} (meetings held so far; the "
-        "cases above are discussed at their meeting, after the research period)"
-    )
+    demo_close.report(story.closed, story.next_meeting)
+    print(f"\nSafeLives MARAC return, {AREA}, {story.quarter} (one row per meeting held)")
     for line in story.returned.strip().splitlines():
         print(f"  {line}")

@@ -170,7 +170,7 @@ async def _list_incident(
     facts, decided_on = eligible.facts, eligible.decided_on
     cases = await repository.victim_cases(session, victim_ref)
     earliest = earliest_date(decided_on, settings.research_days, today)
-    meetings = await repository.meetings_of(session, area, earliest)
+    meetings = await repository.meetings_of(session, area, earliest, to_come=True)
     placement = place(
         cases, meetings, area, decided_on, today, settings.research_days, settings.repeat_days
     )
@@ -260,7 +260,9 @@ async def give_places(platform: Platform[Settings], areas: list[str], now: datet
             for case in waiting_queue(waiting):
                 earliest = max(case.earliest_date, today)
                 meetings = meetings_to_try(
-                    await repository.meetings_of(session, area, earliest), area, earliest
+                    await repository.meetings_of(session, area, earliest, to_come=True),
+                    area,
+                    earliest,
                 )
                 if not meetings:
                     continue
@@ -510,7 +512,7 @@ async def _list_referral(
     today = local_date(now, settings)
     cases = await repository.victim_cases(session, victim_ref)
     earliest = earliest_date(today, settings.research_days, today)
-    meetings = await repository.meetings_of(session, area, earliest)
+    meetings = await repository.meetings_of(session, area, earliest, to_come=True)
     placement = place(
         cases, meetings, area, today, today, settings.research_days, settings.repeat_days
     )

@@ -178,10 +178,16 @@ async def meetings_of(
     from_date: date | None = None,
     after: Sequence[Any] | None = None,
     limit: int | None = None,
+    *,
+    to_come: bool = False,
 ) -> list[Meeting]:
     """Meetings by date: `limit` of them after the one whose (date, area, meeting_id) is
-    `after` (a page, `shared.pagination`)."""
+    `after` (a page, `shared.pagination`). `to_come`: only those whose outcome is not
+    recorded, the only ones a case may still be listed on (a meeting held today with
+    places left takes no case after its outcome)."""
     stmt = select(store.meetings).order_by(*MEETINGS_ORDER).limit(limit)
+    if to_come:
+        stmt = stmt.where(store.meetings.c.outcome_at.is_(None))
     if area is not None:
         stmt = stmt.where(store.meetings.c.area == area)
     if from_date is not None:
@@ -213,13 +219,15 @@ async def add_meeting(session: AsyncSession, meeting: Meeting, source: str, now:
 
 
 async def take_place(session: AsyncSession, meeting_id: str) -> bool:
-    """Take one place on the meeting if it has room: the database decides, so two
-    writers can never both take the last place."""
+    """Take one place on the meeting if it has room and is still to be held: the database
+    decides, so two writers can never both take the last place (nor list on a meeting
+    whose outcome was just recorded)."""
     result = await session.execute(
         update(store.meetings)
         .where(
             store.meetings.c.meeting_id == meeting_id,
             store.meetings.c.listed < store.meetings.c.capacity,
+            store.meetings.c.outcome_at.is_(None),
         )
         .values(listed=store.meetings.c.listed + 1)
     )
