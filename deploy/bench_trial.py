@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from mash_tools.testing import hub_settings
-from mash_tools.year_stream import YEAR_START, Step, year
+from mash_tools.year_stream import YEAR_START, Shares, year
 from shared.envelope import CloudEvent
 from shared.service import Platform
 from triage import handlers, repository, store, trials
@@ -67,7 +67,7 @@ def triage_on(url: str) -> tuple[Platform[Settings], Triage]:
     return platform, Triage.on(platform)
 
 
-async def fill(triage: Triage, steps: list[Step] | None, size: int, seed: int) -> int:
+async def fill(triage: Triage, size: int, seed: int, shares: Shares = Shares()) -> int:
     """Hand the year to triage's live handlers, as its consumer would; incidents stored."""
     handler = consumers(triage)[0].handler
     fetch: list[CloudEvent] = []
@@ -79,7 +79,7 @@ async def fill(triage: Triage, steps: list[Step] | None, size: int, seed: int) -
                     await handler(session, event)
             fetch.clear()
 
-    for step in steps if steps is not None else year(size, seed):
+    for step in year(size, seed, shares):
         if step.kind == "event" and step.event is not None:
             fetch.append(step.event)
             if len(fetch) >= FETCH:
@@ -110,13 +110,15 @@ async def run_trial(triage: Triage, batch: int) -> tuple[repository.Trial, float
     return trial, wall, cpu
 
 
-async def bench(size: int, folder: Path, seed: int = 22, batch: int = 500) -> Result:
+async def bench(
+    size: int, folder: Path, seed: int = 22, batch: int = 500, shares: Shares = Shares()
+) -> Result:
     """Fill a fresh SQLite store with `size` incidents, then time a trial over them."""
     platform, triage = triage_on(f"sqlite+aiosqlite:///{folder / 'triage.db'}")
     await platform.start_storage()
     try:
         started = time.perf_counter()
-        stored = await fill(triage, None, size, seed)
+        stored = await fill(triage, size, seed, shares)
         filled = time.perf_counter() - started
         print(f"filled {stored:,} incidents in {filled:.1f} s", file=sys.stderr, flush=True)
         trial, wall, cpu = await run_trial(triage, batch)
@@ -141,9 +143,13 @@ def main() -> None:
     parser.add_argument("--trial-incidents", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--batch", type=int, default=500, help="incidents a trial step")
+    parser.add_argument("--victims-share", type=float, default=Shares.victims)
+    parser.add_argument("--suspects-share", type=float, default=Shares.suspects)
     args = parser.parse_args()
+    shares = Shares(victims=args.victims_share, suspects=args.suspects_share)
     with tempfile.TemporaryDirectory(prefix="mash-bench-trial-") as folder:
-        result = asyncio.run(bench(args.trial_incidents, Path(folder), args.seed, args.batch))
+        run = bench(args.trial_incidents, Path(folder), args.seed, args.batch, shares)
+        result = asyncio.run(run)
     print(
         f"trial of {result.incidents:,} incidents: {result.trial_seconds} s, "
         f"{result.decisions_per_s:,} decisions/s, CPU {result.cpu_seconds} s "
