@@ -43,6 +43,7 @@ from triage.handlers import Triage
 from triage.jobs import PolicyTrials
 
 GOAL_SECONDS = 60.0
+GOAL_INCIDENTS = 100_000
 FETCH = 500
 """Events a transaction, as the consumer loop commits a fetch."""
 
@@ -57,7 +58,9 @@ class Result:
     cpu_ms_per_decision: float
     changed: int
     status: str
-    met_goal: bool
+    met_goal: bool | None
+    """Whether the trial decided at least `GOAL_INCIDENTS` in under `GOAL_SECONDS`; None for
+    a smaller year (the goal says nothing about it)."""
 
 
 def triage_on(url: str) -> tuple[Platform[Settings], Triage]:
@@ -134,8 +137,14 @@ async def bench(
         cpu_ms_per_decision=round(1000 * cpu / trial.done, 3) if trial.done else 0.0,
         changed=int(trial.summary.get("changed", 0)),
         status=trial.status,
-        met_goal=trial.status == "done" and wall < GOAL_SECONDS,
+        met_goal=(trial.status == "done" and wall < GOAL_SECONDS)
+        if trial.done >= GOAL_INCIDENTS
+        else None,
     )
+
+
+def _verdict(met: bool | None) -> str:
+    return "not applicable (a smaller year)" if met is None else "met" if met else "NOT met"
 
 
 def main() -> None:
@@ -154,7 +163,7 @@ def main() -> None:
         f"trial of {result.incidents:,} incidents: {result.trial_seconds} s, "
         f"{result.decisions_per_s:,} decisions/s, CPU {result.cpu_seconds} s "
         f"({result.cpu_ms_per_decision} ms a decision), changed {result.changed}, "
-        f"goal < {GOAL_SECONDS:.0f} s: {'met' if result.met_goal else 'NOT met'}"
+        f"goal ({GOAL_INCIDENTS:,} in < {GOAL_SECONDS:.0f} s): {_verdict(result.met_goal)}"
     )
     print(json.dumps(asdict(result)))
 
