@@ -6,7 +6,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PY_PROJECTS := pyproject.toml uv.lock shared/pyproject.toml deploy/tools/pyproject.toml $(wildcard services/*/pyproject.toml)
 
-.PHONY: help setup run cluster chaos test test-fast lint format bench demo clean
+.PHONY: help setup run cluster chaos test test-fast lint format bench bench-trial demo clean
 
 help:
 	@echo "make run    start Kafka, Zipkin and the services on loopback (Ctrl-C stops them)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test   the whole suite: unit, integration (real Kafka, SQLite and PostgreSQL), e2e"
 	@echo "make setup  create .venv, fetch the broker and Zipkin (run and test do this themselves)"
 	@echo "make lint   ruff and mypy;  make bench  benchmarks;  make demo  a synthetic day"
+	@echo "make bench-trial  a policy trial over a seeded year of 100,000 incidents (goal < 60 s)"
 
 setup: .venv/.synced .data/kafka-libs/.complete .data/kafka-security/passwords.json .data/keys/jwks.json .data/zipkin/.complete .env services/console/node_modules/.complete
 	@chmod 700 .data; chmod 600 .env
@@ -80,6 +81,10 @@ format: setup
 
 bench: setup
 	PYTHONPATH=. .venv/bin/python deploy/bench.py $(if $(filter quick,$(BENCH)),--quick,)
+
+# a year of a large force stored through triage's handlers in process, then a trial over it
+bench-trial: setup
+	PYTHONPATH=. .venv/bin/python deploy/bench_trial.py --trial-incidents $(or $(INCIDENTS),100000)
 
 demo: setup
 	.venv/bin/mash demo
