@@ -304,9 +304,12 @@ async def test_every_answer_is_logged_as_consulted_and_kept_itself(
         ("/v1/records/search", "consulted", "tester", "records"),
         ("/v1/records/verify", "consulted", "tester", "records"),
     ]
-    assert [sorted(e["ids"]) for e in logged[:3]] == [
-        sorted(str(e.entry_id) for e in published)
-    ] * 3
+    ids = {str(e.entry_id) for e in published}
+    assert [set(e["ids"]) for e in logged[:2]] == [ids] * 2
+    # the search may also find records' own log of the first two reads: they are about
+    # the person too, and may have come back through its topic and been kept by then
+    own = {e["entry_id"] for e in logged[:2]}
+    assert ids <= set(logged[2]["ids"]) <= ids | own
     # records' own entries come back through its topic and are kept, chained, like any
     # (beside whatever its jobs log meanwhile: the suite's other partner groups' reads)
     await until_all_kept(service.app, [e["entry_id"] for e in logged])
