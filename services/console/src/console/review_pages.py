@@ -137,24 +137,12 @@ async def review_search(
     if search.errors or view.errors:
         return render(request, "review.html", person, 400, **_context(search, view))
     if whole:
-        found = Page(await _every(upstream, person, search, view))
+        every = upstream.every("records", SEARCH, person, view.params(), body=search.body())
+        found = Page([item async for item in every])
     else:
         found = await _page(upstream, person, search, view, cursor(after))
     context = _context(search, view, found, later=bool(after), whole=bool(whole))
     return render(request, "review.html", person, **context)
-
-
-async def _every(upstream: Calls, person: Person, search: Search, view: Shown) -> list[Any]:
-    """Every page's items, following the next links (at most MAX_PAGES)."""
-    items: list[Any] = []
-    after: str | None = None
-    for _ in range(MAX_PAGES):
-        found = await _page(upstream, person, search, view, after)
-        items += found.items
-        if found.after is None:
-            break
-        after = found.after
-    return items
 
 
 async def _page(

@@ -282,12 +282,14 @@ class Upstream:
         person: Person,
         params: dict[str, str] | None = None,
         *,
+        body: dict[str, Any] | None = None,
         scope: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every record of a list, following each page's next link (at most MAX_PAGES)."""
+        """Every record of a list (with a body, a search's answer), following each page's
+        next link (at most MAX_PAGES)."""
         after: str | None = None
         for _ in range(MAX_PAGES):
-            found = await self.page(service, path, person, params, after, scope=scope)
+            found = await self.page(service, path, person, params, after, body, scope=scope)
             for item in found.items:
                 yield item
             if found.after is None:
