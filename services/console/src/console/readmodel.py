@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console import store
@@ -84,9 +84,7 @@ async def save_outcome(session: AsyncSession, outcome: Outcome) -> None:
         "dead_at": outcome.dead_at,
         "counted_at": outcome.counted_at,
     }
-    stmt = insert(session, store.referral_outcomes).values(**values)
-    updates = {k: v for k, v in values.items() if k != "referral_id"}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["referral_id"], set_=updates))
+    await _upsert(session, store.referral_outcomes, "referral_id", values)
 
 
 async def save_marac_referral(session: AsyncSession, referral: MaracReferral) -> None:
@@ -128,9 +126,15 @@ async def save_action(session: AsyncSession, action: MaracAction) -> None:
         "due_by": action.due_by,
         "completed_at": action.completed_at,
     }
-    stmt = insert(session, store.marac_actions).values(**values)
-    updates = {k: v for k, v in values.items() if k != "action_id"}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["action_id"], set_=updates))
+    await _upsert(session, store.marac_actions, "action_id", values)
+
+
+async def _upsert(session: AsyncSession, table: Table, key: str, values: dict[str, Any]) -> None:
+    """Insert the row, or replace every column but `key` of the row already there (a fold's
+    result replaces what was known)."""
+    stmt = insert(session, table).values(**values)
+    updates = {k: v for k, v in values.items() if k != key}
+    await session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates))
 
 
 async def facts_between(
