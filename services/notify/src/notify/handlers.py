@@ -262,12 +262,12 @@ async def _log(
 async def _outcome(
     notify: Notify,
     session: AsyncSession,
-    entry: LedgerEntry,
+    entry: LedgerEntry | repository.Overdue,
     kind: str,
     at: datetime,
     attempts: int | None = None,
 ) -> None:
-    """Stage an outcome event (acknowledged, delivered, dead) on the internal outcomes
+    """Stage an outcome event (acknowledged, delivered, dead, overdue) on the outcomes
     topic: ids and times only, for the console."""
     data = ReferralOutcome(
         referral_id=entry.referral_id,
@@ -502,22 +502,7 @@ async def escalate_overdue(notify: Notify, now: datetime) -> int:
             # the same fact, ids and times only, for read models that may not read the
             # escalations (the console: contract section 8), so that a referral no webhook
             # delivers and nobody acknowledges is still counted overdue
-            outcome = ReferralOutcome(
-                referral_id=due.referral_id,
-                agency=due.agency,
-                incident_id=due.incident_id,
-                at=due.due_by,
-                due_by=due.due_by,
-            )
-            told = CloudEvent(
-                id=str(uuid5(NAMESPACE_URL, f"mash:notify:overdue-outcome:{due.referral_id}")),
-                source=notify.settings.source,
-                type=REFERRAL_OVERDUE,
-                subject=due.incident_id,
-                data=outcome.model_dump(mode="json", exclude_none=True),
-                time=now,
-            )
-            await notify.platform.outbox.add(session, REFERRAL_OUTCOMES, due.victim_key, told)
+            await _outcome(notify, session, due, REFERRAL_OVERDUE, due.due_by)
             notify.platform.metrics.referrals_overdue.labels(due.agency).inc()
             escalated += 1
     return escalated
