@@ -10,7 +10,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
@@ -20,6 +22,7 @@ from records import store
 from shared.audit import person_keys
 from shared.db import create_engine
 from shared.envelope import CloudEvent
+from shared.registry import BY_NAME
 from shared.schemas import AuditEntry, Person
 from shared.topics import audit_topic, audit_type
 from tests.builders import settings_for
@@ -29,6 +32,42 @@ READ = ("records:read",)
 
 def records_settings(bootstrap: str, database_url: str, group: str, **extra: Any) -> Any:
     return settings_for(records.config.Settings, bootstrap, database_url, group, **extra)
+
+
+async def start_at_the_end(bootstrap: str, settings: Any) -> None:
+    """Commit, for each consumer group of the records service `settings` configures, the
+    present end of every topic it reads. A group with no offset reads from its topic's
+    start, as in production; on the suite's broker that start holds every entry earlier
+    tests logged, which a test of what comes next need not wait for."""
+    service = BY_NAME["records"]
+    groups: dict[str, list[str]] = {}
+    for topic in service.consumes:
+        own = service.group_of(topic).removeprefix(service.consumer_group)
+        groups.setdefault(settings.consumer_group + own, []).append(topic)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options("admin"))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(service.consumes))
+    finally:
+        await admin.close()
+    counts = {d["topic"]: len(d["partitions"]) for d in described if not d["error_code"]}
+    for group, topics in groups.items():
+        partitions = [TopicPartition(t, p) for t in topics for p in range(counts.get(t, 0))]
+        if not partitions:  # no topic yet: nothing to pass over
+            continue
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            **kafka_options("admin"),
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+        finally:
+            await consumer.stop()
 
 
 def someone() -> Person:

@@ -33,6 +33,7 @@ from tests.integration.records.kit import (
     records_settings,
     service_database,
     someone,
+    start_at_the_end,
     until_all_kept,
     until_kept,
 )
@@ -349,6 +350,7 @@ async def test_a_records_service_stopped_for_a_while_loses_nothing(
     # as in production: a topic the group has no offset on yet is read from its start
     settings = records_settings(kafka_bootstrap, url, group, migrations_database_url=owner)
     settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
+    await start_at_the_end(kafka_bootstrap, settings)
     before = entry("notify")
     app = records.app.create_app(settings)
     async with running(app):
