@@ -30,7 +30,7 @@ from mash_tools.testing import TopicReader, eventually, headers_of, kafka_option
 from shared import kafka_security, registry
 from shared.config import ROOT
 from shared.envelope import CloudEvent
-from shared.kafka_security import ACL_TABLE, OPS, producer_of
+from shared.kafka_security import ACL_TABLE, OPS, PRINCIPALS, producer_of
 from shared.topics import (
     AGENCIES,
     ALL_TOPICS,
@@ -310,7 +310,7 @@ async def test_the_equality_monitoring_is_intake_s_to_write_and_marac_s_alone_to
     assert producer_of(INTAKE_EQUALITY) == "intake"
     group = f"mash-marac-{uuid.uuid4().hex[:8]}"
     assert await reads(kafka_bootstrap, marker, kafka_options("marac"), group, wait=FOUND_WAIT)
-    refused = ["triage", "notify", "perpetrators", "console", "records", "intake", *AGENCIES]
+    refused = [p for p in PRINCIPALS if p not in ("marac", OPS, kafka_security.ADMIN)]
     seen = await asyncio.gather(
         *(reads(kafka_bootstrap, marker, kafka_options(p)) for p in refused)
     )
