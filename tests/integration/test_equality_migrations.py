@@ -103,7 +103,7 @@ async def test_triage_drops_the_equality_from_the_incidents_it_keeps(database_ur
     now = datetime.now(UTC)
     body = incident_body(f"HC-MIG-{uuid.uuid4().hex[:8]}")
     with_it, without = str(uuid.uuid4()), str(uuid.uuid4())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for incident_id, victim in (
         (with_it, {**body["victim"], "equality": EQUALITY}),
         (without, body["victim"]),
