@@ -151,9 +151,9 @@ async def _stage_equality(
     now: datetime,
 ) -> None:
     """The victim's equality monitoring, if given, for marac alone: the incident's id, area
-    and time with it, nothing else (no name, no other personal data). Staged before the
-    incident's own event, so marac, which reads only this topic of intake's, has it no
-    later than it could have had it with the incident."""
+    and time with it, nothing else (no name, no other personal data). Its order against
+    the incident's event does not matter: marac counts it by incident id, whenever it
+    came."""
     equality = report.victim.equality
     if equality is None:
         return
