@@ -36,6 +36,7 @@ from shared.topics import (
     DECISIONS,
     ESCALATIONS,
     INCIDENTS,
+    INTAKE_EQUALITY,
     MARAC,
     MARAC_IDVA_REFERRALS,
     PERPETRATORS,
@@ -60,6 +61,7 @@ REFUSED = (
     ESCALATIONS,
     PERPETRATORS,
     MARAC_IDVA_REFERRALS,
+    INTAKE_EQUALITY,
     *(referrals_topic(a) for a in AGENCIES),
 )
 

@@ -1,11 +1,12 @@
-"""Equality monitoring (contract sections 3 and 6; SafeLives principle 8): the optional
-`equality` block on intake's victim is counted by marac only. The whole pipeline on the
-real broker (intake -> triage -> notify, marac, perpetrators) runs the same stream of
-incidents twice, with different equality values: every decision, score and priority is
+"""Equality monitoring (contract sections 3 and 6; SafeLives principle 8; issue 21): the
+optional `equality` block on a victim (an incident's, intake's; a MARAC referral's,
+marac's) is counted by marac only. The whole pipeline on the real broker (intake ->
+triage -> notify, marac, perpetrators) runs the same stream of incidents and a MARAC
+referral twice, with different equality values: every decision, score and priority is
 the same, marac holds the values for its return, and no referral record (the API and the
-agencies' topics, read whole) nor any other topic message carries them. The incidents
-and decisions topics carry the incident whole, equality included, as they carry names:
-they are internal, read by triage, notify, marac and perpetrators (and ops) only.
+agencies' topics, read whole) nor any message on any topic carries them, except intake's
+internal `mash.intake.equality.v1`, which only marac reads: not the incidents topic, not
+the decisions, not marac's own referrals for IDVA, not a log entry.
 """
 
 from __future__ import annotations
@@ -29,17 +30,26 @@ import triage.app
 import triage.config
 from marac import repository as marac_repository
 from mash_tools.testing import bearer, eventually, kafka_options, running
-from shared.topics import AGENCIES, ALL_TOPICS, DEADLETTER, DECISIONS, INCIDENTS
+from shared.topics import (
+    AGENCIES,
+    ALL_TOPICS,
+    DECISIONS,
+    EQUALITY_GIVEN,
+    INCIDENTS,
+    INTAKE_EQUALITY,
+    MARAC_IDVA_REFERRALS,
+)
 from tests.builders import dash_body, incident_body, settings_for
-from tests.integration.marac.kit import marac_settings, new_area
+from tests.integration.marac.kit import marac_settings, new_area, refer_scope, referral_body
 from tests.integration.notify.kit import notify_app, referrals_of
 from tests.integration.perpetrators.kit import perpetrator_settings
 from triage.domain.policy import DEFAULT_POLICY
 
 pytestmark = pytest.mark.kafka
 
-CARRY_THE_INCIDENT = {INCIDENTS, DECISIONS, DEADLETTER}
-"""The internal topics that carry the incident as reported (and what failed, whole)."""
+CARRYING = {INCIDENTS, DECISIONS, MARAC_IDVA_REFERRALS}
+"""The topics that carry a victim's other personal data, and carried the equality too until
+issue 21: the check below must have read some of each."""
 EQUALITY_WORDS = ('"equality"', '"ethnicity"', '"lgbt"', '"disability"', '"sex"')
 
 RUN_A = [
@@ -54,13 +64,16 @@ RUN_B = [
     None,
     {"sex": "female", "lgbt": True},
 ]
+REFERRED_A = {"sex": "female", "ethnicity": "black", "lgbt": True}
+REFERRED_B = {"sex": "other", "disability": True}
+"""The equality given on the MARAC referral a health visitor makes for the first victim."""
 
 
 class Topics:
-    """Every topic but those carrying the incident, read from their ends as `ops`."""
+    """Every topic, read from their ends as `ops`."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.topics = [t for t in ALL_TOPICS if t not in CARRY_THE_INCIDENT]
+        self.topics = list(ALL_TOPICS)
         self.records: list[Any] = []
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_options("ops")
@@ -144,12 +157,17 @@ def stream(tag: str, area: str, equalities: list[dict[str, Any] | None]) -> list
 Clients = dict[str, httpx.AsyncClient]
 
 
-async def run(clients: Clients, equalities: list[dict[str, Any] | None]) -> dict[str, Any]:
-    """Post the stream, one incident after the other's decision, and gather what the hub
-    made of it: decisions, referrals, MARAC cases, the perpetrator's score."""
+async def run(
+    clients: Clients, equalities: list[dict[str, Any] | None], referred: dict[str, Any]
+) -> dict[str, Any]:
+    """Post the stream, one incident after the other's decision, then a MARAC referral of
+    the first victim (with `referred` as its equality), and gather what the hub made of
+    it: decisions, referrals (IDVA's from the MARAC referral last), MARAC cases, the
+    perpetrator's score."""
     tag, area = uuid.uuid4().hex[:10], new_area()
     ids, decisions = [], []
-    for body in stream(tag, area, equalities):
+    bodies = stream(tag, area, equalities)
+    for body in bodies:
         answer = await clients["intake"].post(
             "/v1/incidents", json=body, headers=bearer("incidents:write")
         )
@@ -176,6 +194,21 @@ async def run(clients: Clients, equalities: list[dict[str, Any] | None]) -> dict
 
         referrals.append(await eventually(made))
 
+    first_victim = {k: v for k, v in bodies[0]["victim"].items() if k != "equality"}
+    form = referral_body(area, first_victim)
+    form["victim"] = {**first_victim, "equality": referred}
+    answer = await clients["marac"].post(
+        "/v1/marac-referrals", json=form, headers=bearer(*refer_scope("health"))
+    )
+    assert answer.status_code == 202, answer.text
+    marac_referral_id = answer.json()["marac_referral_id"]
+
+    async def for_idva() -> list[dict[str, Any]] | None:
+        found = await referrals_of(clients["notify"], "idva", marac_referral_id)
+        return found or None
+
+    referrals.append(await eventually(for_idva))
+
     async def cases() -> list[dict[str, Any]] | None:
         found = await clients["marac"].get(
             "/v1/cases",
@@ -184,7 +217,8 @@ async def run(clients: Clients, equalities: list[dict[str, Any] | None]) -> dict
         )
         listed = list(found.json())
         eligible = sum(d["marac"]["eligible"] for d in decisions)
-        return listed if sum(len(c["incident_ids"]) for c in listed) == eligible else None
+        gathered = sum(len(c["incident_ids"]) for c in listed)
+        return listed if gathered == eligible else None
 
     async def scored() -> list[dict[str, Any]] | None:
         found = await clients["perpetrators"].get(
@@ -271,8 +305,8 @@ async def test_equality_changes_nothing_and_reaches_no_agency_nor_any_other_topi
             "marac": coordinators,
             "perpetrators": neighbourhood,
         }
-        a = await run(clients, RUN_A)
-        b = await run(clients, RUN_B)
+        a = await run(clients, RUN_A, REFERRED_A)
+        b = await run(clients, RUN_B, REFERRED_B)
 
         # the same stream, other equality values: the same decisions, scores, priorities
         assert project(a, decided, "decisions") == project(b, decided, "decisions")
@@ -283,16 +317,18 @@ async def test_equality_changes_nothing_and_reaches_no_agency_nor_any_other_topi
         assert sorted(project(a, listed, "cases")) == sorted(project(b, listed, "cases"))
         assert project(a, scored, "perpetrators") == project(b, scored, "perpetrators")
 
-        # marac has the values to count (its return), as reported on each incident
-        found: dict[str, Any] = {}
-        async with apps["marac"].state.platform.sessions() as session:
-            for listed_case in a["cases"]:
-                case = await marac_repository.find_case(session, listed_case["case_id"])
-                assert case is not None
-                found |= {f.incident_id: f.equality for f in case.incidents}
+        # marac has the values to count (its return), as given on each incident, from
+        # intake's own topic (the decisions no longer carry them)
+        async def kept() -> dict[str, Any] | None:
+            async with apps["marac"].state.platform.sessions() as session:
+                found = await marac_repository.equality_of(session, [*a["ids"], *b["ids"]])
+            return found if len(found) == 6 else None
+
+        found = await eventually(kept)
         assert found[a["ids"][0]] == RUN_A[0]
         unknown = {"ethnicity": None, "disability": None, "lgbt": None}
         assert found[a["ids"][2]] == {"sex": "male", **unknown}
+        assert a["ids"][1] not in found  # none given
 
         # every referral record, from the API and from each agency's topic, whole
         records = [r for made in (*a["referrals"], *b["referrals"]) for r in made]
@@ -301,15 +337,36 @@ async def test_equality_changes_nothing_and_reaches_no_agency_nor_any_other_topi
             text = json.dumps(record)
             assert not [w for w in EQUALITY_WORDS if w in text], record["agency"]
 
+        ours = set(a["ids"] + b["ids"])
+
         async def all_on_their_topics() -> bool:
             await topics.poll()
-            return {r["referral_id"] for r in records} <= topics.ids()
+            seen = {r.topic for r in topics.records}
+            given = [r for r in topics.records if r.topic == INTAKE_EQUALITY]
+            return (
+                {r["referral_id"] for r in records} <= topics.ids()
+                and seen >= CARRYING
+                and len([r for r in given if json.loads(r.value)["incident_id"] in ours]) == 6
+            )
 
         await eventually(all_on_their_topics)
         await topics.poll()
     on_agency_topics = [r for r in topics.records if r.topic.startswith("mash.referrals.")]
     assert len(on_agency_topics) >= len(records)
-    for message in topics.records:
+    given = [r for r in topics.records if r.topic == INTAKE_EQUALITY]
+    given = [r for r in given if json.loads(r.value)["incident_id"] in ours]
+    # intake's topic for marac alone carries them: once per incident given one, and only
+    # the incident's id, area and time besides
+    assert sorted(json.loads(r.value)["incident_id"] for r in given) == sorted(found)
+    for message in given:
+        assert dict(message.headers or ())["ce_type"].decode() == EQUALITY_GIVEN
+        assert set(json.loads(message.value)) == {"incident_id", "area", "reported_at", "equality"}
+    # every other topic's messages in the meantime: the incidents and decisions (the
+    # victim without the block), the summaries, marac's (its referrals for IDVA too), the
+    # agencies', perpetrators', the logs, dead letters
+    others = [r for r in topics.records if r.topic != INTAKE_EQUALITY]
+    assert {r.topic for r in others} >= CARRYING
+    for message in others:
         text = message.value.decode() + json.dumps(
             [(k, v.decode()) for k, v in message.headers or ()]
         )

@@ -30,7 +30,7 @@ from mash_tools.testing import TopicReader, eventually, headers_of, kafka_option
 from shared import kafka_security, registry
 from shared.config import ROOT
 from shared.envelope import CloudEvent
-from shared.kafka_security import ACL_TABLE, OPS, producer_of
+from shared.kafka_security import ACL_TABLE, OPS, PRINCIPALS, producer_of
 from shared.topics import (
     AGENCIES,
     ALL_TOPICS,
@@ -40,6 +40,7 @@ from shared.topics import (
     DECISIONS,
     ESCALATIONS,
     INCIDENTS,
+    INTAKE_EQUALITY,
     MARAC,
     MARAC_IDVA_REFERRALS,
     PERPETRATORS,
@@ -212,6 +213,7 @@ async def test_an_agency_reads_its_own_topic_and_nothing_else(
         DECISIONS,
         MARAC,
         MARAC_IDVA_REFERRALS,
+        INTAKE_EQUALITY,
         DEADLETTER,
         PERPETRATORS,
         ESCALATIONS,
@@ -298,10 +300,39 @@ async def test_the_marac_referrals_for_idva_are_notifys_alone(kafka_bootstrap: s
     assert readers == {"notify"}  # ops by its mash.* prefix; admin as the superuser
 
 
+async def test_the_equality_monitoring_is_intake_s_to_write_and_marac_s_alone_to_read(
+    kafka_bootstrap: str,
+) -> None:
+    """Issue 21: a victim's equality monitoring reaches marac only (and ops, who reads every
+    mash.* topic): triage, notify, perpetrators, the console, records and the agencies
+    cannot read it; only intake writes it."""
+    marker = await put_marker(kafka_bootstrap, INTAKE_EQUALITY)
+    assert producer_of(INTAKE_EQUALITY) == "intake"
+    group = f"mash-marac-{uuid.uuid4().hex[:8]}"
+    assert await reads(kafka_bootstrap, marker, kafka_options("marac"), group, wait=FOUND_WAIT)
+    refused = [p for p in PRINCIPALS if p not in ("marac", OPS, kafka_security.ADMIN)]
+    seen = await asyncio.gather(
+        *(reads(kafka_bootstrap, marker, kafka_options(p)) for p in refused)
+    )
+    assert dict(zip(refused, seen, strict=True)) == dict.fromkeys(refused, False)
+    readers = {p for p, a in ACL_TABLE.items() if INTAKE_EQUALITY in a.reads}
+    assert readers == {"marac"}  # ops by its mash.* prefix; admin as the superuser
+    writers = ["intake", "marac", "triage"]
+    wrote = await asyncio.gather(
+        *(write(kafka_bootstrap, INTAKE_EQUALITY, kafka_options(p)) for p in writers)
+    )
+    assert dict(zip(writers, wrote, strict=True)) == {
+        "intake": True,
+        "marac": False,
+        "triage": False,
+    }
+
+
 def test_each_service_may_write_only_its_own_outputs() -> None:
     """The table the ACLs are made from: one writer per topic of contract section 7."""
     assert [p for p, a in ACL_TABLE.items() if DECISIONS in a.writes] == ["triage"]
     assert [p for p, a in ACL_TABLE.items() if INCIDENTS in a.writes] == ["intake"]
+    assert [p for p, a in ACL_TABLE.items() if INTAKE_EQUALITY in a.writes] == ["intake"]
     assert [p for p, a in ACL_TABLE.items() if MARAC in a.writes] == ["marac"]
     for service in kafka_security.SERVICES:
         assert set(ACL_TABLE[service].writes) >= {DEADLETTER, audit_topic(service)}

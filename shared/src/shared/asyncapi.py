@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from shared import topics
 from shared.schemas import (
     AuditEntry,
+    EqualityGiven,
     IncidentReported,
     MaracCaseListed,
     PerpetratorRecord,
@@ -67,11 +68,30 @@ CHANNELS: tuple[Channel, ...] = (
         "intake",
         "Incidents accepted from the control room, and DASH assessments completed later.",
         (
-            Message(topics.INCIDENT_REPORTED, IncidentReported, "The accepted incident."),
+            Message(
+                topics.INCIDENT_REPORTED,
+                IncidentReported,
+                "The accepted incident, its victim without equality monitoring.",
+            ),
             Message(
                 topics.RISK_ASSESSMENT_SUBMITTED,
                 RiskAssessmentSubmitted,
                 "A DASH completed after the first report, with its incident_id.",
+            ),
+        ),
+    ),
+    Channel(
+        topics.INTAKE_EQUALITY,
+        "intake",
+        "Internal (marac's alone; not a partner topic): the equality monitoring given on an "
+        "incident's victim, with the incident's id, area and time only, for the MARAC "
+        "national dataset return; never on the incidents topic, so triage, notify and "
+        "perpetrators never receive it.",
+        (
+            Message(
+                topics.EQUALITY_GIVEN,
+                EqualityGiven,
+                "The equality monitoring given on an incident's victim.",
             ),
         ),
     ),

@@ -29,6 +29,7 @@ from shared.topics import (
     DECISIONS,
     ESCALATIONS,
     INCIDENTS,
+    INTAKE_EQUALITY,
     MARAC,
     MARAC_IDVA_REFERRALS,
     PERPETRATORS,
@@ -93,7 +94,9 @@ def service_group(service: str) -> str:
 _REFERRALS = tuple(referrals_topic(a) for a in AGENCIES)
 
 ACL_TABLE: Mapping[str, Access] = {
-    "intake": _service("intake", (), (INCIDENTS,)),
+    # the victim's equality monitoring goes apart from the incident, for marac alone
+    # (issue 21: never to triage, notify, perpetrators, the console, records or an agency)
+    "intake": _service("intake", (), (INCIDENTS, INTAKE_EQUALITY)),
     "triage": _service("triage", (INCIDENTS, MARAC), (DECISIONS, SUMMARIES)),
     # the MARAC referrals IDVA is to be told of carry personal data: marac writes them for
     # notify alone (not the console, an agency or records; ops reads every mash.* topic)
@@ -102,7 +105,9 @@ ACL_TABLE: Mapping[str, Access] = {
         (DECISIONS, MARAC_IDVA_REFERRALS),
         (*_REFERRALS, ESCALATIONS, REFERRAL_OUTCOMES),
     ),
-    "marac": _service("marac", (DECISIONS,), (MARAC, MARAC_IDVA_REFERRALS, ESCALATIONS)),
+    "marac": _service(
+        "marac", (DECISIONS, INTAKE_EQUALITY), (MARAC, MARAC_IDVA_REFERRALS, ESCALATIONS)
+    ),
     "perpetrators": _service("perpetrators", (DECISIONS,), (PERPETRATORS,)),
     # topics without personal data only (contract section 8): an overdue referral is told
     # by notify's outcomes (each carries its `due_by`), not by the escalations

@@ -23,6 +23,7 @@ from shared.topics import (
     DECISIONS,
     ESCALATIONS,
     INCIDENTS,
+    INTAKE_EQUALITY,
     MARAC,
     MARAC_IDVA_REFERRALS,
     PERPETRATORS,
@@ -125,7 +126,7 @@ _REFERRALS = tuple(referrals_topic(a) for a in AGENCIES)
 _LOGS = tuple(audit_topic(name) for name in NAMES)
 
 SERVICES: tuple[Service, ...] = (
-    Service("intake", 8001, produces=(INCIDENTS,)),
+    Service("intake", 8001, produces=(INCIDENTS, INTAKE_EQUALITY)),
     Service("triage", 8002, consumes=(INCIDENTS, MARAC), produces=(DECISIONS, SUMMARIES)),
     Service(
         "notify",
@@ -135,7 +136,10 @@ SERVICES: tuple[Service, ...] = (
         public_https="partners' webhooks (contract section 5)",
     ),
     Service(
-        "marac", 8004, consumes=(DECISIONS,), produces=(MARAC, MARAC_IDVA_REFERRALS, ESCALATIONS)
+        "marac",
+        8004,
+        consumes=(DECISIONS, INTAKE_EQUALITY),
+        produces=(MARAC, MARAC_IDVA_REFERRALS, ESCALATIONS),
     ),
     Service("perpetrators", 8006, consumes=(DECISIONS,), produces=(PERPETRATORS,)),
     Service(

@@ -19,6 +19,12 @@ MARAC_IDVA_REFERRALS = "mash.marac.idva-referrals.v1"
 refer to the IDVA service, with the personal data IDVA's record needs (event-carried state,
 docs/decisions.md). Only marac writes it and only notify (and ops) read it: never the
 console, an agency or records."""
+INTAKE_EQUALITY = "mash.intake.equality.v1"
+"""Internal (not in the contract's table): the equality monitoring given on an incident's
+victim, with the incident's id, area and time only. `mash.incidents.v1` carries the
+incident without it, so that triage, notify and perpetrators never receive it (issue 21):
+only intake writes this topic and only marac (and ops) read it, for the national dataset
+return."""
 
 AGENCIES = ("childrens-social-care", "idva", "victim-support", "safeguarding-team", "school")
 
@@ -61,6 +67,7 @@ ALL_TOPICS = (
     PERPETRATORS,
     REFERRAL_OUTCOMES,
     MARAC_IDVA_REFERRALS,
+    INTAKE_EQUALITY,
     *AUDIT_TOPICS,
     *(referrals_topic(a) for a in AGENCIES),
 )
@@ -68,6 +75,7 @@ ALL_TOPICS = (
 # event types (`ce_type`)
 INCIDENT_REPORTED = "mash.incident.reported"
 RISK_ASSESSMENT_SUBMITTED = "mash.risk_assessment.submitted"
+EQUALITY_GIVEN = "mash.incident.equality_given"
 TRIAGE_DECIDED = "mash.triage.decided"
 TRIAGE_SUMMARISED = "mash.triage.summarised"
 REFERRAL_CREATED = "mash.referral.created"

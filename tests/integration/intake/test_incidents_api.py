@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from mash_tools.testing import TopicReader, bearer, data_of, eventually, headers_of
-from shared.topics import INCIDENTS
+from shared.topics import EQUALITY_GIVEN, INCIDENTS, INTAKE_EQUALITY
 from tests.builders import dash_body, incident_body
 from tests.integration.intake.kit import Intake
 
@@ -141,24 +141,74 @@ async def test_invalid_reports_answer_422_naming_every_field_and_change_nothing(
     assert await intake_service.count("outbox") == 0
 
 
-async def test_the_victims_equality_monitoring_is_accepted_and_goes_to_triage_with_it(
+async def test_the_victims_equality_monitoring_goes_to_marac_alone_never_with_the_incident(
     intake_service: Intake, kafka_bootstrap: str
 ) -> None:
-    """Contract 3: optional, on the victim only; it travels in the incident (triage passes
-    it to marac's count in its decision) and nowhere else."""
+    """Contract 3: optional, on the victim only. Issue 21: the incident event carries no
+    equality (triage, notify and perpetrators never receive it); the block goes once, in
+    the same transaction, on `mash.intake.equality.v1` (marac's alone), with the incident's
+    id, area and time and nothing else of the incident."""
     body = incident_body(unique_ref())
     equality = {"sex": "female", "ethnicity": "asian", "disability": True, "lgbt": None}
     body["victim"]["equality"] = equality
-    async with TopicReader(kafka_bootstrap, INCIDENTS) as topic:
+    async with (
+        TopicReader(kafka_bootstrap, INCIDENTS) as incidents,
+        TopicReader(kafka_bootstrap, INTAKE_EQUALITY) as given,
+    ):
         answer = await intake_service.client.post("/v1/incidents", json=body, headers=WRITE)
         assert answer.status_code == 202, answer.text
         incident_id = answer.json()["incident_id"]
-        record = await topic.wait_for(lambda r: headers_of(r).get("ce_subject") == incident_id)
-    assert data_of(record)["victim"]["equality"] == equality
+        incident = await incidents.wait_for(
+            lambda r: headers_of(r).get("ce_subject") == incident_id
+        )
+        record = await given.wait_for(lambda r: headers_of(r).get("ce_subject") == incident_id)
+    victim = data_of(incident)["victim"]
+    assert "equality" not in victim
+    assert (victim["given_name"], victim["person_id"]) == ("Alex", "N100001")
+    for word in ("equality", "ethnicity", "asian", "lgbt", "disability"):
+        assert word not in incident.value.decode()
+    h = headers_of(record)
+    assert (h["ce_type"], h["ce_source"]) == (EQUALITY_GIVEN, "/mash/intake")
+    assert h["ce_id"] != headers_of(incident)["ce_id"]
+    assert record.key == incident.key  # the victim's blind key, as every event of theirs
+    assert data_of(record) == {
+        "incident_id": incident_id,
+        "area": body["area"],
+        "reported_at": body["reported_at"],
+        "equality": equality,
+    }
+    for personal in ("Alex", "Testperson", "N100001", "1990-04-01", body["control_room_ref"]):
+        assert personal not in record.value.decode()
+    assert await intake_service.count("equality") == 1
+    # the same report again publishes nothing new, the block included
+    again = await intake_service.client.post("/v1/incidents", json=body, headers=WRITE)
+    assert (again.status_code, again.json()["incident_id"]) == (200, incident_id)
+    assert (await intake_service.count("outbox"), await intake_service.count("equality")) == (1, 1)
     # the same report with other equality values is another body: a conflict
     other = {**body, "victim": {**body["victim"], "equality": {"sex": "male"}}}
-    again = await intake_service.client.post("/v1/incidents", json=other, headers=WRITE)
-    assert again.status_code == 409
+    conflict = await intake_service.client.post("/v1/incidents", json=other, headers=WRITE)
+    assert conflict.status_code == 409
+    assert (await intake_service.count("outbox"), await intake_service.count("equality")) == (1, 1)
+    # intake's own answer is the contract's status, without the block
+    status = await intake_service.client.get(f"/v1/incidents/{incident_id}", headers=READ)
+    assert "equality" not in status.text
+
+
+async def test_an_incident_without_equality_monitoring_gives_marac_nothing(
+    intake_service: Intake,
+) -> None:
+    first = await intake_service.client.post(
+        "/v1/incidents", json=incident_body(unique_ref()), headers=WRITE
+    )
+    assert first.status_code == 202
+    dash = await intake_service.client.post(
+        f"/v1/incidents/{first.json()['incident_id']}/risk-assessments",
+        json=dash_body(),
+        headers=WRITE,
+    )
+    assert dash.status_code == 202
+    assert await intake_service.count("outbox") == 2
+    assert await intake_service.count("equality") == 0
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Builders for marac's integration tests: its settings, triage decisions as triage
-publishes them (synthetic people), and a producer to put them on the topic."""
+publishes them (synthetic people), the equality monitoring as intake gives it to marac
+alone, and producers to put them on their topics."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import marac.config
 from mash_tools.testing import TEST_PSEUDONYM_KEY, kafka_options
 from shared import identity
 from shared.envelope import CloudEvent
-from shared.schemas import TriageDecided
-from shared.schemas.v1 import Victim
-from shared.topics import DECISIONS, TRIAGE_DECIDED
+from shared.schemas import EqualityGiven, TriageDecided
+from shared.schemas.v1 import Equality, Victim
+from shared.topics import DECISIONS, EQUALITY_GIVEN, INTAKE_EQUALITY, TRIAGE_DECIDED
 from tests.builders import settings_for
 
 ADMIN = ("marac:admin",)
@@ -135,6 +136,51 @@ class DecisionPublisher:
         key = victim_key(data.incident.victim.model_dump(mode="json"), data.incident_id)
         await self._producer.send_and_wait(
             DECISIONS, value=event.value(), key=key.encode(), headers=event.headers()
+        )
+        return event
+
+
+def equality_given(data: TriageDecided, equality: dict[str, Any]) -> EqualityGiven:
+    """What intake gives marac (alone) for the decision's incident when its victim's
+    equality monitoring was given: the decision itself never carries it."""
+    return EqualityGiven(
+        incident_id=data.incident_id,
+        area=data.area,
+        reported_at=data.incident.reported_at,
+        equality=Equality.model_validate(equality),
+    )
+
+
+def equality_event(given: EqualityGiven) -> CloudEvent:
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/mash/intake",
+        type=EQUALITY_GIVEN,
+        subject=str(given.incident_id),
+        data=given.model_dump(mode="json"),
+        time=given.reported_at,
+    )
+
+
+class EqualityPublisher:
+    """Puts equality monitoring on `mash.intake.equality.v1` as intake would (its principal,
+    the victim's key)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("intake"))
+
+    async def __aenter__(self) -> EqualityPublisher:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def publish(self, data: TriageDecided, equality: dict[str, Any]) -> CloudEvent:
+        event = equality_event(equality_given(data, equality))
+        key = victim_key(data.incident.victim.model_dump(mode="json"), data.incident_id)
+        await self._producer.send_and_wait(
+            INTAKE_EQUALITY, value=event.value(), key=key.encode(), headers=event.headers()
         )
         return event
 

@@ -15,15 +15,20 @@ import pytest
 import marac.app
 from marac import handlers, repository
 from marac.domain.listing import Meeting
-from mash_tools.testing import bearer, running
+from mash_tools.testing import bearer, eventually, running
 from tests.integration.marac.kit import (
     ADMIN,
     READ,
+    DecisionPublisher,
+    EqualityPublisher,
     decision,
+    equality_event,
+    equality_given,
     event_of,
     marac_settings,
     new_area,
     referral_body,
+    victim,
 )
 from tests.integration.marac.test_repeat import command
 
@@ -49,6 +54,7 @@ class Seed:
     children: int = 0
     outcome: str = "discussed"
     repeat: bool = False
+    equality_first: bool = False  # intake's equality event handled before triage's decision
     person: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,8 +94,10 @@ async def test_the_return_equals_the_counts_of_the_seeded_cases(
         Seed(2, "police", children=3, perpetrator_age=17),
         Seed(2, "mental-health", equality={"sex": "female", "ethnicity": "white"}),
         Seed(2, "probation", outcome="deferred"),  # goes to the next meeting: not counted
-        # equality given on the incident's victim (intake's), passed on in triage's decision
+        # equality given on the incident's victim (intake's own topic, never the decision),
+        # before the decision and after it
         Seed(2, "police", equality={"sex": "male", "ethnicity": "black", "disability": True}),
+        Seed(2, "police", equality={"sex": "female", "lgbt": False}, equality_first=True),
     ]
     async with running(app) as client:
         platform = app.state.platform
@@ -161,6 +169,79 @@ async def test_the_return_equals_the_counts_of_the_seeded_cases(
         assert refused.status_code == 403
 
 
+async def test_equality_from_intake_s_topic_counts_before_or_after_the_decision(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    """Issue 21: the decision carries no equality; intake gives it to marac alone on its own
+    topic, and the return counts it by incident id whether it came first or last."""
+    area = new_area()
+    settings = marac_settings(kafka_bootstrap, database_url, group, research_days=0)
+    app = marac.app.create_app(settings)
+    first, then = decision(area, victim(1)), decision(area, victim(2))
+    early = {"sex": "female", "ethnicity": "asian", "disability": True, "lgbt": True}
+    late = {"sex": "male", "ethnicity": "white"}
+    ids = [str(first.incident_id), str(then.incident_id)]
+    async with (
+        running(app) as client,
+        DecisionPublisher(kafka_bootstrap) as triage,
+        EqualityPublisher(kafka_bootstrap) as intake,
+    ):
+        platform = app.state.platform
+        today = handlers.local_date(datetime.now(UTC), settings)
+        meeting = Meeting(str(uuid.uuid4()), area, today, 10, 0)
+        async with platform.uow() as session:
+            assert await repository.add_meeting(session, meeting, "api", datetime.now(UTC))
+
+        async def kept(count: int) -> dict[str, Any] | None:
+            async with platform.sessions() as session:
+                found = await repository.equality_of(session, ids)
+            return found if len(found) == count else None
+
+        async def listed() -> list[Any] | None:
+            cases = await cases_on(app, meeting)
+            return cases if len(cases) == 2 else None
+
+        await intake.publish(first, early)  # before its incident's decision
+        await eventually(lambda: kept(1))
+        assert await cases_on(app, meeting) == []
+        await triage.publish(first)
+        await triage.publish(then)
+        cases = await eventually(listed)
+        await intake.publish(then, late)  # after its incident's decision, listed already
+        await eventually(lambda: kept(2))
+        await handlers.record_outcome(
+            platform,
+            meeting.meeting_id,
+            discussed=[c.case_id for c in cases],
+            deferred=[],
+            sub="t",
+            route="t",
+            now=datetime.now(UTC),
+        )
+        answer = await client.get(
+            "/v1/returns/safelives.csv",
+            params={"area": area, "quarter": quarter_of(today)[0]},
+            headers=bearer(*ADMIN),
+        )
+    assert answer.status_code == 200, answer.text
+    [row] = list(csv.DictReader(io.StringIO(answer.text)))
+    counted = {k: int(v) for k, v in row.items() if k.startswith("victims_")}
+    assert counted == {
+        "victims_female": 1,
+        "victims_male": 1,
+        "victims_other": 0,
+        "victims_sex_not_known": 0,
+        "victims_ethnic_minority": 1,
+        "victims_white": 1,
+        "victims_ethnicity_not_known": 0,
+        "victims_lgbt": 1,
+        "victims_lgbt_not_known": 1,
+        "victims_disabled": 1,
+        "victims_disability_not_known": 1,
+        "victims_aged_16_17": 0,
+    }
+
+
 def named(case: Any, seed: Seed) -> bool:
     victim = case.summary.victim
     return bool(victim.given_name == seed.person.get("given_name"))
@@ -181,10 +262,20 @@ async def bring(app: Any, area: str, seed: Seed, when: datetime) -> None:
     for n, agency in enumerate(a for a in (seed.first, seed.also) if a):
         at = when + timedelta(seconds=n)
         if agency == "police":
-            reported = {**seed.person, "equality": seed.equality} if seed.equality else seed.person
-            made = decision(area, reported, children=seed.children, decided_at=at)
+            made = decision(area, seed.person, children=seed.children, decided_at=at)
+            given = equality_given(made, seed.equality) if seed.equality else None
+            if given is not None and seed.equality_first:
+                async with platform.uow() as session:
+                    await handlers.on_equality_given(
+                        platform, session, given, equality_event(given), at
+                    )
             async with platform.uow() as session:
                 await handlers.on_triage_decided(platform, session, made, event_of(made), at)
+            if given is not None and not seed.equality_first:
+                async with platform.uow() as session:
+                    await handlers.on_equality_given(
+                        platform, session, given, equality_event(given), at
+                    )
             continue
         victim = {**seed.person, "equality": seed.equality} if seed.equality else seed.person
         body = referral_body(

@@ -104,7 +104,8 @@ def test_it_names_every_topic_and_event_type_of_the_contract() -> None:
         }
         found[channel["address"]] = types - {"mash.deadletter"}
     # besides the contract's topics, only notify's internal outcomes topic (the console's
-    # facts) and marac's internal referrals for IDVA (notify's alone)
+    # facts), marac's internal referrals for IDVA (notify's alone) and intake's equality
+    # monitoring (marac's alone)
     assert found.pop("mash.referral-outcomes.v1") == {
         "mash.referral.acknowledged",
         "mash.referral.delivered",
@@ -112,6 +113,7 @@ def test_it_names_every_topic_and_event_type_of_the_contract() -> None:
         "mash.referral.overdue",  # the escalation's fact, for read models (the console)
     }
     assert found.pop("mash.marac.idva-referrals.v1") == {"mash.marac.referral_received"}
+    assert found.pop("mash.intake.equality.v1") == {"mash.incident.equality_given"}
     assert found == SECTION_7
 
 
@@ -146,3 +148,14 @@ def test_every_service_serves_it(service: str) -> None:
     answer = client.get("/asyncapi.json")
     assert answer.status_code == 200
     assert answer.json()["channels"].keys() == document()["channels"].keys()
+
+
+def test_equality_monitoring_travels_on_intake_s_internal_topic_alone() -> None:
+    """Issue 21: the incident on `mash.incidents.v1` (and so the decision) has a victim
+    without the equality block; only `mash.intake.equality.v1` carries it."""
+    schemas = document()["components"]["schemas"]
+    carrying = {
+        name for name, schema in schemas.items() if "equality" in schema.get("properties", {})
+    }
+    assert carrying == {"EqualityGiven"}
+    assert "Victim" not in schemas  # intake's request body only, never an event's

@@ -1,6 +1,11 @@
 """Intake's commands: accept an incident, accept a later DASH. Each commits its state, its
 outgoing event and its log entry (`collected`, contract section 12) together (the outbox)
-before anyone is told it was accepted."""
+before anyone is told it was accepted.
+
+The victim's equality monitoring never travels with the incident: `mash.incidents.v1`
+carries the incident without it (triage, notify and perpetrators must never receive it,
+issue 21), and the block goes, in the same transaction, on the internal topic
+`mash.intake.equality.v1`, which only marac reads, for its national dataset return."""
 
 from __future__ import annotations
 
@@ -19,10 +24,22 @@ from shared.audit import Item, ReadAudit
 from shared.envelope import CloudEvent
 from shared.errors import FieldErrors
 from shared.identity import victim_key
-from shared.schemas import Dash, IncidentReport, IncidentReported, RiskAssessmentSubmitted
+from shared.schemas import (
+    Dash,
+    EqualityGiven,
+    IncidentReport,
+    IncidentReported,
+    RiskAssessmentSubmitted,
+)
 from shared.service import Platform
 from shared.telemetry import current_trace_id
-from shared.topics import INCIDENT_REPORTED, INCIDENTS, RISK_ASSESSMENT_SUBMITTED
+from shared.topics import (
+    EQUALITY_GIVEN,
+    INCIDENT_REPORTED,
+    INCIDENTS,
+    INTAKE_EQUALITY,
+    RISK_ASSESSMENT_SUBMITTED,
+)
 
 SOURCE = "/mash/intake"
 
@@ -81,7 +98,12 @@ async def report_incident(
                 subjects=subjects,
             ),
         )
-        data = IncidentReported(**report.model_dump(), incident_id=incident_id, received_at=now)
+        data = IncidentReported(
+            **report.model_dump(exclude={"victim": {"equality"}}),
+            incident_id=incident_id,
+            received_at=now,
+        )
+        await _stage_equality(platform, session, report, incident_id, key, now)
         await platform.outbox.add(
             session,
             INCIDENTS,
@@ -118,6 +140,39 @@ async def report_incident(
     if existing.fingerprint != digest:
         raise ReferenceConflict(report.control_room_ref)
     return Accepted(existing.incident_id, created=False)
+
+
+async def _stage_equality(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    report: IncidentReport,
+    incident_id: UUID,
+    key: str,
+    now: datetime,
+) -> None:
+    """The victim's equality monitoring, if given, for marac alone: the incident's id, area
+    and time with it, nothing else (no name, no other personal data). Its order against
+    the incident's event does not matter: marac counts it by incident id, whenever it
+    came."""
+    equality = report.victim.equality
+    if equality is None:
+        return
+    data = EqualityGiven(
+        incident_id=incident_id, area=report.area, reported_at=report.reported_at, equality=equality
+    )
+    await platform.outbox.add(
+        session,
+        INTAKE_EQUALITY,
+        key,
+        CloudEvent(
+            id=str(uuid4()),
+            source=SOURCE,
+            type=EQUALITY_GIVEN,
+            subject=str(incident_id),
+            data=data.model_dump(mode="json"),
+            time=now,
+        ),
+    )
 
 
 async def submit_risk_assessment(

@@ -1,12 +1,13 @@
-"""Kafka -> marac's handlers: triage's decisions."""
+"""Kafka -> marac's handlers: triage's decisions, and the equality monitoring intake gives
+marac alone."""
 
 from __future__ import annotations
 
 from marac import handlers
 from marac.config import Settings
 from shared.service import ConsumerSpec, Platform
-from shared.topics import DECISIONS
+from shared.topics import DECISIONS, INTAKE_EQUALITY
 
 
 def consumers(platform: Platform[Settings]) -> list[ConsumerSpec]:
-    return [ConsumerSpec.of("marac", [DECISIONS], handlers.EVENTS, platform)]
+    return [ConsumerSpec.of("marac", [DECISIONS, INTAKE_EQUALITY], handlers.EVENTS, platform)]

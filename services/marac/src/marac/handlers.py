@@ -51,7 +51,7 @@ from shared.db import hold
 from shared.envelope import CloudEvent
 from shared.identity import identify, victim_key
 from shared.kafka import EventTable, On
-from shared.schemas import Person, TriageDecided
+from shared.schemas import EqualityGiven, Person, TriageDecided
 from shared.schemas.marac import (
     ActionOverdue,
     Consent,
@@ -67,6 +67,7 @@ from shared.schemas.v1 import AuditOperation
 from shared.service import Platform
 from shared.topics import (
     DECISIONS,
+    EQUALITY_GIVEN,
     ESCALATIONS,
     MARAC,
     MARAC_ACTION_AGREED,
@@ -154,6 +155,23 @@ async def on_triage_decided(
         except IntegrityError:
             if attempt == ATTEMPTS:
                 raise
+
+
+async def on_equality_given(
+    platform: Platform[Settings],
+    session: AsyncSession,
+    given: EqualityGiven,
+    event: CloudEvent,
+    now: datetime,
+) -> None:
+    """The equality monitoring given on an incident's victim (intake's own topic: triage's
+    decision never carries it), kept for the return, which looks it up by incident id when
+    it is made: before or after the incident's decision, the return counts the same."""
+    equality = given.equality.model_dump(mode="json")
+    incident_id = str(given.incident_id)
+    await repository.record_equality(
+        session, incident_id, given.area, given.reported_at, equality, now
+    )
 
 
 async def _list_incident(
@@ -775,20 +793,29 @@ async def national_return(
         held = await repository.discussed_at(session, area, first, min(last, today))
         ids = [c.case_id for _, cases in held for c in cases]
         forms = await repository.referral_forms(session, ids)
+        incident_ids = [i.incident_id for _, cases in held for c in cases for i in c.incidents]
+        equality = await repository.equality_of(session, incident_ids)
     return rows(
-        (meeting.area, meeting.date, [discussed(c, forms[c.case_id]) for c in cases])
+        (meeting.area, meeting.date, [discussed(c, forms[c.case_id], equality) for c in cases])
         for meeting, cases in held
     )
 
 
-def discussed(case: MaracCase, forms: list[tuple[datetime, Any]]) -> DiscussedCase:
+def discussed(
+    case: MaracCase, forms: list[tuple[datetime, Any]], equality_given: dict[str, Any]
+) -> DiscussedCase:
     """What the return counts of a case: who referred it first, the people's dates of
     birth, and the victim's equality monitoring as last given, on an incident (intake's
-    victim) or an agency's referral form, whichever came later."""
+    victim, `equality_given` by incident id) or an agency's referral form, whichever was
+    reported or received later."""
     summary = case.summary
     sources = [(i.reported_at, "police") for i in case.incidents]
     sources += [(r.received_at, r.referring_agency) for r in case.referrals]
-    given = [(i.reported_at, i.equality) for i in case.incidents if i.equality]
+    given = [
+        (i.reported_at, equality_given[i.incident_id])
+        for i in case.incidents
+        if equality_given.get(i.incident_id)
+    ]
     given += [(at, f["victim"]["equality"]) for at, f in forms if f["victim"].get("equality")]
     equality = [e for _, e in sorted(given, key=lambda g: g[0])]
     born = [i.suspect.date_of_birth for i in case.incidents if i.suspect]
@@ -810,4 +837,5 @@ def _born(text: str | None) -> date | None:
 
 EVENTS: EventTable[Platform[Settings]] = {
     TRIAGE_DECIDED: On(TriageDecided, on_triage_decided),
+    EQUALITY_GIVEN: On(EqualityGiven, on_equality_given),
 }

@@ -304,7 +304,6 @@ def _facts_json(facts: IncidentFacts) -> dict[str, Any]:
         "victim": _party_json(facts.victim),
         "suspect": _party_json(facts.suspect),
         "victim_person_id": facts.victim_person_id,
-        "equality": facts.equality,
     }
 
 
@@ -323,7 +322,6 @@ def _facts(data: dict[str, Any]) -> IncidentFacts:
         victim=victim,
         suspect=_party(data["suspect"]),
         victim_person_id=data.get("victim_person_id"),
-        equality=data.get("equality"),
     )
 
 
@@ -710,6 +708,36 @@ async def referral_forms(
     for row in (await session.execute(stmt)).all():
         forms[row.case_id].append((utc(row.received_at), row.form))
     return forms
+
+
+async def record_equality(
+    session: AsyncSession,
+    incident_id: str,
+    area: str,
+    reported_at: datetime,
+    equality: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Keep the equality monitoring given on an incident's victim; False when the incident's
+    was already kept (intake gives it once per incident: a redelivery changes nothing)."""
+    stmt = insert(session, store.equality_given).values(
+        incident_id=incident_id,
+        area=area,
+        reported_at=reported_at,
+        equality=equality,
+        received_at=now,
+    )
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["incident_id"]))
+    return _rowcount(result) == 1
+
+
+async def equality_of(session: AsyncSession, incident_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The equality monitoring given on each of these incidents that had any, by id."""
+    t = store.equality_given
+    if not incident_ids:
+        return {}
+    stmt = select(t.c.incident_id, t.c.equality).where(t.c.incident_id.in_(incident_ids))
+    return {row.incident_id: dict(row.equality) for row in (await session.execute(stmt)).all()}
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,17 @@ actions = Table(
     CheckConstraint("status IN ('open', 'done')", name="ck_action_status"),
 )
 """Actions agreed at a meeting, each owned by one agency; `escalated_at` once overdue."""
+
+equality_given = Table(
+    "equality_given",
+    metadata,
+    Column("incident_id", String(36), primary_key=True),
+    Column("area", String(64), nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("equality", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+"""The equality monitoring given on incidents' victims, one row per incident, from intake's
+internal topic `mash.intake.equality.v1` (never from a decision: triage never has it).
+Counted by the national dataset return only, looked up by incident id when it is made, so
+whether it came before or after the incident's decision makes no difference."""

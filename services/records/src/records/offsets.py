@@ -54,6 +54,7 @@ from shared.topics import (
     DECISIONS,
     ESCALATIONS,
     INCIDENTS,
+    INTAKE_EQUALITY,
     MARAC,
     MARAC_IDVA_REFERRALS,
     PERPETRATORS,
@@ -67,6 +68,7 @@ REFERRALS_PREFIX = "mash.referrals."
 SUMMARIES = "mash.triage.summaries.v1"
 RESOURCES: Mapping[str, AuditResource] = {
     INCIDENTS: "incident",
+    INTAKE_EQUALITY: "incident",  # an incident victim's equality monitoring
     DECISIONS: "decision",
     SUMMARIES: "decision",
     MARAC: "marac_case",

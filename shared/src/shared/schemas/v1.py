@@ -229,6 +229,18 @@ class Victim(Person):
     )
 
 
+class EqualityGiven(Strict):
+    """Data of `mash.incident.equality_given` on the internal topic `mash.intake.equality.v1`
+    (intake writes it, marac alone reads it): the equality monitoring given on an incident's
+    victim, with only what marac's return needs to place it (the incident's id, area and
+    time); never a name or any other personal data."""
+
+    incident_id: UUID
+    area: Slug
+    reported_at: AwareDatetime
+    equality: Equality
+
+
 class Child(Person):
     """A child of the household."""
 
@@ -264,8 +276,9 @@ class Dash(Strict):
     completed_by: Name = Field(description="The officer who completed it.", examples=["PC 1234"])
 
 
-class IncidentReport(Strict):
-    """One domestic abuse incident, as the control room reports it."""
+class IncidentFields(Strict):
+    """An incident's fields, as the control room reports them and as `mash.incidents.v1`
+    carries them; the two differ in the victim only (`IncidentReport`, `IncidentReported`)."""
 
     control_room_ref: Reference = Field(
         description="The control room's own reference, 1-64 of [A-Za-z0-9_/-]; with `force` it "
@@ -287,8 +300,8 @@ class IncidentReport(Strict):
     relationship: Relationship = Field(
         description="The suspect's relationship to the victim.", examples=["ex_partner"]
     )
-    victim: Victim = Field(
-        description="The victim.",
+    victim: Person = Field(
+        description="The victim, without equality monitoring (`mash.intake.equality.v1`).",
         examples=[
             {
                 "person_id": "N123456",
@@ -334,8 +347,29 @@ class IncidentReport(Strict):
     )
 
 
-class IncidentReported(IncidentReport):
-    """Data of `mash.incident.reported`: the accepted incident."""
+class IncidentReport(IncidentFields):
+    """One domestic abuse incident, as the control room reports it."""
+
+    victim: Victim = Field(
+        description="The victim.",
+        examples=[
+            {
+                "person_id": "N123456",
+                "given_name": "Alex",
+                "family_name": "Example",
+                "date_of_birth": "1990-04-01",
+                "address": _ADDRESS,
+                "contact": _CONTACT,
+            }
+        ],
+    )
+
+
+class IncidentReported(IncidentFields):
+    """Data of `mash.incident.reported`: the accepted incident, its victim without the
+    equality monitoring (a `Person`, which refuses unknown fields, so the block can never
+    ride along to triage, notify or perpetrators: issue 21). Intake publishes that block
+    apart, for marac alone (`EqualityGiven`)."""
 
     incident_id: UUID
     received_at: AwareDatetime

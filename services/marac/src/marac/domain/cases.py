@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from shared.schemas import Person, TriageDecided
 
@@ -50,9 +50,6 @@ class IncidentFacts:
     victim: Party
     suspect: Party | None
     victim_person_id: str | None = None
-    equality: dict[str, Any] | None = None
-    """The victim's equality monitoring as reported, counted by the return only: never in
-    a list, an event, a score or a priority."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,6 @@ def summarise(
 def facts_of(decision: TriageDecided) -> IncidentFacts:
     """What a case keeps of one decision."""
     incident = decision.incident
-    equality = incident.victim.equality
     return IncidentFacts(
         incident_id=str(decision.incident_id),
         reported_at=incident.reported_at,
@@ -172,9 +168,6 @@ def facts_of(decision: TriageDecided) -> IncidentFacts:
         victim=_party(incident.victim),
         suspect=_party(incident.suspect) if incident.suspect else None,
         victim_person_id=incident.victim.person_id,
-        equality=equality.model_dump(mode="json")
-        if (equality := incident.victim.equality)
-        else None,
     )
 
 
