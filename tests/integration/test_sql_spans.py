@@ -48,8 +48,10 @@ async def test_with_trace_sql_each_statement_is_a_child_span(database_url: str) 
     selects = [span for span in sql if "effects" in str((span.attributes or {}).values())]
     assert len(selects) == 1, [span.name for span in sql]
     assert selects[0].name.startswith("SELECT")
-    assert selects[0].parent is not None
-    assert selects[0].parent.span_id == consume.get_span_context().span_id
+    parent, own = selects[0].parent, consume.get_span_context()
+    assert parent is not None
+    assert own is not None
+    assert parent.span_id == own.span_id
 
 
 def test_the_setting_is_read_from_mash_trace_sql(monkeypatch: pytest.MonkeyPatch) -> None:
