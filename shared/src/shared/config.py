@@ -72,6 +72,9 @@ class HubSettings(BaseSettings):
     production, where unset means no console token is accepted."""
     pseudonym_key: str = DEVELOPMENT_SECRET
     data_dir: Path = DATA_DIR
+    trace_sql: bool = False
+    """A span per SQL statement (`MASH_TRACE_SQL=true`), for debugging only: off by default,
+    as those spans were 10 to 34% of a consumer's event-loop time (docs/speed.md)."""
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> HubSettings:

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -217,12 +217,38 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 @asynccontextmanager
 async def unit_of_work(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """One writing transaction: committed when the block ends, rolled back if it raises."""
+    """One writing transaction: committed when the block ends, rolled back if it raises.
+
+    Writes staged with `at_commit` run when the block ends, in the transaction, before
+    the commit (and not at all if the block raised)."""
     bind = sessions.kw.get("bind")
     queue = _SQLITE_WRITERS.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
     async with queue or contextlib.nullcontext(), sessions() as session, session.begin():
         await session.connection(execution_options={WRITER: True})
+        staged: dict[str, StagedWrite] = {}
+        session.info[_STAGED] = staged
         yield session
+        while staged:  # a write may stage another
+            await staged.pop(next(iter(staged)))(session)
+
+
+StagedWrite = Callable[[AsyncSession], Awaitable[None]]
+_STAGED = "shared.db.staged"
+
+
+def at_commit(session: AsyncSession, key: str, write: StagedWrite) -> None:
+    """Run `write(session)` once, at the end of this unit of work, before it commits.
+
+    Why: a consumer's handlers run once per event, but a fetched batch of events shares
+    one transaction (`shared.kafka.consumer`); a handler can stage what it would insert
+    (in `session.info`) and write the whole batch's rows here, a statement per table
+    instead of a statement per event. The first `write` staged under a `key` is the one
+    that runs; writes run in the order first staged. A failure fails the transaction, as
+    a failing handler does (the batch then goes one event per transaction)."""
+    staged: dict[str, StagedWrite] | None = session.info.get(_STAGED)
+    if staged is None:
+        raise RuntimeError("at_commit needs a session of unit_of_work: nothing would write")
+    staged.setdefault(key, write)
 
 
 async def ping(engine: AsyncEngine) -> bool:

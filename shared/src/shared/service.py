@@ -24,7 +24,6 @@ from opentelemetry.instrumentation.propagators import (
     TraceResponsePropagator,
     set_global_response_propagator,
 )
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -40,7 +39,7 @@ from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
 from shared.tables import MessageTables
-from shared.telemetry import tracer_provider
+from shared.telemetry import trace_statements, tracer_provider
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +132,8 @@ class Platform(Generic[Settings]):
         if isinstance(self.migrations_dir, MetaData):
             async with self._engine.begin() as conn:
                 await conn.run_sync(self.migrations_dir.create_all)
-        SQLAlchemyInstrumentor().instrument(
-            engine=self._engine.sync_engine,
-            tracer_provider=self.provider,
-            enable_commenter=False,
-        )
+        if self.settings.hub.trace_sql:  # off by default: a span per statement costs
+            trace_statements(self._engine.sync_engine, self.provider)
         self._sessions = session_factory(self._engine)
 
     async def start(self, specs: Sequence[ConsumerSpec], *, relay: bool = True) -> None:

@@ -14,19 +14,20 @@ from datetime import datetime
 from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records import disclosures, repository
+from records import chaining, disclosures, repository
+from records.chaining import chain_lock
 from records.config import Settings
-from records.domain.chain import START, Break, Record, chain, walk
+from records.domain.chain import START, Break, Record, walk
 from records.domain.retention import cutoff, erasable
 from records.schemas import PersonSearch
 from shared import audit
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
 from shared.identity import keys_of_fields
-from shared.kafka import EventTable, On, PoisonMessage
+from shared.kafka import EventTable, On
 from shared.schemas import AuditEntry
 from shared.service import Platform
-from shared.topics import AUDIT_OPERATIONS, audit_topic, audit_type
+from shared.topics import AUDIT_OPERATIONS, audit_type
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -55,11 +56,6 @@ class Records:
         return cls(platform, broken, erased)
 
 
-def chain_lock(service: str) -> str:
-    """The hold on one service's chain: one writer extends or erases it at a time."""
-    return f"records.chain:{service}"
-
-
 def record_of(entry: AuditEntry) -> Record:
     return Record(
         entry_id=str(entry.entry_id),
@@ -80,17 +76,12 @@ def record_of(entry: AuditEntry) -> Record:
 async def on_audit_entry(
     records: Records, session: AsyncSession, entry: AuditEntry, event: CloudEvent, now: datetime
 ) -> None:
-    """Keep an entry once, as the next link of its service's chain.
+    """Keep an entry once, as the next link of its service's chain: staged, and chained
+    with the rest of the transaction's entries when it commits (`records.chaining`).
 
     Only a service's own topic may speak for it (the broker lets no other principal write
     there): an entry naming another service is dead-lettered, never chained."""
-    if await repository.topic_of(session, event.id) != audit_topic(entry.service):
-        raise PoisonMessage("the entry names a service other than its topic's")
-    await hold(session, [chain_lock(entry.service)])
-    if await repository.is_kept(session, str(entry.entry_id)):
-        return  # the same entry under another event id: kept once
-    end = await repository.chain_end(session, entry.service)
-    await repository.add(session, chain(end, record_of(entry)), now)
+    chaining.stage(session, event.id, record_of(entry), now)
 
 
 def person_keys(secret: str, person: PersonSearch) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, text, union
+from sqlalchemy import Select, bindparam, delete, func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from records.domain.chain import START, Chained, Indexed, Link, Record
@@ -66,14 +66,31 @@ def _chained(row: Any) -> Chained:
 
 async def topic_of(session: AsyncSession, event_id: str) -> str | None:
     """The topic an event came on, as the consumer loop entered it in the inbox."""
-    inbox = messages.inbox
-    found = await session.execute(select(inbox.c.topic).where(inbox.c.event_id == event_id))
-    return found.scalar_one_or_none()
+    return (await topics_of(session, [event_id])).get(event_id)
 
 
-async def is_kept(session: AsyncSession, entry_id: str) -> bool:
-    found = await session.execute(select(entries.c.id).where(entries.c.entry_id == entry_id))
-    return found.first() is not None
+_TOPICS = select(messages.inbox.c.event_id, messages.inbox.c.topic).where(
+    messages.inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
+)
+_KEPT = select(entries.c.entry_id).where(
+    entries.c.entry_id.in_(bindparam("entry_ids", expanding=True))
+)
+# built once: a batch's rows go in one executemany per table
+_ADD_ENTRIES = entries.insert()
+_ADD_SUBJECTS = entry_subjects.insert()
+_ADD_IDS = entry_ids.insert()
+
+
+async def topics_of(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, str]:
+    """The topic each of these events came on, as the consumer loop entered it in the inbox."""
+    found = await session.execute(_TOPICS, {"event_ids": list(event_ids)})
+    return {event_id: topic for event_id, topic in found.tuples()}
+
+
+async def kept_of(session: AsyncSession, entry_ids: Sequence[str]) -> set[str]:
+    """Which of these entries are kept already."""
+    found = await session.execute(_KEPT, {"entry_ids": list(entry_ids)})
+    return set(found.scalars())
 
 
 async def checkpoint(session: AsyncSession, service: str) -> Link | None:
@@ -103,39 +120,43 @@ async def chain_end(session: AsyncSession, service: str) -> Link:
     return await checkpoint(session, service) or START
 
 
-async def add(session: AsyncSession, entry: Chained, now: datetime) -> None:
-    """Keep one chained entry, with its people and record ids one a row."""
-    record = entry.record
-    await session.execute(
-        entries.insert().values(
-            entry_id=record.entry_id,
-            service=record.service,
-            seq=entry.seq,
-            at=record.at,
-            operation=record.operation,
-            sub=record.sub,
-            via=record.via,
-            route=record.route,
-            resource=record.resource,
-            ids=list(record.ids),
-            subjects=list(record.subjects),
-            recipient=record.recipient,
-            status=record.status,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-            stored_at=now,
+async def add(session: AsyncSession, chained: Sequence[tuple[Chained, datetime]]) -> None:
+    """Keep chained entries (each with its time of processing), with their people and
+    record ids one a row: one executemany per table, whatever the number of entries."""
+    if not chained:
+        return
+    rows, subjects, ids = [], [], []
+    for entry, now in chained:
+        record = entry.record
+        rows.append(
+            {
+                "entry_id": record.entry_id,
+                "service": record.service,
+                "seq": entry.seq,
+                "at": record.at,
+                "operation": record.operation,
+                "sub": record.sub,
+                "via": record.via,
+                "route": record.route,
+                "resource": record.resource,
+                "ids": list(record.ids),
+                "subjects": list(record.subjects),
+                "recipient": record.recipient,
+                "status": record.status,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+                "stored_at": now,
+            }
         )
-    )
-    if record.subjects:
-        await session.execute(
-            entry_subjects.insert(),
-            [{"subject": s, "entry_id": record.entry_id} for s in dict.fromkeys(record.subjects)],
-        )
-    if record.ids:
-        await session.execute(
-            entry_ids.insert(),
-            [{"record_id": i, "entry_id": record.entry_id} for i in dict.fromkeys(record.ids)],
-        )
+        subjects += [
+            {"subject": s, "entry_id": record.entry_id} for s in dict.fromkeys(record.subjects)
+        ]
+        ids += [{"record_id": i, "entry_id": record.entry_id} for i in dict.fromkeys(record.ids)]
+    await session.execute(_ADD_ENTRIES, rows)
+    if subjects:
+        await session.execute(_ADD_SUBJECTS, subjects)
+    if ids:
+        await session.execute(_ADD_IDS, ids)
 
 
 def _filtered(filters: Filters) -> Select[Any]:
