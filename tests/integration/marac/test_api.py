@@ -24,6 +24,8 @@ from tests.integration.marac.kit import (
 )
 
 pytestmark = pytest.mark.kafka
+# an id nothing has: the same in every process collecting the tests (pytest-xdist)
+UNKNOWN = uuid.UUID(int=1, version=4)
 
 
 @pytest.fixture
@@ -126,8 +128,8 @@ async def test_malformed_json_is_422_not_500(client: httpx.AsyncClient) -> None:
     [
         ("POST", "/v1/meetings", ("marac:read",)),
         ("GET", "/v1/meetings", ("marac:admin",)),
-        ("GET", f"/v1/meetings/{uuid.uuid4()}/cases", ("incidents:read",)),
-        ("GET", f"/v1/meetings/{uuid.uuid4()}/cases.csv", ("triage:read",)),
+        ("GET", f"/v1/meetings/{UNKNOWN}/cases", ("incidents:read",)),
+        ("GET", f"/v1/meetings/{UNKNOWN}/cases.csv", ("triage:read",)),
         ("GET", "/v1/cases", ("referrals:read:*",)),
     ],
 )

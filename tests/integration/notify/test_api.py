@@ -17,6 +17,8 @@ from tests.integration.notify.kit import notify_app, publish, referrals_of
 from tests.unit.notify import builders
 
 pytestmark = pytest.mark.kafka
+# an id nothing has: the same in every process collecting the tests (pytest-xdist)
+UNKNOWN = uuid.UUID(int=1, version=4)
 AGENCIES = ["childrens-social-care", "school", "idva", "safeguarding-team", "victim-support"]
 
 
@@ -69,7 +71,7 @@ def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
     ("method", "path"),
     [
         ("GET", "/v1/referrals?agency=idva"),
-        ("POST", f"/v1/referrals/{uuid.uuid4()}/ack"),
+        ("POST", f"/v1/referrals/{UNKNOWN}/ack"),
         ("PUT", "/v1/subscriptions/idva"),
         ("DELETE", "/v1/subscriptions/idva"),
     ],

@@ -26,7 +26,9 @@ from tests.integration.perpetrators.kit import (
 )
 
 pytestmark = pytest.mark.kafka
-ROUTES = ("/v1/perpetrators", "/v1/perpetrators.csv", f"/v1/perpetrators/{uuid.uuid4().hex}")
+# an id nothing has: the same in every process collecting the tests (pytest-xdist)
+UNKNOWN = uuid.UUID(int=1, version=4)
+ROUTES = ("/v1/perpetrators", "/v1/perpetrators.csv", f"/v1/perpetrators/{UNKNOWN.hex}")
 
 
 @dataclass
