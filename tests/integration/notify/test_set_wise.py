@@ -18,18 +18,28 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from sqlalchemy import select
 
-from mash_tools.testing import TopicReader, create_database, data_of, eventually, headers_of
-from notify import repository, store
+from mash_tools.testing import (
+    TopicReader,
+    create_database,
+    data_of,
+    eventually,
+    headers_of,
+    hub_settings,
+)
+from notify import referring, repository, store
 from notify.app import MIGRATIONS
+from notify.config import Settings
 from notify.consumer import consumers
 from notify.domain.records import created_record
 from notify.domain.sharing import VIEWS
@@ -37,11 +47,13 @@ from notify.handlers import Notify
 from shared.envelope import CloudEvent
 from shared.kafka import ConsumerLoop
 from shared.service import Platform
+from shared.telemetry import inject_headers
 from shared.topics import (
     DEADLETTER,
     DECISIONS,
     MARAC_IDVA_REFERRALS,
     MARAC_REFERRAL_RECEIVED,
+    REFERRAL_CREATED,
     TRIAGE_DECIDED,
     audit_topic,
     referrals_topic,
@@ -406,3 +418,35 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         await dlq.poll()
         dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
         assert [i for i in dead_ours if i in ours] == [poison[0].id]  # alone, once
+
+
+async def test_notifys_outbox_rows_are_the_shared_writers_rows(database_url: str) -> None:
+    """`notify.referring` writes outbox rows itself (many in one statement); they must be
+    the rows `shared.outbox.Outbox.add` writes for the same event in the same trace, so
+    the relay publishes the same message either way."""
+    settings = Settings(database_url=database_url, hub=hub_settings("127.0.0.1:1"))
+    platform = Platform("notify", settings, store.messages, MIGRATIONS)
+    await platform.start_storage()
+    context = SpanContext(uuid.uuid4().int >> 64, 7, is_remote=False, trace_flags=TraceFlags(1))
+    data = {"name": "Zoë", "n": 1, "at": NOW.isoformat(), "nested": {"list": [1, None]}}
+    outbox = store.messages.outbox
+    try:
+        async with platform.uow() as session:
+            with trace.use_span(NonRecordingSpan(context)):
+                shared = CloudEvent("shared-writer", "/mash/notify", REFERRAL_CREATED, "s", data)
+                await platform.outbox.add(session, "mash.referrals.idva.v1", "k", shared)
+                ours = replace(shared, id="notify-writer")
+                row = referring.outbox_row("mash.referrals.idva.v1", "k", ours, inject_headers())
+            await repository.add_events(session, [row])
+        async with platform.sessions() as session:
+            rows = (await session.execute(select(outbox).order_by(outbox.c.id))).all()
+    finally:
+        await platform.engine.dispose()
+    first, second = ({k: v for k, v in r._asdict().items() if k not in SERIAL} for r in rows)
+    assert first["headers"]["traceparent"]  # in the trace, both
+    for values in (first, second):
+        values["headers"]["ce_id"] = values.pop("event_id")
+    assert first == {**second, "headers": {**second["headers"], "ce_id": "shared-writer"}}
+
+
+SERIAL = {"id", "created_at", "published_at"}

@@ -22,8 +22,9 @@ to the agency's subscription as of the batch's end rather than of its event, whi
 subscription changed while the batch ran cannot tell from a change just before or after.
 
 `shared.outbox.Outbox.add` and `shared.audit.log` write one row a statement and are
-shared with every service; the rows here are made as they make them (`_row`) and the
-log entries by `shared.audit.entries`, the function `audit.log` stages.
+shared with every service; the rows here are made as they make them (`outbox_row`) and the
+log entries by `shared.audit.entries`, the function `audit.log` stages
+(tests/integration/notify/test_set_wise.py compares `outbox_row` with `Outbox.add`'s).
 """
 
 from __future__ import annotations
@@ -149,15 +150,15 @@ def _events(notify: Notify, wanted: Wanted, new: repository.NewEntry) -> list[di
         data=created_record(repository.entry_of(new)),
         time=wanted.now,
     )
-    rows = [_row(topic, origin.key, event, wanted.trace)]
+    rows = [outbox_row(topic, origin.key, event, wanted.trace)]
     disclosed = Entry(NAME, "disclosed", NAME, "topic", topic, "referral", agency)
     ids = audit.items([new.referral_id, origin.incident_id], new.subject_keys)
     for entry in audit.entries(disclosed, ids, wanted.now):
-        rows.append(_row(audit_topic(NAME), NAME, entry, wanted.trace))
+        rows.append(outbox_row(audit_topic(NAME), NAME, entry, wanted.trace))
     return rows
 
 
-def _row(topic: str, key: str, event: CloudEvent, trace: dict[str, str]) -> dict[str, Any]:
+def outbox_row(topic: str, key: str, event: CloudEvent, trace: dict[str, str]) -> dict[str, Any]:
     """An outbox row as `shared.outbox.Outbox.add` makes it, in the trace the event was
     handled in (captured by the handler: here no message's span is current)."""
     headers = {k: v.decode() for k, v in event.headers()}
