@@ -16,19 +16,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from uuid import NAMESPACE_URL, uuid4, uuid5
+from uuid import NAMESPACE_URL, uuid5
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify import repository, webhooks
+from notify import referring, repository, webhooks
 from notify.config import Settings
 from notify.domain import marac_referrals
 from notify.domain.clocks import ClockPolicy
 from notify.domain.delivery import Next, Status, Verdict, after_attempt
 from notify.domain.records import LedgerEntry, created_record
-from notify.domain.referrals import NewReferral, ReferralTiming, not_yet_made, plan
+from notify.domain.referrals import NewReferral, ReferralTiming, plan
 from notify.metrics import ReferralMetrics
+from notify.referring import Origin, Wanted
 from notify.webhooks import Attempt, host_of
 from shared import audit
 from shared.audit import Entry, Item
@@ -137,7 +138,8 @@ async def on_triage_decided(
     event: CloudEvent,
     now: datetime,
 ) -> None:
-    """A triage decision: make the referrals the incident does not have yet."""
+    """A triage decision: make the referrals the incident does not have yet (staged:
+    `notify.referring` makes the batch's at once, as one-by-one would)."""
     settings = notify.settings
     planned = plan(decision, timing_of(settings), now)
     for rejected in planned.rejected:
@@ -146,12 +148,12 @@ async def on_triage_decided(
             decision.decision_id,
             rejected.agency,
         )
-    made = await repository.made_for(session, str(decision.incident_id))
+    if not planned.referrals:
+        return
     key = victim_key(settings.hub.pseudonym_key, decision.incident.victim, decision.incident_id)
     origin = Origin(str(decision.incident_id), str(decision.decision_id), decision.risk_level, key)
-    for referral in not_yet_made(planned.referrals, made):
-        about = _about(decision, referral)
-        await _make_referral(notify, session, origin, referral, about, now)
+    wanted = [(referral, _about(decision, referral)) for referral in planned.referrals]
+    referring.stage(notify, session, Wanted(origin, wanted, now, inject_headers()))
 
 
 async def on_marac_referral_received(
@@ -162,75 +164,20 @@ async def on_marac_referral_received(
     now: datetime,
 ) -> None:
     """An agency referred a victim to MARAC: the IDVA service is referred too (reason
-    `marac_referral`), once per MARAC referral, unless IDVA made it. The MARAC referral's
-    id stands where an incident's would (`incident_id`, `ce_subject`), as on marac's own
-    events."""
+    `marac_referral`), once per MARAC referral, unless IDVA made it (a redelivery, or the
+    same referral announced again: `notify.referring` makes it only once). The MARAC
+    referral's id stands where an incident's would (`incident_id`, `ce_subject`), as on
+    marac's own events."""
     if not marac_referrals.wanted(referral):
         return
     source_id = str(referral.marac_referral_id)
-    made = await repository.made_for(session, source_id)
     settings = notify.settings
     timing = timing_of(settings)
     new = marac_referrals.idva_referral(referral, timing.timezone, timing.clocks, now)
-    if (new.agency, new.subject) in made:
-        return  # a redelivery, or the same referral announced again
     key = victim_key(settings.hub.pseudonym_key, referral.victim, source_id)
     origin = Origin(source_id, source_id, marac_referrals.RISK_LEVEL, key)
-    await _make_referral(notify, session, origin, new, referral.victim, now)
-
-
-@dataclass(frozen=True)
-class Origin:
-    """What a referral is made for: an incident (and the decision), or a MARAC referral
-    (its id as both); the risk level it carries; the victim's Kafka key."""
-
-    incident_id: str
-    decision_id: str
-    risk_level: str
-    key: str
-
-
-async def _make_referral(
-    notify: Notify,
-    session: AsyncSession,
-    origin: Origin,
-    referral: NewReferral,
-    about: Person | None,
-    now: datetime,
-) -> None:
-    """Record one referral and its delivery (pinned to the agency's subscription of now),
-    and stage its event on the agency's topic; logged as disclosed."""
-    referral_id = str(uuid4())
-    keys = audit.person_keys(notify.settings.hub.pseudonym_key, about)
-    new = repository.NewEntry(
-        referral_id=referral_id,
-        referral=referral,
-        incident_id=origin.incident_id,
-        decision_id=origin.decision_id,
-        risk_level=origin.risk_level,
-        victim_key=origin.key,
-        created_at=now,
-        clock_policy=ClockPolicy().version,
-        webhook=await repository.subscription(session, referral.agency),
-        trace=inject_headers(),
-        subject_keys=keys,
-    )
-    entry = await repository.add_referral(session, new)
-    # ce_id = referral_id, on Kafka as in the webhook: one id for one referral everywhere
-    event = CloudEvent(
-        id=referral_id,
-        source=notify.settings.source,
-        type=REFERRAL_CREATED,
-        subject=origin.incident_id,
-        data=created_record(entry),
-        time=now,
-    )
-    topic = referrals_topic(referral.agency)
-    await notify.platform.outbox.add(session, topic, origin.key, event)
-    disclosed = Entry(NAME, "disclosed", NAME, "topic", topic, "referral", referral.agency)
-    ids = audit.items([referral_id, origin.incident_id], keys)
-    await audit.log(notify.platform.outbox, session, disclosed, ids, now)
-    notify.metrics.referrals.labels(referral.agency).inc()
+    wanted = Wanted(origin, [(new, referral.victim)], now, inject_headers())
+    referring.stage(notify, session, wanted)
 
 
 def _about(decision: TriageDecided, referral: NewReferral) -> Person | None:

@@ -6,7 +6,7 @@ Returns domain objects (`LedgerEntry`, `DueDelivery`); rows never leave this mod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,17 +116,42 @@ def _entry(row: Any) -> LedgerEntry:
 
 
 # the statements of every decision, built once (each call binds its values only)
-_MADE_FOR = select(referrals.c.agency, referrals.c.subject).where(
-    referrals.c.incident_id == bindparam("incident_id")
+_MADE_FOR = select(referrals.c.incident_id, referrals.c.agency, referrals.c.subject).where(
+    referrals.c.incident_id.in_(bindparam("incident_ids", expanding=True))
 )
+_SUBSCRIPTIONS = select(
+    subscriptions.c.agency, subscriptions.c.webhook_url, subscriptions.c.secret
+).where(subscriptions.c.agency.in_(bindparam("agencies", expanding=True)))
 _ADD_REFERRAL = insert(referrals)
 _ADD_DELIVERY = insert(deliveries)
+_ADD_EVENTS = insert(messages.outbox)
 
 
 async def made_for(session: AsyncSession, incident_id: str) -> set[tuple[str, str]]:
     """The (agency, subject) pairs the incident already has referrals for."""
-    rows = await session.execute(_MADE_FOR, {"incident_id": incident_id})
-    return {(row.agency, row.subject) for row in rows}
+    return (await made_for_each(session, [incident_id])).get(incident_id, set())
+
+
+async def made_for_each(
+    session: AsyncSession, incident_ids: Collection[str]
+) -> dict[str, set[tuple[str, str]]]:
+    """For each of these incidents that has referrals, their (agency, subject) pairs: one
+    query for a consumer's whole batch."""
+    made: dict[str, set[tuple[str, str]]] = {}
+    if not incident_ids:
+        return made
+    rows = await session.execute(_MADE_FOR, {"incident_ids": sorted(set(incident_ids))})
+    for row in rows:
+        made.setdefault(row.incident_id, set()).add((row.agency, row.subject))
+    return made
+
+
+async def subscriptions_of(session: AsyncSession, agencies: Collection[str]) -> dict[str, Webhook]:
+    """The webhook subscription of each of these agencies that has one (one query)."""
+    if not agencies:
+        return {}
+    rows = await session.execute(_SUBSCRIPTIONS, {"agencies": sorted(set(agencies))})
+    return {row.agency: Webhook(row.webhook_url, row.secret) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -151,49 +176,98 @@ class NewEntry:
     """The keys of the person it is about (`shared.audit.person_keys`), for its log entries."""
 
 
-async def add_referral(session: AsyncSession, new: NewEntry) -> LedgerEntry:
-    """Record a referral and its delivery: by webhook, pinned to the agency's subscription
-    of now and due from `deliver_after`, when it has one; else on its topic alone."""
+def _referral_row(new: NewEntry) -> dict[str, Any]:
+    referral = new.referral
+    return {
+        "referral_id": new.referral_id,
+        "incident_id": new.incident_id,
+        "agency": referral.agency,
+        "subject": referral.subject,
+        "reason": referral.reason,
+        "risk_level": new.risk_level,
+        "decision_id": new.decision_id,
+        "victim_key": new.victim_key,
+        "data": referral.data,
+        "created_at": new.created_at,
+        "review_due_at": utc(referral.review_due_at) if referral.review_due_at else None,
+        "due_by": utc(referral.due_by),
+        "clock_policy": new.clock_policy,
+        "subject_keys": list(new.subject_keys),
+    }
+
+
+def _delivery_row(new: NewEntry) -> dict[str, Any]:
     referral, webhook = new.referral, new.webhook
-    await session.execute(
-        _ADD_REFERRAL,
-        {
-            "referral_id": new.referral_id,
-            "incident_id": new.incident_id,
-            "agency": referral.agency,
-            "subject": referral.subject,
-            "reason": referral.reason,
-            "risk_level": new.risk_level,
-            "decision_id": new.decision_id,
-            "victim_key": new.victim_key,
-            "data": referral.data,
-            "created_at": new.created_at,
-            "review_due_at": utc(referral.review_due_at) if referral.review_due_at else None,
-            "due_by": utc(referral.due_by),
-            "clock_policy": new.clock_policy,
-            "subject_keys": list(new.subject_keys),
-        },
-    )
-    await session.execute(
-        _ADD_DELIVERY,
-        {
-            "referral_id": new.referral_id,
-            "agency": referral.agency,
-            "channel": "webhook" if webhook else "topic",
-            "status": Status.PENDING,
-            "attempts": 0,
-            "round_start": 0,
-            "deliver_after": utc(referral.deliver_after),
-            "due_at": utc(referral.deliver_after) if webhook else None,
-            "version": 0,
-            "trace": new.trace,
-            "webhook_url": webhook.url if webhook else None,
-            "secret": webhook.sealed_secret if webhook else None,
-        },
-    )
+    return {
+        "referral_id": new.referral_id,
+        "agency": referral.agency,
+        "channel": "webhook" if webhook else "topic",
+        "status": Status.PENDING,
+        "attempts": 0,
+        "round_start": 0,
+        "deliver_after": utc(referral.deliver_after),
+        "due_at": utc(referral.deliver_after) if webhook else None,
+        "version": 0,
+        "trace": new.trace,
+        "webhook_url": webhook.url if webhook else None,
+        "secret": webhook.sealed_secret if webhook else None,
+    }
+
+
+async def add_referrals(session: AsyncSession, news: Sequence[NewEntry]) -> None:
+    """Record referrals and their deliveries, one statement per table for them all: by
+    webhook, pinned to the agency's subscription of now and due from `deliver_after`, when
+    it has one; else on its topic alone."""
+    if not news:
+        return
+    await session.execute(_ADD_REFERRAL, [_referral_row(new) for new in news])
+    await session.execute(_ADD_DELIVERY, [_delivery_row(new) for new in news])
+
+
+async def add_referral(session: AsyncSession, new: NewEntry) -> LedgerEntry:
+    """Record one referral and its delivery (`add_referrals`), and read it back."""
+    await add_referrals(session, [new])
     entry = await record(session, new.referral_id)
     assert entry is not None
     return entry
+
+
+def entry_of(new: NewEntry) -> LedgerEntry:
+    """The ledger entry of a new referral as `record` reads it back once `add_referrals`
+    wrote it and before its topic event is staged (so `published`: no outbox row yet),
+    without the read: what its event carries (tests/integration/notify/test_set_wise.py
+    compares the two)."""
+    referral = new.referral
+    return LedgerEntry(
+        referral_id=new.referral_id,
+        incident_id=new.incident_id,
+        agency=referral.agency,
+        subject=referral.subject,
+        reason=referral.reason,
+        risk_level=new.risk_level,
+        decision_id=new.decision_id,
+        victim_key=new.victim_key,
+        data=referral.data,
+        created_at=utc(new.created_at),
+        review_due_at=utc(referral.review_due_at) if referral.review_due_at else None,
+        acknowledged_at=None,
+        channel="webhook" if new.webhook else "topic",
+        status=Status.PENDING,
+        attempts=0,
+        deliver_after=utc(referral.deliver_after),
+        delivered_at=None,
+        trace=dict(new.trace),
+        published=True,
+        due_by=utc(referral.due_by),
+        overdue_since=None,
+    )
+
+
+async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Stage outbox rows (`notify.referring` makes them as `shared.outbox.Outbox.add`
+    does), in this order, in one statement: the relay publishes them in id order."""
+    if rows:
+        await session.execute(_ADD_EVENTS, list(rows))
 
 
 REFERRALS_ORDER = (referrals.c.created_at, referrals.c.referral_id)
