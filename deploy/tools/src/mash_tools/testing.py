@@ -83,6 +83,8 @@ def free_ports_in_a_row(count: int) -> int:
     """
     low, high = _ephemeral_range()
     top, bottom = (low - count, 10000) if low - count > 10000 else (65535 - count, high + 1)
+    bottom, end = _own_slice(bottom, top + count - 1)  # every port of the run in the slice
+    top = end - count + 1
     rng = random.SystemRandom()
     while True:
         first = rng.randint(bottom, top)
@@ -98,6 +100,19 @@ def free_ports_in_a_row(count: int) -> int:
                 continue
         _HANDED_OUT.update(run)
         return first
+
+
+def _own_slice(bottom: int, top: int) -> tuple[int, int]:
+    """The part of [bottom, top] this process may hand out: under pytest-xdist each worker
+    has its own slice, so two workers never hand out the same port before either binds it
+    (`_HANDED_OUT` is one process's memory)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or workers < 2:
+        return bottom, top
+    size = (top - bottom + 1) // workers
+    first = bottom + int(worker[2:]) % workers * size
+    return first, first + size - 1
 
 
 def free_port() -> int:
