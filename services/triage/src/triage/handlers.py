@@ -16,7 +16,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import audit
+from shared import audit, outbox
 from shared.audit import Entry, Item
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
@@ -124,6 +124,7 @@ async def on_incident_reported(
     now: datetime,
 ) -> None:
     """A new incident: put it on its people's record and decide on it."""
+    outbox.set_wise(session)
     incident_id = str(incident.incident_id)
     victim = identify(triage.secret, incident.victim)
     suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
@@ -155,6 +156,7 @@ async def on_risk_assessment_submitted(
     A CRU re-grade already made stays in force (the level is the CRU's until it re-grades
     again); the new score still counts for `visible_high_risk` and the flags.
     """
+    outbox.set_wise(session)
     incident_id = str(submitted.incident_id)
     known = await repository.find_incident(session, incident_id)
     if known is None:
@@ -179,6 +181,7 @@ async def on_case_listed(
     now: datetime,
 ) -> None:
     """A victim listed at a MARAC: remember it (pseudonymously) for `repeat_marac`."""
+    outbox.set_wise(session)
     victim = from_keys(listing.victim_keys)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
@@ -203,6 +206,7 @@ async def regrade(
     """Record the CRU's re-grade (who, when, why) and publish the decision it makes."""
     key = str(incident_id)
     async with triage.platform.uow() as session:
+        outbox.set_wise(session)
         known = await repository.find_incident(session, key)
         if known is None:
             raise UnknownIncident(key)
@@ -273,6 +277,7 @@ async def _decide(
     incident or a MARAC listing arrived late, under another incident) is published only
     if the decision really changes.
     """
+    outbox.set_wise(session)
     if known is None:
         found = await repository.find_incident(session, incident_id)
         assert found is not None, "decide only on stored incidents"

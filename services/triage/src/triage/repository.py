@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import utc
+from shared.db import at_commit, utc
 from shared.identity import Identity
 from shared.schemas import Dash, IncidentReported, TriageDecided
 from shared.schemas.v1 import Regrade
@@ -382,25 +382,59 @@ _ADD_DECISION = decisions.insert()
 
 
 async def _latest_decision(session: AsyncSession, incident_id: str) -> LatestDecision | None:
+    staged: _Staged | None = session.info.get(_STAGED_DECISIONS)
+    if staged is not None and incident_id in staged.latest:
+        # decided earlier in this transaction, not written yet: newer than any stored
+        last = staged.latest[incident_id]
+        return LatestDecision(int(last["version"]), dict(last["decision"]))
     row = (await session.execute(_LATEST_DECISION, {"incident_id": incident_id})).first()
     return LatestDecision(int(row.version), dict(row.decision)) if row else None
+
+
+@dataclass
+class _Staged:
+    """The decisions of a transaction not written yet: in order, and each incident's last."""
+
+    rows: list[dict[str, Any]]
+    latest: dict[str, dict[str, Any]]
+
+
+_STAGED_DECISIONS = "triage.decisions"
 
 
 async def add_decision(
     session: AsyncSession, data: TriageDecided, version: int, cause: str, now: datetime
 ) -> None:
-    """Keep a decision as published (without the incident, kept once in `incidents`)."""
-    await session.execute(
-        _ADD_DECISION,
-        {
-            "decision_id": str(data.decision_id),
-            "incident_id": str(data.incident_id),
-            "version": version,
-            "cause": cause,
-            "decided_at": utc(now),
-            "decision": data.model_dump(mode="json", exclude={"incident"}),
-        },
-    )
+    """Keep a decision as published (without the incident, kept once in `incidents`).
+
+    In a unit of work it is staged and the transaction's decisions are written in one
+    statement when it ends (`shared.db.at_commit`: a consumer's batch shares one
+    transaction); `_latest_decision` sees a staged decision as the incident's latest, so
+    a later event of the same batch decides on it as it would have once it was stored."""
+    row = {
+        "decision_id": str(data.decision_id),
+        "incident_id": str(data.incident_id),
+        "version": version,
+        "cause": cause,
+        "decided_at": utc(now),
+        "decision": data.model_dump(mode="json", exclude={"incident"}),
+    }
+    staged: _Staged | None = session.info.get(_STAGED_DECISIONS)
+    if staged is None:
+        try:
+            at_commit(session, _STAGED_DECISIONS, _write_decisions)
+        except RuntimeError:  # not a unit of work's session: nothing would write it later
+            await session.execute(_ADD_DECISION, row)
+            return
+        staged = session.info[_STAGED_DECISIONS] = _Staged([], {})
+    staged.rows.append(row)
+    staged.latest[str(data.incident_id)] = row
+
+
+async def _write_decisions(session: AsyncSession) -> None:
+    staged: _Staged | None = session.info.pop(_STAGED_DECISIONS, None)
+    if staged is not None and staged.rows:
+        await session.execute(_ADD_DECISION, staged.rows)
 
 
 async def current_decision(session: AsyncSession, incident_id: str) -> TriageDecided | None:
