@@ -80,7 +80,7 @@ async def triage_loop(
         topics=[INCIDENTS, MARAC],
         group_id=f"mash-triage-{group}",
         bootstrap=bootstrap,
-        handler=dispatch(handlers.EVENTS, triage, clock),
+        handler=dispatch(handlers.EVENTS, triage, clock, handlers.prepare),  # as `consumers`
         unit_of_work=platform.uow,
         tables=store.messages,
         producer=platform.producer,

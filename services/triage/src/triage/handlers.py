@@ -8,6 +8,7 @@ module ends with `EVENTS`, the table the consumer dispatches on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -26,6 +27,7 @@ from shared.schemas import (
     Dash,
     IncidentReported,
     MaracCaseListed,
+    Person,
     RiskAssessmentSubmitted,
     TriageDecided,
 )
@@ -142,6 +144,33 @@ async def on_incident_reported(
     later = reported_later(on_record.incidents, record.reported_at, exclude=[incident_id])
     for other in later:
         await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
+
+
+async def prepare(triage: Triage, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+    """A fetched batch's first step (`shared.kafka.BatchHandler`): hold the people of its
+    new incidents and read their history once for the whole batch
+    (`repository.preload`), so each incident's decision reads no history of its own.
+    An event whose people cannot be read is left to its handler (poison or not, alone)."""
+    outbox.set_wise(session)
+    incident_ids: list[str] = []
+    people: list[repository.People] = []
+    for event in events:
+        if event.type != INCIDENT_REPORTED:
+            continue
+        try:
+            victim = identify(triage.secret, Person.model_validate(event.data["victim"]))
+            found = event.data.get("suspect")
+            suspect = identify(triage.secret, Person.model_validate(found)) if found else None
+            incident_id = str(UUID(str(event.data["incident_id"])))
+        except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+            continue
+        incident_ids.append(incident_id)
+        people.append((victim, suspect))
+    if not people:
+        return
+    names = [n for i, (v, s) in zip(incident_ids, people, strict=True) for n in hold_names(i, v, s)]
+    await hold(session, names)
+    await repository.preload(session, incident_ids, people)
 
 
 async def on_risk_assessment_submitted(

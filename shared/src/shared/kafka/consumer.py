@@ -44,7 +44,7 @@ from shared.envelope import CloudEvent, EnvelopeError
 from shared.kafka.failures import Failure, classify, dead_letter, describe
 from shared.kafka.inbox import enter_inbox, enter_inbox_many
 from shared.kafka.producer import EventProducer
-from shared.kafka.table import Handler
+from shared.kafka.table import BatchHandler, Handler
 from shared.metrics import Metrics
 from shared.tables import MessageTables
 from shared.telemetry import INCIDENT_ID, extract_context
@@ -254,6 +254,9 @@ class ConsumerLoop:
                 self._tables,
                 [(event, record.topic) for event, record in zip(events, records, strict=True)],
             )
+            if isinstance(self._handler, BatchHandler):  # the batch's step before its handlers
+                new_events = [e for e, new in zip(events, fresh, strict=True) if new]
+                await self._handler.prepare(session, new_events)
             for record, event, new in zip(records, events, fresh, strict=True):
                 with self._span(record, event) as span:
                     span.set_attribute("mash.batch.size", len(records))
