@@ -16,7 +16,6 @@ DASH after them, the very same event twice and one incident under a second event
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 import uuid
@@ -28,17 +27,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 from sqlalchemy import select
 
-from mash_tools.testing import TopicReader, create_database, headers_of
+from mash_tools.testing import TopicReader, headers_of
 from shared.envelope import CloudEvent
 from shared.kafka import ConsumerLoop, PoisonMessage
 from shared.kafka.table import dispatch
 from shared.schemas.v1 import RiskLevel
 from shared.service import Platform
-from shared.topics import AUDIT_PREFIX, DEADLETTER, DECISIONS, INCIDENTS, MARAC
+from shared.topics import DEADLETTER, DECISIONS, INCIDENTS, MARAC
 from tests.builders import dash_body, settings_for
+from tests.integration.set_wise import (
+    Stream,
+    as_records,
+    one_by_one,
+    outbox_row,
+    second_database,
+    ticking,
+)
 from tests.integration.triage.kit import dash_event, listing_event, reported_event
 from triage import handlers, store
 from triage.app import MIGRATIONS
@@ -47,7 +53,6 @@ from triage.handlers import RegradeOrder, Triage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
-Stream = list[tuple[CloudEvent, str]]
 
 
 @dataclass
@@ -57,11 +62,6 @@ class Side:
     platform: Platform[Settings]
     triage: Triage
     loop: ConsumerLoop
-
-
-def ticking() -> Callable[[], datetime]:
-    ticks = itertools.count()
-    return lambda: NOW + timedelta(milliseconds=next(ticks))
 
 
 @asynccontextmanager
@@ -92,32 +92,6 @@ async def triage_loop(
         yield Side(platform, triage, loop)
     finally:
         await platform.stop()
-
-
-async def second_database(database_url: str, request: pytest.FixtureRequest, tmp: Path) -> str:
-    if database_url.startswith("postgresql"):
-        return await create_database(request.getfixturevalue("postgres_server"))
-    return f"sqlite+aiosqlite:///{tmp / 'one-by-one.db'}"
-
-
-def as_records(events: Stream, first_offset: int = 0) -> list[Any]:
-    """The events as the loop fetches them: one partition each topic, offsets in order."""
-    return [
-        ConsumerRecord(
-            topic=topic,
-            partition=0,
-            offset=first_offset + n,
-            timestamp=0,
-            timestamp_type=0,
-            key=event.subject.encode() if event.subject else None,
-            value=event.value(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=len(event.value()),
-            headers=event.headers(),
-        )
-        for n, (event, topic) in enumerate(events)
-    ]
 
 
 def person(role: str, n: int, with_id: bool) -> dict[str, Any]:
@@ -196,26 +170,7 @@ async def regrade(side: Side, plan: Plan, monkeypatch: pytest.MonkeyPatch) -> No
         await handlers.regrade(side.triage, uuid.UUID(incident_id), order, NOW + timedelta(hours=n))
 
 
-async def one_by_one(side: Side, records: list[Any]) -> None:
-    """Each record in a transaction of its own, as the loop does after a batch failed."""
-    for record in records:
-        await side.loop.process(record)
-
-
 _SEQ = list(store.incident_people.c.keys()).index("seq")
-_VOLATILE = {"traceparent", "tracestate", "ce_id"}
-
-
-def outbox_row(row: Any) -> tuple[Any, ...]:
-    """An outbox row as the relay publishes it: topic, key, headers, payload; a log entry's
-    own id (random: `uuid4` in `shared.audit`) and the trace headers left out."""
-    payload = json.loads(row.payload)
-    headers = {k: v for k, v in row.headers.items() if k not in _VOLATILE}
-    if row.topic.startswith(AUDIT_PREFIX):
-        payload.pop("entry_id")
-    else:
-        headers["ce_id"] = row.headers["ce_id"]
-    return row.topic, row.key, headers, payload
 
 
 async def kept(side: Side) -> dict[str, list[Any]]:
@@ -248,19 +203,19 @@ async def test_batches_decide_and_publish_exactly_as_one_event_per_transaction(
     plan = stream(seed=23)
     other = await second_database(database_url, request, tmp_path)
     async with (
-        triage_loop(kafka_bootstrap, database_url, f"{group}-set", ticking()) as as_set,
-        triage_loop(kafka_bootstrap, other, f"{group}-one", ticking()) as alone,
+        triage_loop(kafka_bootstrap, database_url, f"{group}-set", ticking(NOW)) as as_set,
+        triage_loop(kafka_bootstrap, other, f"{group}-one", ticking(NOW)) as alone,
     ):
         for side in (as_set, alone):
-            await one_by_one(side, as_records(plan.before))
+            await one_by_one(side.loop, as_records(plan.before))
         offset = len(plan.before)
         await as_set.loop.process_batch(as_records(plan.first, offset))  # raises if it failed
-        await one_by_one(alone, as_records(plan.first, offset))
+        await one_by_one(alone.loop, as_records(plan.first, offset))
         for side in (as_set, alone):
             await regrade(side, plan, monkeypatch)
         offset += len(plan.first)
         await as_set.loop.process_batch(as_records(plan.second, offset))
-        await one_by_one(alone, as_records(plan.second, offset))
+        await one_by_one(alone.loop, as_records(plan.second, offset))
         set_wise, one_each = await kept(as_set), await kept(alone)
     for name in set_wise:
         assert set_wise[name] == one_each[name], name
@@ -303,8 +258,8 @@ async def test_a_poison_event_fails_the_batch_and_alone_is_dead_lettered_by_itse
         with pytest.raises(PoisonMessage):
             await as_set.loop.process_batch(records)
         assert (await kept(as_set))["decisions"] == []  # nothing of the batch committed
-        await one_by_one(as_set, records)  # what the loop does next
-        await one_by_one(alone, [r for n, r in enumerate(records) if n != middle])
+        await one_by_one(as_set.loop, records)  # what the loop does next
+        await one_by_one(alone.loop, [r for n, r in enumerate(records) if n != middle])
         set_wise, one_each = await kept(as_set), await kept(alone)
         # the same, in the same order, but for the people's arrival numbers: PostgreSQL's
         # sequence does not give back the numbers the failed batch took
