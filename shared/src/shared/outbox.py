@@ -71,7 +71,11 @@ class Outbox:
             "payload": event.value().decode(),
             "created_at": datetime.now(UTC),
         }
-        if session.info.get(_SET_WISE) and not session.in_nested_transaction():
+        if session.info.get(_SET_WISE):
+            if session.in_nested_transaction():
+                # staged, it would outlive the savepoint's rollback; written at once, the
+                # rows staged before it (or it) would come out of order
+                raise RuntimeError("a set-wise outbox cannot take rows inside a savepoint")
             rows: list[dict[str, Any]] | None = session.info.get(_ROWS)
             if rows is None:
                 try:
@@ -83,7 +87,6 @@ class Outbox:
                 rows = session.info[_ROWS] = []
             rows.append(row)
             return
-        await self._write_staged(session)  # what was staged before this row goes first
         await session.execute(self._insert, row)
 
     async def _write_staged(self, session: AsyncSession) -> None:
@@ -104,8 +107,9 @@ def set_wise(session: AsyncSession) -> None:
     INSERT per event: a consumer's fetched batch shares one transaction, so its events
     cost one statement. Outside a unit of work it changes nothing. Opt-in, per
     transaction: a service that reads its own outbox rows back inside the transaction
-    must not turn it on. Inside a savepoint (`begin_nested`) rows are still written at
-    once (after those staged before them), so rolling the savepoint back takes them too."""
+    must not turn it on, nor one that adds rows inside a savepoint (`begin_nested`):
+    `add` refuses that (RuntimeError), as a staged row would outlive the savepoint's
+    rollback."""
     session.info[_SET_WISE] = True
 
 
