@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from mash_tools.testing import TopicReader, headers_of
 from shared.envelope import CloudEvent
-from shared.kafka import ConsumerLoop, PoisonMessage
+from shared.kafka import BatchHandler, ConsumerLoop, PoisonMessage
 from shared.kafka.table import dispatch
 from shared.schemas.v1 import RiskLevel
 from shared.service import Platform
@@ -49,6 +49,7 @@ from tests.integration.triage.kit import dash_event, listing_event, reported_eve
 from triage import handlers, store
 from triage.app import MIGRATIONS
 from triage.config import Settings
+from triage.consumer import consumers
 from triage.handlers import RegradeOrder, Triage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -206,6 +207,8 @@ async def test_batches_decide_and_publish_exactly_as_one_event_per_transaction(
         triage_loop(kafka_bootstrap, database_url, f"{group}-set", ticking(NOW)) as as_set,
         triage_loop(kafka_bootstrap, other, f"{group}-one", ticking(NOW)) as alone,
     ):
+        # the service's own consumer declares the batch step this loop is given
+        assert isinstance(consumers(as_set.triage)[0].handler, BatchHandler)
         for side in (as_set, alone):
             await one_by_one(side.loop, as_records(plan.before))
         offset = len(plan.before)

@@ -5,8 +5,9 @@ that decides; `shared.kafka.failures.classify` names the kind of failure:
 
 1. **Fetch** (`_run`): up to `max_batch` records from the assigned partitions.
 2. **The fetch in one transaction** (`process_batch`, when it holds more than one
-   record): the inbox claims every new event id, the handlers run in order per
-   partition, their outbox rows are staged, and all of it commits together. Then the
+   record): the inbox claims every new event id, a `BatchHandler`'s batch step runs
+   with the new events, the handlers run in order per partition, their outbox rows are
+   staged, and all of it commits together. Then the
    offsets are committed: done.
    - an OUTAGE (database or broker unreachable, a deadlock): nothing committed; the
      loop seeks back to the fetch's first offsets, waits a second, fetches it again.
