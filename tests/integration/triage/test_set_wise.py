@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mash_tools.testing import TopicReader, headers_of
 from shared.envelope import CloudEvent
@@ -137,10 +137,10 @@ def stream(seed: int) -> Plan:
 
     before = [(incident(), INCIDENTS) for _ in range(4)]
     reported = [incident() for _ in range(22)]
-    first: Stream = [(event, INCIDENTS) for event in reported]
-    for event in rng.sample(reported, 6):  # a later DASH, some in the batch of the incident
-        dash = dash_event(subject(event), rng.choice([5, 14, 17]))
-        after_its_incident(rng, first, dash, subject(event))
+    first: Stream = [(one, INCIDENTS) for one in reported]
+    for one in rng.sample(reported, 6):  # a later DASH, some in the batch of the incident
+        dash = dash_event(subject(one), rng.choice([5, 14, 17]))
+        after_its_incident(rng, first, dash, subject(one))
     listed = reported[2]
     at = NOW - timedelta(days=2)
     first.append((listing_event(listed.data["victim"], at, [subject(listed)]), MARAC))
@@ -172,6 +172,22 @@ async def regrade(side: Side, plan: Plan, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 _SEQ = list(store.incident_people.c.keys()).index("seq")
+
+
+@contextmanager
+def counted(side: Side) -> Iterator[list[str]]:
+    """The statements the side's database runs meanwhile (an executemany counts once)."""
+    found: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        found.append(statement)
+
+    engine = side.platform.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 async def kept(side: Side) -> dict[str, list[Any]]:
@@ -212,8 +228,10 @@ async def test_batches_decide_and_publish_exactly_as_one_event_per_transaction(
         for side in (as_set, alone):
             await one_by_one(side.loop, as_records(plan.before))
         offset = len(plan.before)
-        await as_set.loop.process_batch(as_records(plan.first, offset))  # raises if it failed
-        await one_by_one(alone.loop, as_records(plan.first, offset))
+        with counted(as_set) as set_wise_statements:
+            await as_set.loop.process_batch(as_records(plan.first, offset))  # raises if failed
+        with counted(alone) as one_by_one_statements:
+            await one_by_one(alone.loop, as_records(plan.first, offset))
         for side in (as_set, alone):
             await regrade(side, plan, monkeypatch)
         offset += len(plan.first)
@@ -222,6 +240,10 @@ async def test_batches_decide_and_publish_exactly_as_one_event_per_transaction(
         set_wise, one_each = await kept(as_set), await kept(alone)
     for name in set_wise:
         assert set_wise[name] == one_each[name], name
+    # and as a set: the history read once, decisions and outbox rows written together
+    # (statements, not time: a count does not depend on the machine)
+    # (SQLite 147 against 554, PostgreSQL 190 against 650, with its holds)
+    assert len(set_wise_statements) * 2 < len(one_by_one_statements)
     # the stream is what it says: repeats, knock-on and later decisions, every kind of entry
     assert len(set_wise["incidents"]) == 4 + 22 + 10
     decided = [json.loads(json.dumps(r[-1])) for r in set_wise["decisions"]]
