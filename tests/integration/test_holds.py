@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -67,3 +69,30 @@ async def test_a_deadlock_between_two_batches_is_an_outage_to_retry(engine: Asyn
     [deadlock] = failed
     assert isinstance(deadlock, DBAPIError)
     assert is_transient(deadlock)
+
+
+async def test_a_name_held_already_in_the_transaction_is_not_taken_again(
+    engine: AsyncEngine,
+) -> None:
+    """A batch's step holds its people, then each handler holds its own again: the second
+    costs no statement while the transaction lasts, and the next transaction takes it anew;
+    what a savepoint held is not remembered (its rollback lets go of it)."""
+    taken: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "pg_advisory_xact_lock" in statement:
+            taken.append(1)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    sessions = session_factory(engine)
+    async with unit_of_work(sessions) as session:
+        await hold(session, ["person:a", "person:b"])
+        await hold(session, ["person:b", "person:a", "person:c"])
+        assert len(taken) == 3
+        async with session.begin_nested():
+            await hold(session, ["person:d"])
+        await hold(session, ["person:d"])
+        assert len(taken) == 5
+    async with unit_of_work(sessions) as session:
+        await hold(session, ["person:a"])
+    assert len(taken) == 6

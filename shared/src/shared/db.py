@@ -281,8 +281,22 @@ async def hold(session: AsyncSession, names: Iterable[str]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted({lock_key(name) for name in names}):
+    # A key held already in this transaction (a batch's step held its people) stays held
+    # until it ends: taking it again would only cost a statement. Remembered per root
+    # transaction, and not when taken in a savepoint (rolling it back lets go of it).
+    transaction = session.get_transaction()
+    remembered = session.info.get(_HELD)
+    if remembered is None or remembered[0] is not transaction:
+        remembered = session.info[_HELD] = (transaction, set())
+    held: set[int] = remembered[1]
+    nested = session.in_nested_transaction()
+    for key in sorted({lock_key(name) for name in names} - held):
         await session.execute(_HOLD, {"key": key})
+        if not nested:
+            held.add(key)
+
+
+_HELD = "shared.db.held"
 
 
 def insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import SessionFactory, lock_key, unit_of_work, utc
+from shared.db import SessionFactory, at_commit, lock_key, unit_of_work, utc
 from shared.envelope import CloudEvent
 from shared.kafka.failures import describe
 from shared.kafka.producer import EventProducer
@@ -56,21 +56,61 @@ class Outbox:
     async def add(
         self, session: AsyncSession, topic: str, key: str | None, event: CloudEvent
     ) -> None:
-        """Stage `event` for `topic`; it is published only if the transaction commits."""
+        """Stage `event` for `topic`; it is published only if the transaction commits.
+
+        In a transaction made set-wise (`set_wise`) the row is kept in the session and
+        written with the transaction's other rows, in the order added, at its end."""
         headers = {k: v.decode() for k, v in event.headers()}
         # the event belongs to the trace it was caused in: the one current now
         headers.update(dict(event.trace_headers) or inject_headers())
-        await session.execute(
-            self._insert,
-            {
-                "event_id": event.id,
-                "topic": topic,
-                "key": key,
-                "headers": headers,
-                "payload": event.value().decode(),
-                "created_at": datetime.now(UTC),
-            },
-        )
+        row = {
+            "event_id": event.id,
+            "topic": topic,
+            "key": key,
+            "headers": headers,
+            "payload": event.value().decode(),
+            "created_at": datetime.now(UTC),
+        }
+        if session.info.get(_SET_WISE):
+            if session.in_nested_transaction():
+                # staged, it would outlive the savepoint's rollback; written at once, the
+                # rows staged before it (or it) would come out of order
+                raise RuntimeError("a set-wise outbox cannot take rows inside a savepoint")
+            rows: list[dict[str, Any]] | None = session.info.get(_ROWS)
+            if rows is None:
+                try:
+                    at_commit(session, _ROWS, self._write_staged)
+                except RuntimeError:  # not a unit of work's session: written at once
+                    session.info.pop(_SET_WISE)
+                    await session.execute(self._insert, row)
+                    return
+                rows = session.info[_ROWS] = []
+            rows.append(row)
+            return
+        await session.execute(self._insert, row)
+
+    async def _write_staged(self, session: AsyncSession) -> None:
+        """The rows staged so far, in one statement (an executemany), in the order added:
+        the relay publishes by row id, so each key's events keep their order."""
+        rows = session.info.pop(_ROWS, None)
+        if rows:
+            await session.execute(self._insert, rows)
+
+
+_SET_WISE = "shared.outbox.set_wise"
+_ROWS = "shared.outbox.rows"
+
+
+def set_wise(session: AsyncSession) -> None:
+    """From now on in this unit of work (`shared.db.unit_of_work`), `Outbox.add` stages its
+    rows and writes them all in one statement when the transaction ends, instead of one
+    INSERT per event: a consumer's fetched batch shares one transaction, so its events
+    cost one statement. Outside a unit of work it changes nothing. Opt-in, per
+    transaction: a service that reads its own outbox rows back inside the transaction
+    must not turn it on, nor one that adds rows inside a savepoint (`begin_nested`):
+    `add` refuses that (RuntimeError), as a staged row would outlive the savepoint's
+    rollback."""
+    session.info[_SET_WISE] = True
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.apidocs import install_docs
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
+from shared.envelope import CloudEvent
 from shared.errors import RequestLimits, contain_errors, install_problem_handlers
 from shared.group_commit import GroupCommit
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
@@ -73,9 +74,12 @@ class ConsumerSpec:
         context: Context,
         clock: Callable[[], datetime] = utc_now,
         group_suffix: str = "",
+        prepare: Callable[[Context, AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
+        | None = None,
     ) -> ConsumerSpec:
-        """A consumer of `topics` that handles the event types of `table`, at `clock()`."""
-        return cls(name, topics, dispatch(table, context, clock), group_suffix)
+        """A consumer of `topics` that handles the event types of `table`, at `clock()`
+        (and, with `prepare`, runs it first on each fetched batch: `BatchHandler`)."""
+        return cls(name, topics, dispatch(table, context, clock, prepare), group_suffix)
 
 
 @dataclass

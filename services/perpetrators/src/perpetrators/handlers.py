@@ -26,7 +26,7 @@ from perpetrators.domain.perpetrator import (
 )
 from perpetrators.domain.scoring import Incident
 from perpetrators.schemas import record_of
-from shared import audit
+from shared import audit, outbox
 from shared.audit import Entry, Item
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
@@ -63,6 +63,7 @@ async def on_triage_decided(
     """A triage decision: its incident scores its suspect, when the suspect is identifiable.
 
     A later decision for the same incident (a DASH, a re-grade) updates that incident."""
+    outbox.set_wise(session)  # its outbox rows: one statement for the whole batch
     incident = decision.incident
     if incident.suspect is None:
         return
@@ -95,8 +96,8 @@ async def on_triage_decided(
         ),
     )
     await repository.save_incident(session, ref, kept)
-    await rescore(platform, session, ref, now)
-    await _log_combined(platform, session, ref, suspect.hashes, now)
+    _, scored = await _rescore(platform, session, ref, now)
+    await _log_combined(platform, session, ref, suspect.hashes, scored, now)
 
 
 async def _log_combined(
@@ -104,15 +105,14 @@ async def _log_combined(
     session: AsyncSession,
     ref: str,
     keys: tuple[str, ...],
+    scored: list[IncidentOnRecord],
     now: datetime,
 ) -> None:
-    """The suspect scored over every incident on record against them: the perpetrator
-    with the suspect's keys, and each incident with its victim's."""
+    """The suspect scored over every incident on record against them (`scored`, as the
+    score read them): the perpetrator with the suspect's keys, and each incident with
+    its victim's."""
     found = [Item(ref, keys)]
-    found += [
-        Item(k.incident.incident_id, k.incident.victim.hashes)
-        for k in await repository.incidents_of(session, ref)
-    ]
+    found += [Item(k.incident.incident_id, k.incident.victim.hashes) for k in scored]
     await audit.log(platform.outbox, session, COMBINED, found, now)
 
 
@@ -120,11 +120,19 @@ async def rescore(
     platform: Platform[Settings], session: AsyncSession, ref: str, now: datetime
 ) -> cohort.Change | None:
     """Score one perpetrator at `now`; entering or leaving the cohort is announced."""
+    change, _ = await _rescore(platform, session, ref, now)
+    return change
+
+
+async def _rescore(
+    platform: Platform[Settings], session: AsyncSession, ref: str, now: datetime
+) -> tuple[cohort.Change | None, list[IncidentOnRecord]]:
+    """`rescore`, and the incidents on record it scored over, oldest first."""
     policy = platform.settings.policy
     before = await repository.lock(session, ref)
     kept = await repository.incidents_of(session, ref)
     if not kept:
-        return None
+        return None, kept
     latest = max(kept, key=lambda k: (k.incident.reported_at, k.incident.incident_id))
     score = scoring.score([k.incident for k in kept], now, policy)
     after = Perpetrator(
@@ -139,7 +147,7 @@ async def rescore(
     change = cohort.change(before.priority if before else False, after.priority)
     if change is not None:
         await announce(platform, session, ref, change, now)
-    return change
+    return change, kept
 
 
 async def announce(

@@ -8,4 +8,8 @@ from triage import handlers
 
 
 def consumers(triage: handlers.Triage) -> list[ConsumerSpec]:
-    return [ConsumerSpec.of("triage", [INCIDENTS, MARAC], handlers.EVENTS, triage)]
+    return [
+        ConsumerSpec.of(
+            "triage", [INCIDENTS, MARAC], handlers.EVENTS, triage, prepare=handlers.prepare
+        )
+    ]

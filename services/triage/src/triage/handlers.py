@@ -8,6 +8,7 @@ module ends with `EVENTS`, the table the consumer dispatches on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -16,7 +17,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import audit
+from shared import audit, outbox
 from shared.audit import Entry, Item
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
@@ -26,6 +27,7 @@ from shared.schemas import (
     Dash,
     IncidentReported,
     MaracCaseListed,
+    Person,
     RiskAssessmentSubmitted,
     TriageDecided,
 )
@@ -124,6 +126,7 @@ async def on_incident_reported(
     now: datetime,
 ) -> None:
     """A new incident: put it on its people's record and decide on it."""
+    outbox.set_wise(session)
     incident_id = str(incident.incident_id)
     victim = identify(triage.secret, incident.victim)
     suspect = identify(triage.secret, incident.suspect) if incident.suspect else None
@@ -143,6 +146,33 @@ async def on_incident_reported(
         await _decide(triage, session, other, knock_on_cause(event.id, other), now, knock_on=True)
 
 
+async def prepare(triage: Triage, session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+    """A fetched batch's first step (`shared.kafka.BatchHandler`): hold the people of its
+    new incidents and read their history once for the whole batch
+    (`repository.preload`), so each incident's decision reads no history of its own.
+    An event whose people cannot be read is left to its handler (poison or not, alone)."""
+    outbox.set_wise(session)
+    incident_ids: list[str] = []
+    people: list[repository.People] = []
+    for event in events:
+        if event.type != INCIDENT_REPORTED:
+            continue
+        try:
+            victim = identify(triage.secret, Person.model_validate(event.data["victim"]))
+            found = event.data.get("suspect")
+            suspect = identify(triage.secret, Person.model_validate(found)) if found else None
+            incident_id = str(UUID(str(event.data["incident_id"])))
+        except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+            continue
+        incident_ids.append(incident_id)
+        people.append((victim, suspect))
+    if not people:
+        return
+    names = [n for i, (v, s) in zip(incident_ids, people, strict=True) for n in hold_names(i, v, s)]
+    await hold(session, names)
+    await repository.preload(session, incident_ids, people)
+
+
 async def on_risk_assessment_submitted(
     triage: Triage,
     session: AsyncSession,
@@ -155,6 +185,7 @@ async def on_risk_assessment_submitted(
     A CRU re-grade already made stays in force (the level is the CRU's until it re-grades
     again); the new score still counts for `visible_high_risk` and the flags.
     """
+    outbox.set_wise(session)
     incident_id = str(submitted.incident_id)
     known = await repository.find_incident(session, incident_id)
     if known is None:
@@ -179,6 +210,7 @@ async def on_case_listed(
     now: datetime,
 ) -> None:
     """A victim listed at a MARAC: remember it (pseudonymously) for `repeat_marac`."""
+    outbox.set_wise(session)
     victim = from_keys(listing.victim_keys)
     if not victim.hashes:
         return  # matches nobody, so it could never make anyone a repeat
@@ -203,6 +235,7 @@ async def regrade(
     """Record the CRU's re-grade (who, when, why) and publish the decision it makes."""
     key = str(incident_id)
     async with triage.platform.uow() as session:
+        outbox.set_wise(session)
         known = await repository.find_incident(session, key)
         if known is None:
             raise UnknownIncident(key)
@@ -273,6 +306,7 @@ async def _decide(
     incident or a MARAC listing arrived late, under another incident) is published only
     if the decision really changes.
     """
+    outbox.set_wise(session)
     if known is None:
         found = await repository.find_incident(session, incident_id)
         assert found is not None, "decide only on stored incidents"

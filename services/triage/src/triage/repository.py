@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import utc
+from shared.db import at_commit, utc
 from shared.identity import Identity
 from shared.schemas import Dash, IncidentReported, TriageDecided
 from shared.schemas.v1 import Regrade
@@ -79,6 +79,9 @@ _FIND_INCIDENT = (
 async def find_incident(session: AsyncSession, incident_id: str) -> KnownIncident | None:
     """The incident as accepted with its latest DASH and re-grade, its place on record,
     and the referrals its latest decision made; None when triage has not seen it."""
+    preloaded: _Preloaded | None = session.info.get(_PRELOADED)
+    if preloaded is not None and incident_id in preloaded.absent:
+        return None  # the batch's step found it not stored, and nothing stored it since
     row = (await session.execute(_FIND_INCIDENT, {"incident_id": incident_id})).first()
     if row is None:
         return None
@@ -155,6 +158,10 @@ async def add_incident(
         seq=int(seq),
         suspect=suspect if suspect and suspect.hashes else None,
     )
+    preloaded: _Preloaded | None = session.info.get(_PRELOADED)
+    if preloaded is not None:
+        preloaded.absent.discard(incident_id)
+        preloaded.add(record)
     case = Case(incident=incident, record=record, dash=incident.dash)
     return KnownIncident(case, key, latest=None)
 
@@ -196,16 +203,22 @@ async def add_listing(
     incident_ids: Sequence[str],
 ) -> None:
     """Remember a MARAC listing of the victim (by pseudonym) for `repeat_marac`."""
+    row = _Listing(
+        event_id, victim.person_id, victim.names_dob, utc(listed_at), tuple(incident_ids)
+    )
     await session.execute(
         marac_listings.insert().values(
             event_id=event_id,
             case_id=str(case_id),
             victim_pid=victim.person_id,
             victim_ndob=victim.names_dob,
-            listed_at=utc(listed_at),
+            listed_at=row.listed_at,
             incident_ids=list(incident_ids),
         )
     )
+    preloaded: _Preloaded | None = session.info.get(_PRELOADED)
+    if preloaded is not None:
+        preloaded.listings.append(row)
 
 
 async def reported_times(session: AsyncSession, incident_ids: Sequence[str]) -> list[datetime]:
@@ -256,13 +269,19 @@ def _of_either(victim: tuple[bool, bool], suspect: tuple[bool, bool]) -> ColumnE
 
 @functools.cache
 def _people_statement(victim: tuple[bool, bool], suspect: tuple[bool, bool]) -> Executable:
-    return select(incident_people).where(_of_either(victim, suspect))
+    # in arrival order: what a batch's pre-loaded history answers gives the same order
+    c = incident_people.c
+    return select(incident_people).where(_of_either(victim, suspect)).order_by(c.seq)
 
 
 @functools.cache
 def _listings_statement(victim: tuple[bool, bool]) -> Executable:
     m = marac_listings.c
-    return select(marac_listings).where(_matching(m.victim_pid, m.victim_ndob, "victim", *victim))
+    return (
+        select(marac_listings)
+        .where(_matching(m.victim_pid, m.victim_ndob, "victim", *victim))
+        .order_by(m.listed_at, m.event_id)
+    )
 
 
 _INCIDENTS_IN = select(incident_people).where(
@@ -275,6 +294,9 @@ async def incidents_of(
 ) -> tuple[PastIncident, ...]:
     """Every incident of someone who may be this victim or this suspect (the domain
     decides who really matches)."""
+    preloaded: _Preloaded | None = session.info.get(_PRELOADED)
+    if preloaded is not None and preloaded.covers(victim, suspect):
+        return preloaded.incidents_of(victim, suspect)
     people = {**_person("victim", victim), **_person("suspect", suspect)}
     stmt = _people_statement(_shape(victim), _shape(suspect))
     return tuple(_past_incident(row) for row in await session.execute(stmt, people))
@@ -284,8 +306,13 @@ async def on_record(session: AsyncSession, victim: Identity, suspect: Identity |
     """Every incident of someone who may be this victim or this suspect, and the victim's
     MARAC listings (the domain decides who really matches, and what falls in a window)."""
     past = await incidents_of(session, victim, suspect)
-    listings_of = _listings_statement(_shape(victim))
-    rows = (await session.execute(listings_of, _person("victim", victim))).all()
+    preloaded: _Preloaded | None = session.info.get(_PRELOADED)
+    rows: Sequence[Any]
+    if preloaded is not None and preloaded.covers(victim, None):
+        rows = preloaded.listings_of(victim)
+    else:
+        listings_of = _listings_statement(_shape(victim))
+        rows = (await session.execute(listings_of, _person("victim", victim))).all()
     listed = {str(i) for row in rows for i in row.incident_ids}
     known: dict[str, Moment] = {}
     if listed:
@@ -296,6 +323,120 @@ async def on_record(session: AsyncSession, victim: Identity, suspect: Identity |
         for row in rows
     ]
     return OnRecord(past, tuple(listings))
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """A MARAC listing row, as `on_record` reads it."""
+
+    event_id: str
+    victim_pid: str | None
+    victim_ndob: str | None
+    listed_at: datetime
+    incident_ids: tuple[str, ...]
+
+
+def _is(person: Identity, pid: str | None, ndob: str | None) -> bool:
+    """`_matching` in Python: the same person id; or the same names and date of birth
+    where not both carry a person id."""
+    if person.person_id and pid == person.person_id:
+        return True
+    return bool(person.names_dob and ndob == person.names_dob and not (person.person_id and pid))
+
+
+@dataclass
+class _Preloaded:
+    """A batch's history, read once by `preload` and kept up to date by this transaction's
+    own writes (`add_incident`, `add_listing`): every incident and listing stored under
+    the person ids in `pids` and the names-and-dates in `ndobs`, so `incidents_of` and
+    `on_record` can answer for those people without a query. `absent`: the batch's
+    incident ids not stored (yet)."""
+
+    pids: set[str]
+    ndobs: set[str]
+    absent: set[str]
+    by_hash: dict[str, dict[int, PastIncident]]
+    listings: list[_Listing]
+
+    def add(self, past: PastIncident) -> None:
+        for found in (past.victim, past.suspect):
+            for value in found.hashes if found else ():
+                self.by_hash.setdefault(value, {})[past.seq] = past
+
+    def covers(self, victim: Identity, suspect: Identity | None) -> bool:
+        return all(
+            (p.person_id is None or p.person_id in self.pids)
+            and (p.names_dob is None or p.names_dob in self.ndobs)
+            for p in (victim, suspect)
+            if p is not None
+        )
+
+    def incidents_of(self, victim: Identity, suspect: Identity | None) -> tuple[PastIncident, ...]:
+        """What `_people_statement` finds, in the same order."""
+        candidates: dict[int, PastIncident] = {}
+        for value in (*victim.hashes, *(suspect.hashes if suspect else ())):
+            candidates.update(self.by_hash.get(value, {}))
+        none = Identity()
+        return tuple(
+            past
+            for seq, past in sorted(candidates.items())
+            if _is(victim, past.victim.person_id, past.victim.names_dob)
+            or (
+                suspect
+                and _is(suspect, (past.suspect or none).person_id, (past.suspect or none).names_dob)
+            )
+        )
+
+    def listings_of(self, victim: Identity) -> list[_Listing]:
+        """What `_listings_statement` finds, in the same order."""
+        found = [x for x in self.listings if _is(victim, x.victim_pid, x.victim_ndob)]
+        return sorted(found, key=lambda x: (x.listed_at, x.event_id))
+
+
+_PRELOADED = "triage.preloaded"
+
+
+async def preload(
+    session: AsyncSession, incident_ids: Sequence[str], people: Sequence[People]
+) -> None:
+    """Read, for a batch, whether its incidents are stored and the history of its people
+    (a few queries for the batch, chunked), for `find_incident`, `incidents_of` and
+    `on_record` to answer from for the rest of the transaction. Take the holds of the
+    batch (`shared.db.hold`) first: on PostgreSQL what is read is then what a replica
+    holding the same people committed."""
+    pids = {p.person_id for pair in people for p in pair if p and p.person_id}
+    ndobs = {p.names_dob for pair in people for p in pair if p and p.names_dob}
+    h, m = incident_people.c, marac_listings.c
+    preloaded = _Preloaded(pids, ndobs, set(incident_ids), {}, [])
+    ids = sorted(preloaded.absent)
+    for start in range(0, len(ids), _CHUNK):
+        stored = select(incidents.c.incident_id).where(
+            incidents.c.incident_id.in_(ids[start : start + _CHUNK])
+        )
+        preloaded.absent.difference_update((await session.execute(stored)).scalars())
+    listing_rows: dict[str, Any] = {}
+    for values, columns, listed_by in (
+        (sorted(pids), (h.victim_pid, h.suspect_pid), m.victim_pid),
+        (sorted(ndobs), (h.victim_ndob, h.suspect_ndob), m.victim_ndob),
+    ):
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            found = select(incident_people).where(or_(*(c.in_(chunk) for c in columns)))
+            for row in await session.execute(found):
+                preloaded.add(_past_incident(row))
+            listed = select(marac_listings).where(listed_by.in_(chunk))
+            listing_rows.update((r.event_id, r) for r in await session.execute(listed))
+    preloaded.listings = [
+        _Listing(
+            r.event_id,
+            r.victim_pid,
+            r.victim_ndob,
+            utc(r.listed_at),
+            tuple(str(i) for i in r.incident_ids),
+        )
+        for r in listing_rows.values()
+    ]
+    session.info[_PRELOADED] = preloaded
 
 
 def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
@@ -382,25 +523,59 @@ _ADD_DECISION = decisions.insert()
 
 
 async def _latest_decision(session: AsyncSession, incident_id: str) -> LatestDecision | None:
+    staged: _Staged | None = session.info.get(_STAGED_DECISIONS)
+    if staged is not None and incident_id in staged.latest:
+        # decided earlier in this transaction, not written yet: newer than any stored
+        last = staged.latest[incident_id]
+        return LatestDecision(int(last["version"]), dict(last["decision"]))
     row = (await session.execute(_LATEST_DECISION, {"incident_id": incident_id})).first()
     return LatestDecision(int(row.version), dict(row.decision)) if row else None
+
+
+@dataclass
+class _Staged:
+    """The decisions of a transaction not written yet: in order, and each incident's last."""
+
+    rows: list[dict[str, Any]]
+    latest: dict[str, dict[str, Any]]
+
+
+_STAGED_DECISIONS = "triage.decisions"
 
 
 async def add_decision(
     session: AsyncSession, data: TriageDecided, version: int, cause: str, now: datetime
 ) -> None:
-    """Keep a decision as published (without the incident, kept once in `incidents`)."""
-    await session.execute(
-        _ADD_DECISION,
-        {
-            "decision_id": str(data.decision_id),
-            "incident_id": str(data.incident_id),
-            "version": version,
-            "cause": cause,
-            "decided_at": utc(now),
-            "decision": data.model_dump(mode="json", exclude={"incident"}),
-        },
-    )
+    """Keep a decision as published (without the incident, kept once in `incidents`).
+
+    In a unit of work it is staged and the transaction's decisions are written in one
+    statement when it ends (`shared.db.at_commit`: a consumer's batch shares one
+    transaction); `_latest_decision` sees a staged decision as the incident's latest, so
+    a later event of the same batch decides on it as it would have once it was stored."""
+    row = {
+        "decision_id": str(data.decision_id),
+        "incident_id": str(data.incident_id),
+        "version": version,
+        "cause": cause,
+        "decided_at": utc(now),
+        "decision": data.model_dump(mode="json", exclude={"incident"}),
+    }
+    staged: _Staged | None = session.info.get(_STAGED_DECISIONS)
+    if staged is None:
+        try:
+            at_commit(session, _STAGED_DECISIONS, _write_decisions)
+        except RuntimeError:  # not a unit of work's session: nothing would write it later
+            await session.execute(_ADD_DECISION, row)
+            return
+        staged = session.info[_STAGED_DECISIONS] = _Staged([], {})
+    staged.rows.append(row)
+    staged.latest[str(data.incident_id)] = row
+
+
+async def _write_decisions(session: AsyncSession) -> None:
+    staged: _Staged | None = session.info.pop(_STAGED_DECISIONS, None)
+    if staged is not None and staged.rows:
+        await session.execute(_ADD_DECISION, staged.rows)
 
 
 async def current_decision(session: AsyncSession, incident_id: str) -> TriageDecided | None:

@@ -19,9 +19,10 @@ from shared.kafka.consumer import ConsumerLoop, UnitOfWork
 from shared.kafka.failures import Failure, PoisonMessage, classify, describe, is_transient
 from shared.kafka.inbox import enter_inbox, enter_inbox_many
 from shared.kafka.producer import EventProducer
-from shared.kafka.table import EventTable, Handler, On, dispatch, utc_now
+from shared.kafka.table import BatchHandler, EventTable, Handler, On, dispatch, utc_now
 
 __all__ = [
+    "BatchHandler",
     "ConsumerLoop",
     "EventProducer",
     "EventTable",

@@ -5,8 +5,9 @@ that decides; `shared.kafka.failures.classify` names the kind of failure:
 
 1. **Fetch** (`_run`): up to `max_batch` records from the assigned partitions.
 2. **The fetch in one transaction** (`process_batch`, when it holds more than one
-   record): the inbox claims every new event id, the handlers run in order per
-   partition, their outbox rows are staged, and all of it commits together. Then the
+   record): the inbox claims every new event id, a `BatchHandler`'s batch step runs
+   with the new events, the handlers run in order per partition, their outbox rows are
+   staged, and all of it commits together. Then the
    offsets are committed: done.
    - an OUTAGE (database or broker unreachable, a deadlock): nothing committed; the
      loop seeks back to the fetch's first offsets, waits a second, fetches it again.
@@ -44,7 +45,7 @@ from shared.envelope import CloudEvent, EnvelopeError
 from shared.kafka.failures import Failure, classify, dead_letter, describe
 from shared.kafka.inbox import enter_inbox, enter_inbox_many
 from shared.kafka.producer import EventProducer
-from shared.kafka.table import Handler
+from shared.kafka.table import BatchHandler, Handler
 from shared.metrics import Metrics
 from shared.tables import MessageTables
 from shared.telemetry import INCIDENT_ID, extract_context
@@ -254,6 +255,9 @@ class ConsumerLoop:
                 self._tables,
                 [(event, record.topic) for event, record in zip(events, records, strict=True)],
             )
+            if isinstance(self._handler, BatchHandler):  # the batch's step before its handlers
+                new_events = [e for e, new in zip(events, fresh, strict=True) if new]
+                await self._handler.prepare(session, new_events)
             for record, event, new in zip(records, events, fresh, strict=True):
                 with self._span(record, event) as span:
                     span.set_attribute("mash.batch.size", len(records))

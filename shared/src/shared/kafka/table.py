@@ -8,7 +8,7 @@ nor call `model_validate(event.data)`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -47,11 +47,33 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+Prepare = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
+"""A batch's first step: the batch's new events, in its transaction, before any handler."""
+
+
+class BatchHandler:
+    """A handler with a step the loop runs once per fetched batch before its handlers
+    (`prepare`): a service can read what the whole batch needs in a few queries (triage:
+    the history of every person of the batch) instead of a few per event. Handling one
+    event alone skips it, so the handlers must give the same results without it."""
+
+    def __init__(self, handle: Handler, prepare: Prepare) -> None:
+        self._handle = handle
+        self.prepare = prepare
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
+        await self._handle(session, event)
+
+
 def dispatch(
-    table: EventTable[Context], context: Context, clock: Callable[[], datetime] = utc_now
+    table: EventTable[Context],
+    context: Context,
+    clock: Callable[[], datetime] = utc_now,
+    prepare: Callable[[Context, AsyncSession, Sequence[CloudEvent]], Awaitable[None]] | None = None,
 ) -> Handler:
     """The loop's handler for a table: look the type up, validate the data, call the row's
-    handler with `context` and the time of processing (`clock()`, which handlers pass on)."""
+    handler with `context` and the time of processing (`clock()`, which handlers pass on).
+    With `prepare`, a `BatchHandler` whose batch step is `prepare(context, ...)`."""
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         on = table.get(event.type)
@@ -64,4 +86,10 @@ def dispatch(
         data = on.payload.model_validate_json(raw) if raw else on.payload.model_validate(event.data)
         await on.handler(context, session, data, event, clock())
 
-    return handle
+    if prepare is None:
+        return handle
+
+    async def prepared(session: AsyncSession, events: Sequence[CloudEvent]) -> None:
+        await prepare(context, session, events)
+
+    return BatchHandler(handle, prepared)

@@ -1,0 +1,220 @@
+"""Perpetrators' consumer handles a fetched batch in one transaction, its outbox rows
+(announcements and log entries) staged and written in one statement when it ends: the
+same perpetrators, identities, incidents, score histories and outbox rows (in the order
+the relay publishes them) as one decision per transaction, on SQLite and PostgreSQL; a
+poison decision in the middle of a batch fails the batch, and going one at a time
+dead-letters it alone and processes the rest once.
+
+The stream: serial suspects (one known by names and date of birth only, one by two
+person ids under the same names) against several victims, children present, decisions
+out of order, later decisions of the same incident (a DASH, a re-grade) and an older one
+arriving after them, decisions without a suspect, the very same event twice."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from mash_tools.testing import TopicReader, headers_of
+from perpetrators import handlers, store
+from perpetrators.app import MIGRATIONS
+from perpetrators.config import Settings
+from shared.envelope import CloudEvent
+from shared.kafka import ConsumerLoop, dispatch
+from shared.service import Platform
+from shared.topics import DEADLETTER, DECISIONS, PERPETRATORS
+from tests.integration.perpetrators.kit import (
+    child,
+    decision,
+    event_of,
+    new_area,
+    perpetrator_settings,
+    person,
+)
+from tests.integration.set_wise import (
+    Stream,
+    as_records,
+    one_by_one,
+    outbox_row,
+    second_database,
+    ticking,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Side:
+    platform: Platform[Settings]
+    loop: ConsumerLoop
+
+
+@asynccontextmanager
+async def perpetrators_loop(
+    bootstrap: str, database_url: str, group: str, clock: Callable[[], datetime]
+) -> AsyncIterator[Side]:
+    """Perpetrators' storage and producer (for dead letters) and its consumer's loop, not
+    started, its relay not running (the outbox rows stay, to be compared)."""
+    settings = perpetrator_settings(bootstrap, database_url, group)
+    platform = Platform("perpetrators", settings, store.messages, MIGRATIONS)
+    await platform.start([], relay=False)
+    loop = ConsumerLoop(
+        name="perpetrators",
+        topics=[DECISIONS],
+        group_id=settings.consumer_group,
+        bootstrap=bootstrap,
+        handler=dispatch(handlers.EVENTS, platform, clock),  # as `consumers` makes it
+        unit_of_work=platform.uow,
+        tables=store.messages,
+        producer=platform.producer,
+        metrics=platform.metrics,
+        tracer=platform.tracer,
+        retry_seconds=0.01,
+    )
+    try:
+        yield Side(platform, loop)
+    finally:
+        await platform.stop()
+
+
+def stream(seed: int) -> Stream:
+    rng = random.Random(seed)
+    area = new_area()
+    names_only = person("suspect", 1)
+    names_only.pop("person_id")
+    twin = {**person("suspect", 2), "person_id": f"S2-other-{uuid.uuid4().hex[:6]}"}
+    suspects = [person("suspect", 0), names_only, person("suspect", 2), twin, person("suspect", 3)]
+    twin.update({k: suspects[2][k] for k in ("given_name", "family_name", "date_of_birth")})
+    victims = [person("victim", n) for n in range(5)]
+    events: Stream = []
+    for n in range(30):
+        suspect = None if n % 11 == 10 else suspects[rng.randrange(len(suspects))]
+        reported = NOW - timedelta(days=rng.randint(1, 700), minutes=n)
+        first = decision(
+            area,
+            suspect,
+            rng.choice(victims),
+            reported_at=reported,
+            risk_level=rng.choice(["standard", "medium", "high"]),
+            children=(child(n, present=rng.random() < 0.4),) if rng.random() < 0.3 else (),
+            abuse_types=tuple(rng.sample(["physical", "sexual", "coercive_control"], 2)),
+        )
+        events.append((event_of(first), DECISIONS))
+        if rng.random() < 0.3:  # a later decision of the same incident, sometimes before it
+            later = first.model_copy(
+                update={
+                    "decision_id": uuid.uuid4(),
+                    "risk_level": "high",
+                    "decided_at": first.decided_at + timedelta(hours=1),
+                }
+            )
+            events.insert(rng.randint(0, len(events)), (event_of(later), DECISIONS))
+    rng.shuffle(events)
+    events.append(events[3])  # the very same event again
+    return events
+
+
+def _rows(rows: Any, drop: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    return [tuple(v for k, v in r._asdict().items() if k not in drop) for r in rows]
+
+
+async def kept(side: Side, drop: tuple[str, ...] = ()) -> dict[str, list[Any]]:
+    """The store and outbox as kept, every column (but `drop`), in order."""
+    tables = {
+        "perpetrators": (store.perpetrators, store.perpetrators.c.perpetrator_id),
+        "identities": (store.identities, store.identities.c.identity),
+        "incidents": (store.incidents, store.incidents.c.incident_id),
+        "history": (store.score_history, store.score_history.c.id),
+    }
+    found: dict[str, list[Any]] = {}
+    async with side.platform.sessions() as session:
+        for name, (table, order) in tables.items():
+            found[name] = _rows(await session.execute(select(table).order_by(order)), drop)
+        outbox = store.messages.outbox
+        rows = await session.execute(select(outbox).order_by(outbox.c.id))
+        found["outbox"] = [outbox_row(r, random_ids=(PERPETRATORS,)) for r in rows]
+    return found
+
+
+async def test_a_batch_scores_and_publishes_exactly_as_one_decision_per_transaction(
+    kafka_bootstrap: str,
+    database_url: str,
+    group: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    events = stream(seed=23)
+    half = len(events) // 2
+    other = await second_database(database_url, request, tmp_path)
+    async with (
+        perpetrators_loop(kafka_bootstrap, database_url, f"{group}-set", ticking(NOW)) as as_set,
+        perpetrators_loop(kafka_bootstrap, other, f"{group}-one", ticking(NOW)) as alone,
+    ):
+        await as_set.loop.process_batch(as_records(events[:half]))  # raises if it failed
+        await as_set.loop.process_batch(as_records(events[half:], half))
+        await one_by_one(alone.loop, as_records(events))
+        set_wise, one_each = await kept(as_set), await kept(alone)
+    for name in set_wise:
+        assert set_wise[name] == one_each[name], name
+    # the stream is what it says: serial suspects, announcements, every kind of entry
+    assert len(set_wise["perpetrators"]) == 5  # the twin is another person
+    assert len(set_wise["history"]) > len(set_wise["perpetrators"])
+    topics = {t for t, *_ in set_wise["outbox"]}
+    assert PERPETRATORS in topics
+    operations = {p.get("operation") for t, _, _, p in set_wise["outbox"] if "audit" in t}
+    assert operations == {"combined", "disclosed"}
+
+
+async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_itself(
+    kafka_bootstrap: str,
+    database_url: str,
+    group: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    events = stream(seed=5)
+    good = events[0][0]
+    poison = CloudEvent(
+        str(uuid.uuid4()),
+        good.source,
+        good.type,
+        good.subject,
+        {**good.data, "risk_level": "catastrophic"},  # not a risk level: poison
+    )
+    middle = len(events) // 2
+    events.insert(middle, (poison, DECISIONS))
+    other = await second_database(database_url, request, tmp_path)
+
+    def at_nine() -> datetime:  # the failed batch's handlers ran too: one time for all
+        return NOW
+
+    async with (
+        perpetrators_loop(kafka_bootstrap, database_url, f"{group}-set", at_nine) as as_set,
+        perpetrators_loop(kafka_bootstrap, other, f"{group}-one", at_nine) as alone,
+        TopicReader(kafka_bootstrap, DEADLETTER) as dlq,
+    ):
+        records = as_records(events)
+        with pytest.raises(ValueError, match="risk_level"):
+            await as_set.loop.process_batch(records)
+        assert (await kept(as_set))["incidents"] == []  # nothing of the batch committed
+        await one_by_one(as_set.loop, records)  # what the loop does next
+        await one_by_one(alone.loop, [r for n, r in enumerate(records) if n != middle])
+        # the same but for the history's row ids: PostgreSQL's sequence keeps its numbers
+        set_wise, one_each = await kept(as_set, ("id",)), await kept(alone, ("id",))
+        assert set_wise == one_each
+        dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison.id)
+        assert headers_of(dead)["mash_dlq_error"].startswith("ValidationError")
+        ours = {headers_of(r)["ce_id"] for r in records}
+        await dlq.poll()
+        dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
+        assert [i for i in dead_ours if i in ours] == [poison.id]  # alone, once

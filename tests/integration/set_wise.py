@@ -1,0 +1,79 @@
+"""Helpers of the set-wise tests (issue 23): one consumer loop's records handed in by the
+test, as a fetched batch (`ConsumerLoop.process_batch`) on one side and one record per
+transaction (`ConsumerLoop.process`) on the other, in two databases, compared after."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from mash_tools.testing import create_database
+from shared.envelope import CloudEvent
+from shared.kafka import ConsumerLoop
+from shared.topics import AUDIT_PREFIX
+
+Stream = list[tuple[CloudEvent, str]]
+
+
+def ticking(start: datetime) -> Callable[[], datetime]:
+    """A clock a millisecond later each time it is read: each handled event its own time,
+    the same on both sides when they handle the same events in the same order."""
+    ticks = itertools.count()
+    return lambda: start + timedelta(milliseconds=next(ticks))
+
+
+async def second_database(database_url: str, request: pytest.FixtureRequest, tmp: Path) -> str:
+    """A database of the same backend as `database_url`, fresh."""
+    if database_url.startswith("postgresql"):
+        return await create_database(request.getfixturevalue("postgres_server"))
+    return f"sqlite+aiosqlite:///{tmp / 'one-by-one.db'}"
+
+
+def as_records(events: Stream, first_offset: int = 0) -> list[Any]:
+    """The events as the loop fetches them: partition 0 of each topic, offsets in order."""
+    return [
+        ConsumerRecord(
+            topic=topic,
+            partition=0,
+            offset=first_offset + n,
+            timestamp=0,
+            timestamp_type=0,
+            key=event.subject.encode() if event.subject else None,
+            value=event.value(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=len(event.value()),
+            headers=event.headers(),
+        )
+        for n, (event, topic) in enumerate(events)
+    ]
+
+
+async def one_by_one(loop: ConsumerLoop, records: list[Any]) -> None:
+    """Each record in a transaction of its own, as the loop does after a batch failed."""
+    for record in records:
+        await loop.process(record)
+
+
+_TRACE = {"traceparent", "tracestate"}
+
+
+def outbox_row(row: Any, random_ids: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    """An outbox row as the relay publishes it: topic, key, headers, payload; the trace
+    headers left out, and so are the event ids made at random (`uuid4`): a log entry's
+    (`shared.audit`), and those of the topics in `random_ids`."""
+    payload = json.loads(row.payload)
+    headers = {k: v for k, v in row.headers.items() if k not in _TRACE}
+    if row.topic.startswith(AUDIT_PREFIX):
+        payload.pop("entry_id")
+        headers.pop("ce_id")
+    elif row.topic in random_ids:
+        headers.pop("ce_id")
+    return row.topic, row.key, headers, payload
