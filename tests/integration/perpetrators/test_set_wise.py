@@ -73,7 +73,7 @@ async def perpetrators_loop(
         topics=[DECISIONS],
         group_id=settings.consumer_group,
         bootstrap=bootstrap,
-        handler=dispatch(handlers.EVENTS, platform, clock),  # as `consumers` makes it
+        handler=dispatch(handlers.EVENTS, platform, clock, handlers.prepare),  # as `consumers`
         unit_of_work=platform.uow,
         tables=store.messages,
         producer=platform.producer,

@@ -12,4 +12,8 @@ from shared.topics import DECISIONS
 
 
 def consumers(platform: Platform[Settings], clock: Callable[[], datetime]) -> list[ConsumerSpec]:
-    return [ConsumerSpec.of("perpetrators", [DECISIONS], handlers.EVENTS, platform, clock)]
+    return [
+        ConsumerSpec.of(
+            "perpetrators", [DECISIONS], handlers.EVENTS, platform, clock, prepare=handlers.prepare
+        )
+    ]

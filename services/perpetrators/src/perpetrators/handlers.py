@@ -9,13 +9,14 @@ dispatches from.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perpetrators import repository
+from perpetrators import batch, repository
 from perpetrators.config import Settings
 from perpetrators.domain import cohort, scoring
 from perpetrators.domain.perpetrator import (
@@ -30,10 +31,10 @@ from shared import audit, outbox
 from shared.audit import Entry, Item
 from shared.db import hold, utc
 from shared.envelope import CloudEvent
-from shared.identity import identify
+from shared.identity import Identity, identify
 from shared.kafka import EventTable, On
 from shared.kafka_security import NEIGHBOURHOOD_TEAM
-from shared.schemas import TriageDecided
+from shared.schemas import Person, TriageDecided
 from shared.service import Platform
 from shared.topics import (
     DECISIONS,
@@ -74,10 +75,9 @@ async def on_triage_decided(
     # One suspect's incidents against different victims travel under different Kafka
     # keys, so two replicas may resolve them at once: the second waits here, then finds
     # the first one's perpetrator rather than making a second one.
-    await hold(session, suspect.hashes)
-    ref = await repository.resolve_perpetrator(
-        session, suspect, perpetrator_id(secret, suspect), now
-    )
+    if not batch.holds(session, suspect.hashes):
+        await hold(session, suspect.hashes)
+    ref = await batch.resolve_perpetrator(session, suspect, perpetrator_id(secret, suspect), now)
     kept = IncidentOnRecord(
         incident=Incident(
             incident_id=str(decision.incident_id),
@@ -95,9 +95,40 @@ async def on_triage_decided(
             incident.suspect.date_of_birth,
         ),
     )
-    await repository.save_incident(session, ref, kept)
+    await batch.save_incident(session, ref, kept)
     _, scored = await _rescore(platform, session, ref, now)
     await _log_combined(platform, session, ref, suspect.hashes, scored, now)
+
+
+async def prepare(
+    platform: Platform[Settings], session: AsyncSession, events: Sequence[CloudEvent]
+) -> None:
+    """A fetched batch's first step (`shared.kafka.BatchHandler`): hold its suspects and
+    read once what their decisions would each read (`batch.preload`). An event whose
+    suspect cannot be read is left to its handler (poison or not, alone)."""
+    outbox.set_wise(session)
+    secret = platform.settings.hub.pseudonym_key
+    suspects: list[tuple[Identity, str]] = []
+    incident_ids: list[str] = []
+    for event in events:
+        if event.type != TRIAGE_DECIDED:
+            continue
+        try:
+            found = event.data["incident"].get("suspect")
+            suspect = identify(secret, Person.model_validate(found)) if found else None
+            incident_id = str(UUID(str(event.data["incident_id"])))
+        except (AttributeError, KeyError, TypeError, ValueError):  # ValidationError too
+            continue
+        if suspect is None or not suspect.hashes:
+            continue
+        suspects.append((suspect, perpetrator_id(secret, suspect)))
+        incident_ids.append(incident_id)
+    if not suspects:
+        return
+    names = [h for identity, _ in suspects for h in identity.hashes]
+    await hold(session, names)
+    batch.holds(session, names)
+    await batch.preload(session, suspects, incident_ids)
 
 
 async def _log_combined(
@@ -129,8 +160,8 @@ async def _rescore(
 ) -> tuple[cohort.Change | None, list[IncidentOnRecord]]:
     """`rescore`, and the incidents on record it scored over, oldest first."""
     policy = platform.settings.policy
-    before = await repository.lock(session, ref)
-    kept = await repository.incidents_of(session, ref)
+    before = await batch.lock(session, ref)
+    kept = await batch.incidents_of(session, ref)
     if not kept:
         return None, kept
     latest = max(kept, key=lambda k: (k.incident.reported_at, k.incident.incident_id))
@@ -143,7 +174,7 @@ async def _rescore(
         priority=cohort.is_priority(score, policy),
         last_incident_id=latest.incident.incident_id,
     )
-    await repository.save(session, after, before)
+    await batch.save(session, after, before)
     change = cohort.change(before.priority if before else False, after.priority)
     if change is not None:
         await announce(platform, session, ref, change, now)
@@ -160,6 +191,7 @@ async def announce(
     """Stage the change on `mash.perpetrators.v1`, keyed by the perpetrator, with the
     perpetrator as `GET /v1/perpetrators/{id}` shows them."""
     policy = platform.settings.policy
+    await batch.flush(session)  # what the batch staged so far, for `find` to read
     found = await repository.find(
         session, ref, partial(scoring.months_before, months=policy.window_months)
     )

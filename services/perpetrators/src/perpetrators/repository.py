@@ -84,8 +84,24 @@ async def _has_person_id(session: AsyncSession, perpetrator_id: str) -> bool:
 async def save_incident(session: AsyncSession, perpetrator_id: str, kept: IncidentOnRecord) -> None:
     """Record the incident, or update it from a later decision (a DASH, a re-grade): one
     incident is one row, so a redelivery or a second decision never adds an incident."""
+    stmt = insert(session, store.incidents).values(**incident_values(perpetrator_id, kept))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["incident_id"],
+        set_={name: stmt.excluded[name] for name in CHANGING},
+        # decisions may arrive out of order: the latest decision's facts stand
+        where=store.incidents.c.decided_at <= stmt.excluded.decided_at,
+    )
+    await session.execute(stmt)
+
+
+CHANGING = ("decided_at", "risk_level", "child_present", "abuse_types")
+"""What a later decision of a stored incident changes (`save_incident`)."""
+
+
+def incident_values(perpetrator_id: str, kept: IncidentOnRecord) -> dict[str, Any]:
+    """An incident on record as its row."""
     incident, suspect = kept.incident, kept.suspect
-    values = {
+    return {
         "incident_id": incident.incident_id,
         "perpetrator_id": perpetrator_id,
         "area": kept.area,
@@ -100,15 +116,6 @@ async def save_incident(session: AsyncSession, perpetrator_id: str, kept: Incide
         "suspect_family_name": suspect.family_name,
         "suspect_date_of_birth": suspect.date_of_birth,
     }
-    stmt = insert(session, store.incidents).values(**values)
-    changing = ("decided_at", "risk_level", "child_present", "abuse_types")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["incident_id"],
-        set_={name: stmt.excluded[name] for name in changing},
-        # decisions may arrive out of order: the latest decision's facts stand
-        where=store.incidents.c.decided_at <= stmt.excluded.decided_at,
-    )
-    await session.execute(stmt)
 
 
 async def incidents_of(session: AsyncSession, perpetrator_id: str) -> list[IncidentOnRecord]:
@@ -118,20 +125,41 @@ async def incidents_of(session: AsyncSession, perpetrator_id: str) -> list[Incid
         .where(store.incidents.c.perpetrator_id == perpetrator_id)
         .order_by(store.incidents.c.reported_at, store.incidents.c.incident_id)
     )
-    return [_incident(row) for row in (await session.execute(stmt)).all()]
+    return [incident_of(row) for row in (await session.execute(stmt)).all()]
 
 
 async def lock(session: AsyncSession, perpetrator_id: str) -> Perpetrator | None:
     """The perpetrator's standing, locked until the transaction ends; None when new."""
     stmt = select(P).where(P.c.perpetrator_id == perpetrator_id).with_for_update()
     row = (await session.execute(stmt)).first()
-    return _perpetrator(row) if row else None
+    return perpetrator_of(row) if row else None
 
 
 async def save(session: AsyncSession, perpetrator: Perpetrator, before: Perpetrator | None) -> None:
     """Store the new standing; a changed score also goes into the history."""
+    score, values = perpetrator.score, standing_values(perpetrator)
+    if before is None:
+        await session.execute(
+            P.insert().values(perpetrator_id=perpetrator.perpetrator_id, **values)
+        )
+    else:
+        await session.execute(
+            update(P).where(P.c.perpetrator_id == perpetrator.perpetrator_id).values(**values)
+        )
+    if before is None or before.score.score != score.score:
+        await session.execute(
+            store.score_history.insert().values(
+                perpetrator_id=perpetrator.perpetrator_id,
+                scored_at=score.scored_at,
+                score=score.score,
+            )
+        )
+
+
+def standing_values(perpetrator: Perpetrator) -> dict[str, Any]:
+    """A perpetrator's standing as its row (but the id)."""
     score, parts, person = perpetrator.score, perpetrator.score.components, perpetrator.person
-    values = {
+    return {
         "area": perpetrator.area,
         "given_name": person.given_name,
         "family_name": person.family_name,
@@ -151,22 +179,6 @@ async def save(session: AsyncSession, perpetrator: Perpetrator, before: Perpetra
         "policy_version": score.policy_version,
         "policy_owner": score.policy_owner,
     }
-    if before is None:
-        await session.execute(
-            P.insert().values(perpetrator_id=perpetrator.perpetrator_id, **values)
-        )
-    else:
-        await session.execute(
-            update(P).where(P.c.perpetrator_id == perpetrator.perpetrator_id).values(**values)
-        )
-    if before is None or before.score.score != score.score:
-        await session.execute(
-            store.score_history.insert().values(
-                perpetrator_id=perpetrator.perpetrator_id,
-                scored_at=score.scored_at,
-                score=score.score,
-            )
-        )
 
 
 async def find(
@@ -179,7 +191,7 @@ async def find(
     row = (await session.execute(select(P).where(P.c.perpetrator_id == perpetrator_id))).first()
     if row is None:
         return None
-    found = _perpetrator(row)
+    found = perpetrator_of(row)
     start = window_start(found.score.scored_at) if window_start else None
     incidents = select(store.incidents.c.incident_id).where(
         store.incidents.c.perpetrator_id == perpetrator_id
@@ -232,7 +244,7 @@ async def in_area(
     if after is not None:
         stmt = stmt.where(keyset(AREA_ORDER, after))
     stmt = stmt.order_by(*(c.desc() if d else c for c, d in AREA_ORDER)).limit(limit)
-    return [_perpetrator(row) for row in (await session.execute(stmt)).all()]
+    return [perpetrator_of(row) for row in (await session.execute(stmt)).all()]
 
 
 async def all_ids(session: AsyncSession) -> list[str]:
@@ -241,7 +253,7 @@ async def all_ids(session: AsyncSession) -> list[str]:
     return list((await session.execute(stmt)).scalars())
 
 
-def _incident(row: Any) -> IncidentOnRecord:
+def incident_of(row: Any) -> IncidentOnRecord:
     return IncidentOnRecord(
         incident=Incident(
             incident_id=row.incident_id,
@@ -259,7 +271,7 @@ def _incident(row: Any) -> IncidentOnRecord:
     )
 
 
-def _perpetrator(row: Any) -> Perpetrator:
+def perpetrator_of(row: Any) -> Perpetrator:
     return Perpetrator(
         perpetrator_id=row.perpetrator_id,
         area=row.area,
