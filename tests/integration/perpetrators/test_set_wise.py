@@ -1,5 +1,7 @@
-"""Perpetrators' consumer handles a fetched batch in one transaction, its outbox rows
-(announcements and log entries) staged and written in one statement when it ends: the
+"""Perpetrators' consumer handles a fetched batch in one transaction as a set: a batch step
+reads the batch's suspects' identities, standings and incidents once, and its writes
+(identities, incidents, standings, score history, outbox rows) are staged and written a
+statement per table when it ends (or before an announcement reads the store): the
 same perpetrators, identities, incidents, score histories and outbox rows (in the order
 the relay publishes them) as one decision per transaction, on SQLite and PostgreSQL; a
 poison decision in the middle of a batch fails the batch, and going one at a time
@@ -14,24 +16,33 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from mash_tools.testing import TopicReader, headers_of
 from perpetrators import handlers, store
 from perpetrators.app import MIGRATIONS
 from perpetrators.config import Settings
+from perpetrators.consumer import consumers
 from shared.envelope import CloudEvent
-from shared.kafka import ConsumerLoop, dispatch
+from shared.kafka import BatchHandler, ConsumerLoop, dispatch
+from shared.schemas import TriageDecided
 from shared.service import Platform
-from shared.topics import DEADLETTER, DECISIONS, PERPETRATORS
+from shared.topics import (
+    DEADLETTER,
+    DECISIONS,
+    PERPETRATOR_PRIORITISED,
+    PERPETRATOR_RELEASED,
+    PERPETRATORS,
+)
 from tests.integration.perpetrators.kit import (
     child,
     decision,
@@ -218,3 +229,100 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         await dlq.poll()
         dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
         assert [i for i in dead_ours if i in ours] == [poison.id]  # alone, once
+
+
+def later(first: TriageDecided, hours: float, **update: Any) -> TriageDecided:
+    """A later (or, with negative hours, an older) decision of the same incident."""
+    when = first.decided_at + timedelta(hours=hours)
+    return first.model_copy(update={"decision_id": uuid.uuid4(), "decided_at": when, **update})
+
+
+def crossing(area: str) -> tuple[Stream, Stream]:
+    """Two batches. The first stores a suspect with a person id. In the second, in this
+    order: that suspect again (a stored standing updated); a suspect known first by names
+    and date of birth only, then by a person id under the same names (one perpetrator,
+    the person id added), then a twin with another person id (another person); a serial
+    suspect prioritised by three recent high-risk incidents against two victims,
+    released by two re-grades to standard, prioritised again by a fourth incident, the
+    same suspect many times; and an older decision of a re-graded incident arriving
+    after the newer one (the newer's facts stand)."""
+    recent = NOW - timedelta(days=3)
+    victims = [person("victim", n) for n in range(3)]
+    stored, serial = person("suspect", 0), person("suspect", 1)
+    with_pid = person("suspect", 2)
+    names_only = {k: v for k, v in with_pid.items() if k != "person_id"}
+    twin = {**with_pid, "person_id": f"S2-twin-{uuid.uuid4().hex[:6]}"}
+
+    def new(suspect: dict[str, Any], n: int, level: str = "high") -> TriageDecided:
+        return decision(
+            area, suspect, victims[n % 2], reported_at=recent + timedelta(hours=n), risk_level=level
+        )
+
+    first = [new(stored, 0, "medium")]
+    hits = [new(serial, n) for n in range(3)]
+    second = [
+        new(stored, 1),
+        new(names_only, 2, "medium"),
+        new(with_pid, 3),
+        new(twin, 4),
+        *hits,  # prioritised at the third
+        later(hits[0], 1, risk_level="standard"),
+        later(hits[1], 1, risk_level="standard"),  # released
+        new(serial, 5),  # prioritised again
+        later(hits[2], 2, risk_level="medium"),
+        later(hits[2], -1, risk_level="standard"),  # older: changes nothing
+    ]
+    return [(event_of(d), DECISIONS) for d in first], [(event_of(d), DECISIONS) for d in second]
+
+
+@contextmanager
+def counted(side: Side) -> Iterator[list[str]]:
+    """The statements the side's database runs meanwhile (an executemany counts once)."""
+    found: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        found.append(statement)
+
+    engine = side.platform.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield found
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_a_batch_crossing_the_cohort_and_merging_identities_is_one_by_one_in_fewer_statements(
+    kafka_bootstrap: str,
+    database_url: str,
+    group: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    before, batch = crossing(new_area())
+    other = await second_database(database_url, request, tmp_path)
+    async with (
+        perpetrators_loop(kafka_bootstrap, database_url, f"{group}-set", ticking(NOW)) as as_set,
+        perpetrators_loop(kafka_bootstrap, other, f"{group}-one", ticking(NOW)) as alone,
+    ):
+        # the service's own consumer declares the batch step this loop is given
+        assert isinstance(consumers(as_set.platform, ticking(NOW))[0].handler, BatchHandler)
+        await as_set.loop.process_batch(as_records(before))
+        await one_by_one(alone.loop, as_records(before))
+        with counted(as_set) as set_wise_statements:
+            await as_set.loop.process_batch(as_records(batch, len(before)))
+        with counted(alone) as one_by_one_statements:
+            await one_by_one(alone.loop, as_records(batch, len(before)))
+        set_wise, one_each = await kept(as_set), await kept(alone)
+    for name in set_wise:
+        assert set_wise[name] == one_each[name], name
+    # statements, not time (a count does not depend on the machine): SQLite 34 against
+    # 125, PostgreSQL 40 against 136 (its holds), three announcements reading the store
+    assert len(set_wise_statements) * 3 < len(one_by_one_statements)
+    # the batch is what it says: the stored suspect, one merged, the twin, the serial one
+    assert len(set_wise["perpetrators"]) == 4
+    assert len(set_wise["identities"]) == 2 + 2 + 1 + 2  # pid and names: the twin shares
+    changes = [h["ce_type"] for t, _, h, _ in set_wise["outbox"] if t == PERPETRATORS]
+    assert changes == [PERPETRATOR_PRIORITISED, PERPETRATOR_RELEASED, PERPETRATOR_PRIORITISED]
+    levels = {r[0]: r[5] for r in set_wise["incidents"]}
+    hits = [e.subject for e, _ in batch[4:7]]
+    assert [levels[i] for i in hits] == ["standard", "standard", "medium"]  # the newer stands
