@@ -52,7 +52,6 @@ class Batch:
     records: dict[str, IncidentOnRecord] = field(default_factory=dict)
     by_ref: dict[str, list[str]] = field(default_factory=dict)
     looked_up: set[str] = field(default_factory=set)
-    held: set[str] = field(default_factory=set)
     # staged, in the order one decision per transaction would have written them
     new_identities: list[dict[str, Any]] = field(default_factory=list)
     changed_incidents: dict[str, None] = field(default_factory=dict)
@@ -106,7 +105,8 @@ async def _load(session: AsyncSession, batch: Batch, refs: set[str]) -> None:
         pids = select(IDS.c.perpetrator_id).where(IDS.c.perpetrator_id.in_(chunk))
         pids = pids.where(IDS.c.kind == "pid")
         batch.with_pid.update((await session.execute(pids)).scalars())
-        standings = select(P).where(P.c.perpetrator_id.in_(chunk)).with_for_update()
+        standings = select(P).where(P.c.perpetrator_id.in_(chunk))
+        standings = standings.order_by(P.c.perpetrator_id).with_for_update()  # one order
         for row in await session.execute(standings):
             batch.standings[row.perpetrator_id] = repository.perpetrator_of(row)
             batch.stored.add(row.perpetrator_id)
@@ -126,18 +126,6 @@ async def _look_up(session: AsyncSession, batch: Batch, incident_ids: set[str]) 
         for row in await session.execute(stmt):
             batch.own(row.incident_id, row.perpetrator_id, repository.incident_of(row))
     batch.looked_up.update(todo)
-
-
-def holds(session: AsyncSession, names: Iterable[str]) -> bool:
-    """Whether this batch already holds all of `names` (`shared.db.hold`); from now on it
-    is taken that it does (the caller holds them when not)."""
-    batch = of(session)
-    if batch is None:
-        return False
-    wanted = set(names)
-    found = wanted <= batch.held
-    batch.held |= wanted
-    return found
 
 
 async def resolve_perpetrator(

@@ -75,8 +75,7 @@ async def on_triage_decided(
     # One suspect's incidents against different victims travel under different Kafka
     # keys, so two replicas may resolve them at once: the second waits here, then finds
     # the first one's perpetrator rather than making a second one.
-    if not batch.holds(session, suspect.hashes):
-        await hold(session, suspect.hashes)
+    await hold(session, suspect.hashes)  # in a batch, its step held them: no statement
     ref = await batch.resolve_perpetrator(session, suspect, perpetrator_id(secret, suspect), now)
     kept = IncidentOnRecord(
         incident=Incident(
@@ -127,7 +126,6 @@ async def prepare(
         return
     names = [h for identity, _ in suspects for h in identity.hashes]
     await hold(session, names)
-    batch.holds(session, names)
     await batch.preload(session, suspects, incident_ids)
 
 
