@@ -30,10 +30,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from fastapi import Depends, Request
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, require
+from shared.auth import Credentials, scoped
 from shared.envelope import CloudEvent
 from shared.identity import identify
 from shared.outbox import Outbox
@@ -184,14 +185,19 @@ class ReadAudit:
         return Entry(self.service, operation, self.sub, "api", self.route, resource)
 
 
-def audited(scope: str) -> Callable[[Request, Principal], Awaitable[ReadAudit]]:
+def audited(
+    scope: str,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[ReadAudit]]:
     """A FastAPI dependency: admits only tokens holding `scope` (401/403 exactly as
     `shared.auth.require`) and gives the route the `ReadAudit` of this request. The app's
-    `state.platform` supplies the outbox and the service's name."""
-    checker = require(scope)
+    `state.platform` supplies the outbox and the service's name.
 
-    # a default, not Annotated: the annotation is a string here, and `checker` is local
-    async def dependency(request: Request, principal: Principal = Depends(checker)) -> ReadAudit:
+    It checks the token itself (`shared.auth.scoped`) rather than through `require`'s
+    chain of dependencies: the same answers, the same security scheme in the OpenAPI
+    document, two levels fewer for FastAPI to solve on every request."""
+
+    async def dependency(request: Request, credentials: Credentials) -> ReadAudit:
+        principal = await scoped(request, credentials, scope)
         platform = request.app.state.platform
         route = getattr(request.scope.get("route"), "path", None) or request.url.path
         return ReadAudit(platform.outbox, platform.name, principal.subject, route)

@@ -12,6 +12,8 @@ which the console uses only by forwarding the person's own token).
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -162,14 +164,19 @@ def trust(settings: HubSettings) -> Trust:
     return Trust(issuers)
 
 
-def _claims(trust: Trust, token: str, audience: str) -> tuple[Issuer, dict[str, Any]]:
-    """The verified claims of a token for `audience`, or PermissionError."""
+def _claims(
+    trust: Trust, token: str, audience: str
+) -> tuple[Issuer, dict[str, Any], tuple[str, Any]]:
+    """The verified claims of a token for `audience` and the key that verified them (its
+    kid and the key), or PermissionError."""
     try:
-        header = jwt.get_unverified_header(token)
-        unverified = jwt.decode(token, options={"verify_signature": False})
+        # one unverified parse for the header and the issuer (was two)
+        unverified = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise PermissionError(type(exc).__name__) from None
-    algorithm, kid, iss = header.get("alg"), header.get("kid"), unverified.get("iss")
+    header, payload = unverified["header"], unverified["payload"]
+    algorithm, kid = header.get("alg"), header.get("kid")
+    iss = payload.get("iss") if isinstance(payload, dict) else None
     if algorithm not in ALGORITHMS or not isinstance(kid, str) or not isinstance(iss, str):
         raise PermissionError("not a token of an asymmetric key named by its kid")
     issuer = trust.issuers.get(iss)
@@ -183,7 +190,7 @@ def _claims(trust: Trust, token: str, audience: str) -> tuple[Issuer, dict[str, 
             algorithms=[algorithm],
             issuer=iss,
             audience=audience,
-            leeway=30,
+            leeway=LEEWAY,
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
@@ -191,19 +198,65 @@ def _claims(trust: Trust, token: str, audience: str) -> tuple[Issuer, dict[str, 
     life = claims["exp"] - claims["iat"]
     if not isinstance(life, int) or life > issuer.max_lifetime.total_seconds():
         raise PermissionError("the token lives longer than its issuer may grant")
-    return issuer, claims
+    return issuer, claims, (kid, key)
+
+
+LEEWAY = 30
+"""Seconds of clock skew allowed on `exp`, `iat` and `nbf`."""
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token already verified for an audience: by which issuer, with which key object,
+    until when, and the principal it gave."""
+
+    issuer: Issuer
+    kid: str
+    key: Any
+    exp: float
+    principal: Principal
+
+
+_VERIFIED_MAX = 2048
+_verified: dict[tuple[str, str], _Verified] = {}
+_verified_lock = threading.Lock()
+
+
+def _still_good(trust: Trust, seen: _Verified) -> bool:
+    """Whether a verification remembered still holds: the same issuer (its keys, its
+    lifetime, what it may grant) trusted, the same key object still named by its kid (a
+    key set re-read after a rotation gives new objects: verified again, refused if the key
+    is gone), and `exp` not passed (as PyJWT checks it: `iat`, `nbf` only get truer)."""
+    return (
+        trust.issuers.get(seen.issuer.name) == seen.issuer
+        and seen.issuer.keys.key(seen.kid) is seen.key
+        and time.time() < seen.exp + LEEWAY
+    )
 
 
 def verify(trust: Trust, token: str, audience: str) -> Principal:
-    """The principal of a token presented to the service `audience`, or PermissionError."""
-    issuer, claims = _claims(trust, token, audience)
+    """The principal of a token presented to the service `audience`, or PermissionError.
+
+    A token that verified is remembered (at most `_VERIFIED_MAX`, the oldest forgotten
+    first) with the key that verified it, so a caller's next requests cost a dict look-up
+    and `_still_good`'s checks, not the signature and three decodes again; a token that
+    failed is never remembered."""
+    seen = _verified.get((token, audience))
+    if seen is not None and _still_good(trust, seen):
+        return seen.principal
+    issuer, claims, (kid, key) = _claims(trust, token, audience)
     scope = claims.get("scope", "")
     if not isinstance(scope, str) or not isinstance(claims["sub"], str):
         raise PermissionError("malformed claims")
     scopes = frozenset(scope.split())
     if not all(issuer.may_grant(s) for s in scopes):
         raise PermissionError("a scope its issuer may not grant")
-    return Principal(subject=claims["sub"], scopes=scopes)
+    principal = Principal(subject=claims["sub"], scopes=scopes)
+    with _verified_lock:  # `verify` also runs in worker threads (a remote key set)
+        while len(_verified) >= _VERIFIED_MAX:
+            del _verified[next(iter(_verified))]
+        _verified[(token, audience)] = _Verified(issuer, kid, key, claims["exp"], principal)
+    return principal
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -228,15 +281,29 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+"""The bearer credentials as presented (None without them): for a dependency that checks
+the token itself (`scoped`), one level of FastAPI's dependency solving fewer a request."""
+
+
+def admit(principal: Principal, scope: str) -> Principal:
+    """`principal` if it holds `scope`, else 403."""
+    if not principal.may(scope):
+        raise HTTPException(403, f"This token lacks the scope '{scope}'.")
+    return principal
+
+
+async def scoped(request: Request, credentials: Credentials, scope: str) -> Principal:
+    """What `require(scope)` gives, called directly: 401 without a valid token, 403
+    without the scope."""
+    return admit(await current_principal(request, credentials), scope)
 
 
 def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits only tokens holding `scope` (403 otherwise)."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.may(scope):
-            raise HTTPException(403, f"This token lacks the scope '{scope}'.")
-        return principal
+        return admit(principal, scope)
 
     return check
 
@@ -303,7 +370,7 @@ def verify_sign_in(settings: HubSettings, token: str) -> SignInGrant:
     or PermissionError (its single use is the console's to enforce)."""
     people = trust(settings).issuers[settings.jwt_issuer]
     people = Issuer(people.name, people.keys, SIGN_IN_TTL, remote=people.remote)
-    _, claims = _claims(Trust({people.name: people}), token, SIGN_IN_AUDIENCE)
+    _, claims, _ = _claims(Trust({people.name: people}), token, SIGN_IN_AUDIENCE)
     scope, subject, link_id = claims.get("scope", ""), claims["sub"], claims.get("jti")
     if not (isinstance(scope, str) and isinstance(subject, str) and isinstance(link_id, str)):
         raise PermissionError("malformed claims")

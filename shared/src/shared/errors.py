@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from opentelemetry import trace
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 BODY_ERROR = "mash.body_error"
+PARSED_BODY = "mash.parsed_body"
 LOGGED = "mash.error_logged"
 PROBLEM = "application/problem+json"
 TITLES = {
@@ -195,15 +198,48 @@ def _reject_constant(name: str) -> Any:
 
 def json_problem(body: bytes) -> str | None:
     """Why `body` is not strict JSON (malformed, a duplicated key, NaN), or None when it is."""
+    return strict_json(body)[1]
+
+
+def strict_json(body: bytes) -> tuple[Any, str | None]:
+    """`body` parsed strictly, and None; or None and why it is not strict JSON. What it
+    gives for strict JSON is what `json.loads` gives (no key repeats, so none is lost)."""
     try:
-        json.loads(body, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+        parsed = json.loads(
+            body, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+        )
     except _DuplicateKey as exc:
-        return f"JSON objects must not repeat a key ({exc})"
+        return None, f"JSON objects must not repeat a key ({exc})"
     except RecursionError:
-        return "JSON nested too deeply"
+        return None, "JSON nested too deeply"
     except (ValueError, UnicodeDecodeError):
-        return "malformed JSON"
-    return None
+        return None, "malformed JSON"
+    return parsed, None
+
+
+class _ParsedRequest(Request):
+    """A request whose JSON body `RequestLimits` already parsed: `json()` gives that."""
+
+    async def json(self) -> Any:
+        state = self.scope.get("state") or {}
+        if PARSED_BODY in state:
+            return state[PARSED_BODY]
+        return await super().json()
+
+
+class ParsedOnce(APIRoute):
+    """A route that takes its JSON body as `RequestLimits` parsed it (strictly, and once),
+    rather than parsing it again. A router opts in with `APIRouter(route_class=ParsedOnce)`
+    (FastAPI's documented custom request and route classes); the body's validation and
+    every answer are as before."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def parsed_once(request: Request) -> Response:
+            return await handler(_ParsedRequest(request.scope, request.receive))
+
+        return parsed_once
 
 
 def _is_json(scope: Scope) -> bool:
@@ -251,9 +287,13 @@ class RequestLimits:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body and _is_json(scope) and (error := json_problem(body)) is not None:
-            scope.setdefault("state", {})[BODY_ERROR] = error
-            body = b""
+        if body and _is_json(scope):
+            parsed, error = strict_json(body)
+            if error is not None:
+                scope.setdefault("state", {})[BODY_ERROR] = error
+                body = b""
+            else:  # kept for a `ParsedOnce` route, which would otherwise parse it again
+                scope.setdefault("state", {})[PARSED_BODY] = parsed
         replayed = False
 
         async def replay() -> Message:

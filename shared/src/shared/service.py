@@ -306,6 +306,9 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        """Each label set's counter and histogram, looked up once (`labels()` takes a lock
+        and builds its key each call); at most `_CHILDREN`, so odd methods cannot grow it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -323,8 +326,18 @@ class RequestMetrics:
         await self.app(scope, receive, sending)
         # the router writes the matched route into the shared scope
         route = getattr(scope.get("route"), "path", "unmatched")
-        self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-        self.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
+        key = (scope["method"], route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            metrics = self.metrics
+            children = (metrics.requests.labels(*key), metrics.request_seconds.labels(route))
+            if len(self._children) < _CHILDREN:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
+
+
+_CHILDREN = 1024
 
 
 def _probes() -> APIRouter:

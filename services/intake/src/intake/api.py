@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from intake import handlers, repository
 from intake.schemas import AssessmentAccepted, IncidentAccepted, IncidentStatus
 from shared.audit import ReadAudit, audited
+from shared.errors import ParsedOnce
 from shared.schemas import Dash, IncidentReport
 from shared.service import PlatformDep
 from shared.telemetry import mark_incident
 
-router = APIRouter(prefix="/v1", tags=["incidents"])
+router = APIRouter(prefix="/v1", tags=["incidents"], route_class=ParsedOnce)
+"""Its routes take the JSON body `RequestLimits` already parsed (one parse a request)."""
 Writer = Annotated[ReadAudit, Depends(audited("incidents:write"))]
 """A writer, and who and which route its collection is logged as (contract section 12)."""
 Audited = Annotated[ReadAudit, Depends(audited("incidents:read"))]
