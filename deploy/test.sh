@@ -42,13 +42,13 @@ forward() { if [ -n "$PYTEST_PID" ]; then kill -"$1" "$PYTEST_PID" 2>/dev/null |
 trap 'forward INT' INT
 trap 'forward TERM' TERM
 
-# Two workers (pytest-xdist), each with its own broker and PostgreSQL (the session's
+# Three workers (pytest-xdist), each with its own broker and PostgreSQL (the session's
 # fixtures), take whole modules in turn: a module's fixtures (a stack, a browser) are
 # started once. Most of a test's time is spent waiting on a broker, a server or a browser,
-# so two share the two cores well (docs/testing.md). Modules go out in the order collected,
+# so three share the two cores well (docs/testing.md). Modules go out in the order collected,
 # the end-to-end ones (the longest) first, not by xdist's default of the most tests first,
 # which left the chaos campaign to the end. MASH_TEST_WORKERS=0 runs in one process.
-WORKERS=${MASH_TEST_WORKERS:-2}
+WORKERS=${MASH_TEST_WORKERS:-3}
 status=0
 MASH_TEST_RUN=$RUN_ID TMPDIR=$RUN_TMP .venv/bin/pytest tests -p no:cacheprovider -q \
   -n "$WORKERS" --dist loadfile --no-loadscope-reorder --basetemp "$RUN_TMP/pytest" "$@" &
