@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from aiokafka import ConsumerRecord
 from mash_tools.testing import create_database
 from shared.envelope import CloudEvent
 from shared.kafka import ConsumerLoop
+from shared.kafka.table import Handler
+from shared.service import Platform
 from shared.topics import AUDIT_PREFIX
 
 Stream = list[tuple[CloudEvent, str]]
@@ -54,6 +56,25 @@ def as_records(events: Stream, first_offset: int = 0) -> list[Any]:
         )
         for n, (event, topic) in enumerate(events)
     ]
+
+
+def loop_of(
+    platform: Platform[Any], topics: Sequence[str], handler: Handler, bootstrap: str, group: str
+) -> ConsumerLoop:
+    """The consumer loop `Platform.start` makes, not started: the test hands it records."""
+    return ConsumerLoop(
+        name=platform.name,
+        topics=list(topics),
+        group_id=group,
+        bootstrap=bootstrap,
+        handler=handler,
+        unit_of_work=platform.uow,
+        tables=platform.tables,
+        producer=platform.producer,
+        metrics=platform.metrics,
+        tracer=platform.tracer,
+        retry_seconds=0.01,
+    )
 
 
 async def one_by_one(loop: ConsumerLoop, records: list[Any]) -> None:

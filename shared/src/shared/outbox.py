@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +45,24 @@ from shared.topics import DEADLETTER
 log = logging.getLogger(__name__)
 
 
+def outbox_row(
+    topic: str, key: str | None, event: CloudEvent, trace: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The outbox row of `event` for `topic`: in the trace the event carries, else in
+    `trace` (a handler's, captured when the row is made later, at commit), else in the
+    trace current now (the one it was caused in)."""
+    headers = {k: v.decode() for k, v in event.headers()}
+    headers.update(dict(event.trace_headers) or (inject_headers() if trace is None else trace))
+    return {
+        "event_id": event.id,
+        "topic": topic,
+        "key": key,
+        "headers": headers,
+        "payload": event.value().decode(),
+        "created_at": datetime.now(UTC),
+    }
+
+
 class Outbox:
     """Where handlers put the events they emit, inside their own transaction."""
 
@@ -60,17 +78,7 @@ class Outbox:
 
         In a transaction made set-wise (`set_wise`) the row is kept in the session and
         written with the transaction's other rows, in the order added, at its end."""
-        headers = {k: v.decode() for k, v in event.headers()}
-        # the event belongs to the trace it was caused in: the one current now
-        headers.update(dict(event.trace_headers) or inject_headers())
-        row = {
-            "event_id": event.id,
-            "topic": topic,
-            "key": key,
-            "headers": headers,
-            "payload": event.value().decode(),
-            "created_at": datetime.now(UTC),
-        }
+        row = outbox_row(topic, key, event)
         if session.info.get(_SET_WISE):
             if session.in_nested_transaction():
                 # staged, it would outlive the savepoint's rollback; written at once, the

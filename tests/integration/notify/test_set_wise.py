@@ -31,13 +31,12 @@ from sqlalchemy import select
 
 from mash_tools.testing import (
     TopicReader,
-    create_database,
     data_of,
     eventually,
     headers_of,
     hub_settings,
 )
-from notify import referring, repository, store
+from notify import repository, store
 from notify.app import MIGRATIONS
 from notify.config import Settings
 from notify.consumer import consumers
@@ -46,6 +45,7 @@ from notify.domain.sharing import VIEWS
 from notify.handlers import Notify
 from shared.envelope import CloudEvent
 from shared.kafka import ConsumerLoop
+from shared.outbox import outbox_row
 from shared.service import Platform
 from shared.telemetry import inject_headers
 from shared.topics import (
@@ -59,6 +59,7 @@ from shared.topics import (
     referrals_topic,
 )
 from tests.integration.notify.kit import notify_settings
+from tests.integration.set_wise import loop_of, second_database
 from tests.unit.notify.builders import ALL_REFERRALS, decision_data
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -85,19 +86,7 @@ async def notify_loop(
     platform = Platform("notify", settings, store.messages, MIGRATIONS)
     await platform.start([])
     spec = consumers(Notify.on(platform), clock)[0]
-    loop = ConsumerLoop(
-        name="notify",
-        topics=spec.topics,
-        group_id=group,
-        bootstrap=bootstrap,
-        handler=spec.handler,
-        unit_of_work=platform.uow,
-        tables=store.messages,
-        producer=platform.producer,
-        metrics=platform.metrics,
-        tracer=platform.tracer,
-        retry_seconds=0.01,
-    )
+    loop = loop_of(platform, spec.topics, spec.handler, bootstrap, group)
     try:
         async with platform.uow() as session:  # one agency by webhook: deliveries pinned
             await repository.subscribe(session, "idva", "http://127.0.0.1:9/idva", "sealed", NOW)
@@ -110,12 +99,6 @@ def ticking() -> Callable[[], datetime]:
     """A clock a millisecond further each call: a batch must keep each event's own time."""
     ticks = itertools.count()
     return lambda: NOW + timedelta(milliseconds=next(ticks))
-
-
-async def second_database(database_url: str, request: pytest.FixtureRequest, tmp: Path) -> str:
-    if database_url.startswith("postgresql"):
-        return await create_database(request.getfixturevalue("postgres_server"))
-    return f"sqlite+aiosqlite:///{tmp / 'one-by-one.db'}"
 
 
 def traced(event: CloudEvent) -> CloudEvent:
@@ -436,7 +419,7 @@ async def test_notifys_outbox_rows_are_the_shared_writers_rows(database_url: str
                 shared = CloudEvent("shared-writer", "/mash/notify", REFERRAL_CREATED, "s", data)
                 await platform.outbox.add(session, "mash.referrals.idva.v1", "k", shared)
                 ours = replace(shared, id="notify-writer")
-                row = referring.outbox_row("mash.referrals.idva.v1", "k", ours, inject_headers())
+                row = outbox_row("mash.referrals.idva.v1", "k", ours, inject_headers())
             await repository.add_events(session, [row])
         async with platform.sessions() as session:
             rows = (await session.execute(select(outbox).order_by(outbox.c.id))).all()

@@ -54,6 +54,7 @@ from tests.integration.perpetrators.kit import (
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    loop_of,
     one_by_one,
     outbox_row,
     second_database,
@@ -79,19 +80,8 @@ async def perpetrators_loop(
     settings = perpetrator_settings(bootstrap, database_url, group)
     platform = Platform("perpetrators", settings, store.messages, MIGRATIONS)
     await platform.start([], relay=False)
-    loop = ConsumerLoop(
-        name="perpetrators",
-        topics=[DECISIONS],
-        group_id=settings.consumer_group,
-        bootstrap=bootstrap,
-        handler=dispatch(handlers.EVENTS, platform, clock, handlers.prepare),  # as `consumers`
-        unit_of_work=platform.uow,
-        tables=store.messages,
-        producer=platform.producer,
-        metrics=platform.metrics,
-        tracer=platform.tracer,
-        retry_seconds=0.01,
-    )
+    handler = dispatch(handlers.EVENTS, platform, clock, handlers.prepare)  # as `consumers`
+    loop = loop_of(platform, [DECISIONS], handler, bootstrap, settings.consumer_group)
     try:
         yield Side(platform, loop)
     finally:

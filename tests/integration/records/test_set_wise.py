@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 from sqlalchemy import select
 
 from mash_tools.testing import TopicReader, create_database, headers_of
@@ -33,6 +32,7 @@ from shared.kafka import ConsumerLoop, PoisonMessage
 from shared.service import Platform
 from shared.topics import DEADLETTER, audit_topic
 from tests.integration.records.kit import entry, event_of, records_settings, service_database
+from tests.integration.set_wise import as_records, loop_of
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -60,19 +60,7 @@ async def records_loop(bootstrap: str, database_url: str, group: str) -> AsyncIt
     ticks = itertools.count()
     records = Records.on(platform)
     spec = consumers(records, lambda: NOW + timedelta(milliseconds=next(ticks)))[0]
-    loop = ConsumerLoop(
-        name="records",
-        topics=spec.topics,
-        group_id=settings.consumer_group,
-        bootstrap=bootstrap,
-        handler=spec.handler,
-        unit_of_work=platform.uow,
-        tables=store.messages,
-        producer=platform.producer,
-        metrics=platform.metrics,
-        tracer=platform.tracer,
-        retry_seconds=0.01,
-    )
+    loop = loop_of(platform, spec.topics, spec.handler, bootstrap, settings.consumer_group)
     try:
         yield Side(platform, records, loop)
     finally:
@@ -83,26 +71,6 @@ async def second_database(database_url: str, request: pytest.FixtureRequest, tmp
     if database_url.startswith("postgresql"):
         return await create_database(request.getfixturevalue("postgres_server"))
     return f"sqlite+aiosqlite:///{tmp / 'one-by-one.db'}"
-
-
-def as_records(events: list[tuple[CloudEvent, str]], first_offset: int = 0) -> list[Any]:
-    """The events as the loop fetches them: one partition, offsets in order."""
-    return [
-        ConsumerRecord(
-            topic=topic,
-            partition=0,
-            offset=first_offset + n,
-            timestamp=0,
-            timestamp_type=0,
-            key=event.subject.encode() if event.subject else None,
-            value=event.value(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=len(event.value()),
-            headers=event.headers(),
-        )
-        for n, (event, topic) in enumerate(events)
-    ]
 
 
 def stream(seed: int) -> tuple[list[tuple[CloudEvent, str]], list[tuple[CloudEvent, str]]]:

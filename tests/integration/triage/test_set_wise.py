@@ -40,6 +40,7 @@ from tests.builders import dash_body, settings_for
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    loop_of,
     one_by_one,
     outbox_row,
     second_database,
@@ -76,19 +77,8 @@ async def triage_loop(
     platform = Platform("triage", settings, store.messages, MIGRATIONS)
     await platform.start([], relay=False)
     triage = Triage.on(platform)
-    loop = ConsumerLoop(
-        name="triage",
-        topics=[INCIDENTS, MARAC],
-        group_id=f"mash-triage-{group}",
-        bootstrap=bootstrap,
-        handler=dispatch(handlers.EVENTS, triage, clock, handlers.prepare),  # as `consumers`
-        unit_of_work=platform.uow,
-        tables=store.messages,
-        producer=platform.producer,
-        metrics=platform.metrics,
-        tracer=platform.tracer,
-        retry_seconds=0.01,
-    )
+    handler = dispatch(handlers.EVENTS, triage, clock, handlers.prepare)  # as `consumers`
+    loop = loop_of(platform, [INCIDENTS, MARAC], handler, bootstrap, f"mash-triage-{group}")
     try:
         yield Side(platform, triage, loop)
     finally:

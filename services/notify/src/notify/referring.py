@@ -22,16 +22,16 @@ to the agency's subscription as of the batch's end rather than of its event, whi
 subscription changed while the batch ran cannot tell from a change just before or after.
 
 `shared.outbox.Outbox.add` and `shared.audit.log` write one row a statement and are
-shared with every service; the rows here are made as they make them (`outbox_row`) and the
-log entries by `shared.audit.entries`, the function `audit.log` stages
-(tests/integration/notify/test_set_wise.py compares `outbox_row` with `Outbox.add`'s).
+shared with every service; the rows here are made by the function `Outbox.add` makes its
+row with (`shared.outbox.outbox_row`, given the handler's trace) and the log entries by
+`shared.audit.entries`, the function `audit.log` stages.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -45,6 +45,7 @@ from shared import audit
 from shared.audit import Entry
 from shared.db import at_commit
 from shared.envelope import CloudEvent
+from shared.outbox import outbox_row
 from shared.schemas import Person
 from shared.topics import REFERRAL_CREATED, audit_topic, referrals_topic
 
@@ -156,18 +157,3 @@ def _events(notify: Notify, wanted: Wanted, new: repository.NewEntry) -> list[di
     for entry in audit.entries(disclosed, ids, wanted.now):
         rows.append(outbox_row(audit_topic(NAME), NAME, entry, wanted.trace))
     return rows
-
-
-def outbox_row(topic: str, key: str, event: CloudEvent, trace: dict[str, str]) -> dict[str, Any]:
-    """An outbox row as `shared.outbox.Outbox.add` makes it, in the trace the event was
-    handled in (captured by the handler: here no message's span is current)."""
-    headers = {k: v.decode() for k, v in event.headers()}
-    headers.update(dict(event.trace_headers) or trace)
-    return {
-        "event_id": event.id,
-        "topic": topic,
-        "key": key,
-        "headers": headers,
-        "payload": event.value().decode(),
-        "created_at": datetime.now(UTC),
-    }
