@@ -59,7 +59,7 @@ from shared.topics import (
     referrals_topic,
 )
 from tests.integration.notify.kit import notify_settings
-from tests.integration.set_wise import loop_of, second_database
+from tests.integration.set_wise import loop_of, one_by_one, second_database
 from tests.unit.notify.builders import ALL_REFERRALS, decision_data
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -208,12 +208,6 @@ def as_records(events: Stream, first_offset: int = 0) -> list[Any]:
     ]
 
 
-async def one_by_one(side: Side, records: list[Any]) -> None:
-    """Each record in a transaction of its own, as the loop does after a batch failed."""
-    for record in records:
-        await side.loop.process(record)
-
-
 @dataclass
 class Kept:
     """What one side made: its ledger and outbox rows, with ids named by what they are."""
@@ -329,9 +323,9 @@ async def test_a_batch_makes_exactly_what_one_event_per_transaction_makes(
         notify_loop(kafka_bootstrap, other, f"{group}-one", ticking()) as alone,
     ):
         for side in (as_set, alone):
-            await one_by_one(side, as_records(before))
+            await one_by_one(side.loop, as_records(before))
         await as_set.loop.process_batch(as_records(batch, len(before)))  # raises if it failed
-        await one_by_one(alone, as_records(batch, len(before)))
+        await one_by_one(alone.loop, as_records(batch, len(before)))
         set_wise, one_each = await kept(as_set), await kept(alone)
 
         assert set_wise.referrals == one_each.referrals
@@ -388,8 +382,8 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         with pytest.raises(Exception, match="validation error"):
             await as_set.loop.process_batch(records)
         assert (await kept(as_set)).referrals == []  # nothing of the batch committed
-        await one_by_one(as_set, records)  # what the loop does next
-        await one_by_one(alone, [r for n, r in enumerate(records) if n != middle])
+        await one_by_one(as_set.loop, records)  # what the loop does next
+        await one_by_one(alone.loop, [r for n, r in enumerate(records) if n != middle])
         set_wise, one_each = await kept(as_set), await kept(alone)
         assert set_wise.referrals == one_each.referrals
         assert set_wise.deliveries == one_each.deliveries

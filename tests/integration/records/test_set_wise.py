@@ -32,7 +32,7 @@ from shared.kafka import ConsumerLoop, PoisonMessage
 from shared.service import Platform
 from shared.topics import DEADLETTER, audit_topic
 from tests.integration.records.kit import entry, event_of, records_settings, service_database
-from tests.integration.set_wise import as_records, loop_of
+from tests.integration.set_wise import as_records, loop_of, one_by_one
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -118,12 +118,6 @@ async def kept(side: Side) -> tuple[list[Any], list[Any], list[Any]]:
     return rows, sorted(tuple(r) for r in subjects), sorted(tuple(r) for r in ids)
 
 
-async def one_by_one(side: Side, records: list[Any]) -> None:
-    """Each record in a transaction of its own, as the loop does after a batch failed."""
-    for record in records:
-        await side.loop.process(record)
-
-
 async def test_a_batch_is_chained_exactly_as_one_event_per_transaction(
     kafka_bootstrap: str,
     database_url: str,
@@ -138,9 +132,9 @@ async def test_a_batch_is_chained_exactly_as_one_event_per_transaction(
         records_loop(kafka_bootstrap, other, f"{group}-one") as alone,
     ):
         for side in (as_set, alone):
-            await one_by_one(side, as_records(before))
+            await one_by_one(side.loop, as_records(before))
         await as_set.loop.process_batch(as_records(batch, len(before)))  # raises if it failed
-        await one_by_one(alone, as_records(batch, len(before)))
+        await one_by_one(alone.loop, as_records(batch, len(before)))
         set_wise, one_each = await kept(as_set), await kept(alone)
         assert set_wise == one_each
         entries = set_wise[0]
@@ -171,8 +165,8 @@ async def test_a_forged_entry_fails_the_batch_and_alone_is_dead_lettered_by_itse
         with pytest.raises(PoisonMessage):
             await as_set.loop.process_batch(records)
         assert (await kept(as_set))[0] == []  # nothing of the batch committed
-        await one_by_one(as_set, records)  # what the loop does next
-        await one_by_one(alone, [r for n, r in enumerate(records) if n != middle])
+        await one_by_one(as_set.loop, records)  # what the loop does next
+        await one_by_one(alone.loop, [r for n, r in enumerate(records) if n != middle])
         # the same, but for the times of processing: the failed batch's handlers ran too
         set_wise, one_each = await kept(as_set), await kept(alone)
         assert [row[:-1] for row in set_wise[0]] == [row[:-1] for row in one_each[0]]
