@@ -46,9 +46,7 @@ async def save_incident(session: AsyncSession, facts: IncidentFacts) -> None:
         "children_count": facts.children_count,
         "referrals": sorted(facts.referrals),
     }
-    stmt = insert(session, store.incidents).values(**values)
-    updates = {k: v for k, v in values.items() if k != "incident_id"}
-    await session.execute(stmt.on_conflict_do_update(index_elements=["incident_id"], set_=updates))
+    await _upsert(session, store.incidents, "incident_id", values)
 
 
 async def save_listing(session: AsyncSession, listing: Listing) -> None:
