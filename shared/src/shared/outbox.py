@@ -97,12 +97,15 @@ class Outbox:
             return
         await session.execute(self._insert, row)
 
-    async def _write_staged(self, session: AsyncSession) -> None:
-        """The rows staged so far, in one statement (an executemany), in the order added:
+    async def add_rows(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """Rows made with `outbox_row`, in one statement (an executemany), in this order:
         the relay publishes by row id, so each key's events keep their order."""
-        rows = session.info.pop(_ROWS, None)
         if rows:
             await session.execute(self._insert, rows)
+
+    async def _write_staged(self, session: AsyncSession) -> None:
+        """The rows staged so far, in the order added."""
+        await self.add_rows(session, session.info.pop(_ROWS, []))
 
 
 _SET_WISE = "shared.outbox.set_wise"

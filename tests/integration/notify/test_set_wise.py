@@ -414,7 +414,7 @@ async def test_notifys_outbox_rows_are_the_shared_writers_rows(database_url: str
                 await platform.outbox.add(session, "mash.referrals.idva.v1", "k", shared)
                 ours = replace(shared, id="notify-writer")
                 row = outbox_row("mash.referrals.idva.v1", "k", ours, inject_headers())
-            await repository.add_events(session, [row])
+            await platform.outbox.add_rows(session, [row])
         async with platform.sessions() as session:
             rows = (await session.execute(select(outbox).order_by(outbox.c.id))).all()
     finally:

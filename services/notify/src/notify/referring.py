@@ -109,7 +109,7 @@ async def make(notify: Notify, session: AsyncSession) -> None:
             news.append(new)
             rows.extend(_events(notify, wanted, new))
     await repository.add_referrals(session, news)
-    await repository.add_events(session, rows)
+    await notify.platform.outbox.add_rows(session, rows)
     for new in news:
         notify.metrics.referrals.labels(new.referral.agency).inc()
 

@@ -124,7 +124,6 @@ _SUBSCRIPTIONS = select(
 ).where(subscriptions.c.agency.in_(bindparam("agencies", expanding=True)))
 _ADD_REFERRAL = insert(referrals)
 _ADD_DELIVERY = insert(deliveries)
-_ADD_EVENTS = insert(messages.outbox)
 
 
 async def made_for(session: AsyncSession, incident_id: str) -> set[tuple[str, str]]:
@@ -261,13 +260,6 @@ def entry_of(new: NewEntry) -> LedgerEntry:
         due_by=utc(referral.due_by),
         overdue_since=None,
     )
-
-
-async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Stage outbox rows (`notify.referring` makes them as `shared.outbox.Outbox.add`
-    does), in this order, in one statement: the relay publishes them in id order."""
-    if rows:
-        await session.execute(_ADD_EVENTS, list(rows))
 
 
 REFERRALS_ORDER = (referrals.c.created_at, referrals.c.referral_id)
