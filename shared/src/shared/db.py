@@ -17,12 +17,20 @@ import os
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from alembic import command
@@ -297,6 +305,16 @@ async def hold(session: AsyncSession, names: Iterable[str]) -> None:
 
 
 _HELD = "shared.db.held"
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """`items` at most `size` at a time: what one statement binds of a long IN list or a
+    multi-row insert (a batch's people, ids, rows)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

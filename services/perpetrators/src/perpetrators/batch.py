@@ -25,12 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from perpetrators import repository, store
 from perpetrators.domain.perpetrator import IncidentOnRecord, Perpetrator
-from shared.db import at_commit, insert
+from shared.db import at_commit, chunks, insert
 from shared.identity import Identity
 
 P, IDS, INC = store.perpetrators, store.identities, store.incidents
 _KEY = "perpetrators.batch"
-_CHUNK = 500
 
 
 @dataclass
@@ -90,9 +89,9 @@ async def preload(
 
 async def _check(session: AsyncSession, batch: Batch, hashes: set[str]) -> None:
     todo = sorted(hashes - batch.checked)
-    for start in range(0, len(todo), _CHUNK):
+    for chunk in chunks(todo):
         stmt = select(IDS.c.identity, IDS.c.perpetrator_id)
-        rows = await session.execute(stmt.where(IDS.c.identity.in_(todo[start : start + _CHUNK])))
+        rows = await session.execute(stmt.where(IDS.c.identity.in_(chunk)))
         batch.known.update((r.identity, r.perpetrator_id) for r in rows)
     batch.checked.update(todo)
 
@@ -100,8 +99,7 @@ async def _check(session: AsyncSession, batch: Batch, hashes: set[str]) -> None:
 async def _load(session: AsyncSession, batch: Batch, refs: set[str]) -> None:
     """Each of `refs`' standing (locked), incidents and whether they have a person id."""
     todo = sorted(refs - batch.loaded)
-    for start in range(0, len(todo), _CHUNK):
-        chunk = todo[start : start + _CHUNK]
+    for chunk in chunks(todo):
         pids = select(IDS.c.perpetrator_id).where(IDS.c.perpetrator_id.in_(chunk))
         pids = pids.where(IDS.c.kind == "pid")
         batch.with_pid.update((await session.execute(pids)).scalars())
@@ -121,8 +119,8 @@ async def _load(session: AsyncSession, batch: Batch, refs: set[str]) -> None:
 
 async def _look_up(session: AsyncSession, batch: Batch, incident_ids: set[str]) -> None:
     todo = sorted(incident_ids - batch.looked_up)
-    for start in range(0, len(todo), _CHUNK):
-        stmt = select(INC).where(INC.c.incident_id.in_(todo[start : start + _CHUNK]))
+    for chunk in chunks(todo):
+        stmt = select(INC).where(INC.c.incident_id.in_(chunk))
         for row in await session.execute(stmt):
             batch.own(row.incident_id, row.perpetrator_id, repository.incident_of(row))
     batch.looked_up.update(todo)
@@ -217,7 +215,7 @@ async def flush(session: AsyncSession) -> None:
     batch = of(session)
     if batch is None:
         return
-    for rows in _chunks(batch.new_identities):
+    for rows in chunks(batch.new_identities):
         await session.execute(
             insert(session, IDS).values(rows).on_conflict_do_nothing(index_elements=["identity"])
         )
@@ -225,7 +223,7 @@ async def flush(session: AsyncSession) -> None:
         repository.incident_values(batch.owner[i], batch.records[i])
         for i in batch.changed_incidents
     ]
-    for rows in _chunks(incidents):
+    for rows in chunks(incidents):
         stmt = insert(session, INC).values(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=["incident_id"],
@@ -240,19 +238,14 @@ async def flush(session: AsyncSession) -> None:
         assert standing is not None
         values = repository.standing_values(standing)
         (changed if ref in batch.stored else new).append({"perpetrator_id": ref, **values})
-    for rows in _chunks(new):
+    for rows in chunks(new):
         await session.execute(P.insert().values(rows))
     if changed:
         by_id = update(P).where(P.c.perpetrator_id == bindparam("ref"))
         updates = [{"ref": r.pop("perpetrator_id"), **r} for r in changed]
         await session.execute(by_id, updates)
-    for rows in _chunks(batch.history):
+    for rows in chunks(batch.history):
         await session.execute(store.score_history.insert().values(rows))
     batch.stored.update(batch.changed_standings)
     batch.new_identities, batch.history = [], []
     batch.changed_incidents, batch.changed_standings = {}, {}
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), _CHUNK):
-        yield rows[start : start + _CHUNK]

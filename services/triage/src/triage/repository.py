@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import at_commit, utc
+from shared.db import at_commit, chunks, utc
 from shared.identity import Identity
 from shared.schemas import Dash, IncidentReported, TriageDecided
 from shared.schemas.v1 import Regrade
@@ -406,26 +406,13 @@ async def preload(
     holding the same people committed."""
     pids = {p.person_id for pair in people for p in pair if p and p.person_id}
     ndobs = {p.names_dob for pair in people for p in pair if p and p.names_dob}
-    h, m = incident_people.c, marac_listings.c
     preloaded = _Preloaded(pids, ndobs, set(incident_ids), {}, [])
-    ids = sorted(preloaded.absent)
-    for start in range(0, len(ids), _CHUNK):
-        stored = select(incidents.c.incident_id).where(
-            incidents.c.incident_id.in_(ids[start : start + _CHUNK])
-        )
+    for chunk in chunks(sorted(preloaded.absent)):
+        stored = select(incidents.c.incident_id).where(incidents.c.incident_id.in_(chunk))
         preloaded.absent.difference_update((await session.execute(stored)).scalars())
-    listing_rows: dict[str, Any] = {}
-    for values, columns, listed_by in (
-        (sorted(pids), (h.victim_pid, h.suspect_pid), m.victim_pid),
-        (sorted(ndobs), (h.victim_ndob, h.suspect_ndob), m.victim_ndob),
-    ):
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
-            found = select(incident_people).where(or_(*(c.in_(chunk) for c in columns)))
-            for row in await session.execute(found):
-                preloaded.add(_past_incident(row))
-            listed = select(marac_listings).where(listed_by.in_(chunk))
-            listing_rows.update((r.event_id, r) for r in await session.execute(listed))
+    rows, listing_rows = await _history_rows(session, sorted(pids), sorted(ndobs))
+    for row in rows.values():
+        preloaded.add(_past_incident(row))
     preloaded.listings = [
         _Listing(
             r.event_id,
@@ -447,7 +434,27 @@ def _listing_moment(row: Any, known: dict[str, Moment]) -> Moment:
 
 
 People = tuple[Identity, Identity | None]
-_CHUNK = 500  # hashes a query binds at most
+
+
+async def _history_rows(
+    session: AsyncSession, pids: list[str], ndobs: list[str]
+) -> tuple[dict[int, Any], dict[str, Any]]:
+    """Every incident (by `seq`) and MARAC listing (by event id) stored under these person
+    ids or names-and-dates of birth, as victim or suspect: a few queries, chunked. What a
+    trial's batch and a consumer's batch read their people's history from."""
+    h, m = incident_people.c, marac_listings.c
+    rows: dict[int, Any] = {}
+    listing_rows: dict[str, Any] = {}
+    for values, columns, listed_by in (
+        (pids, (h.victim_pid, h.suspect_pid), m.victim_pid),
+        (ndobs, (h.victim_ndob, h.suspect_ndob), m.victim_ndob),
+    ):
+        for chunk in chunks(values):
+            found = select(incident_people).where(or_(*(c.in_(chunk) for c in columns)))
+            rows.update((int(r.seq), r) for r in await session.execute(found))
+            listed = select(marac_listings).where(listed_by.in_(chunk))
+            listing_rows.update((r.event_id, r) for r in await session.execute(listed))
+    return rows, listing_rows
 
 
 async def on_record_many(session: AsyncSession, people: Sequence[People]) -> list[OnRecord]:
@@ -457,19 +464,7 @@ async def on_record_many(session: AsyncSession, people: Sequence[People]) -> lis
     decides who matches, leaves them out just the same."""
     pids = sorted({p.person_id for pair in people for p in pair if p and p.person_id})
     ndobs = sorted({p.names_dob for pair in people for p in pair if p and p.names_dob})
-    h, m = incident_people.c, marac_listings.c
-    rows: dict[int, Any] = {}
-    listing_rows: dict[str, Any] = {}
-    for values, columns, listed_by in (
-        (pids, (h.victim_pid, h.suspect_pid), m.victim_pid),
-        (ndobs, (h.victim_ndob, h.suspect_ndob), m.victim_ndob),
-    ):
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
-            found = select(incident_people).where(or_(*(c.in_(chunk) for c in columns)))
-            rows.update((int(r.seq), r) for r in await session.execute(found))
-            listed = select(marac_listings).where(listed_by.in_(chunk))
-            listing_rows.update((r.event_id, r) for r in await session.execute(listed))
+    rows, listing_rows = await _history_rows(session, pids, ndobs)
     known = await _moments(session, {str(i) for r in listing_rows.values() for i in r.incident_ids})
     by_victim: dict[str, list[PastIncident]] = {}
     by_suspect: dict[str, list[PastIncident]] = {}
@@ -507,8 +502,8 @@ async def _moments(session: AsyncSession, incident_ids: set[str]) -> dict[str, M
     """Where these incidents stand in triage's order, for those triage knows."""
     known: dict[str, Moment] = {}
     ids = sorted(incident_ids)
-    for start in range(0, len(ids), _CHUNK):
-        found = await session.execute(_INCIDENTS_IN, {"ids": ids[start : start + _CHUNK]})
+    for chunk in chunks(ids):
+        found = await session.execute(_INCIDENTS_IN, {"ids": chunk})
         known.update((r.incident_id, (utc(r.reported_at), int(r.seq))) for r in found)
     return known
 
