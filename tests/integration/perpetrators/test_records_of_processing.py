@@ -50,6 +50,13 @@ async def test_scoring_is_combined_and_entering_the_cohort_is_disclosed_to_the_t
         for data in incidents:
             await triage.publish(data)
 
+            # one at a time: the two victims' decisions travel on two partitions, whose
+            # order between them no consumer keeps; each score is over what came before
+            async def score_logged(incident: str = str(data.incident_id)) -> bool:
+                return any(incident in e["ids"] for e in (await logged(app)).of("combined"))
+
+            await eventually(score_logged)
+
         async def prioritised() -> list[Any] | None:
             answer = await client.get(
                 "/v1/perpetrators", params={"area": area}, headers=bearer(*READ)
