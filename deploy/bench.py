@@ -762,10 +762,12 @@ async def backend_run(
 @dataclass(frozen=True)
 class Options:
     """How the hub is run and watched: uvicorn's event loop (`auto` picks uvloop when it
-    is installed, as it is), and where py-spy's flame graphs go (None: no profile)."""
+    is installed, as it is), and where py-spy's flame graphs go (None: no profile), as
+    SVG or, `raw_profile`, as collapsed stacks."""
 
     loop: str = "auto"
     profile: Path | None = None
+    raw_profile: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -775,7 +777,9 @@ class Phase:
 
     def __init__(self, label: str, pids: dict[str, int], options: Options) -> None:
         self.pids, self.options = pids, options
-        self.profiler = probes.Profiler(options.profile) if options.profile else None
+        self.profiler = (
+            probes.Profiler(options.profile, raw=options.raw_profile) if options.profile else None
+        )
         if self.profiler is not None:
             options.notes.extend(self.profiler.start(label, pids))
         self.before = probes.cpu_snapshot(pids)
@@ -875,13 +879,18 @@ def main() -> None:
         help="write py-spy flame graphs of each service per phase into DIR",
     )
     parser.add_argument(
+        "--profile-raw",
+        action="store_true",
+        help="with --profile: collapsed stacks (py-spy's raw format, .txt) instead of SVG",
+    )
+    parser.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
         default="auto",
         help="uvicorn's event loop for the services (auto: uvloop, installed with uvicorn)",
     )
     args = parser.parse_args()
-    options = Options(loop=args.loop, profile=args.profile)
+    options = Options(loop=args.loop, profile=args.profile, raw_profile=args.profile_raw)
     plan = Plan.of(args.quick)
     backends = [b for b in args.backends.split(",") if b]
     if unknown := set(backends) - BACKENDS.keys():

@@ -81,7 +81,8 @@ def why(stderr: bytes) -> str:
 @dataclass
 class Profiler:
     """py-spy recording the named processes (`py-spy record --pid`) into one directory,
-    one flame graph (SVG) each, from `start` until `stop`.
+    one flame graph (SVG) each, or with `raw` one file of collapsed stacks each (one line a
+    stack and its samples, for reading or `grep`), from `start` until `stop`.
 
     py-spy attaches with ptrace: where the kernel or the container forbids it (no
     CAP_SYS_PTRACE, Yama's ptrace_scope 2 or 3, a seccomp profile), the recorders fail
@@ -90,6 +91,7 @@ class Profiler:
     are not the bench's figures."""
 
     directory: Path
+    raw: bool = False
     recorders: dict[str, tuple[subprocess.Popen[bytes], Path]] = field(default_factory=dict)
 
     def start(self, label: str, pids: Mapping[str, int]) -> list[str]:
@@ -100,8 +102,9 @@ class Profiler:
             return ["py-spy is not installed (`make setup` installs it, a dev dependency)"]
         self.directory.mkdir(parents=True, exist_ok=True)
         for name, pid in pids.items():
-            out = self.directory / f"{label}-{name}.svg"
-            argv = [command, "record", "--pid", str(pid), "--format", "flamegraph"]
+            out = self.directory / f"{label}-{name}.{'txt' if self.raw else 'svg'}"
+            form = "raw" if self.raw else "flamegraph"
+            argv = [command, "record", "--pid", str(pid), "--format", form]
             argv += ["--output", str(out)]
             recorder = subprocess.Popen(
                 argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
