@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mash_tools.testing import TopicReader, data_of, eventually, headers_of, kafka_options
 from shared.envelope import CloudEvent
-from shared.kafka import ConsumerLoop, PoisonMessage
+from shared.kafka import ConsumerLoop, EventProducer, PoisonMessage
 from shared.kafka_security import producer_of
+from shared.outbox import OutboxRelay
 from shared.topics import DEADLETTER, INCIDENTS
 from tests.integration.kit import Kit, ping_event
 
@@ -223,3 +224,85 @@ def _total(counter: Any, type_: str | None = None) -> float:
         for s in m.samples
         if s.name.endswith("_total") and (type_ is None or s.labels.get("type") == type_)
     )
+
+
+class Reading(OutboxRelay):
+    """The relay, counting its reads of the outbox (each builds `_pending` once)."""
+
+    reads = 0
+
+    def _pending(self) -> Any:
+        self.reads += 1
+        return super()._pending()
+
+
+def waiting(relay: OutboxRelay) -> bool:
+    """Whether the relay sleeps until a commit wakes it (or its poll)."""
+    return bool(relay._wake._waiters)  # noqa: SLF001
+
+
+@asynccontextmanager
+async def reading_relay(kit: Kit) -> AsyncIterator[Reading]:
+    """A relay of `kit`'s outbox that only a wake moves (its poll is a minute)."""
+    producer = EventProducer(kit.bootstrap, "reading-intake", kafka_options("intake"))
+    await producer.start()
+    p = kit.platform
+    relay = Reading(p.tables, p.sessions, producer, p.metrics, p.tracer, poll_seconds=60)
+    relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+        await producer.stop()
+
+
+async def test_a_round_that_left_nothing_behind_sleeps_without_reading_again(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    """A round that read fewer rows than a batch and sent them all has nothing left to
+    find: the relay sleeps at once (issue 23: an idle read less per commit)."""
+    kit = Kit(kafka_bootstrap, database_url, group, principal="intake")
+    await kit.platform.start([], relay=False)
+    run = uuid.uuid4().hex
+    try:
+        async with TopicReader(kafka_bootstrap, INCIDENTS) as reader, reading_relay(kit) as relay:
+            await eventually(lambda: waiting(relay))  # the first round found nothing
+            assert relay.reads == 1
+            await _stage(kit, run, ["victim"], range(3))  # three commits, no relay of kit's
+            relay.wake()
+
+            async def all_read() -> bool:
+                await reader.poll()
+                return len(_ours(reader.records, run)) == 3
+
+            await eventually(all_read)
+            await eventually(lambda: waiting(relay))
+            assert relay.reads == 2  # the round that sent them, and no read after it
+    finally:
+        await kit.platform.stop()
+
+
+async def test_rows_committed_while_the_relay_publishes_are_never_left_waiting(
+    kafka_bootstrap: str, database_url: str, group: str
+) -> None:
+    """Commits arriving during rounds, each waking the relay: every row is published
+    although the relay's poll (a minute) never comes round."""
+    kit = Kit(kafka_bootstrap, database_url, group, principal="intake")
+    await kit.platform.start([], relay=False)
+    run = uuid.uuid4().hex
+    try:
+        async with TopicReader(kafka_bootstrap, INCIDENTS) as reader, reading_relay(kit) as relay:
+            for n in range(60):
+                await _stage(kit, run, ["victim"], range(n, n + 1))
+                relay.wake()
+                if n % 7 == 0:
+                    await asyncio.sleep(0)  # let a round start mid-stream
+
+            async def all_read() -> bool:
+                await reader.poll()
+                return len(_ours(reader.records, run)) == 60
+
+            await eventually(all_read)
+        assert [n for _, n in _ours(reader.records, run)] == list(range(60))
+    finally:
+        await kit.platform.stop()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, Tracer
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import SessionFactory, at_commit, lock_key, unit_of_work, utc
@@ -164,7 +165,11 @@ class OutboxRelay:
     sent, dead-lettered (refused for good), or left for the next round (an outage stops
     the round there). The rows handled are marked in one UPDATE. The relay runs again at
     once while rows remain, and otherwise sleeps until a commit wakes it (`wake`), or
-    `poll_seconds` at most (rows committed by another replica).
+    `poll_seconds` at most (rows committed by another replica). A round that read fewer
+    rows than a batch and handled them all has left nothing behind but what was committed
+    since, whose commit woke it: it sleeps at once, without reading the outbox again. The
+    backlog gauges are measured by an idle round at most every `measure_seconds` (they are
+    scraped far less often), and by every failing round.
 
     A row the broker refuses within a batch may be refused for a batch-mate's fault (the
     broker judges record batches), so it is first sent again alone; only a row refused
@@ -184,6 +189,7 @@ class OutboxRelay:
         lock_id: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         stuck_after: float = STUCK_AFTER,
+        measure_seconds: float = 1.0,
     ) -> None:
         self._table = tables.outbox
         self._outbox = Outbox(tables)
@@ -207,6 +213,21 @@ class OutboxRelay:
         self._failing_since: float | None = None
         self._suspect: tuple[int, int] | None = None  # (row id, times refused alone)
         self.busy_retry_seconds = 0.005
+        self._measure_every = measure_seconds
+        self._measured_at = -math.inf
+        self._drained = False  # the last round handled every row there was
+        table = self._table
+        self._read_pending = (
+            select(table)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(batch_size)
+        )
+        self._mark_published = (
+            update(table)
+            .where(table.c.id.in_(bindparam("ids", expanding=True)))
+            .values(published_at=bindparam("at"))
+        )
 
     def wake(self) -> None:
         """Tell the relay that something was committed (it also polls)."""
@@ -270,7 +291,7 @@ class OutboxRelay:
             if published < 0:
                 # another replica holds the outbox: it is mid-batch and will let go soon
                 await asyncio.sleep(self.busy_retry_seconds)
-            elif not published:
+            elif not published or self._drained:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._poll):
@@ -283,16 +304,32 @@ class OutboxRelay:
         marking the rows handled before it."""
         # the wake is consumed here: a commit after this point wakes the next round
         self._wake.clear()
+        self._drained = False
         if self._dialect() == "postgresql":
             return await self._publish_pending_locked()
         # the polling itself is not part of any incident's trace: only the publish is
         with suppress_instrumentation():
             rows = await self.fetch_batch()
         if not rows:
-            with suppress_instrumentation():
-                await self.measure_backlog()
+            if self._measure_due():
+                with suppress_instrumentation():
+                    await self.measure_backlog()
             return 0
-        return await self.publish(rows)
+        return await self._publish_all(rows)
+
+    async def _publish_all(self, rows: list[Any]) -> int:
+        """`publish`, noting whether the round left nothing behind (`_drained`)."""
+        handled = await self.publish(rows)
+        self._drained = handled == len(rows) < self._batch
+        return handled
+
+    def _measure_due(self) -> bool:
+        """Whether an idle round measures the backlog (at most every `measure_seconds`)."""
+        now = time.monotonic()
+        if now - self._measured_at < self._measure_every:
+            return False
+        self._measured_at = now
+        return True
 
     async def _publish_pending_locked(self) -> int:
         """One batch under the outbox's advisory lock, held by a transaction from the read
@@ -308,30 +345,24 @@ class OutboxRelay:
                     return -1
                 rows = list((await session.execute(self._pending())).all())
             if not rows:
-                with suppress_instrumentation():
-                    await self._measure(session)
+                if self._measure_due():
+                    with suppress_instrumentation():
+                        await self._measure(session)
                 return 0
             # marked (and committed) while this transaction still holds the lock
-            return await self.publish(rows)
+            return await self._publish_all(rows)
 
     def _dialect(self) -> str:
         bind = self._sessions.kw.get("bind")
         return str(bind.dialect.name) if bind is not None else ""
 
     def _pending(self) -> Any:
-        return (
-            select(self._table)
-            .where(self._table.c.published_at.is_(None))
-            .order_by(self._table.c.id)
-            .limit(self._batch)
-        )
+        """The next batch of rows to publish (the statement, built once)."""
+        return self._read_pending
 
-    def _mark(self, ids: list[int]) -> Any:
-        return (
-            update(self._table)
-            .where(self._table.c.id.in_(ids))
-            .values(published_at=datetime.now(UTC))
-        )
+    async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
+        """Mark `ids` published now (the statement built once, the ids bound per call)."""
+        await session.execute(self._mark_published, {"ids": ids, "at": datetime.now(UTC)})
 
     async def fetch_batch(self) -> list[Any]:
         async with self._sessions() as session:
@@ -458,7 +489,7 @@ class OutboxRelay:
 
     async def mark_published(self, ids: list[int]) -> None:
         async with unit_of_work(self._sessions) as session:
-            await session.execute(self._mark(ids))
+            await self._mark(session, ids)
 
     async def purge(self, now: datetime, batch: int = 5000) -> int:
         """Forget published events and processed ids once no redelivery can need them; the
