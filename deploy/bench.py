@@ -18,11 +18,13 @@ It measures, through the contract only:
   rate at which live triage decided the burst and the replay's rate;
 - each service's CPU per incident over the burst and over the steady phase (utime and
   stime from `/proc/<pid>/stat`, every thread), and triage's CPU per decision live, in
-  the trial and in the replay;
+  the trial and in the replay; and what each service spends idle (10 s with nothing
+  coming in, after the burst: CPU ms per second, its polls, relays and schedules);
 - each service's peak resident memory (VmHWM) and the event loop it runs.
 
 `--profile DIR` writes a py-spy flame graph of each service per phase into DIR (py-spy
-attaches with ptrace; where that is refused the output says so and the run goes on).
+attaches with ptrace; where that is refused the output says so and the run goes on);
+with `--profile-raw`, collapsed stacks (a text line a stack) instead.
 
 Everything is bounded in count and time and only targets loopback. `BENCH=quick` (or
 `--quick`) runs a small version to check that it works. Prints a table and one JSON line.
@@ -95,6 +97,7 @@ class Plan:
     steady_seconds: float
     raw: int
     tools: int
+    idle_seconds: int = 10
 
     @property
     def steady_total(self) -> int:
@@ -104,7 +107,13 @@ class Plan:
     def of(cls, quick: bool) -> Plan:
         if quick:
             return cls(
-                burst=200, concurrency=64, steady_rate=50, steady_seconds=3, raw=2000, tools=2000
+                burst=200,
+                concurrency=64,
+                steady_rate=50,
+                steady_seconds=3,
+                raw=2000,
+                tools=2000,
+                idle_seconds=2,
             )
         return cls(
             burst=3000, concurrency=64, steady_rate=50, steady_seconds=20, raw=30000, tools=50000
@@ -738,6 +747,10 @@ async def backend_run(
         progress.step(f"{backend}: the rest of the hub absorbing the burst")
         results["burst_settled_after_s"] = await settled(running)
         results["cpu_ms_per_incident_burst"] = phase.end(plan.burst)
+        progress.step(f"{backend}: idle for {plan.idle_seconds} s")
+        phase = Phase(f"{backend}-idle", running.pids(), options)
+        await asyncio.sleep(plan.idle_seconds)  # what the hub spends doing nothing
+        results["cpu_ms_per_s_idle"] = phase.end(plan.idle_seconds)
         progress.step(f"{backend}: steady {plan.steady_rate:.0f}/s")
         phase = Phase(f"{backend}-steady", running.pids(), options)
         results |= await steady(running, plan)
@@ -798,6 +811,7 @@ class Phase:
 PER_SERVICE = (  # the per-process measures, a row each and a column per service
     "cpu_ms_per_incident_burst",
     "cpu_ms_per_incident_steady",
+    "cpu_ms_per_s_idle",
     "peak_rss_mb",
     "event_loop",
 )

@@ -36,6 +36,7 @@ def test_the_table_shows_cpu_per_service_and_the_three_ways_triage_decides() -> 
             "replay_triage_cpu_ms_per_decision": 2.9,
             "cpu_ms_per_incident_burst": cpu,
             "cpu_ms_per_incident_steady": cpu,
+            "cpu_ms_per_s_idle": {name: 10.0 * v for name, v in cpu.items()},
             "peak_rss_mb": {name: 100.0 for name in services},
             "event_loop": {name: "uvloop" for name in services},
         },
@@ -44,6 +45,8 @@ def test_the_table_shows_cpu_per_service_and_the_three_ways_triage_decides() -> 
     lines = bench.table(results).splitlines()
     [burst] = [line for line in lines if line.strip().startswith("cpu_ms_per_incident_burst")]
     assert burst.split()[1:] == [f"{v:,.1f}" for v in cpu.values()]
+    [idle] = [line for line in lines if line.strip().startswith("cpu_ms_per_s_idle")]
+    assert idle.split()[1:] == [f"{10 * v:,.1f}" for v in cpu.values()]
     [header] = [line for line in lines if line.strip().startswith("per process")]
     assert header.split()[2:] == [n[:12] for n in [*services, "all", "bench"]]
     [loops] = [line for line in lines if line.strip().startswith("event_loop")]

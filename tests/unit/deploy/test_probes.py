@@ -90,6 +90,26 @@ def test_a_profile_is_a_flame_graph_or_says_why_not(
         assert "no flame graph (py-spy cannot attach here" in line
 
 
+def test_a_raw_profile_is_collapsed_stacks_with_their_samples(
+    busy_python: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    profiler = probes.Profiler(tmp_path / "profiles", raw=True)
+    assert profiler.start("steady", {"busy": busy_python.pid}) == []
+    began = time.monotonic()
+    while time.monotonic() - began < 1.0:  # let it take some samples
+        time.sleep(0.1)
+    [line] = profiler.stop()
+    stacks = tmp_path / "profiles" / "steady-busy.txt"
+    if stacks.exists():
+        assert line == f"steady-busy: {stacks}"
+        first = stacks.read_text().splitlines()[0]
+        frames, samples = first.rsplit(" ", 1)
+        assert int(samples) > 0
+        assert ";" in frames or "(" in frames  # frames as `function (file:line)`
+    else:  # ptrace refused on this machine: the bench says so
+        assert "no flame graph (py-spy cannot attach here" in line
+
+
 def test_a_refused_ptrace_is_named_as_such() -> None:
     refused = b"Error: Permission Denied: Try running again with elevated permissions\n"
     assert probes.why(refused).startswith("py-spy cannot attach here (ptrace refused)")
