@@ -4,13 +4,15 @@ the outbox relay shared by two replicas on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,8 +50,11 @@ async def paused(loop: ConsumerLoop) -> AsyncIterator[None]:
         consumer.resume(*consumer.assignment())
 
 
-async def produce_all(bootstrap: str, messages: list[CloudEvent | bytes], key: bytes) -> None:
-    """Send every message on one key (one partition, in order) and wait for them all."""
+async def produce_all(
+    bootstrap: str, messages: list[CloudEvent | bytes], key: bytes
+) -> tuple[TopicPartition, int]:
+    """Send every message on one key (one partition, in order) and wait for them all; the
+    partition, and the offset after the last of them."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, **kafka_options(producer_of(INCIDENTS))
     )
@@ -62,7 +67,8 @@ async def produce_all(bootstrap: str, messages: list[CloudEvent | bytes], key: b
             else:
                 value, headers = message, []
             futures.append(await producer.send(INCIDENTS, value, key=key, headers=headers))
-        await asyncio.gather(*futures)
+        last = (await asyncio.gather(*futures))[-1]
+        return TopicPartition(last.topic, last.partition), last.offset + 1
     finally:
         await producer.stop()
 
@@ -306,3 +312,56 @@ async def test_rows_committed_while_the_relay_publishes_are_never_left_waiting(
         assert [n for _, n in _ours(reader.records, run)] == list(range(60))
     finally:
         await kit.platform.stop()
+
+
+async def committed_offsets(bootstrap: str, loop: ConsumerLoop) -> dict[Any, int]:
+    """The loop's group's committed offsets, as the broker keeps them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options("admin"))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(loop._group)  # noqa: SLF001
+        return {tp: meta.offset for tp, meta in offsets.items()}
+    finally:
+        await admin.close()
+
+
+async def test_a_stream_that_stops_has_every_settled_offset_committed(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    """Offsets are committed at most every `commit_seconds` while records keep coming,
+    and the last of them no later than that once they stop."""
+    kit = Kit(kafka_bootstrap, sqlite_url, group)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    loop = kit.platform.consumers[0]
+    subject = str(uuid.uuid4())
+    try:
+        for _ in range(5):
+            tp, end = await produce_all(kafka_bootstrap, [ping_event(subject)], subject.encode())
+        await eventually(lambda: _at_least(kit, subject, 5))
+
+        async def all_committed() -> bool:
+            return (await committed_offsets(kafka_bootstrap, loop)).get(tp) == end
+
+        await eventually(all_committed)
+    finally:
+        await kit.platform.stop()
+
+
+async def test_a_stopping_consumer_commits_what_it_settled(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    """Offsets not yet due are committed on stop: a restart does not read them again."""
+    kit = Kit(kafka_bootstrap, sqlite_url, group)
+    await kit.platform.start([kit.spec(INCIDENTS)])
+    loop = kit.platform.consumers[0]
+    loop._commit_every = 3600  # noqa: SLF001 - nothing is due before the stop
+    loop._committed_at = time.monotonic()  # noqa: SLF001
+    subject = str(uuid.uuid4())
+    try:
+        tp, end = await produce_all(kafka_bootstrap, [ping_event(subject)], subject.encode())
+        await eventually(lambda: loop._settled.get(tp) == end)  # noqa: SLF001
+        assert await kit.effect_count(subject) == 1
+        assert (await committed_offsets(kafka_bootstrap, loop)).get(tp) != end  # not due
+    finally:
+        await kit.platform.stop()
+    assert (await committed_offsets(kafka_bootstrap, loop)).get(tp) == end

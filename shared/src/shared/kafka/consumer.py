@@ -22,17 +22,23 @@ that decides; `shared.kafka.failures.classify` names the kind of failure:
      the loop seeks back to that record and waits a second, so the record is tried
      again, for as long as the outage lasts, never dead-lettered.
 4. **Commit** (`_commit`) the offsets after the last settled record of each partition
-   (processed, skipped as a duplicate, or dead-lettered).
+   (processed, skipped as a duplicate, or dead-lettered): at most every `commit_seconds`
+   (a steady stream fetched one or two records at a time would otherwise cost a broker
+   round trip a record), and no later than that; and on stop.
 
 A crash between a transaction and its offset commit redelivers records whose events
-are already in the inbox: they are skipped (`mash.duplicate` on the span). A rebalance
+are already in the inbox (at most `commit_seconds` of them, besides the fetch under way):
+they are skipped (`mash.duplicate` on the span). A rebalance
 commits what was settled before the partitions move (`_CommitOnRevoke`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -98,8 +104,11 @@ class ConsumerLoop:
         security: Mapping[str, Any] | None = None,
         max_batch: int = 500,
         fetch_max_wait_ms: int = 100,
+        commit_seconds: float = 0.2,
     ) -> None:
         self.name = name
+        self._commit_every = commit_seconds
+        self._committed_at = 0.0
         self._max_batch = max_batch
         self._fetch_wait = fetch_max_wait_ms
         self._security = dict(security or {})
@@ -161,6 +170,8 @@ class ConsumerLoop:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self._consumer:
+            with contextlib.suppress(Exception):  # what was settled is not read again
+                await self._commit(self._consumer, list(self._settled))
             await self._consumer.stop()
 
     async def _run(self) -> None:
@@ -168,8 +179,15 @@ class ConsumerLoop:
         assert self._consumer is not None
         consumer = self._consumer
         while not self._stopping:
+            wait = 500  # ms; offsets waiting to be committed wait no longer than they must
+            if self._settled:
+                due_in = self._committed_at + self._commit_every - time.monotonic()
+                if due_in <= 0:
+                    await self._commit(consumer, list(self._settled))
+                else:
+                    wait = max(1, min(wait, math.ceil(1000 * due_in)))
             try:
-                fetch = await consumer.getmany(timeout_ms=500, max_records=self._max_batch)
+                fetch = await consumer.getmany(timeout_ms=wait, max_records=self._max_batch)
             except KafkaError as exc:
                 log.warning("%s: fetch failed: %s", self.name, type(exc).__name__)
                 await asyncio.sleep(1)
@@ -199,38 +217,33 @@ class ConsumerLoop:
             else:
                 for tp, rs in fetch.items():
                     self._settled[tp] = rs[-1].offset + 1
-                await self._commit(consumer, list(fetch))
-                return
+                return  # committed by `_run`
         for tp, rs in fetch.items():
             await self._consume_alone(consumer, tp, rs)
 
     async def _consume_alone(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
-        """3. A partition's records in order, one transaction each (`process`), then one
-        commit for all that were settled. `process` raises only for an outage."""
-        try:
-            for record in records:
-                try:
-                    await self.process(record)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - an outage: this record again later
-                    log.warning(
-                        "%s: %s; will retry offset %d", self.name, describe(exc), record.offset
-                    )
-                    consumer.seek(tp, record.offset)
-                    await asyncio.sleep(1)
-                    return
-                self._settled[tp] = record.offset + 1
-        finally:
-            await self._commit(consumer, [tp])
+        """3. A partition's records in order, one transaction each (`process`), each
+        settled as it is done (`_run` commits them). `process` raises only for an outage."""
+        for record in records:
+            try:
+                await self.process(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an outage: this record again later
+                log.warning("%s: %s; will retry offset %d", self.name, describe(exc), record.offset)
+                consumer.seek(tp, record.offset)
+                await asyncio.sleep(1)
+                return
+            self._settled[tp] = record.offset + 1
 
     async def _commit(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         """4. Commit the settled offsets of `partitions`."""
         offsets = {tp: self._settled.pop(tp) for tp in partitions if tp in self._settled}
         if not offsets:
             return
+        self._committed_at = time.monotonic()
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
