@@ -34,7 +34,7 @@ from marac.app import MIGRATIONS
 from marac.config import Settings
 from marac.consumer import consumers
 from marac.domain.listing import Meeting
-from mash_tools.testing import TopicReader, headers_of
+from mash_tools.testing import TopicReader, create_database, headers_of
 from shared.envelope import CloudEvent
 from shared.kafka import BatchHandler, ConsumerLoop, dispatch
 from shared.schemas import TriageDecided
@@ -371,3 +371,40 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         await dlq.poll()
         dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
         assert [i for i in dead_ours if i in ours] == [poison.id]  # alone, once
+
+
+async def test_a_case_closed_while_a_batch_runs_is_not_joined_but_read_again(
+    kafka_bootstrap: str, postgres_server: Any, group: str
+) -> None:
+    """The batch read the victim's case listed on a meeting to come; before its decision is
+    handled another writer records the meeting's outcome and closes the case (PostgreSQL:
+    SQLite lets one writer in at a time). The case's lock reads it closed: the decision
+    is listed again from the store, as one decision per transaction would after the
+    close, on the next meeting rather than into the closed case."""
+    area, person = new_area(), victim(9)
+    first = decision(area, person, decided_at=NOW - timedelta(hours=2))
+    second = decision(area, person, decided_at=NOW - timedelta(hours=1))
+    soon = Meeting(str(uuid.uuid4()), area, TODAY + timedelta(days=7), 4, 0)
+    later_on = Meeting(str(uuid.uuid4()), area, TODAY + timedelta(days=14), 4, 0)
+    url = await create_database(postgres_server)
+    async with marac_loop(kafka_bootstrap, url, group, ticking(NOW)) as side:
+        await add_meetings(side, [soon, later_on], NOW)
+        await one_by_one(side.loop, as_records([(event_of(first), DECISIONS)]))
+        handler = dispatch(handlers.EVENTS, side.platform, lambda: NOW, handlers.prepare)
+        assert isinstance(handler, BatchHandler)
+        event = event_of(second)
+        async with side.platform.uow() as session:
+            await handler.prepare(session, [event])
+            async with side.platform.uow() as other:  # meanwhile, another writer
+                [case] = await repository.find_cases(other, area, "listed")
+                assert await repository.mark_outcome(other, soon.meeting_id, NOW)
+                await repository.close_case(other, case.case_id, NOW)
+            await handler(session, event)
+        async with side.platform.sessions() as session:
+            found = {c.case_id: c for c in await repository.find_cases(session, area, None)}
+    closed = found.pop(case.case_id)
+    assert closed.status == "closed"
+    assert [i.incident_id for i in closed.incidents] == [str(first.incident_id)]
+    [new] = found.values()
+    assert new.meeting_id == later_on.meeting_id
+    assert [i.incident_id for i in new.incidents] == [str(second.incident_id)]
