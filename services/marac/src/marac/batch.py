@@ -13,9 +13,9 @@ back (a concurrent writer), the victim's cases and the area's meetings are dropp
 (`forget`) and read again from the store. A place the store refuses (`take_place`) drops
 the area's meetings too. Whatever is not in the cache is read as `repository` reads it.
 
-What the batch cannot know: a meeting another writer creates while the batch runs (a
-decision then waits, as it would had it been decided a moment earlier; the schedule's
-next round lists it), or a case closed or deferred meanwhile, which the case's lock
+What another writer changes while the batch runs is read again where it matters: the
+area's meetings when a decision would wait (`meetings_now`: a meeting made meanwhile
+takes it), and a case closed or deferred meanwhile, which the case's lock
 (`lock_case`) reads afresh: a case changed since the batch read it is `Stale`, and the
 listing is made again from the store. A case the batch made or locked already needs no
 lock nor read: no other writer can change it before the batch ends.
@@ -130,6 +130,21 @@ async def meetings_to_come(session: AsyncSession, area: str, earliest: date) -> 
     if batch is None or area not in batch.since or batch.since[area] > earliest:
         return await repository.meetings_of(session, area, earliest, to_come=True)
     return [m for m in batch.meetings[area] if m.date >= earliest]
+
+
+async def meetings_now(session: AsyncSession, area: str, earliest: date) -> list[Meeting] | None:
+    """In a batch, the area's meetings to come as the store has them now, for a decision
+    the cache would leave waiting: a meeting another writer made while the batch ran
+    takes it, as it would one decision per transaction (rather than leaving it for the
+    schedule's next round). None outside a batch: its handler has just read them."""
+    batch = of(session)
+    if batch is None:
+        return None
+    found = await repository.meetings_of(session, area, earliest, to_come=True)
+    if area in batch.since and batch.since[area] <= earliest:
+        older = [m for m in batch.meetings[area] if m.date < earliest]
+        batch.meetings[area] = older + found
+    return found
 
 
 async def take_place(session: AsyncSession, meeting: Meeting) -> bool:

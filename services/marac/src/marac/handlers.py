@@ -231,6 +231,18 @@ async def _list_incident(
     placement = place(
         cases, meetings, area, decided_on, today, settings.research_days, settings.repeat_days
     )
+    if placement.join is None and not placement.meetings:  # it would wait
+        meetings_now = await batch.meetings_now(session, area, earliest)
+        if meetings_now is not None:  # a batch's meetings, read as they are now
+            placement = place(
+                cases,
+                meetings_now,
+                area,
+                decided_on,
+                today,
+                settings.research_days,
+                settings.repeat_days,
+            )
     if placement.join is not None:
         locked = await batch.lock_case(session, placement.join)
         incidents = tuple(merge(locked.incidents, facts))
