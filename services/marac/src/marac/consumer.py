@@ -1,5 +1,5 @@
 """Kafka -> marac's handlers: triage's decisions, and the equality monitoring intake gives
-marac alone."""
+marac alone; a fetched batch handled as a set (`handlers.prepare`)."""
 
 from __future__ import annotations
 
@@ -10,4 +10,12 @@ from shared.topics import DECISIONS, INTAKE_EQUALITY
 
 
 def consumers(platform: Platform[Settings]) -> list[ConsumerSpec]:
-    return [ConsumerSpec.of("marac", [DECISIONS, INTAKE_EQUALITY], handlers.EVENTS, platform)]
+    return [
+        ConsumerSpec.of(
+            "marac",
+            [DECISIONS, INTAKE_EQUALITY],
+            handlers.EVENTS,
+            platform,
+            prepare=handlers.prepare,  # a fetched batch's victims read once (`marac.batch`)
+        )
+    ]

@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marac import repository
+from marac import batch, repository
 from marac.config import Settings
 from marac.domain.cases import IncidentFacts, Party, ReferralFacts, facts_of, merge
 from marac.domain.listing import (
@@ -118,8 +119,8 @@ async def resolve_victim(
     so two replicas may resolve them at once; the second waits and finds the first one's
     reference, rather than making a second one (two cases)."""
     hashes = identify(secret, victim).hashes
-    await hold(session, hashes)
-    return await repository.resolve_victim(session, list(hashes), fallback, now)
+    await hold(session, hashes)  # in a consumer's batch, its step held them: no statement
+    return await batch.resolve_victim(session, list(hashes), fallback, now)
 
 
 async def on_triage_decided(
@@ -150,11 +151,49 @@ async def on_triage_decided(
             # a concurrent writer may list the same victim first: try again, and join it
             async with session.begin_nested():
                 case = await _list_incident(platform, session, eligible, today, now)
+            batch.settle(session, case)  # in a batch, what its later decisions read
             log.info("incident %s: case %s %s", decision.incident_id, case.case_id, case.status)
             return
-        except IntegrityError:
+        except (IntegrityError, batch.Stale):
+            batch.forget(session, eligible.victim_ref, eligible.area)
             if attempt == ATTEMPTS:
                 raise
+
+
+async def prepare(
+    platform: Platform[Settings], session: AsyncSession, events: Sequence[CloudEvent]
+) -> None:
+    """A fetched batch's first step (`shared.kafka.BatchHandler`): hold the victims of its
+    MARAC-eligible decisions and read once what their handlers would each read: the
+    victims' identity keys and cases, and their areas' meetings to come (`batch.preload`).
+    An event that cannot be read is left to its handler (poison or not, alone)."""
+    settings = platform.settings
+    secret = settings.hub.pseudonym_key
+    victims: list[tuple[tuple[str, ...], str]] = []
+    areas: dict[str, date] = {}
+    for event in events:
+        if event.type != TRIAGE_DECIDED:
+            continue
+        try:
+            if not event.data["marac"]["eligible"]:
+                continue
+            victim = Person.model_validate(event.data["incident"]["victim"])
+            incident_id = UUID(str(event.data["incident_id"]))
+            area = str(event.data["area"])
+            decided_at = _MOMENT.validate_python(event.data["decided_at"])
+        except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+            continue
+        victims.append((identify(secret, victim).hashes, victim_key(secret, victim, incident_id)))
+        # no listing looks before its decision's day plus the research period
+        bound = local_date(decided_at, settings) + timedelta(days=settings.research_days)
+        areas[area] = min(bound, areas.get(area, bound))
+    if not victims:
+        return
+    await hold(session, [k for keys, _ in victims for k in keys])
+    await batch.preload(session, victims, areas)
+
+
+_MOMENT = TypeAdapter(datetime)
 
 
 async def on_equality_given(
@@ -186,14 +225,26 @@ async def _list_incident(
     settings = platform.settings
     victim_ref, key, area = eligible.victim_ref, eligible.victim_key, eligible.area
     facts, decided_on = eligible.facts, eligible.decided_on
-    cases = await repository.victim_cases(session, victim_ref)
+    cases = await batch.victim_cases(session, victim_ref)
     earliest = earliest_date(decided_on, settings.research_days, today)
-    meetings = await repository.meetings_of(session, area, earliest, to_come=True)
+    meetings = await batch.meetings_to_come(session, area, earliest)
     placement = place(
         cases, meetings, area, decided_on, today, settings.research_days, settings.repeat_days
     )
+    if placement.join is None and not placement.meetings:  # it would wait
+        meetings_now = await batch.meetings_now(session, area, earliest)
+        if meetings_now is not None:  # a batch's meetings, read as they are now
+            placement = place(
+                cases,
+                meetings_now,
+                area,
+                decided_on,
+                today,
+                settings.research_days,
+                settings.repeat_days,
+            )
     if placement.join is not None:
-        locked = await repository.lock_case(session, placement.join.case_id)
+        locked = await batch.lock_case(session, placement.join)
         incidents = tuple(merge(locked.incidents, facts))
         await repository.save_incidents(session, locked.case_id, incidents, key)
         if all(f.incident_id != facts.incident_id for f in locked.incidents):
@@ -213,7 +264,7 @@ async def _list_incident(
         incidents=(facts,),
     )
     for meeting in placement.meetings:
-        if await repository.take_place(session, meeting.meeting_id):
+        if await batch.take_place(session, meeting):
             case = listed_on(case, meeting, now)
             break
     await repository.insert_case(session, case, key)

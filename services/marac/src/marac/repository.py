@@ -16,7 +16,7 @@ from marac import store
 from marac.domain.cases import IncidentFacts, Party, ReferralFacts
 from marac.domain.listing import CaseStatus, MaracCase, Meeting
 from marac.domain.meeting import Action, Research
-from shared.db import insert, utc
+from shared.db import chunks, insert, utc
 from shared.pagination import keyset
 
 _case_columns = (*store.cases.c, store.meetings.c.date.label("meeting_date"))
@@ -41,16 +41,64 @@ async def resolve_victim(
         missing = [k for k in keys if k not in known]
         if not missing:
             return ref
-        stmt = insert(session, store.identities).values(
-            [{"identity": k, "victim_ref": ref, "created_at": now} for k in missing]
-        )
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["identity"]))
+        await add_identities(session, missing, ref, now)
     return ref
+
+
+async def add_identities(
+    session: AsyncSession, keys: Sequence[str], ref: str, now: datetime
+) -> int:
+    """Record `keys` against the victim `ref`, but those already recorded (against anyone):
+    how many were recorded."""
+    stmt = insert(session, store.identities).values(
+        [{"identity": k, "victim_ref": ref, "created_at": now} for k in keys]
+    )
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["identity"]))
+    return _rowcount(result)
 
 
 async def victim_cases(session: AsyncSession, victim_ref: str) -> list[MaracCase]:
     stmt = _cases_query().where(store.cases.c.victim_ref == victim_ref)
     return [_case(row) for row in (await session.execute(stmt)).all()]
+
+
+# a consumer's batch (`marac.batch`): what its handler reads per decision, for them all
+
+
+async def identities_of(session: AsyncSession, keys: Sequence[str]) -> dict[str, str]:
+    """Identity key -> victim reference, for those of `keys` on record."""
+    ids = store.identities
+    found: dict[str, str] = {}
+    for chunk in chunks(sorted(set(keys))):
+        stmt = select(ids.c.identity, ids.c.victim_ref).where(ids.c.identity.in_(chunk))
+        found.update((row.identity, row.victim_ref) for row in await session.execute(stmt))
+    return found
+
+
+async def cases_of_victims(
+    session: AsyncSession, victim_refs: Sequence[str]
+) -> dict[str, list[MaracCase]]:
+    """Each victim's cases (`victim_cases`), by victim reference."""
+    found: dict[str, list[MaracCase]] = {ref: [] for ref in victim_refs}
+    for chunk in chunks(sorted(found)):
+        stmt = _cases_query().where(store.cases.c.victim_ref.in_(chunk))
+        for row in await session.execute(stmt.order_by(store.cases.c.case_id)):
+            found[row.victim_ref].append(_case(row))
+    return found
+
+
+async def meetings_to_come(
+    session: AsyncSession, areas: Sequence[str], from_date: date
+) -> dict[str, list[Meeting]]:
+    """Each area's meetings from `from_date` whose outcome is not recorded, by date
+    (`meetings_of(area, from_date, to_come=True)`), by area."""
+    m = store.meetings
+    found: dict[str, list[Meeting]] = {area: [] for area in areas}
+    for chunk in chunks(sorted(found)):
+        stmt = select(m).where(m.c.area.in_(chunk), m.c.date >= from_date, m.c.outcome_at.is_(None))
+        for row in await session.execute(stmt.order_by(*MEETINGS_ORDER)):
+            found[row.area].append(_meeting(row))
+    return found
 
 
 async def lock_case(session: AsyncSession, case_id: str) -> MaracCase:
