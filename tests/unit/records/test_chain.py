@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta, timezone
 
 from records.domain.chain import (
@@ -29,6 +29,14 @@ def test_canonical_json_has_sorted_keys_no_spaces_and_utc_microseconds() -> None
     assert body["at"] == "2026-12-01T09:30:00.000000Z"
     assert body["ids"] == ["referral-0"]
     assert body["recipient"] == "idva"
+
+
+def test_canonical_json_holds_every_field_of_the_entry_as_the_entry_has_it() -> None:
+    entry = record(3, sub="agent-é", status="refused")
+    body = json.loads(canonical(entry))
+    expected = {**asdict(entry), "at": "2026-12-01T09:33:00.000000Z"}  # record(3): 3 min on
+    expected |= {"ids": list(entry.ids), "subjects": list(entry.subjects)}
+    assert body == expected
 
 
 def test_canonical_json_is_utf8_not_escaped() -> None:
