@@ -64,6 +64,11 @@ class ConsumerSpec:
     group_suffix: str = ""
     """A consumer group of its own, `<the service's group>-<suffix>` (still within the
     service's ACL prefix): its offsets kept apart from the service's main consumer's."""
+    linger_ms: int = 0
+    """How long the broker may hold a fetch to gather more records (0: it answers as soon
+    as there is one). For a consumer off the referral's path (records, marac,
+    perpetrators): a steady stream is then handled a batch at a time, at a batch's cost
+    per event rather than a transaction's, leaving the cores to the path that refers."""
 
     @classmethod
     def of(
@@ -76,10 +81,12 @@ class ConsumerSpec:
         group_suffix: str = "",
         prepare: Callable[[Context, AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
         | None = None,
+        linger_ms: int = 0,
     ) -> ConsumerSpec:
         """A consumer of `topics` that handles the event types of `table`, at `clock()`
         (and, with `prepare`, runs it first on each fetched batch: `BatchHandler`)."""
-        return cls(name, topics, dispatch(table, context, clock, prepare), group_suffix)
+        handler = dispatch(table, context, clock, prepare)
+        return cls(name, topics, handler, group_suffix, linger_ms)
 
 
 @dataclass
@@ -173,6 +180,7 @@ class Platform(Generic[Settings]):
                 max_attempts=self.settings.max_attempts,
                 offset_reset=self.settings.consumer_offset_reset,
                 security=security,
+                linger_ms=spec.linger_ms,
             )
             await _retry(loop.start, f"kafka consumer {spec.name}")
             self.consumers.append(loop)

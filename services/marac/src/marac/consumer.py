@@ -8,6 +8,10 @@ from marac.config import Settings
 from shared.service import ConsumerSpec, Platform
 from shared.topics import DECISIONS, INTAKE_EQUALITY
 
+LINGER_MS = 100
+"""Marac is off the referral's path: its fetches gather a tenth of a second's decisions,
+listed a batch at a time (`ConsumerSpec.linger_ms`)."""
+
 
 def consumers(platform: Platform[Settings]) -> list[ConsumerSpec]:
     return [
@@ -17,5 +21,6 @@ def consumers(platform: Platform[Settings]) -> list[ConsumerSpec]:
             handlers.EVENTS,
             platform,
             prepare=handlers.prepare,  # a fetched batch's victims read once (`marac.batch`)
+            linger_ms=LINGER_MS,
         )
     ]

@@ -59,6 +59,8 @@ from shared.telemetry import INCIDENT_ID, extract_context
 log = logging.getLogger(__name__)
 
 UnitOfWork = Callable[[], Any]  # () -> async context manager yielding a session
+LINGER_MIN_BYTES = 1048576
+"""What a lingering consumer's fetch waits to gather, unless its wait ends first."""
 Fetch = dict[TopicPartition, list[ConsumerRecord]]
 
 
@@ -105,12 +107,15 @@ class ConsumerLoop:
         max_batch: int = 500,
         fetch_max_wait_ms: int = 100,
         commit_seconds: float = 0.2,
+        linger_ms: int = 0,
     ) -> None:
         self.name = name
         self._commit_every = commit_seconds
         self._committed_at = 0.0
         self._max_batch = max_batch
-        self._fetch_wait = fetch_max_wait_ms
+        self._fetch_wait = max(fetch_max_wait_ms, linger_ms)
+        # lingering: the broker answers when it has gathered a fetch's worth, or at the wait
+        self._fetch_min = LINGER_MIN_BYTES if linger_ms > 0 else 1
         self._security = dict(security or {})
         self._topics = list(topics)
         self._group = group_id
@@ -141,8 +146,10 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset=self._offset_reset,
             # the broker answers a fetch as soon as one record is there (fetch_min_bytes=1),
-            # so this wait adds no latency: it only spaces out the idle polls
+            # so this wait adds no latency: it only spaces out the idle polls; a lingering
+            # consumer's fetch waits for more (`ConsumerSpec.linger_ms`)
             fetch_max_wait_ms=self._fetch_wait,
+            fetch_min_bytes=self._fetch_min,
             max_partition_fetch_bytes=4 * 1048576,
             max_poll_interval_ms=600000,
             **self._security,
