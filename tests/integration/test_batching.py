@@ -21,6 +21,7 @@ from shared.envelope import CloudEvent
 from shared.kafka import ConsumerLoop, EventProducer, PoisonMessage
 from shared.kafka_security import producer_of
 from shared.outbox import OutboxRelay
+from shared.service import ConsumerSpec
 from shared.topics import DEADLETTER, INCIDENTS
 from tests.integration.kit import Kit, ping_event
 
@@ -365,3 +366,35 @@ async def test_a_stopping_consumer_commits_what_it_settled(
     finally:
         await kit.platform.stop()
     assert (await committed_offsets(kafka_bootstrap, loop)).get(tp) == end
+
+
+async def test_a_lingering_consumer_takes_a_steady_trickle_a_batch_at_a_time(
+    kafka_bootstrap: str, sqlite_url: str, group: str
+) -> None:
+    """`ConsumerSpec.linger_ms`: the broker holds the fetch to gather more, so events
+    arriving one at a time are handled together (without it, each alone as it comes)."""
+    exporter = InMemorySpanExporter()
+    kit = Kit(kafka_bootstrap, sqlite_url, group, exporters=[exporter])
+    await kit.platform.start([ConsumerSpec("kit", [INCIDENTS], kit.handle, linger_ms=3000)])
+    subject = str(uuid.uuid4())
+    events = [ping_event(subject) for _ in range(20)]
+    try:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap, **kafka_options(producer_of(INCIDENTS))
+        )
+        await producer.start()
+        try:  # a trickle: each sent on its own, 20 ms apart, within one wait of the broker's
+            for event in events:
+                value, headers = event.value(), event.headers()
+                await producer.send_and_wait(INCIDENTS, value, subject.encode(), headers=headers)
+                await asyncio.sleep(0.02)
+        finally:
+            await producer.stop()
+        await eventually(lambda: _at_least(kit, subject, 20))
+        sizes = batch_sizes(exporter, {e.id for e in events})
+        assert len(sizes) == 20
+        # in one fetch, or two where a wait ended mid-trickle: never one event a fetch
+        assert sum(1 for size in sizes if size is None) <= 1
+        assert await kit.effect_count(subject) == 20
+    finally:
+        await kit.platform.stop()
