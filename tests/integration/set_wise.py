@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from mash_tools.testing import create_database
+from mash_tools.testing import TopicReader, create_database, headers_of
 from shared.envelope import CloudEvent
 from shared.kafka import ConsumerLoop
 from shared.kafka.table import Handler
@@ -81,6 +82,26 @@ async def one_by_one(loop: ConsumerLoop, records: list[Any]) -> None:
     """Each record in a transaction of its own, as the loop does after a batch failed."""
     for record in records:
         await loop.process(record)
+
+
+def decision_poisoned(good: CloudEvent) -> CloudEvent:
+    """A copy of the decision `good` under a new id, with a risk level that is none: poison
+    (its payload fails validation)."""
+    data = {**good.data, "risk_level": "catastrophic"}
+    return CloudEvent(str(uuid.uuid4()), good.source, good.type, good.subject, data)
+
+
+async def dead_lettered_alone(
+    dlq: TopicReader, poison_id: str, records: list[Any], error: str
+) -> None:
+    """The poison (`error` its kind) is on the dead-letter topic, and of `records` it alone,
+    once."""
+    dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison_id)
+    assert headers_of(dead)["mash_dlq_error"].startswith(error)
+    ours = {headers_of(r)["ce_id"] for r in records}
+    await dlq.poll()
+    dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
+    assert [i for i in dead_ours if i in ours] == [poison_id]  # alone, once
 
 
 _TRACE = {"traceparent", "tracestate"}

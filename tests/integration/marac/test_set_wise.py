@@ -34,8 +34,7 @@ from marac.app import MIGRATIONS
 from marac.config import Settings
 from marac.consumer import consumers
 from marac.domain.listing import Meeting
-from mash_tools.testing import TopicReader, create_database, headers_of
-from shared.envelope import CloudEvent
+from mash_tools.testing import TopicReader, create_database
 from shared.kafka import BatchHandler, ConsumerLoop, dispatch
 from shared.schemas import TriageDecided
 from shared.service import Platform
@@ -52,6 +51,8 @@ from tests.integration.marac.kit import (
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    dead_lettered_alone,
+    decision_poisoned,
     loop_of,
     one_by_one,
     outbox_row,
@@ -343,13 +344,7 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
     the = plan(seed=5)
     events = the.first
     good = next(e for e, topic in events if topic == DECISIONS and e.data["marac"]["eligible"])
-    poison = CloudEvent(
-        str(uuid.uuid4()),
-        good.source,
-        good.type,
-        good.subject,
-        {**good.data, "risk_level": "catastrophic"},  # not a risk level: poison
-    )
+    poison = decision_poisoned(good)
     middle = len(events) // 2
     events.insert(middle, (poison, DECISIONS))
     other = await second_database(database_url, request, tmp_path)
@@ -376,12 +371,7 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         set_wise, one_each = await kept(as_set), await kept(alone)
         assert set_wise == one_each
         assert set_wise["cases"]
-        dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison.id)
-        assert headers_of(dead)["mash_dlq_error"].startswith("ValidationError")
-        ours = {headers_of(r)["ce_id"] for r in records}
-        await dlq.poll()
-        dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
-        assert [i for i in dead_ours if i in ours] == [poison.id]  # alone, once
+        await dead_lettered_alone(dlq, poison.id, records, "ValidationError")
 
 
 async def test_a_case_closed_while_a_batch_runs_is_not_joined_but_read_again(

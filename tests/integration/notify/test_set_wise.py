@@ -59,7 +59,7 @@ from shared.topics import (
     referrals_topic,
 )
 from tests.integration.notify.kit import notify_settings
-from tests.integration.set_wise import loop_of, one_by_one, second_database
+from tests.integration.set_wise import dead_lettered_alone, loop_of, one_by_one, second_database
 from tests.unit.notify.builders import ALL_REFERRALS, decision_data
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -389,12 +389,7 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         assert set_wise.deliveries == one_each.deliveries
         assert set_wise.outbox == one_each.outbox
         assert len(set_wise.referrals) > 20
-        dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison[0].id)
-        assert headers_of(dead)["mash_dlq_error"].startswith("ValidationError")
-        ours = {headers_of(r)["ce_id"] for r in records}
-        await dlq.poll()
-        dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
-        assert [i for i in dead_ours if i in ours] == [poison[0].id]  # alone, once
+        await dead_lettered_alone(dlq, poison[0].id, records, "ValidationError")
 
 
 async def test_notifys_outbox_rows_are_the_shared_writers_rows(database_url: str) -> None:

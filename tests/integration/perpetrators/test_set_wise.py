@@ -27,12 +27,11 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from mash_tools.testing import TopicReader, headers_of
+from mash_tools.testing import TopicReader
 from perpetrators import handlers, store
 from perpetrators.app import MIGRATIONS
 from perpetrators.config import Settings
 from perpetrators.consumer import consumers
-from shared.envelope import CloudEvent
 from shared.kafka import BatchHandler, ConsumerLoop, dispatch
 from shared.schemas import TriageDecided
 from shared.service import Platform
@@ -54,6 +53,8 @@ from tests.integration.perpetrators.kit import (
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    dead_lettered_alone,
+    decision_poisoned,
     loop_of,
     one_by_one,
     outbox_row,
@@ -185,13 +186,7 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
 ) -> None:
     events = stream(seed=5)
     good = events[0][0]
-    poison = CloudEvent(
-        str(uuid.uuid4()),
-        good.source,
-        good.type,
-        good.subject,
-        {**good.data, "risk_level": "catastrophic"},  # not a risk level: poison
-    )
+    poison = decision_poisoned(good)
     middle = len(events) // 2
     events.insert(middle, (poison, DECISIONS))
     other = await second_database(database_url, request, tmp_path)
@@ -213,12 +208,7 @@ async def test_a_poison_decision_fails_the_batch_and_alone_is_dead_lettered_by_i
         # the same but for the history's row ids: PostgreSQL's sequence keeps its numbers
         set_wise, one_each = await kept(as_set, ("id",)), await kept(alone, ("id",))
         assert set_wise == one_each
-        dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison.id)
-        assert headers_of(dead)["mash_dlq_error"].startswith("ValidationError")
-        ours = {headers_of(r)["ce_id"] for r in records}
-        await dlq.poll()
-        dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
-        assert [i for i in dead_ours if i in ours] == [poison.id]  # alone, once
+        await dead_lettered_alone(dlq, poison.id, records, "ValidationError")
 
 
 def later(first: TriageDecided, hours: float, **update: Any) -> TriageDecided:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mash_tools.testing import TopicReader, create_database, headers_of
+from mash_tools.testing import TopicReader, create_database
 from records import store
 from records.app import MIGRATIONS
 from records.consumer import consumers
@@ -32,7 +32,7 @@ from shared.kafka import ConsumerLoop, PoisonMessage
 from shared.service import Platform
 from shared.topics import DEADLETTER, audit_topic
 from tests.integration.records.kit import entry, event_of, records_settings, service_database
-from tests.integration.set_wise import as_records, loop_of, one_by_one
+from tests.integration.set_wise import as_records, dead_lettered_alone, loop_of, one_by_one
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -172,9 +172,4 @@ async def test_a_forged_entry_fails_the_batch_and_alone_is_dead_lettered_by_itse
         assert [row[:-1] for row in set_wise[0]] == [row[:-1] for row in one_each[0]]
         assert set_wise[1:] == one_each[1:]
         assert len(set_wise[0]) == 31  # 30, and one of the entries "kept before" (not here)
-        dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == str(forged.entry_id))
-        assert headers_of(dead)["mash_dlq_error"].startswith("PoisonMessage")
-        ours = {headers_of(r)["ce_id"] for r in records}
-        await dlq.poll()
-        dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
-        assert [i for i in dead_ours if i in ours] == [str(forged.entry_id)]  # alone, once
+        await dead_lettered_alone(dlq, str(forged.entry_id), records, "PoisonMessage")

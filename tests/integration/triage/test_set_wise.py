@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from mash_tools.testing import TopicReader, headers_of
+from mash_tools.testing import TopicReader
 from shared.envelope import CloudEvent
 from shared.kafka import BatchHandler, ConsumerLoop, PoisonMessage
 from shared.kafka.table import dispatch
@@ -40,6 +40,7 @@ from tests.builders import dash_body, settings_for
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    dead_lettered_alone,
     loop_of,
     one_by_one,
     outbox_row,
@@ -282,9 +283,4 @@ async def test_a_poison_event_fails_the_batch_and_alone_is_dead_lettered_by_itse
             side["people"] = [r[:_SEQ] + r[_SEQ + 1 :] for r in side["people"]]
         assert set_wise == one_each
         assert len(set_wise["incidents"]) == 4 + 22  # the rest, once
-        dead = await dlq.wait_for(lambda r: headers_of(r).get("ce_id") == poison.id)
-        assert headers_of(dead)["mash_dlq_error"].startswith("PoisonMessage")
-        ours = {headers_of(r)["ce_id"] for r in records}
-        await dlq.poll()
-        dead_ours = [headers_of(r).get("ce_id") for r in dlq.records]
-        assert [i for i in dead_ours if i in ours] == [poison.id]  # alone, once
+        await dead_lettered_alone(dlq, poison.id, records, "PoisonMessage")

@@ -73,15 +73,20 @@ def test_the_event_loop_is_read_from_the_libraries_a_process_has_loaded(
     assert probes.event_loop(os.getpid()) == mine
 
 
-def test_a_profile_is_a_flame_graph_or_says_why_not(
-    busy_python: subprocess.Popen[str], tmp_path: Path
-) -> None:
-    profiler = probes.Profiler(tmp_path / "profiles")
-    assert profiler.start("burst", {"busy": busy_python.pid}) == []
+def a_second_of(profiler: probes.Profiler, label: str, pid: int) -> str:
+    """What the profiler says of a second's recording of the process `pid`."""
+    assert profiler.start(label, {"busy": pid}) == []
     began = time.monotonic()
     while time.monotonic() - began < 1.0:  # let it take some samples
         time.sleep(0.1)
     [line] = profiler.stop()
+    return line
+
+
+def test_a_profile_is_a_flame_graph_or_says_why_not(
+    busy_python: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    line = a_second_of(probes.Profiler(tmp_path / "profiles"), "burst", busy_python.pid)
     graph = tmp_path / "profiles" / "burst-busy.svg"
     if graph.exists():
         assert line == f"burst-busy: {graph}"
@@ -94,11 +99,7 @@ def test_a_raw_profile_is_collapsed_stacks_with_their_samples(
     busy_python: subprocess.Popen[str], tmp_path: Path
 ) -> None:
     profiler = probes.Profiler(tmp_path / "profiles", raw=True)
-    assert profiler.start("steady", {"busy": busy_python.pid}) == []
-    began = time.monotonic()
-    while time.monotonic() - began < 1.0:  # let it take some samples
-        time.sleep(0.1)
-    [line] = profiler.stop()
+    line = a_second_of(profiler, "steady", busy_python.pid)
     stacks = tmp_path / "profiles" / "steady-busy.txt"
     if stacks.exists():
         assert line == f"steady-busy: {stacks}"
