@@ -7,13 +7,15 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
+from sqlalchemy import event as sa_event
 
 from mash_tools.testing import TopicReader, create_database, headers_of
 from shared.envelope import CloudEvent
@@ -89,6 +91,23 @@ def decision_poisoned(good: CloudEvent) -> CloudEvent:
     (its payload fails validation)."""
     data = {**good.data, "risk_level": "catastrophic"}
     return CloudEvent(str(uuid.uuid4()), good.source, good.type, good.subject, data)
+
+
+@contextmanager
+def counted(platform: Platform[Any]) -> Iterator[list[str]]:
+    """The statements the platform's database runs meanwhile (an executemany counts once):
+    a count, not a time, shows what a batch saves."""
+    found: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        found.append(statement)
+
+    engine = platform.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield found
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
 
 
 async def dead_lettered_alone(

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from marac import handlers, repository, store
@@ -51,6 +50,7 @@ from tests.integration.marac.kit import (
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    counted,
     dead_lettered_alone,
     decision_poisoned,
     loop_of,
@@ -247,22 +247,6 @@ async def kept(side: Side) -> dict[str, list[Any]]:
     return found
 
 
-@contextmanager
-def counted(side: Side) -> Iterator[list[str]]:
-    """The statements the side's database runs meanwhile (an executemany counts once)."""
-    found: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        found.append(statement)
-
-    engine = side.platform.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield found
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-
-
 def reads(statements: list[str]) -> list[tuple[str, str]]:
     """The statements that read marac's victims, cases and meetings, with the table each
     reads."""
@@ -297,9 +281,9 @@ async def test_batches_list_and_publish_exactly_as_one_event_per_transaction_in_
         for side in (as_set, alone):
             await held_and_discussed(side, the, monkeypatch)
         offset = len(the.before)
-        with ids_of(as_set, monkeypatch), counted(as_set) as set_wise_statements:
+        with ids_of(as_set, monkeypatch), counted(as_set.platform) as set_wise_statements:
             await as_set.loop.process_batch(as_records(the.first, offset))  # raises if failed
-        with ids_of(alone, monkeypatch), counted(alone) as one_by_one_statements:
+        with ids_of(alone, monkeypatch), counted(alone.platform) as one_by_one_statements:
             await one_by_one(alone.loop, as_records(the.first, offset))
         offset += len(the.first)
         with ids_of(as_set, monkeypatch):

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from mash_tools.testing import TopicReader
@@ -53,6 +52,7 @@ from tests.integration.perpetrators.kit import (
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    counted,
     dead_lettered_alone,
     decision_poisoned,
     loop_of,
@@ -255,22 +255,6 @@ def crossing(area: str) -> tuple[Stream, Stream]:
     return [(event_of(d), DECISIONS) for d in first], [(event_of(d), DECISIONS) for d in second]
 
 
-@contextmanager
-def counted(side: Side) -> Iterator[list[str]]:
-    """The statements the side's database runs meanwhile (an executemany counts once)."""
-    found: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        found.append(statement)
-
-    engine = side.platform.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield found
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
-
-
 async def test_a_batch_crossing_the_cohort_and_merging_identities_is_one_by_one_in_fewer_statements(
     kafka_bootstrap: str,
     database_url: str,
@@ -288,9 +272,9 @@ async def test_a_batch_crossing_the_cohort_and_merging_identities_is_one_by_one_
         assert isinstance(consumers(as_set.platform, ticking(NOW))[0].handler, BatchHandler)
         await as_set.loop.process_batch(as_records(before))
         await one_by_one(alone.loop, as_records(before))
-        with counted(as_set) as set_wise_statements:
+        with counted(as_set.platform) as set_wise_statements:
             await as_set.loop.process_batch(as_records(batch, len(before)))
-        with counted(alone) as one_by_one_statements:
+        with counted(alone.platform) as one_by_one_statements:
             await one_by_one(alone.loop, as_records(batch, len(before)))
         set_wise, one_each = await kept(as_set), await kept(alone)
     for name in set_wise:

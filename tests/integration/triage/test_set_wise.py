@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from mash_tools.testing import TopicReader
 from shared.envelope import CloudEvent
@@ -40,6 +40,7 @@ from tests.builders import dash_body, settings_for
 from tests.integration.set_wise import (
     Stream,
     as_records,
+    counted,
     dead_lettered_alone,
     loop_of,
     one_by_one,
@@ -165,22 +166,6 @@ async def regrade(side: Side, plan: Plan, monkeypatch: pytest.MonkeyPatch) -> No
 _SEQ = list(store.incident_people.c.keys()).index("seq")
 
 
-@contextmanager
-def counted(side: Side) -> Iterator[list[str]]:
-    """The statements the side's database runs meanwhile (an executemany counts once)."""
-    found: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        found.append(statement)
-
-    engine = side.platform.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield found
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def kept(side: Side) -> dict[str, list[Any]]:
     """Triage's store and outbox as kept, every column (outbox: as published), in order."""
     tables = {
@@ -219,9 +204,9 @@ async def test_batches_decide_and_publish_exactly_as_one_event_per_transaction(
         for side in (as_set, alone):
             await one_by_one(side.loop, as_records(plan.before))
         offset = len(plan.before)
-        with counted(as_set) as set_wise_statements:
+        with counted(as_set.platform) as set_wise_statements:
             await as_set.loop.process_batch(as_records(plan.first, offset))  # raises if failed
-        with counted(alone) as one_by_one_statements:
+        with counted(alone.platform) as one_by_one_statements:
             await one_by_one(alone.loop, as_records(plan.first, offset))
         for side in (as_set, alone):
             await regrade(side, plan, monkeypatch)
