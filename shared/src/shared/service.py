@@ -19,11 +19,6 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.propagators import (
-    TraceResponsePropagator,
-    set_global_response_propagator,
-)
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -39,6 +34,7 @@ from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispa
 from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
+from shared.server_spans import ServerSpans
 from shared.tables import MessageTables
 from shared.telemetry import trace_statements, tracer_provider
 
@@ -285,22 +281,9 @@ def create_app(
 
     app.add_middleware(RequestMetrics, metrics=platform.metrics)
     app.add_middleware(RequestLimits)
-    # every traced answer carries its trace id (W3C `traceresponse`)
-    set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
+    # one server span a request, named by its route, answering with its `traceresponse`;
     # `untraced`: routes whose address itself is a secret (a one-time sign-in link)
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=platform.provider,
-        # one server span a request: the ASGI `http send`/`http receive` spans per message
-        # told ops nothing the server span does not, and cost every request three spans
-        exclude_spans=["receive", "send"],
-        excluded_urls=",".join(
-            [
-                *("healthz", "readyz", "metrics", "docs", "redoc", "openapi.json", "asyncapi.json"),
-                *untraced,
-            ]
-        ),
-    )
+    app.add_middleware(ServerSpans, tracer=platform.tracer, untraced=untraced)
     contain_errors(app)
     return app
 
