@@ -91,7 +91,11 @@ class Screens:
     taken: list[Path] = field(default_factory=list)
 
     async def take(self, page: Page, name: str) -> None:
+        """The page as a person sees it: loaded, its fonts too (GOV.UK Frontend hides text
+        until they are: a page shot straight after a click came out blank)."""
         path = self.directory / f"{len(self.taken):02d}-{name}.png"
+        await page.wait_for_load_state("load")
+        await page.evaluate("document.fonts.ready.then(() => true)")
         await page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
 
