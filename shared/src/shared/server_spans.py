@@ -6,7 +6,8 @@ span before the app routes the request, it matched the request against every rou
 app; it collected a dozen request attributes and wrapped every send and receive. This one
 names the span from the route the app itself matched (`scope["route"]`, set by routing:
 `POST /v1/incidents/{incident_id}/risk-assessments`, never the path, which holds ids),
-records the method, the route and the status (never the address, its query or a header),
+records the method, the route and the status (never the address, its query, a header, or
+an exception's message: a failure is named by its type alone),
 continues the caller's W3C trace context, and answers every traced request with its
 `traceresponse` (contract section 3). A handler adds `mash.incident_id` to the span it runs
 in (`trace.get_current_span()`), as before.
@@ -53,6 +54,8 @@ class ServerSpans:
             context=propagate.extract(carrier),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method},
+            record_exception=False,  # its message may quote what the request carried
+            set_status_on_exception=False,
         ) as span:
             context = span.get_span_context()
             flags = int(context.trace_flags)
@@ -74,6 +77,9 @@ class ServerSpans:
 
             try:
                 await self.app(scope, receive, send_traced)
+            except Exception as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
             finally:
                 route = getattr(scope.get("route"), "path", None)
                 if isinstance(route, str) and route:

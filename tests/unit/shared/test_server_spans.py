@@ -38,6 +38,10 @@ def traced() -> Iterator[tuple[TestClient, InMemorySpanExporter]]:
     async def broken() -> None:
         raise HTTPException(503, "down")
 
+    @app.get("/v1/failing")
+    async def failing() -> None:
+        raise RuntimeError("the request quoted Jane Doe")
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -47,7 +51,7 @@ def traced() -> Iterator[tuple[TestClient, InMemorySpanExporter]]:
         return {}
 
     app.add_middleware(ServerSpans, tracer=provider.get_tracer("t"), untraced=["sign-in/link"])
-    with TestClient(app) as client:
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client, spans
 
 
@@ -108,3 +112,15 @@ def test_probes_and_secret_addresses_make_no_span(
     assert client.get("/healthz").status_code == 200
     assert client.get("/sign-in/link/one-time-secret").status_code == 200
     assert spans.get_finished_spans() == ()
+
+
+def test_a_failure_is_named_by_its_type_never_its_message(
+    traced: tuple[TestClient, InMemorySpanExporter],
+) -> None:
+    client, spans = traced
+    assert client.get("/v1/failing").status_code == 500
+    span = only(spans)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "RuntimeError"
+    assert span.events == ()
+    assert "Jane" not in repr(dict(span.attributes or {}))
