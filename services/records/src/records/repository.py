@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from records.domain.chain import START, Chained, Indexed, Link, Record
+from records.domain.chain import START, Chained, Indexed, Link, Record, fields_of
 from records.store import checkpoints, entries, entry_ids, entry_subjects, messages
 from shared.db import utc
 
@@ -130,19 +130,8 @@ async def add(session: AsyncSession, chained: Sequence[tuple[Chained, datetime]]
         record = entry.record
         rows.append(
             {
-                "entry_id": record.entry_id,
-                "service": record.service,
+                **fields_of(record),
                 "seq": entry.seq,
-                "at": record.at,
-                "operation": record.operation,
-                "sub": record.sub,
-                "via": record.via,
-                "route": record.route,
-                "resource": record.resource,
-                "ids": list(record.ids),
-                "subjects": list(record.subjects),
-                "recipient": record.recipient,
-                "status": record.status,
                 "prev_hash": entry.prev_hash,
                 "hash": entry.hash,
                 "stored_at": now,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from records.domain.chain import Record, instant
+from records.domain.chain import Record, fields_of, instant
 from shared.schemas import AuditEntry
 from shared.schemas.v1 import CalendarDate, Name, PersonId, Strict
 
@@ -48,22 +48,7 @@ class Verification(BaseModel):
 
 
 def entry_of(record: Record) -> AuditEntry:
-    return AuditEntry.model_validate(
-        {
-            "entry_id": record.entry_id,
-            "at": record.at,
-            "service": record.service,
-            "operation": record.operation,
-            "sub": record.sub,
-            "via": record.via,
-            "route": record.route,
-            "resource": record.resource,
-            "ids": list(record.ids),
-            "subjects": list(record.subjects),
-            "recipient": record.recipient,
-            "status": record.status,
-        }
-    )
+    return AuditEntry.model_validate(fields_of(record))
 
 
 CSV_COLUMNS = (
