@@ -196,11 +196,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_problem(body: bytes) -> str | None:
-    """Why `body` is not strict JSON (malformed, a duplicated key, NaN), or None when it is."""
-    return strict_json(body)[1]
-
-
 def strict_json(body: bytes) -> tuple[Any, str | None]:
     """`body` parsed strictly, and None; or None and why it is not strict JSON. What it
     gives for strict JSON is what `json.loads` gives (no key repeats, so none is lost)."""
