@@ -135,6 +135,14 @@ PersonId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_/
 SchoolUrn = Annotated[str, StringConstraints(strict=True, pattern=r"^\d{6}$")]
 _ADDRESS = {"lines": ["1 Example Street", "Southampton"], "postcode": "SO14 7DU"}
 _CONTACT = {"phone": "07700 900123", "email": "alex@example.org", "safe_to_contact": False}
+_VICTIM = {
+    "person_id": "N123456",
+    "given_name": "Alex",
+    "family_name": "Example",
+    "date_of_birth": "1990-04-01",
+    "address": _ADDRESS,
+    "contact": _CONTACT,
+}
 _DASH_EXAMPLE = {
     "checklist": DASH_CHECKLIST,
     "answers": {"q1": True, "q2": False, "q9": True},
@@ -302,16 +310,7 @@ class IncidentFields(Strict):
     )
     victim: Person = Field(
         description="The victim, without equality monitoring (`mash.intake.equality.v1`).",
-        examples=[
-            {
-                "person_id": "N123456",
-                "given_name": "Alex",
-                "family_name": "Example",
-                "date_of_birth": "1990-04-01",
-                "address": _ADDRESS,
-                "contact": _CONTACT,
-            }
-        ],
+        examples=[_VICTIM],
     )
     suspect: Person | None = Field(
         default=None,
@@ -352,16 +351,7 @@ class IncidentReport(IncidentFields):
 
     victim: Victim = Field(
         description="The victim.",
-        examples=[
-            {
-                "person_id": "N123456",
-                "given_name": "Alex",
-                "family_name": "Example",
-                "date_of_birth": "1990-04-01",
-                "address": _ADDRESS,
-                "contact": _CONTACT,
-            }
-        ],
+        examples=[_VICTIM],
     )
 
 
