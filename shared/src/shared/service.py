@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,10 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.apidocs import install_docs
 from shared.config import ServiceSettings
 from shared.db import SessionFactory, create_engine, migrate, ping, session_factory, unit_of_work
-from shared.envelope import CloudEvent
 from shared.errors import RequestLimits, contain_errors, install_problem_handlers
 from shared.group_commit import GroupCommit
 from shared.kafka import ConsumerLoop, EventProducer, EventTable, Handler, dispatch, utc_now
+from shared.kafka.table import BatchStep
 from shared.kafka_security import client_options
 from shared.metrics import Metrics
 from shared.outbox import Outbox, OutboxRelay
@@ -75,8 +75,7 @@ class ConsumerSpec:
         context: Context,
         clock: Callable[[], datetime] = utc_now,
         group_suffix: str = "",
-        prepare: Callable[[Context, AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
-        | None = None,
+        prepare: BatchStep[Context] | None = None,
         linger_ms: int = 0,
     ) -> ConsumerSpec:
         """A consumer of `topics` that handles the event types of `table`, at `clock()`

@@ -49,6 +49,8 @@ def utc_now() -> datetime:
 
 Prepare = Callable[[AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
 """A batch's first step: the batch's new events, in its transaction, before any handler."""
+BatchStep = Callable[[Context, AsyncSession, Sequence[CloudEvent]], Awaitable[None]]
+"""A service's batch step, given its handlers' context (`dispatch` makes it a `Prepare`)."""
 
 
 class BatchHandler:
@@ -69,7 +71,7 @@ def dispatch(
     table: EventTable[Context],
     context: Context,
     clock: Callable[[], datetime] = utc_now,
-    prepare: Callable[[Context, AsyncSession, Sequence[CloudEvent]], Awaitable[None]] | None = None,
+    prepare: BatchStep[Context] | None = None,
 ) -> Handler:
     """The loop's handler for a table: look the type up, validate the data, call the row's
     handler with `context` and the time of processing (`clock()`, which handlers pass on).
