@@ -41,22 +41,28 @@ async def second_database(database_url: str, request: pytest.FixtureRequest, tmp
     return f"sqlite+aiosqlite:///{tmp / 'one-by-one.db'}"
 
 
+def record_of(event: CloudEvent, topic: str, offset: int, key: str | None) -> Any:
+    """An event as the loop fetches it: on partition 0 of `topic`, at `offset`."""
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key.encode() if key is not None else None,
+        value=event.value(),
+        checksum=None,
+        serialized_key_size=len(key) if key is not None else 0,
+        serialized_value_size=len(event.value()),
+        headers=event.headers(),
+    )
+
+
 def as_records(events: Stream, first_offset: int = 0) -> list[Any]:
-    """The events as the loop fetches them: partition 0 of each topic, offsets in order."""
+    """The events as the loop fetches them, each keyed by its subject: partition 0 of each
+    topic, offsets in order."""
     return [
-        ConsumerRecord(
-            topic=topic,
-            partition=0,
-            offset=first_offset + n,
-            timestamp=0,
-            timestamp_type=0,
-            key=event.subject.encode() if event.subject else None,
-            value=event.value(),
-            checksum=None,
-            serialized_key_size=0,
-            serialized_value_size=len(event.value()),
-            headers=event.headers(),
-        )
+        record_of(event, topic, first_offset + n, event.subject or None)
         for n, (event, topic) in enumerate(events)
     ]
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from sqlalchemy import select
@@ -59,7 +58,13 @@ from shared.topics import (
     referrals_topic,
 )
 from tests.integration.notify.kit import notify_settings
-from tests.integration.set_wise import dead_lettered_alone, loop_of, one_by_one, second_database
+from tests.integration.set_wise import (
+    dead_lettered_alone,
+    loop_of,
+    one_by_one,
+    record_of,
+    second_database,
+)
 from tests.unit.notify.builders import ALL_REFERRALS, decision_data
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -189,21 +194,10 @@ def stream(seed: int) -> tuple[Stream, Stream]:
 
 
 def as_records(events: Stream, first_offset: int = 0) -> list[Any]:
-    """The events as the loop fetches them: offsets in order (one partition a topic)."""
+    """The events as the loop fetches them, each under its own key: offsets in order (one
+    partition a topic)."""
     return [
-        ConsumerRecord(
-            topic=topic,
-            partition=0,
-            offset=first_offset + n,
-            timestamp=0,
-            timestamp_type=0,
-            key=key.encode(),
-            value=event.value(),
-            checksum=None,
-            serialized_key_size=len(key),
-            serialized_value_size=len(event.value()),
-            headers=event.headers(),
-        )
+        record_of(event, topic, first_offset + n, key)
         for n, (event, topic, key) in enumerate(events)
     ]
 
