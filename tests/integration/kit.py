@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
@@ -214,3 +214,27 @@ def keys_of(secret: str, *people: Mapping[str, Any] | None) -> set[str]:
 
 def _person(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k in Person.model_fields}
+
+
+class TopicPublisher:
+    """Puts events on one topic as the service that writes it would: with its principal
+    (the registry's writer of the topic), under the key given."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, **kafka_options(producer_of(topic))
+        )
+
+    async def __aenter__(self) -> Self:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, key: str, event: CloudEvent) -> CloudEvent:
+        await self._producer.send_and_wait(
+            self.topic, event.value(), key=key.encode(), headers=event.headers()
+        )
+        return event

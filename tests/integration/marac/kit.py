@@ -8,16 +8,15 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 import marac.config
-from mash_tools.testing import TEST_PSEUDONYM_KEY, kafka_options
+from mash_tools.testing import TEST_PSEUDONYM_KEY
 from shared import identity
 from shared.envelope import CloudEvent
 from shared.schemas import EqualityGiven, TriageDecided
 from shared.schemas.v1 import Equality, Victim
 from shared.topics import DECISIONS, EQUALITY_GIVEN, INTAKE_EQUALITY, TRIAGE_DECIDED
 from tests.builders import settings_for
+from tests.integration.kit import TopicPublisher
 
 ADMIN = ("marac:admin",)
 READ = ("marac:read",)
@@ -118,26 +117,15 @@ def victim_key(person: dict[str, Any], incident_id: uuid.UUID) -> str:
     return identity.victim_key(TEST_PSEUDONYM_KEY, Victim.model_validate(person), incident_id)
 
 
-class DecisionPublisher:
+class DecisionPublisher(TopicPublisher):
     """Puts decisions on `mash.triage.decisions.v1` as triage would."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("triage"))
-
-    async def __aenter__(self) -> DecisionPublisher:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._producer.stop()
+        super().__init__(bootstrap, DECISIONS)
 
     async def publish(self, data: TriageDecided) -> CloudEvent:
-        event = event_of(data)
         key = victim_key(data.incident.victim.model_dump(mode="json"), data.incident_id)
-        await self._producer.send_and_wait(
-            DECISIONS, value=event.value(), key=key.encode(), headers=event.headers()
-        )
-        return event
+        return await self.send(key, event_of(data))
 
 
 def equality_given(data: TriageDecided, equality: dict[str, Any]) -> EqualityGiven:
@@ -162,27 +150,16 @@ def equality_event(given: EqualityGiven) -> CloudEvent:
     )
 
 
-class EqualityPublisher:
+class EqualityPublisher(TopicPublisher):
     """Puts equality monitoring on `mash.intake.equality.v1` as intake would (its principal,
     the victim's key)."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("intake"))
-
-    async def __aenter__(self) -> EqualityPublisher:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._producer.stop()
+        super().__init__(bootstrap, INTAKE_EQUALITY)
 
     async def publish(self, data: TriageDecided, equality: dict[str, Any]) -> CloudEvent:
-        event = equality_event(equality_given(data, equality))
         key = victim_key(data.incident.victim.model_dump(mode="json"), data.incident_id)
-        await self._producer.send_and_wait(
-            INTAKE_EQUALITY, value=event.value(), key=key.encode(), headers=event.headers()
-        )
-        return event
+        return await self.send(key, equality_event(equality_given(data, equality)))
 
 
 def refer_scope(agency: str) -> tuple[str, ...]:

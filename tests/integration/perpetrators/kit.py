@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -23,6 +23,7 @@ from shared.envelope import CloudEvent
 from shared.schemas import TriageDecided
 from shared.topics import DECISIONS, TRIAGE_DECIDED
 from tests.builders import settings_for
+from tests.integration.kit import TopicPublisher
 
 READ = ("perpetrators:read",)
 
@@ -150,26 +151,15 @@ def victim_key(data: TriageDecided) -> str:
     return identity.victim_key(TEST_PSEUDONYM_KEY, data.incident.victim, data.incident_id)
 
 
-class DecisionPublisher:
+class DecisionPublisher(TopicPublisher):
     """Puts decisions on `mash.triage.decisions.v1` as triage would."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_options("triage"))
-
-    async def __aenter__(self) -> DecisionPublisher:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._producer.stop()
+        super().__init__(bootstrap, DECISIONS)
 
     async def publish(self, data: TriageDecided, event: CloudEvent | None = None) -> CloudEvent:
         """Publish the decision (as `event`, for a redelivery of the same message)."""
-        event = event or event_of(data)
-        await self._producer.send_and_wait(
-            DECISIONS, value=event.value(), key=victim_key(data).encode(), headers=event.headers()
-        )
-        return event
+        return await self.send(victim_key(data), event or event_of(data))
 
 
 class Tail:

@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mash_tools.stack import uvicorn_argv
 from mash_tools.testing import free_port, kafka_options, service_environment, stop_group
 from shared.config import ROOT
-from shared.envelope import CloudEvent
-from shared.kafka_security import producer_of
 from shared.tables import MessageTables
 
 
@@ -135,28 +133,6 @@ async def start_at_end(bootstrap: str, principal: str, group: str, topics: Itera
         await consumer.commit(dict(ends.items()))
     finally:
         await consumer.stop()  # leaves the group
-
-
-class Publisher:
-    """Puts events on their topic with the credentials of the service that writes it."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, **kafka_options(producer_of(topic))
-        )
-
-    async def __aenter__(self) -> Publisher:
-        await self._producer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._producer.stop()
-
-    async def publish(self, key: str, event: CloudEvent) -> None:
-        await self._producer.send_and_wait(
-            self.topic, event.value(), key=key.encode(), headers=event.headers()
-        )
 
 
 def engine_of(url: str) -> AsyncEngine:

@@ -20,8 +20,9 @@ import pytest
 from marac.config import ScheduledMeetings
 from mash_tools.testing import TopicReader, bearer, create_database, data_of, eventually
 from shared.topics import DECISIONS, MARAC
+from tests.integration.kit import TopicPublisher
 from tests.integration.marac.kit import decision, event_of, new_area, victim, victim_key
-from tests.integration.replicas.kit import Publisher, replicas, start_at_end
+from tests.integration.replicas.kit import replicas, start_at_end
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 VICTIMS, RETURNING = 30, 10
@@ -52,12 +53,12 @@ async def test_two_marac_replicas_never_overfill_nor_double_list(
         marac.start(2)
         async with (
             TopicReader(kafka_bootstrap, MARAC) as listings,
-            Publisher(kafka_bootstrap, DECISIONS) as triage,
+            TopicPublisher(kafka_bootstrap, DECISIONS) as triage,
             httpx.AsyncClient(timeout=10) as http,
         ):
             for data in decisions:
                 person = data.incident.victim.model_dump(mode="json")
-                await triage.publish(victim_key(person, data.incident_id), event_of(data))
+                await triage.send(victim_key(person, data.incident_id), event_of(data))
 
             async def cases() -> list[dict[str, Any]]:
                 answer = await http.get(

@@ -17,9 +17,10 @@ import pytest
 from mash_tools.testing import bearer, create_database, eventually
 from perpetrators import store
 from shared.topics import DECISIONS
+from tests.integration.kit import TopicPublisher
 from tests.integration.marac.kit import victim_key
 from tests.integration.perpetrators.kit import decision, event_of, new_area, person
-from tests.integration.replicas.kit import Publisher, engine_of, processed, replicas, start_at_end
+from tests.integration.replicas.kit import engine_of, processed, replicas, start_at_end
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 NOW = datetime.now(UTC)
@@ -66,10 +67,10 @@ async def test_two_replicas_score_as_one(
             pair.add()
             single.wait_ready()
             pair.wait_ready()
-            async with Publisher(kafka_bootstrap, DECISIONS) as triage:
+            async with TopicPublisher(kafka_bootstrap, DECISIONS) as triage:
                 for data, event in zip(decisions, events, strict=True):
                     victim = data.incident.victim.model_dump(mode="json")
-                    await triage.publish(victim_key(victim, data.incident_id), event)
+                    await triage.send(victim_key(victim, data.incident_id), event)
 
             async def some_done() -> bool:
                 return await processed(engines["pair"], store.messages, ids) >= len(ids) // 4

@@ -27,8 +27,8 @@ from mash_tools.testing import (
 from shared.identity import victim_key
 from shared.schemas import Person
 from shared.topics import DECISIONS, INCIDENTS
+from tests.integration.kit import TopicPublisher
 from tests.integration.replicas.kit import (
-    Publisher,
     engine_of,
     processed,
     replicas,
@@ -132,10 +132,10 @@ async def outcome(
             deployment.wait_ready()
         async with (
             TopicReader(kafka_bootstrap, DECISIONS) as topic,
-            Publisher(kafka_bootstrap, INCIDENTS) as intake,
+            TopicPublisher(kafka_bootstrap, INCIDENTS) as intake,
         ):
             for key, event in events:
-                await intake.publish(key, event)
+                await intake.send(key, event)
 
             async def some_done() -> bool:
                 return await processed(engines["killed"], store.messages, ids) >= len(ids) // 4
